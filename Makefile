@@ -1,0 +1,80 @@
+# Two commands on a fresh machine: `make synth` and `make test`. Everything else builds on them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ENV ?= dev
+PYTHON ?= python3
+VENV := .venv
+MLFLOW_VENV := .venv-mlflow
+PY := $(VENV)/bin/python
+STAMPS := .make
+CDK := npx --no-install cdk
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help prerequisites synth test test-fast lint format deploy diff bootstrap bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+prerequisites:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or newer (or run make PYTHON=/path/to/python3.11)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { echo "error: $$($(PYTHON) --version) is too old; install Python 3.11 or newer (or run make PYTHON=/path/to/python3.11)"; exit 1; }
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "error: the venv module is missing; install python3-venv for your Python"; exit 1; }
+	@command -v node >/dev/null || { echo "error: node not found; install Node.js 20 or newer (https://nodejs.org) for the AWS CDK CLI"; exit 1; }
+	@command -v npm >/dev/null || { echo "error: npm not found; install npm (it ships with Node.js)"; exit 1; }
+
+$(STAMPS)/venv: requirements.txt requirements-dev.txt | prerequisites
+	@mkdir -p $(STAMPS)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+# The real MLflow server and the example training code: large, so in a venv of its own.
+$(STAMPS)/mlflow-venv: requirements-mlflow.txt | prerequisites
+	@mkdir -p $(STAMPS)
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet -r requirements-mlflow.txt
+	@touch $@
+
+$(STAMPS)/node: package.json package-lock.json | prerequisites
+	@mkdir -p $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+synth: $(STAMPS)/venv $(STAMPS)/node ## Synthesize every stack of ENV (default dev) into cdk.out/
+	PLATFORM_ENV=$(ENV) $(PY) app.py
+
+test: $(STAMPS)/venv $(STAMPS)/mlflow-venv $(STAMPS)/node ## Run the whole test suite
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-fast: $(STAMPS)/venv ## Tests without the real MLflow server
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not mlflow"
+
+lint: $(STAMPS)/venv ## ruff (lint + format check) and mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMPS)/venv ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bootstrap: $(STAMPS)/venv $(STAMPS)/node ## cdk bootstrap the account/region of your AWS credentials
+	$(CDK) bootstrap --no-notices -c env=$(ENV)
+
+deploy: $(STAMPS)/venv $(STAMPS)/node ## Deploy ENV to the account of your AWS credentials
+	$(CDK) deploy --no-notices -c env=$(ENV) --all --require-approval broadening --outputs-file cdk.out/outputs-$(ENV).json
+
+diff: $(STAMPS)/venv $(STAMPS)/node ## Show what deploy would change in ENV
+	$(CDK) diff --no-notices -c env=$(ENV) --all
+
+bench: $(STAMPS)/venv $(STAMPS)/mlflow-venv $(STAMPS)/node ## Benchmarks -> bench/results/latest.json
+	$(PY) -m bench
+
+clean: ## Remove build output and environments
+	rm -rf cdk.out $(STAMPS) $(VENV) $(MLFLOW_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,136 @@
+"""The model catalog: per-model settings the shared handlers look up at run time.
+
+Each model's stack writes one SSM parameter `<catalog path><model name>` whose value is
+the JSON form of `ModelSettings`. Handlers load the whole path once and cache it, so a
+new model needs no new function and no redeploy of the handlers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# MLflow automatic registration names the SageMaker model package group
+# "<mlflow model name>-<first six hex characters of sha256(server name or app id)>".
+_GROUP_SUFFIX_RE = re.compile(r"^(?P<model>.+)-(?P<suffix>[0-9a-f]{6})$")
+
+
+class UnknownModelError(LookupError):
+    """An event names a model the catalog does not hold."""
+
+    def __init__(self, what: str, value: str, known: Iterable[str]) -> None:
+        self.what = what
+        self.value = value
+        names = ", ".join(sorted(known)) or "none"
+        super().__init__(f"no model in the catalog matches {what} {value!r} (known models: {names})")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """What the handlers need to know about one model (mirrors the stack's config)."""
+
+    name: str
+    pipeline_name: str
+    data_prefix: str
+    quality_alarm_name: str
+    schedule_rule_name: str | None
+    coalesce_minutes: int
+    metric_name: str
+    threshold: float
+    margin: float
+    greater_is_better: bool
+    approval_mode: str
+    endpoint_name: str
+    instance_type: str
+    instance_count: int
+    serverless_memory_mb: int | None
+    serverless_max_concurrency: int | None
+    deployment_strategy: str
+    canary_percent: int
+    linear_step_percent: int
+    wait_seconds: int
+    termination_wait_seconds: int
+    rollback_alarm_names: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> ModelSettings:
+        values = dict(raw)
+        values["rollback_alarm_names"] = tuple(values.get("rollback_alarm_names") or ())
+        return cls(**values)
+
+
+class Catalog:
+    """Looks a model up by name, data key, package group, alarm or schedule rule."""
+
+    def __init__(self, models: Iterable[ModelSettings]) -> None:
+        self._by_name = {m.name: m for m in models}
+
+    @classmethod
+    def from_parameters(cls, values: Mapping[str, Any]) -> Catalog:
+        """Build from `{parameter name: decoded JSON value}` as the SSM provider returns them."""
+        models = []
+        for value in values.values():
+            raw = json.loads(value) if isinstance(value, str | bytes) else value
+            models.append(ModelSettings.from_mapping(raw))
+        return cls(models)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def by_name(self, name: str) -> ModelSettings:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownModelError("name", name, self._by_name) from None
+
+    def for_key(self, key: str) -> ModelSettings:
+        """The model whose data prefix holds `key` (the longest prefix wins)."""
+        matches = [m for m in self._by_name.values() if key.startswith(m.data_prefix)]
+        if not matches:
+            raise UnknownModelError("data key", key, self._by_name)
+        return max(matches, key=lambda m: len(m.data_prefix))
+
+    def for_package_group(self, group_name: str) -> ModelSettings:
+        """The model behind a package group `<model>-<suffix>` (or named exactly `<model>`)."""
+        if group_name in self._by_name:
+            return self._by_name[group_name]
+        match = _GROUP_SUFFIX_RE.match(group_name)
+        if match and match.group("model") in self._by_name:
+            return self._by_name[match.group("model")]
+        raise UnknownModelError("model package group", group_name, self._by_name)
+
+    def for_alarm(self, alarm_name: str) -> ModelSettings:
+        for model in self._by_name.values():
+            if model.quality_alarm_name == alarm_name:
+                return model
+        raise UnknownModelError("quality alarm", alarm_name, self._by_name)
+
+    def for_schedule_rule(self, rule_arn_or_name: str) -> ModelSettings:
+        rule_name = rule_arn_or_name.rsplit("/", 1)[-1]
+        for model in self._by_name.values():
+            if model.schedule_rule_name == rule_name:
+                return model
+        raise UnknownModelError("schedule rule", rule_name, self._by_name)
+
+    def for_endpoint(self, endpoint_name: str) -> ModelSettings:
+        for model in self._by_name.values():
+            if model.endpoint_name == endpoint_name:
+                return model
+        raise UnknownModelError("endpoint", endpoint_name, self._by_name)
+
+
+def load_catalog(ssm_client: Any, path: str) -> Catalog:
+    """Read every model parameter under `path` (paginated) into a catalog."""
+    values: dict[str, str] = {}
+    paginator = ssm_client.get_paginator("get_parameters_by_path")
+    for page in paginator.paginate(Path=path, Recursive=False):
+        for parameter in page.get("Parameters", []):
+            values[parameter["Name"]] = parameter["Value"]
+    return Catalog.from_parameters(values)

@@ -1,0 +1,116 @@
+"""Typed shapes of the four events that can ask for a retraining run.
+
+Each model keeps only the fields the trigger reads and tolerates every other field, so a
+service adding fields to its events never breaks parsing. The shapes follow the AWS
+documentation: S3 "Object Created" via EventBridge, CloudWatch "CloudWatch Alarm State
+Change", EventBridge "Scheduled Event", plus the platform's own RetrainingRequested.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser.models.event_bridge import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from platform_common import domain_events
+
+# SageMaker caps a pipeline parameter value at 1024 characters.
+MAX_PARAMETER_VALUE_LENGTH = 1024
+
+# Bucket naming rules (3-63 lowercase letters, digits, dots, hyphens), then any key.
+_S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$"
+
+
+class _Detail(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class S3Bucket(_Detail):
+    name: str = Field(min_length=3, max_length=63)
+
+
+class S3Object(_Detail):
+    key: str = Field(min_length=1)
+    # Optional in the documented schema; a missing size is simply not judged.
+    size: int | None = Field(default=None, ge=0)
+    etag: str | None = None
+    version_id: str | None = Field(default=None, alias="version-id")
+    sequencer: str | None = None
+
+
+class ObjectCreatedDetail(_Detail):
+    bucket: S3Bucket
+    object: S3Object
+    reason: str | None = None
+    requester: str | None = None
+    request_id: str | None = Field(default=None, alias="request-id")
+    source_ip_address: str | None = Field(default=None, alias="source-ip-address")
+
+
+class ObjectCreatedEvent(EventBridgeModel):
+    """S3 `Object Created` delivered by EventBridge (the bucket has EventBridge enabled)."""
+
+    detail: ObjectCreatedDetail
+
+
+class AlarmState(_Detail):
+    value: str = Field(min_length=1)
+    reason: str | None = None
+    timestamp: str | None = None
+
+
+class AlarmStateChangeDetail(_Detail):
+    alarm_name: str = Field(alias="alarmName", min_length=1)
+    state: AlarmState
+    previous_state: AlarmState | None = Field(default=None, alias="previousState")
+
+
+class AlarmStateChangeEvent(EventBridgeModel):
+    """CloudWatch `CloudWatch Alarm State Change` for a model's quality alarm."""
+
+    detail: AlarmStateChangeDetail
+
+
+class ScheduledEvent(EventBridgeModel):
+    """EventBridge `Scheduled Event`; resources[0] is the ARN of the rule that fired."""
+
+    resources: list[str] = Field(min_length=1)
+    detail: dict[str, Any]
+
+    @property
+    def rule_arn(self) -> str:
+        return self.resources[0]
+
+
+class RetrainingRequestDetail(_Detail):
+    model: str = Field(min_length=1, max_length=256)
+    reason: str = Field(min_length=1, max_length=1024)
+    input_data_uri: str | None = Field(
+        default=None, alias="inputDataUri", pattern=_S3_URI_PATTERN, max_length=MAX_PARAMETER_VALUE_LENGTH
+    )
+    requested_by: str | None = Field(default=None, alias="requestedBy", max_length=256)
+
+
+class RetrainingRequestedEvent(EventBridgeModel):
+    """A person (or a tool acting for one) asks for a run on the platform bus."""
+
+    detail: RetrainingRequestDetail
+
+
+TriggerEvent = ObjectCreatedEvent | AlarmStateChangeEvent | ScheduledEvent | RetrainingRequestedEvent
+
+# (source, detail-type) -> model; the automation stack's rules route exactly these here.
+EVENT_MODELS: dict[tuple[str, str], type[TriggerEvent]] = {
+    ("aws.s3", "Object Created"): ObjectCreatedEvent,
+    ("aws.cloudwatch", "CloudWatch Alarm State Change"): AlarmStateChangeEvent,
+    ("aws.events", "Scheduled Event"): ScheduledEvent,
+    (domain_events.SOURCE, domain_events.RETRAINING_REQUESTED): RetrainingRequestedEvent,
+}
+
+
+def model_for(source: object, detail_type: object) -> type[TriggerEvent] | None:
+    """The model for an event's source and detail-type, or None when this function does not handle it."""
+    if not isinstance(source, str) or not isinstance(detail_type, str):
+        return None
+    return EVENT_MODELS.get((source, detail_type))

@@ -1,0 +1,1 @@
+"""Deployable units of the platform and the constructs they are built from."""

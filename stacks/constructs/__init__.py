@@ -1,0 +1,1 @@
+"""Reusable building blocks; each is a Construct with typed attributes."""

@@ -1,0 +1,143 @@
+"""The managed MLflow service (tracking server or serverless App) and its service role."""
+
+from __future__ import annotations
+
+import hashlib
+
+from aws_cdk import Aws, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from stacks.compliance import acknowledge_wildcards
+
+from stacks.config import MlflowConfig
+
+# What SageMaker needs to register MLflow models as model package versions
+# (SageMaker Developer Guide, "Automatically register SageMaker AI models with SageMaker
+# Model Registry").
+AUTOMATIC_REGISTRATION_ACTIONS = [
+    "sagemaker:AddTags",
+    "sagemaker:CreateModelPackageGroup",
+    "sagemaker:CreateModelPackage",
+    "sagemaker:UpdateModelPackage",
+    "sagemaker:DescribeModelPackageGroup",
+]
+
+
+def model_package_group_suffix(server_name_or_app_id: str) -> str:
+    """The suffix automatic registration appends to a model's package group name."""
+    return hashlib.sha256(server_name_or_app_id.encode()).hexdigest()[:6]
+
+
+class ManagedMlflow(Construct):
+    """A SageMaker managed MLflow tracking server, or the serverless MLflow App."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        settings: MlflowConfig,
+        artifact_bucket_name: str,
+        artifact_prefix: str,
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.name = name
+        self.kind = settings.kind
+        stack = Stack.of(self)
+
+        self.role = iam.Role(
+            self,
+            "ServiceRole",
+            role_name=f"{name}-service",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions(
+                {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            ),
+            description=f"Lets managed MLflow {name} use its artifact store and register models",
+        )
+        artifact_root = f"{artifact_prefix}/{name}"
+        bucket_arn = f"arn:{Aws.PARTITION}:s3:::{artifact_bucket_name}"
+        artifact_objects = iam.PolicyStatement(
+            sid="ArtifactObjects",
+            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            resources=[f"{bucket_arn}/{artifact_root}/*"],
+        )
+        statements = [
+            artifact_objects,
+            iam.PolicyStatement(
+                sid="ArtifactListing",
+                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                resources=[bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [artifact_root, f"{artifact_root}/*"]}},
+            ),
+            iam.PolicyStatement(
+                sid="ArtifactEncryption",
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[key.key_arn],
+            ),
+        ]
+        registration = iam.PolicyStatement(
+            sid="AutomaticModelRegistration",
+            actions=AUTOMATIC_REGISTRATION_ACTIONS,
+            resources=[
+                stack.format_arn(service="sagemaker", resource="model-package-group", resource_name="*"),
+                stack.format_arn(service="sagemaker", resource="model-package", resource_name="*"),
+            ],
+        )
+        if settings.automatic_model_registration:
+            statements.append(registration)
+        policy = iam.ManagedPolicy(self, "ServicePolicy", managed_policy_name=f"{name}-service",
+                                   statements=statements, roles=[self.role])  # fmt: skip
+        acknowledge_wildcards(
+            policy, artifact_objects,
+            "MLflow writes one key per run artifact under this server's own artifact root; nothing else in the bucket.",
+        )  # fmt: skip
+        if settings.automatic_model_registration:
+            acknowledge_wildcards(
+                policy, registration,
+                "Automatic registration creates a package group per MLflow model (<model>-<hash>) and a package per "
+                "version; their names are unknown until a model is registered.",
+            )  # fmt: skip
+
+        artifact_store_uri = f"s3://{artifact_bucket_name}/{artifact_root}"
+        resource: sagemaker.CfnMlflowTrackingServer | sagemaker.CfnMlflowApp
+        if settings.kind == "tracking-server":
+            server = sagemaker.CfnMlflowTrackingServer(
+                self,
+                "TrackingServer",
+                tracking_server_name=name,
+                artifact_store_uri=artifact_store_uri,
+                role_arn=self.role.role_arn,
+                tracking_server_size=settings.size,
+                mlflow_version=settings.version,
+                weekly_maintenance_window_start=settings.maintenance_window,
+                automatic_model_registration=settings.automatic_model_registration,
+            )
+            self.arn = server.attr_tracking_server_arn
+            # The server name is known at synth time, so is the package group suffix.
+            self.package_group_suffix: str | None = model_package_group_suffix(name)
+            resource = server
+        else:
+            app = sagemaker.CfnMlflowApp(
+                self,
+                "App",
+                name=name,
+                artifact_store_uri=artifact_store_uri,
+                role_arn=self.role.role_arn,
+                model_registration_mode="AutoModelRegistrationEnabled"
+                if settings.automatic_model_registration
+                else "AutoModelRegistrationDisabled",
+                weekly_maintenance_window_start=settings.maintenance_window,
+            )
+            self.arn = app.attr_arn
+            # The App ID is assigned at creation, so rules match groups by model-name prefix.
+            self.package_group_suffix = None
+            resource = app
+        # Experiments, runs and the registry live in the service; never delete them with the stack.
+        resource.apply_removal_policy(RemovalPolicy.RETAIN)
+        resource.node.add_dependency(policy)
+        self.resource = resource

@@ -1,0 +1,393 @@
+"""IAM roles for the people who use the platform, each written against the actual resources.
+
+DataScientist: experiments, runs, artifacts, data sets, starting retraining.
+MLOpsEngineer: approvals, endpoints, pipelines, tracking-server operations.
+Auditor: read only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, Aws, Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from stacks.compliance import acknowledge_wildcards
+
+# MLflow data-plane actions (service prefix sagemaker-mlflow), grouped by intent.
+MLFLOW_READ_ACTIONS = [
+    "sagemaker-mlflow:AccessUI",
+    "sagemaker-mlflow:SearchExperiments",
+    "sagemaker-mlflow:GetExperiment",
+    "sagemaker-mlflow:GetExperimentByName",
+    "sagemaker-mlflow:GetRun",
+    "sagemaker-mlflow:SearchRuns",
+    "sagemaker-mlflow:GetMetricHistory",
+    "sagemaker-mlflow:ListArtifacts",
+    "sagemaker-mlflow:GetRegisteredModel",
+    "sagemaker-mlflow:SearchRegisteredModels",
+    "sagemaker-mlflow:GetLatestModelVersions",
+    "sagemaker-mlflow:GetModelVersion",
+    "sagemaker-mlflow:SearchModelVersions",
+    "sagemaker-mlflow:GetModelVersionByAlias",
+    "sagemaker-mlflow:GetDownloadURIForModelVersionArtifacts",
+    "sagemaker-mlflow:SearchLoggedModels",
+    "sagemaker-mlflow:GetLoggedModel",
+    "sagemaker-mlflow:ListLoggedModelArtifacts",
+]
+MLFLOW_EXPERIMENT_WRITE_ACTIONS = [
+    "sagemaker-mlflow:CreateExperiment",
+    "sagemaker-mlflow:UpdateExperiment",
+    "sagemaker-mlflow:SetExperimentTag",
+    "sagemaker-mlflow:CreateRun",
+    "sagemaker-mlflow:UpdateRun",
+    "sagemaker-mlflow:LogMetric",
+    "sagemaker-mlflow:LogParam",
+    "sagemaker-mlflow:LogBatch",
+    "sagemaker-mlflow:LogModel",
+    "sagemaker-mlflow:LogInputs",
+    "sagemaker-mlflow:LogOutputs",
+    "sagemaker-mlflow:SetTag",
+    "sagemaker-mlflow:DeleteTag",
+    "sagemaker-mlflow:CreateRegisteredModel",
+    "sagemaker-mlflow:UpdateRegisteredModel",
+    "sagemaker-mlflow:SetRegisteredModelTag",
+    "sagemaker-mlflow:CreateModelVersion",
+    "sagemaker-mlflow:UpdateModelVersion",
+    "sagemaker-mlflow:SetModelVersionTag",
+    "sagemaker-mlflow:LogLoggedModelParams",
+    "sagemaker-mlflow:FinalizeLoggedModel",
+    "sagemaker-mlflow:SetLoggedModelTags",
+]
+# Moving an alias (champion, challenger) changes what production serves: MLOps only.
+MLFLOW_ALIAS_ACTIONS = [
+    "sagemaker-mlflow:SetRegisteredModelAlias",
+    "sagemaker-mlflow:DeleteRegisteredModelAlias",
+]
+SAGEMAKER_READ_ACTIONS = ["sagemaker:Describe*", "sagemaker:List*", "sagemaker:Search", "sagemaker:GetSearchSuggestions"]
+LOG_READ_ACTIONS = [
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
+    "logs:StartQuery",
+    "logs:GetQueryResults",
+]
+MONITORING_READ_ACTIONS = [
+    "cloudwatch:GetMetricData",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:ListMetrics",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:DescribeAlarmHistory",
+    "cloudwatch:GetDashboard",
+    "cloudwatch:ListDashboards",
+]
+
+
+# Why each statement that uses a wildcard needs it (keyed by statement id).
+WILDCARD_REASONS = {
+    "SageMakerRead": "Describe/List/Search calls of SageMaker do not support resource-level permissions for "
+    "most resource types; they are read-only.",
+    "MonitoringRead": "CloudWatch metric, alarm and dashboard reads do not support resource-level permissions.",
+    "CloudTrailRead": "cloudtrail:LookupEvents only supports resource '*'; it is read-only.",
+    "EventsRead": "Auditors list and describe every rule and archive of the platform; read-only calls.",
+    "LogsRead": "Read access to the log groups of SageMaker jobs and of this environment's functions, "
+    "whose names are only known by prefix.",
+    "DatasetsReadWrite": "Data sets live under datasets/<model>/ and models are added over time; scoped to that prefix.",
+    "DatasetsRead": "Read-only access to every model's data sets under the datasets/ prefix.",
+    "MlflowArtifactsRead": "MLflow writes artifacts under per-run keys below mlflow/; read-only.",
+    "StartRetraining": "Pipelines are created per model as models are onboarded; scoped to this environment's prefix.",
+    "PipelineOperations": "Pipelines and their executions are created per model; scoped to this environment's prefix.",
+    "ServingResources": "Models, endpoint configs and endpoints are named per model version by the deployer; "
+    "scoped to this environment's prefix.",
+    "ModelApproval": "Model package versions are created by MLflow automatic registration in groups named "
+    "<model>-<hash>, unknown until registration.",
+}
+
+
+@dataclass(frozen=True)
+class PlatformResources:
+    """What the persona policies are written against."""
+
+    resource_prefix: str
+    data_bucket_name: str
+    artifact_bucket_name: str
+    datasets_prefix: str
+    mlflow_artifacts_prefix: str
+    key: kms.IKey
+    mlflow_arn: str
+    mlflow_kind: str
+    platform_bus: events.IEventBus | None = None
+    model_execution_role: iam.IRole | None = None
+
+
+def _bucket(name: str) -> str:
+    return f"arn:{Aws.PARTITION}:s3:::{name}"
+
+
+def _objects(name: str, pattern: str) -> str:
+    return f"arn:{Aws.PARTITION}:s3:::{name}/{pattern}"
+
+
+class PersonaRoles(Construct):
+    """The DataScientist, MLOpsEngineer and Auditor roles."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        resources: PlatformResources,
+        trusted_principals: Sequence[str],
+        max_session_hours: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._r = resources
+        self._stack = Stack.of(self)
+        principal = self._principal(trusted_principals)
+
+        def role(name: str, description: str) -> iam.Role:
+            return iam.Role(
+                self,
+                name,
+                role_name=f"{resources.resource_prefix}-{name}",
+                assumed_by=principal,
+                description=description,
+                max_session_duration=Duration.hours(max_session_hours),
+            )
+
+        self.data_scientist = role("DataScientist", "Experiments, runs, artifacts, data sets and retraining")
+        self.mlops_engineer = role("MLOpsEngineer", "Approvals, endpoints, pipelines and platform operations")
+        self.auditor = role("Auditor", "Read-only view of the platform and its audit trail")
+
+        self._attach(self.data_scientist, self._data_scientist_statements())
+        self._attach(self.mlops_engineer, self._mlops_engineer_statements())
+        self._attach(self.auditor, self._auditor_statements())
+
+    def _attach(self, role: iam.Role, statements: list[iam.PolicyStatement]) -> None:
+        """One customer-managed policy per persona, with each wildcard acknowledged by its reason."""
+        policy = iam.ManagedPolicy(
+            self,
+            f"{role.node.id}Policy",
+            managed_policy_name=f"{self._r.resource_prefix}-{role.node.id}",
+            statements=statements,
+            roles=[role],
+        )
+        for statement in statements:
+            reason = WILDCARD_REASONS.get(statement.sid or "")
+            if reason:
+                acknowledge_wildcards(policy, statement, reason)
+
+    @staticmethod
+    def _principal(trusted: Sequence[str]) -> iam.IPrincipal:
+        if not trusted:
+            return iam.AccountRootPrincipal()
+        principals: list[iam.IPrincipal] = [
+            iam.AccountPrincipal(p) if p.isdigit() else iam.ArnPrincipal(p) for p in trusted
+        ]
+        return iam.CompositePrincipal(*principals)
+
+    def _arn(self, resource: str, name: str) -> str:
+        return self._stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+    @property
+    def _owned(self) -> str:
+        """Name pattern of SageMaker resources the platform creates (`<prefix>-<env>-*`)."""
+        return f"{self._r.resource_prefix}-*"
+
+    def _pipelines(self) -> str:
+        return self._arn("pipeline", self._owned)
+
+    def _mlflow_resource(self) -> str:
+        return self._r.mlflow_arn
+
+    def _ui_url_statement(self) -> iam.PolicyStatement:
+        action = (
+            "sagemaker:CreatePresignedMlflowTrackingServerUrl"
+            if self._r.mlflow_kind == "tracking-server"
+            else "sagemaker:CreatePresignedMlflowAppUrl"
+        )
+        return iam.PolicyStatement(sid="MlflowUiUrl", actions=[action], resources=[self._mlflow_resource()])
+
+    def _key_use(self, sid: str, actions: list[str]) -> iam.PolicyStatement:
+        # Only through S3: holding the role is no licence to decrypt anything else with the key.
+        return iam.PolicyStatement(
+            sid=sid,
+            actions=actions,
+            resources=[self._r.key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+        )
+
+    def _common_read(self) -> list[iam.PolicyStatement]:
+        return [
+            iam.PolicyStatement(sid="SageMakerRead", actions=SAGEMAKER_READ_ACTIONS, resources=["*"]),
+            iam.PolicyStatement(
+                sid="LogsRead",
+                actions=LOG_READ_ACTIONS,
+                resources=[
+                    self._stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/*",
+                                           arn_format=ArnFormat.COLON_RESOURCE_NAME),  # fmt: skip
+                    self._stack.format_arn(service="logs", resource="log-group",
+                                           resource_name=f"/{self._r.resource_prefix}/*", arn_format=ArnFormat.COLON_RESOURCE_NAME),  # fmt: skip
+                    self._stack.format_arn(service="logs", resource="log-group",
+                                           resource_name=f"/aws/lambda/{self._r.resource_prefix}-*", arn_format=ArnFormat.COLON_RESOURCE_NAME),  # fmt: skip
+                ],
+            ),
+        ]
+
+    def _retraining_request(self) -> list[iam.PolicyStatement]:
+        if self._r.platform_bus is None:
+            return []
+        return [
+            iam.PolicyStatement(
+                sid="RequestRetraining",
+                actions=["events:PutEvents"],
+                resources=[self._r.platform_bus.event_bus_arn],
+                conditions={"StringEquals": {"events:detail-type": "RetrainingRequested", "events:source": "mlops.platform"}},
+            )
+        ]
+
+    def _data_scientist_statements(self) -> list[iam.PolicyStatement]:
+        r = self._r
+        datasets = r.datasets_prefix
+        return [
+            iam.PolicyStatement(
+                sid="MlflowExperiments",
+                actions=MLFLOW_READ_ACTIONS + MLFLOW_EXPERIMENT_WRITE_ACTIONS,
+                resources=[self._mlflow_resource()],
+            ),
+            self._ui_url_statement(),
+            iam.PolicyStatement(
+                sid="DatasetsReadWrite",
+                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[_objects(r.data_bucket_name, f"{datasets}*")],
+            ),
+            iam.PolicyStatement(
+                sid="DatasetsList",
+                actions=["s3:ListBucket"],
+                resources=[_bucket(r.data_bucket_name)],
+                conditions={"StringLike": {"s3:prefix": [datasets, f"{datasets}*"]}},
+            ),
+            iam.PolicyStatement(
+                sid="MlflowArtifactsRead",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[_objects(r.artifact_bucket_name, f"{r.mlflow_artifacts_prefix}/*")],
+            ),
+            iam.PolicyStatement(sid="MlflowArtifactsList", actions=["s3:ListBucket"], resources=[_bucket(r.artifact_bucket_name)]),
+            self._key_use("KeyUseThroughS3", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]),
+            iam.PolicyStatement(sid="StartRetraining", actions=["sagemaker:StartPipelineExecution"],
+                                resources=[self._pipelines()]),  # fmt: skip
+            *self._retraining_request(),
+            *self._common_read(),
+        ]
+
+    def _mlops_engineer_statements(self) -> list[iam.PolicyStatement]:
+        r = self._r
+        statements = [
+            iam.PolicyStatement(
+                sid="ModelApproval",
+                actions=["sagemaker:UpdateModelPackage"],
+                resources=[self._arn("model-package", "*")],
+            ),
+            iam.PolicyStatement(
+                sid="ServingResources",
+                actions=[
+                    "sagemaker:CreateModel", "sagemaker:DeleteModel",
+                    "sagemaker:CreateEndpointConfig", "sagemaker:DeleteEndpointConfig",
+                    "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint",
+                    "sagemaker:UpdateEndpointWeightsAndCapacities", "sagemaker:AddTags",
+                ],  # fmt: skip
+                resources=[
+                    self._arn("model", self._owned),
+                    self._arn("endpoint-config", self._owned),
+                    self._arn("endpoint", self._owned),
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="PipelineOperations",
+                actions=[
+                    "sagemaker:StartPipelineExecution", "sagemaker:StopPipelineExecution",
+                    "sagemaker:RetryPipelineExecution", "sagemaker:UpdatePipeline",
+                    "sagemaker:UpdatePipelineExecution",
+                    "sagemaker:SendPipelineExecutionStepSuccess", "sagemaker:SendPipelineExecutionStepFailure",
+                ],  # fmt: skip
+                resources=[self._pipelines(), f"{self._pipelines()}/execution/*"],
+            ),
+            iam.PolicyStatement(
+                sid="TrackingServerOperations",
+                actions=[
+                    "sagemaker:StartMlflowTrackingServer",
+                    "sagemaker:StopMlflowTrackingServer",
+                    "sagemaker:UpdateMlflowTrackingServer",
+                    "sagemaker:UpdateMlflowApp",
+                ],
+                resources=[self._mlflow_resource()],
+            ),
+            self._ui_url_statement(),
+            iam.PolicyStatement(
+                sid="MlflowReadAndAliases",
+                actions=MLFLOW_READ_ACTIONS + MLFLOW_ALIAS_ACTIONS + ["sagemaker-mlflow:SetModelVersionTag"],
+                resources=[self._mlflow_resource()],
+            ),
+            iam.PolicyStatement(
+                sid="DatasetsRead",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[_objects(r.data_bucket_name, f"{r.datasets_prefix}*")],
+            ),
+            iam.PolicyStatement(sid="BucketsList", actions=["s3:ListBucket"],
+                                resources=[_bucket(r.data_bucket_name), _bucket(r.artifact_bucket_name)]),  # fmt: skip
+            iam.PolicyStatement(
+                sid="MlflowArtifactsRead",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[_objects(r.artifact_bucket_name, f"{r.mlflow_artifacts_prefix}/*")],
+            ),
+            self._key_use("KeyDecryptThroughS3", ["kms:Decrypt", "kms:DescribeKey"]),
+            iam.PolicyStatement(sid="MonitoringRead", actions=MONITORING_READ_ACTIONS, resources=["*"]),
+            *self._retraining_request(),
+            *self._common_read(),
+        ]
+        if r.model_execution_role is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="PassModelExecutionRole",
+                    actions=["iam:PassRole"],
+                    resources=[r.model_execution_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                )
+            )
+        return statements
+
+    def _auditor_statements(self) -> list[iam.PolicyStatement]:
+        r = self._r
+        return [
+            iam.PolicyStatement(sid="MlflowRead", actions=MLFLOW_READ_ACTIONS, resources=[self._mlflow_resource()]),
+            self._ui_url_statement(),
+            iam.PolicyStatement(sid="CloudTrailRead",
+                                actions=["cloudtrail:LookupEvents", "cloudtrail:GetTrailStatus",
+                                         "cloudtrail:DescribeTrails"],
+                                resources=["*"]),  # fmt: skip
+            iam.PolicyStatement(
+                sid="BucketConfigurationRead",
+                actions=[
+                    "s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketPolicy", "s3:GetBucketVersioning",
+                    "s3:GetEncryptionConfiguration", "s3:GetBucketLogging", "s3:GetLifecycleConfiguration",
+                    "s3:GetBucketPublicAccessBlock", "s3:GetBucketNotification",
+                ],  # fmt: skip
+                resources=[_bucket(r.data_bucket_name), _bucket(r.artifact_bucket_name)],
+            ),
+            iam.PolicyStatement(sid="KeyRead", actions=["kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy"],
+                                resources=[r.key.key_arn]),  # fmt: skip
+            iam.PolicyStatement(
+                sid="EventsRead",
+                actions=["events:DescribeRule", "events:ListRules", "events:ListTargetsByRule",
+                         "events:DescribeEventBus", "events:DescribeArchive", "events:ListArchives"],
+                resources=["*"],
+            ),  # fmt: skip
+            iam.PolicyStatement(sid="MonitoringRead", actions=MONITORING_READ_ACTIONS, resources=["*"]),
+            *self._common_read(),
+        ]
+

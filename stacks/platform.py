@@ -1,0 +1,76 @@
+"""Builds every stack of one environment and wires them together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import App, Environment, Stack, Tags
+from aws_cdk import aws_iam as iam
+
+from stacks.access_stack import AccessStack
+from stacks.compliance import apply_compliance_checks
+from stacks.config import EnvironmentConfig
+from stacks.constructs.persona_roles import PlatformResources
+from stacks.data_stack import DATASETS_PREFIX, MLFLOW_ARTIFACTS_PREFIX, DataStack
+from stacks.naming import artifact_bucket_name, data_bucket_name
+from stacks.tracking_stack import TrackingStack
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The stacks of one environment, for app.py and the tests."""
+
+    data: DataStack
+    tracking: TrackingStack
+    access: AccessStack
+
+    @property
+    def stacks(self) -> list[Stack]:
+        return [self.data, self.tracking, self.access]
+
+
+def build_platform(app: App, config: EnvironmentConfig) -> Platform:
+    """Create the environment's stacks in `app`; cdk-nag checks run on synth."""
+    env = Environment(account=config.account, region=config.region) if config.account or config.region else None
+
+    data = DataStack(app, config.stack_name("data"), config=config, env=env,
+                     description=f"{config.resource_prefix}: platform key, data and MLflow artifact buckets")  # fmt: skip
+    tracking = TrackingStack(
+        app,
+        config.stack_name("tracking"),
+        config=config,
+        key=data.key,
+        env=env,
+        description=f"{config.resource_prefix}: managed MLflow ({config.mlflow.kind})",
+    )
+    access = AccessStack(
+        app,
+        config.stack_name("access"),
+        config=config,
+        resources=PlatformResources(
+            resource_prefix=config.resource_prefix,
+            data_bucket_name=data_bucket_name(config),
+            artifact_bucket_name=artifact_bucket_name(config),
+            datasets_prefix=DATASETS_PREFIX,
+            mlflow_artifacts_prefix=MLFLOW_ARTIFACTS_PREFIX,
+            key=data.key,
+            mlflow_arn=tracking.mlflow.arn,
+            mlflow_kind=config.mlflow.kind,
+        ),
+        env=env,
+        description=f"{config.resource_prefix}: persona roles",
+    )
+    # Buckets are named, not exported, so the order of deployment is stated here.
+    tracking.add_stack_dependency(data)
+    access.add_stack_dependency(tracking)
+    platform = Platform(data=data, tracking=tracking, access=access)
+    for stack in platform.stacks:
+        Tags.of(stack).add("platform", config.prefix)
+        Tags.of(stack).add("environment", config.name)
+        for key, value in config.tags.items():
+            Tags.of(stack).add(key, value)
+        if config.permissions_boundary_arn is not None:
+            boundary = iam.ManagedPolicy.from_managed_policy_arn(stack, "PermissionsBoundary", config.permissions_boundary_arn)
+            iam.PermissionsBoundary.of(stack).apply(boundary)
+    apply_compliance_checks(app, platform.stacks)
+    return platform

@@ -1,0 +1,108 @@
+"""Shared fixtures for the handler tests: fake AWS under moto, a Lambda context, events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from platform_common import env_names
+from platform_common.catalog import ModelSettings
+
+EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+CATALOG_PATH = "/mlops/dev/models/"
+BUS_NAME = "mlops-dev-platform"
+TRACKING_SERVER_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/mlops-dev-mlflow"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """An event fixture from tests/events/<name>.json (a fresh copy each call)."""
+    return json.loads((EVENTS_DIR / f"{name}.json").read_text())
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:test-function"
+    aws_request_id: str = "52fdfc07-2182-454f-963f-5f0f9a621d72"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fake credentials and region, and every AWS call served by moto."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        yield
+
+
+def example_settings(name: str = "churn", **overrides: Any) -> ModelSettings:
+    """Catalog settings for a model named `name`, as its stack would write them."""
+    values: dict[str, Any] = {
+        "name": name,
+        "pipeline_name": f"mlops-dev-{name}",
+        "data_prefix": f"datasets/{name}/",
+        "quality_alarm_name": f"mlops-dev-{name}-quality",
+        "schedule_rule_name": f"mlops-dev-{name}-schedule",
+        "coalesce_minutes": 30,
+        "metric_name": "accuracy",
+        "threshold": 0.9,
+        "margin": 0.01,
+        "greater_is_better": True,
+        "approval_mode": "auto",
+        "endpoint_name": f"mlops-dev-{name}",
+        "instance_type": "ml.m5.large",
+        "instance_count": 1,
+        "serverless_memory_mb": None,
+        "serverless_max_concurrency": None,
+        "deployment_strategy": "canary",
+        "canary_percent": 10,
+        "linear_step_percent": 25,
+        "wait_seconds": 600,
+        "termination_wait_seconds": 300,
+        "rollback_alarm_names": (f"mlops-dev-{name}-5xx-errors", f"mlops-dev-{name}-model-latency"),
+    }
+    values.update(overrides)
+    return ModelSettings(**values)
+
+
+def put_catalog(*models: ModelSettings, path: str = CATALOG_PATH) -> None:
+    """Write catalog parameters into (moto) SSM the way the model stacks do."""
+    ssm = boto3.client("ssm", region_name=REGION)
+    for model in models:
+        ssm.put_parameter(Name=f"{path}{model.name}", Value=model.to_json(), Type="String", Overwrite=True)
+
+
+@pytest.fixture
+def handler_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment variables the automation stack gives every handler."""
+    monkeypatch.setenv(env_names.PLATFORM_BUS_NAME, BUS_NAME)
+    monkeypatch.setenv(env_names.MODEL_CATALOG_PATH, CATALOG_PATH)
+    monkeypatch.setenv(env_names.ENVIRONMENT_NAME, "dev")
+    monkeypatch.setenv(env_names.MLFLOW_TRACKING_SERVER_ARN, TRACKING_SERVER_ARN)
+    monkeypatch.setenv(env_names.MODEL_EXECUTION_ROLE_ARN, f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-model-execution")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "mlops-test")

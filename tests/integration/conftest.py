@@ -1,0 +1,31 @@
+"""Fixtures for tests that talk to a real local MLflow server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.mlflow_server import MLFLOW_BIN, MlflowServer, MlflowServerError, start_mlflow_server
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """One real `mlflow server` (SQLite store, local artifact root) shared by the whole session.
+
+    Tests that use it share its state: give experiments and models unique names.
+    """
+    if not MLFLOW_BIN.exists():
+        # Failing, not skipping: a skipped server test reads as green while proving nothing.
+        pytest.fail(
+            f"{MLFLOW_BIN} is missing: the MLflow test environment has not been created. Run `make test`, which creates it.",
+            pytrace=False,
+        )
+    try:
+        server = start_mlflow_server(tmp_path_factory.mktemp("mlflow-server"))
+    except MlflowServerError as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,187 @@
+"""Run a real local `mlflow server` for tests, from the separate MLflow environment.
+
+The server runs in its own process group so that stopping it also stops the uvicorn
+worker it forks; killing only the parent leaves that worker holding the port.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MLFLOW_BIN = REPO_ROOT / ".venv-mlflow" / "bin" / "mlflow"
+READY_TIMEOUT_SECONDS = 60.0
+_STOP_GRACE_SECONDS = 10.0
+_LOG_TAIL_LINES = 40
+
+
+class MlflowServerError(RuntimeError):
+    """The local MLflow server could not be started."""
+
+
+@dataclass
+class MlflowServer:
+    """A running local MLflow server and where it keeps its state."""
+
+    url: str
+    port: int
+    backend_store_uri: str
+    artifact_root: Path
+    workdir: Path
+    log_path: Path
+    ready_seconds: float
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    @property
+    def api_url(self) -> str:
+        """Base of the MLflow REST API, e.g. for seeding data with plain HTTP calls."""
+        return f"{self.url}/api/2.0/mlflow"
+
+    def client_env(self) -> dict[str, str]:
+        """Environment for a process (a training script) that should log to this server.
+
+        MLFLOW_TRACKING_URI covers plain mlflow; SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT lets code that
+        uses a tracking server ARN as its tracking URI (via sagemaker-mlflow) land here too.
+        """
+        return {"MLFLOW_TRACKING_URI": self.url, "SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT": self.url}
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        """The last lines of the server's combined stdout/stderr."""
+        return _tail(self.log_path, lines)
+
+    def stop(self) -> None:
+        """Stop the whole process group: TERM, then KILL if it does not exit in time."""
+        _stop_group(self.process)
+
+
+def start_mlflow_server(
+    workdir: Path,
+    *,
+    mlflow_bin: Path = MLFLOW_BIN,
+    ready_timeout_seconds: float = READY_TIMEOUT_SECONDS,
+) -> MlflowServer:
+    """Start `mlflow server` on a free local port with its state under `workdir`; wait for /health."""
+    if not mlflow_bin.exists():
+        raise MlflowServerError(
+            f"{mlflow_bin} does not exist: the MLflow test environment is missing. Run `make test`, which creates it."
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    artifact_root = workdir / "artifacts"
+    artifact_root.mkdir(exist_ok=True)
+    backend_store_uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    log_path = workdir / "server.log"
+    port = _free_port()
+    command = [
+        str(mlflow_bin),
+        "server",
+        "--backend-store-uri",
+        backend_store_uri,
+        "--default-artifact-root",
+        str(artifact_root),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    # The job runner would start background workers the tests do not need.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    started = time.monotonic()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=workdir,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(process, url, log_path, ready_timeout_seconds)
+    except BaseException:
+        _stop_group(process)
+        raise
+    return MlflowServer(
+        url=url,
+        port=port,
+        backend_store_uri=backend_store_uri,
+        artifact_root=artifact_root,
+        workdir=workdir,
+        log_path=log_path,
+        ready_seconds=time.monotonic() - started,
+        process=process,
+    )
+
+
+def _free_port() -> int:
+    # The port is released before the server binds it; on a test machine the race is harmless,
+    # and a lost race shows up as the server exiting, reported with its log.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last_error = "no attempt yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise MlflowServerError(
+                f"mlflow server exited with code {process.returncode} before becoming healthy.\n"
+                f"--- last lines of {log_path} ---\n{_tail(log_path, _LOG_TAIL_LINES)}"
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+                last_error = f"HTTP {response.status}"
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            last_error = repr(error)
+        time.sleep(0.2)
+    raise MlflowServerError(
+        f"mlflow server at {url} was not healthy after {timeout:.0f} s (last check: {last_error}).\n"
+        f"--- last lines of {log_path} ---\n{_tail(log_path, _LOG_TAIL_LINES)}"
+    )
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    # start_new_session made the server the leader of its own group, so its pid is the group id.
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + _STOP_GRACE_SECONDS
+        while time.monotonic() < deadline:
+            # Reap the leader: an unreaped (zombie) leader keeps the group looking alive.
+            process.poll()
+            if not _group_alive(process.pid):
+                return
+            time.sleep(0.1)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return "(no log written)"
+    return "\n".join(text.splitlines()[-lines:]) or "(log is empty)"
