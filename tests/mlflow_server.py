@@ -19,6 +19,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MLFLOW_BIN = REPO_ROOT / ".venv-mlflow" / "bin" / "mlflow"
 READY_TIMEOUT_SECONDS = 60.0
+# Under pytest-xdist each worker has its own session fixtures; tests in this group share a worker.
+MLFLOW_XDIST_GROUP = "mlflow-server"
 _STOP_GRACE_SECONDS = 10.0
 _LOG_TAIL_LINES = 40
 

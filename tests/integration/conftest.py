@@ -13,12 +13,15 @@ from tests.mlflow_server import MLFLOW_BIN, MlflowServer, MlflowServerError, sta
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     """One real `mlflow server` (SQLite store, local artifact root) shared by the whole session.
 
-    Tests that use it share its state: give experiments and models unique names.
+    Tests that use it share its state: give experiments and models unique names. Mark them
+    `@pytest.mark.mlflow` and `@pytest.mark.xdist_group(MLFLOW_XDIST_GROUP)`: `make test` runs
+    with `--dist loadgroup`, and the group keeps them on one worker, so one server starts per run.
     """
     if not MLFLOW_BIN.exists():
         # Failing, not skipping: a skipped server test reads as green while proving nothing.
         pytest.fail(
-            f"{MLFLOW_BIN} is missing: the MLflow test environment has not been created. Run `make test`, which creates it.",
+            f"{MLFLOW_BIN} is missing: the MLflow test environment has not been created. "
+            "Run `make test`, which creates it.",
             pytrace=False,
         )
     try:

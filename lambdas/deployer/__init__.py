@@ -1,0 +1,1 @@
+"""Deployer: puts approved model versions on their endpoint and promotes them once they serve."""

@@ -1,0 +1,126 @@
+"""Typed shapes of the two SageMaker events the deployer reacts to.
+
+Both follow the examples in the SageMaker Developer Guide, "Events that Amazon SageMaker
+AI sends to Amazon EventBridge" (model package state change; endpoint state change). Only
+the fields the deployer reads are declared and every other field is tolerated.
+
+The endpoint event spells its status in upper snake case (`IN_SERVICE`) while the
+DescribeEndpoint API says `InService`; `EndpointStateDetail.status` accepts both and
+gives the API spelling. `FailureReason` is set when the endpoint is `Failed`, or when it
+is back `InService` after an update failed and was rolled back (SageMaker API Reference,
+"EndpointMetadata").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from aws_lambda_powertools.utilities.parser.models.event_bridge import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SOURCE = "aws.sagemaker"
+PACKAGE_DETAIL_TYPE = "SageMaker Model Package State Change"
+ENDPOINT_DETAIL_TYPE = "SageMaker Endpoint State Change"
+
+APPROVED = "Approved"
+
+# A versioned package's ARN ends in "<group>/<version>" (SageMaker Developer Guide,
+# "Model Registry Models, Model Versions, and Model Groups").
+PACKAGE_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/(?P<group>[a-zA-Z0-9-]{1,63})/(?P<version>[1-9]\d*)$"
+)
+
+# EndpointStatus values of the DescribeEndpoint API, keyed by their spelling folded to
+# lower case without underscores, which both spellings share.
+ENDPOINT_STATUSES = {
+    status.lower(): status
+    for status in (
+        "OutOfService",
+        "Creating",
+        "Updating",
+        "SystemUpdating",
+        "RollingBack",
+        "InService",
+        "Deleting",
+        "Failed",
+        "UpdateRollbackFailed",
+    )
+}
+
+_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+
+
+class ModelPackageDetail(BaseModel):
+    """The part of a package state change that names the package and its approval status."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    group_name: str = Field(alias="ModelPackageGroupName", min_length=1, max_length=63)
+    version: int | None = Field(default=None, alias="ModelPackageVersion", ge=1)
+    arn: str = Field(alias="ModelPackageArn", pattern=PACKAGE_ARN_RE.pattern)
+    approval_status: Literal["Approved", "Rejected", "PendingManualApproval"] = Field(alias="ModelApprovalStatus")
+
+    @model_validator(mode="after")
+    def _arn_names_the_same_package(self) -> ModelPackageDetail:
+        match = PACKAGE_ARN_RE.match(self.arn)
+        if match is None:  # pragma: no cover - the field pattern already refused it
+            raise ValueError(f"ModelPackageArn {self.arn!r} is not a versioned model package ARN")
+        if match.group("group") != self.group_name:
+            raise ValueError(f"ModelPackageArn {self.arn!r} is not in group {self.group_name!r}")
+        if self.version is not None and int(match.group("version")) != self.version:
+            raise ValueError(f"ModelPackageArn {self.arn!r} is not version {self.version}")
+        return self
+
+    @property
+    def package_version(self) -> int:
+        """The package version, from the event field or (when absent) from the ARN."""
+        if self.version is not None:
+            return self.version
+        match = PACKAGE_ARN_RE.match(self.arn)
+        assert match is not None  # guaranteed by the validators
+        return int(match.group("version"))
+
+
+class ModelPackageStateChangeEvent(EventBridgeModel):
+    """`aws.sagemaker` "SageMaker Model Package State Change"."""
+
+    source: Literal["aws.sagemaker"]
+    detail_type: Literal["SageMaker Model Package State Change"] = Field(alias="detail-type")
+    detail: ModelPackageDetail
+
+
+class EndpointStateDetail(BaseModel):
+    """The part of an endpoint state change the deployer reads."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    endpoint_name: str = Field(alias="EndpointName", pattern=_NAME_PATTERN)
+    config_name: str | None = Field(default=None, alias="EndpointConfigName", max_length=63)
+    status: str = Field(alias="EndpointStatus")
+    failure_reason: str | None = Field(default=None, alias="FailureReason")
+
+    @field_validator("status")
+    @classmethod
+    def _api_spelling(cls, value: str) -> str:
+        try:
+            return ENDPOINT_STATUSES[value.replace("_", "").lower()]
+        except KeyError:
+            raise ValueError(f"unknown endpoint status {value!r}") from None
+
+
+class EndpointStateChangeEvent(EventBridgeModel):
+    """`aws.sagemaker` "SageMaker Endpoint State Change"."""
+
+    source: Literal["aws.sagemaker"]
+    detail_type: Literal["SageMaker Endpoint State Change"] = Field(alias="detail-type")
+    detail: EndpointStateDetail
+
+
+DeployerEvent = ModelPackageStateChangeEvent | EndpointStateChangeEvent
+
+# detail-type -> model; the automation stack routes exactly these two here.
+EVENT_MODELS: dict[str, type[DeployerEvent]] = {
+    PACKAGE_DETAIL_TYPE: ModelPackageStateChangeEvent,
+    ENDPOINT_DETAIL_TYPE: EndpointStateChangeEvent,
+}

@@ -1,0 +1,336 @@
+"""Decide whether a newly registered model version may replace the champion.
+
+How a SageMaker model package maps to an MLflow model version
+-------------------------------------------------------------
+The SageMaker Developer Guide, "Automatically register SageMaker AI models with SageMaker
+Model Registry", says that registering an MLflow model makes SageMaker create a
+corresponding model package version in a group named `<MLflow model name>-<suffix>`, that
+evaluation metrics logged in MLflow travel into the package as a model card, and that
+lifecycle stages are managed through MLflow aliases. "Model Registry Models, Model
+Versions, and Model Groups" says package versions start at 1 and grow by one per package
+added to the group, which is also how MLflow numbers the versions of a registered model.
+The gate therefore reads:
+
+* the MLflow registered model named like the catalog model (the group name minus suffix),
+* MLflow version N for package version N (the group is filled only by the sync), and
+* the metric from the MLflow run behind that version, which is where the model card's
+  numbers come from and which is readable without parsing the card.
+
+If that correspondence is ever broken (MLflow has no version N) the package is rejected
+with a reason saying so, never approved on a guess.
+
+Decision table (the catalog gives metric, threshold, margin and direction):
+
+=============================  =========
+situation                      verdict
+=============================  =========
+metric missing or not finite   reject
+fails the threshold            reject
+no champion yet                approve
+champion has no such metric    approve (judged on the threshold alone)
+not better than the champion   reject
+better, by at most the margin  reject
+better by more than the margin approve
+=============================  =========
+
+In "auto" approval mode the verdict is applied to the package; in "manual" mode it is
+recorded as a recommendation and the package stays pending for a person.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from model_gate.models import APPROVED, PENDING, REJECTED, ModelPackageDetail
+from platform_common import domain_events
+from platform_common.catalog import ModelSettings
+from platform_common.domain_events import DomainEvent
+from platform_common.mlflow_rest import MlflowNotFoundError
+
+CHAMPION_ALIAS = "champion"
+MANUAL_MODE = "manual"
+
+# Keys written both as MLflow version tags and as package CustomerMetadataProperties, so
+# either registry shows why a version was let through or stopped.
+STATUS_KEY = "validation_status"
+RECOMMENDATION_KEY = "validation_recommendation"
+METRIC_KEY = "validation_metric"
+VALUE_KEY = "validation_value"
+THRESHOLD_KEY = "validation_threshold"
+MARGIN_KEY = "validation_margin"
+CHAMPION_VERSION_KEY = "validation_champion_version"
+CHAMPION_VALUE_KEY = "validation_champion_value"
+REASON_KEY = "validation_reason"
+
+# SageMaker limits ApprovalDescription to 1024 characters, and metadata values to 256
+# characters drawn from letters, digits, spaces and _.:/=+-@ (so no reason text there).
+APPROVAL_DESCRIPTION_LIMIT = 1024
+METADATA_VALUE_LIMIT = 256
+_METADATA_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
+
+# Differences are compared after rounding, so 0.94 - 0.93 counts as exactly 0.01.
+_DECIMALS = 9
+
+Publisher = Callable[[DomainEvent], object]
+
+
+class ModelRegistry(Protocol):
+    """The MLflow registry calls the gate and the deployer need (MlflowRestClient has them)."""
+
+    def get_model_version(self, name: str, version: str) -> dict[str, Any]: ...
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> dict[str, Any] | None: ...
+
+    def get_run_metrics(self, run_id: str) -> dict[str, float]: ...
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None: ...
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None: ...
+
+    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Score:
+    """One model version's value of the gate metric (None when it was not logged)."""
+
+    version: str
+    value: float | None
+    run_id: str | None = None
+    exists: bool = True
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's judgement of a challenger, with the numbers behind it."""
+
+    approve: bool
+    reason: str
+    metric_name: str
+    challenger: Score
+    threshold: float
+    margin: float
+    greater_is_better: bool
+    champion: Score | None = None
+    improvement: float | None = None
+
+    @property
+    def recommendation(self) -> str:
+        return "approve" if self.approve else "reject"
+
+    def record(self, status: str) -> dict[str, str]:
+        """The machine-readable record, safe to store as package metadata."""
+        return {
+            STATUS_KEY: status,
+            RECOMMENDATION_KEY: self.recommendation,
+            METRIC_KEY: _metadata_value(self.metric_name),
+            VALUE_KEY: _number(self.challenger.value),
+            THRESHOLD_KEY: _number(self.threshold),
+            MARGIN_KEY: _number(self.margin),
+            CHAMPION_VERSION_KEY: self.champion.version if self.champion else "none",
+            CHAMPION_VALUE_KEY: _number(self.champion.value) if self.champion else "none",
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "name": self.metric_name,
+            "challenger": self.challenger.value,
+            "champion": self.champion.value if self.champion else None,
+            "championVersion": self.champion.version if self.champion else None,
+            "threshold": self.threshold,
+            "margin": self.margin,
+            "greaterIsBetter": self.greater_is_better,
+            "improvement": self.improvement,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the gate did with one event (returned by the handler, logged, asserted in tests)."""
+
+    action: str
+    reason: str
+    model: str | None = None
+    version: int | None = None
+    published: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def judge(settings: ModelSettings, challenger: Score, champion: Score | None) -> Verdict:
+    """Apply the decision table to a challenger and the current champion (pure)."""
+    metric = settings.metric_name
+    gib = settings.greater_is_better
+
+    def verdict(approve: bool, reason: str, improvement: float | None = None) -> Verdict:
+        return Verdict(
+            approve=approve,
+            reason=reason + ("" if gib else " (lower is better)"),
+            metric_name=metric,
+            challenger=challenger,
+            threshold=settings.threshold,
+            margin=settings.margin,
+            greater_is_better=gib,
+            champion=champion,
+            improvement=improvement,
+        )
+
+    if not challenger.exists:
+        return verdict(
+            False,
+            f"MLflow has no version {challenger.version} of model {settings.name!r} to match this package; "
+            f"{metric} cannot be read",
+        )
+    if challenger.value is None:
+        run = f" (run {challenger.run_id})" if challenger.run_id else ""
+        return verdict(False, f"{metric} was not logged for MLflow version {challenger.version}{run}; cannot judge it")
+    value = challenger.value
+    if not (value >= settings.threshold if gib else value <= settings.threshold):
+        return verdict(False, f"{metric} {value:.4f} {'<' if gib else '>'} threshold {settings.threshold:.4f}")
+    meets = f"{metric} {value:.4f} {'>=' if gib else '<='} threshold {settings.threshold:.4f}"
+    if champion is None:
+        return verdict(True, f"{meets} and there is no champion yet")
+    if champion.value is None:
+        return verdict(True, f"{meets}; champion v{champion.version} has no {metric} logged, so the threshold decides")
+    improvement = round(value - champion.value if gib else champion.value - value, _DECIMALS)
+    versus = f"champion v{champion.version} ({champion.value:.4f})"
+    if improvement <= 0:
+        return verdict(False, f"{meets} but does not beat {versus}", improvement)
+    if improvement <= round(settings.margin, _DECIMALS):
+        return verdict(
+            False, f"{meets} but beats {versus} by only {improvement:.4f} <= margin {settings.margin:.4f}", improvement
+        )
+    return verdict(True, f"{meets} and beats {versus} by {improvement:.4f} > margin {settings.margin:.4f}", improvement)
+
+
+def evaluate_package(
+    detail: ModelPackageDetail,
+    settings: ModelSettings,
+    *,
+    sagemaker: Any,
+    mlflow: ModelRegistry,
+    publish: Publisher,
+    correlation_id: str | None = None,
+) -> Outcome:
+    """Judge a package that waits for approval and apply (auto) or record (manual) the verdict.
+
+    Transient failures (throttling, MLflow unreachable) propagate so the invocation is
+    retried and ends in the DLQ if they persist. The MLflow tags are written before the
+    package is touched, so a retry after a partial failure repeats only idempotent steps.
+    """
+    version = detail.package_version
+    package = sagemaker.describe_model_package(ModelPackageName=detail.arn)
+    current_status = package.get("ModelApprovalStatus")
+    metadata: dict[str, str] = dict(package.get("CustomerMetadataProperties") or {})
+    if current_status != PENDING:
+        return Outcome("ignored", f"package is already {current_status}", settings.name, version)
+    if package.get("ModelPackageStatus") not in (None, "Completed"):
+        # SageMaker sends another state change once the package is complete.
+        return Outcome("ignored", f"package is {package.get('ModelPackageStatus')}, not Completed", settings.name, version)
+    manual = settings.approval_mode == MANUAL_MODE
+    if manual and STATUS_KEY in metadata:
+        # Recording the review itself changes the package and so echoes a pending event back.
+        return Outcome("ignored", f"review already recorded ({metadata[STATUS_KEY]})", settings.name, version)
+
+    verdict = judge(settings, _challenger_score(mlflow, settings, str(version)), _champion_score(mlflow, settings, str(version)))
+    status = "review_requested" if manual else ("approved" if verdict.approve else "rejected")
+    record = verdict.record(status)
+
+    if verdict.challenger.exists:
+        for key, value in {**record, REASON_KEY: verdict.reason}.items():
+            mlflow.set_model_version_tag(settings.name, str(version), key, value)
+
+    metadata.update(record)
+    if manual:
+        description = f"Review requested; the gate recommends to {verdict.recommendation}: {verdict.reason}"
+        # The status is restated so the update only adds the review record: an omitted
+        # status must not be read as clearing it.
+        new_status = PENDING
+        detail_type = domain_events.MODEL_REVIEW_REQUESTED
+    else:
+        description = verdict.reason
+        new_status = APPROVED if verdict.approve else REJECTED
+        detail_type = domain_events.MODEL_APPROVED if verdict.approve else domain_events.MODEL_REJECTED
+    sagemaker.update_model_package(
+        ModelPackageArn=detail.arn,
+        ModelApprovalStatus=new_status,
+        ApprovalDescription=description[:APPROVAL_DESCRIPTION_LIMIT],
+        CustomerMetadataProperties=metadata,
+    )
+    publish(
+        DomainEvent(
+            detail_type=detail_type,
+            model=settings.name,
+            reason=verdict.reason,
+            data={
+                "version": version,
+                "modelPackageArn": detail.arn,
+                "modelPackageGroupName": detail.group_name,
+                "approvalMode": settings.approval_mode,
+                "recommendation": verdict.recommendation,
+                "metrics": verdict.metrics(),
+            },
+            correlation_id=correlation_id,
+        )
+    )
+    return Outcome(status, verdict.reason, settings.name, version, detail_type)
+
+
+def reject_event(
+    publish: Publisher,
+    reason: str,
+    *,
+    model: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    correlation_id: str | None = None,
+) -> Outcome:
+    """Record an event the gate cannot act on; nothing else is touched."""
+    publish(
+        DomainEvent(
+            detail_type=domain_events.EVENT_REJECTED,
+            model=model,
+            reason=reason,
+            data={"handler": "model_gate", **(data or {})},
+            correlation_id=correlation_id,
+        )
+    )
+    return Outcome("event_rejected", reason, model, published=domain_events.EVENT_REJECTED)
+
+
+def _challenger_score(mlflow: ModelRegistry, settings: ModelSettings, version: str) -> Score:
+    try:
+        model_version = mlflow.get_model_version(settings.name, version)
+    except MlflowNotFoundError:
+        return Score(version=version, value=None, exists=False)
+    return _score(mlflow, settings.metric_name, model_version, version)
+
+
+def _champion_score(mlflow: ModelRegistry, settings: ModelSettings, challenger_version: str) -> Score | None:
+    champion = mlflow.get_model_version_by_alias(settings.name, CHAMPION_ALIAS)
+    if champion is None or str(champion.get("version")) == challenger_version:
+        return None
+    return _score(mlflow, settings.metric_name, champion, str(champion.get("version")))
+
+
+def _score(mlflow: ModelRegistry, metric: str, model_version: Mapping[str, Any], version: str) -> Score:
+    run_id = model_version.get("run_id") or None
+    if not run_id:
+        return Score(version=version, value=None, run_id=None)
+    value = mlflow.get_run_metrics(str(run_id)).get(metric)
+    if value is None or not math.isfinite(value):
+        return Score(version=version, value=None, run_id=str(run_id))
+    return Score(version=version, value=float(value), run_id=str(run_id))
+
+
+def _number(value: float | None) -> str:
+    return "missing" if value is None else repr(float(value))
+
+
+def _metadata_value(text: str) -> str:
+    cleaned = _METADATA_UNSAFE.sub("_", text)[:METADATA_VALUE_LIMIT]
+    return cleaned or "_"

@@ -1,0 +1,1 @@
+"""Starts a model's SageMaker pipeline when its data, quality alarm, schedule or a person asks."""

@@ -1,0 +1,112 @@
+"""Lambda entry point of the retraining trigger: parse the event, then hand over to `logic`.
+
+A malformed event is answered with an EventRejected event and a normal return: retrying
+cannot repair it. Any AWS error (botocore has already retried throttling and 5xx answers)
+propagates, so Lambda's async retries and the dead-letter queue keep the event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from platform_common import env_names, runtime
+from retraining_trigger import logic
+from retraining_trigger.models import TriggerEvent, model_for
+
+MAX_REPORTED_ERRORS = 10
+
+logger = Logger()
+
+
+def _data_bucket_from_env() -> str:
+    return runtime.require_env(env_names.DATA_BUCKET_NAME)
+
+
+data_bucket = runtime.lazy(_data_bucket_from_env)
+
+
+def reset() -> None:
+    """Forget every cached setting, client and catalog (between tests)."""
+    runtime.reset()
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors()[:MAX_REPORTED_ERRORS]:
+        location = ".".join(str(part) for part in item["loc"]) or "event"
+        problems.append(f"{location}: {item['msg']}")
+    more = error.error_count() - MAX_REPORTED_ERRORS
+    if more > 0:
+        problems.append(f"and {more} more")
+    return "; ".join(problems)
+
+
+def parse_event(event: Any) -> TriggerEvent | logic.Outcome:
+    """The typed event, or the rejection that says what was wrong with it."""
+    if not isinstance(event, dict):
+        return logic.rejection(
+            "malformed-event",
+            f"event is a {type(event).__name__}, not a JSON object",
+            source=None,
+            detail_type=None,
+            event_id=None,
+        )
+    source, detail_type, event_id = event.get("source"), event.get("detail-type"), event.get("id")
+    model = model_for(source, detail_type)
+    if model is None:
+        return logic.rejection(
+            "unsupported-event",
+            f"this function does not handle source {source!r} with detail-type {detail_type!r}",
+            source=source,
+            detail_type=detail_type,
+            event_id=event_id,
+        )
+    try:
+        return parse(event=event, model=model)
+    except ValidationError as error:
+        return logic.rejection(
+            "malformed-event",
+            f"{detail_type} event failed validation: {_describe(error)}",
+            source=source,
+            detail_type=detail_type,
+            event_id=event_id,
+        )
+
+
+def _log(outcome: logic.Outcome) -> None:
+    fields = {"retraining": outcome.as_dict()}
+    if outcome.outcome == "rejected":
+        logger.warning(f"rejected event, nothing started: {outcome.message}", extra=fields)
+    else:
+        logger.info(f"{outcome.outcome}: {outcome.message}", extra=fields)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    """Start, coalesce, ignore or reject one trigger event; return what happened."""
+    settings = runtime.settings()
+    try:
+        parsed = parse_event(event)
+        if isinstance(parsed, logic.Outcome):
+            outcome = parsed
+            logic.announce(outcome, events=runtime.client("events"), bus_name=settings.bus_name)
+        else:
+            outcome = logic.handle(
+                parsed,
+                catalog=runtime.catalog(),
+                sagemaker=runtime.client("sagemaker"),
+                events=runtime.client("events"),
+                bus_name=settings.bus_name,
+                data_bucket=data_bucket(),
+            )
+    except Exception:
+        logger.exception("could not finish handling the event; raising so that it is retried or dead-lettered")
+        raise
+    _log(outcome)
+    return outcome.as_dict()

@@ -1,0 +1,35 @@
+"""app.py as the CDK CLI runs it: a bad value stops synthesis and names the key."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.synth import ROOT, cdk_context
+
+
+def run_app(context: dict[str, object], outdir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir),
+           "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}  # fmt: skip
+    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_invalid_value_stops_synth_naming_the_key(tmp_path: Path) -> None:
+    context = cdk_context()
+    context["platform"]["environments"]["dev"]["mlflow"]["size"] = "XL"
+    result = run_app(context, tmp_path)
+    assert result.returncode == 2
+    assert "platform.environments.dev.mlflow.size" in result.stderr
+    assert "'XL'" in result.stderr and "Small, Medium, Large" in result.stderr
+    assert not list(tmp_path.glob("*.template.json"))
+
+
+def test_unknown_environment_stops_synth(tmp_path: Path) -> None:
+    context = cdk_context()
+    context["env"] = "qa"
+    result = run_app(context, tmp_path)
+    assert result.returncode == 2
+    assert "-c env=NAME" in result.stderr

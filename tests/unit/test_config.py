@@ -1,0 +1,125 @@
+"""The configuration loader: defaults, and a precise error for every kind of bad value."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from stacks.config import ConfigError, load_environment
+from tests.synth import cdk_context
+
+
+def platform_with(dev: dict[str, Any]) -> dict[str, Any]:
+    return {"prefix": "mlops", "environments": {"dev": dev}}
+
+
+def test_shipped_environments_load() -> None:
+    platform = cdk_context()["platform"]
+    for name in ("dev", "staging", "prod"):
+        config = load_environment(platform, name)
+        assert config.name == name
+        assert config.resource_prefix == f"mlops-{name}"
+    assert load_environment(platform, "prod").termination_protection is True
+    assert load_environment(platform, "dev").termination_protection is False
+
+
+def test_defaults_fill_an_empty_environment() -> None:
+    config = load_environment(platform_with({}), "dev")
+    assert config.account is None and config.region is None
+    assert config.mlflow.kind == "tracking-server"
+    assert config.mlflow.size == "Small"
+    assert config.mlflow.automatic_model_registration is True
+    assert config.mlflow.maintenance_window == "Sun:02:00"
+    assert config.personas.trusted_principals == ()
+    assert config.permissions_boundary_arn is None
+    assert config.models == ()
+
+
+def test_model_defaults() -> None:
+    config = load_environment(platform_with({"models": [{"name": "churn"}]}), "dev")
+    (model,) = config.models
+    assert model.data_prefix == "datasets/churn/"
+    assert model.metric.name == "accuracy"
+    assert model.metric.threshold == pytest.approx(0.90)
+    assert model.approval == "auto"
+    assert model.quality.namespace is None  # Model Monitor's metric by default
+    assert model.quality.threshold == pytest.approx(0.90)
+
+
+@pytest.mark.parametrize(
+    ("dev", "path", "expected"),
+    [
+        ({"mlflow": {"size": "Huge"}}, "platform.environments.dev.mlflow.size", "one of Small, Medium, Large"),
+        ({"mlflow": {"kind": "server"}}, "platform.environments.dev.mlflow.kind", "one of tracking-server, app"),
+        ({"mlflow": {"maintenance_window": "Sunday 2am"}}, "platform.environments.dev.mlflow.maintenance_window",
+         "Ddd:HH:MM"),
+        ({"mlflow": {"version": "latest"}}, "platform.environments.dev.mlflow.version", "MLflow version"),
+        ({"mlflow": {"automatic_model_registration": "yes"}},
+         "platform.environments.dev.mlflow.automatic_model_registration", "true or false"),
+        ({"account": "1234"}, "platform.environments.dev.account", "12-digit"),
+        ({"region": "Europe"}, "platform.environments.dev.region", "AWS region"),
+        ({"retention": {"log_retention_days": 10}}, "platform.environments.dev.retention.log_retention_days",
+         "CloudWatch Logs periods"),
+        ({"retention": {"noncurrent_version_days": 0}},
+         "platform.environments.dev.retention.noncurrent_version_days", "from 1 to 3650"),
+        ({"retention": {"noncurrent_version_days": True}},
+         "platform.environments.dev.retention.noncurrent_version_days", "an integer"),
+        ({"personas": {"trusted_principals": ["bob"]}}, "platform.environments.dev.personas.trusted_principals[0]",
+         "account ID or an IAM"),
+        ({"personas": {"max_session_hours": 13}}, "platform.environments.dev.personas.max_session_hours",
+         "from 1 to 12"),
+        ({"permissions_boundary_arn": "boundary"}, "platform.environments.dev.permissions_boundary_arn",
+         "managed policy ARN"),
+        ({"tags": {"team": 5}}, "platform.environments.dev.tags.team", "a string value"),
+        ({"mlflw": {}}, "platform.environments.dev.mlflw", "no such key"),
+        ({"models": [{"name": "Churn!"}]}, "platform.environments.dev.models[0].name", "lower-case"),
+        ({"models": [{}]}, "platform.environments.dev.models[0].name", "required"),
+        ({"models": [{"name": "a1"}, {"name": "a1"}]}, "platform.environments.dev.models[1].name", "no other model"),
+        ({"models": [{"name": "churn", "data_prefix": "raw/churn/"}]},
+         "platform.environments.dev.models[0].data_prefix", "under datasets/"),
+        ({"models": [{"name": "aa", "data_prefix": "datasets/a/"}, {"name": "bb", "data_prefix": "datasets/a/b/"}]},
+         "platform.environments.dev.models[1].data_prefix", "does not overlap"),
+        ({"models": [{"name": "churn", "approval": "sometimes"}]}, "platform.environments.dev.models[0].approval",
+         "one of auto, manual"),
+        ({"models": [{"name": "churn", "deployment": {"strategy": "blue-green"}}]},
+         "platform.environments.dev.models[0].deployment.strategy", "all-at-once, canary, linear"),
+        ({"models": [{"name": "churn", "schedule": "every day"}]}, "platform.environments.dev.models[0].schedule",
+         "cron(...) or rate(...)"),
+        ({"models": [{"name": "churn", "metric": {"threshold": "high"}}]},
+         "platform.environments.dev.models[0].metric.threshold", "an integer or a number"),
+        ({"models": [{"name": "churn", "training": {"instance_type": "m5.large"}}]},
+         "platform.environments.dev.models[0].training.instance_type", "ml.* instance type"),
+        ({"models": [{"name": "churn", "endpoint": {"serverless": {"memory_size_mb": 1000}}}]},
+         "platform.environments.dev.models[0].endpoint.serverless.memory_size_mb", "1024"),
+        ({"models": [{"name": "churn", "endpoint": {"serverless": {}}, "deployment": {"strategy": "canary"}}]},
+         "platform.environments.dev.models[0].deployment.strategy", "all-at-once for a serverless endpoint"),
+        ({"models": [{"name": "churn", "quality": {"namespace": "Custom"}}]},
+         "platform.environments.dev.models[0].quality", "both namespace and metric_name"),
+        ({"models": "churn"}, "platform.environments.dev.models", "a list"),
+    ],
+)  # fmt: skip
+def test_invalid_values_name_the_key_the_value_and_what_is_allowed(dev: dict[str, Any], path: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_environment(platform_with(dev), "dev")
+    assert caught.value.path == path
+    assert expected in str(caught.value)
+    assert path in str(caught.value)
+
+
+def test_unknown_environment_is_refused() -> None:
+    with pytest.raises(ConfigError, match="one of dev, staging, prod"):
+        load_environment(platform_with({}), "qa")
+
+
+def test_missing_environment_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"platform\.environments\.prod"):
+        load_environment(platform_with({}), "prod")
+
+
+def test_bad_prefix_is_refused() -> None:
+    platform = copy.deepcopy(platform_with({}))
+    platform["prefix"] = "ML_Ops"
+    with pytest.raises(ConfigError, match=r"'platform\.prefix'"):
+        load_environment(platform, "dev")
