@@ -30,3 +30,37 @@ def access_log_bucket_name(config: EnvironmentConfig) -> str:
 
 def mlflow_name(config: EnvironmentConfig) -> str:
     return f"{config.resource_prefix}-mlflow"
+
+
+def catalog_path(config: EnvironmentConfig) -> str:
+    """SSM path under which each model stack writes its catalog entry."""
+    return f"/{config.prefix}/{config.name}/models/"
+
+
+def platform_bus_name(config: EnvironmentConfig) -> str:
+    return f"{config.resource_prefix}-platform"
+
+
+def pipeline_name(config: EnvironmentConfig, model: str) -> str:
+    return f"{config.resource_prefix}-{model}"
+
+
+def endpoint_name(config: EnvironmentConfig, model: str) -> str:
+    return f"{config.resource_prefix}-{model}"
+
+
+def quality_alarm_name(config: EnvironmentConfig, model: str) -> str:
+    return f"{config.resource_prefix}-{model}-quality"
+
+
+def rollback_alarm_names(config: EnvironmentConfig, model: str) -> tuple[str, str]:
+    return (f"{config.resource_prefix}-{model}-5xx-errors", f"{config.resource_prefix}-{model}-model-latency")
+
+
+def schedule_rule_name(config: EnvironmentConfig, model: str) -> str:
+    return f"{config.resource_prefix}-{model}-schedule"
+
+
+def package_group(model: str, suffix: str | None) -> str:
+    """The package group MLflow registers `model` into; `<model>-` (a prefix) when unknown."""
+    return f"{model}-{suffix}" if suffix else f"{model}-"

@@ -303,6 +303,8 @@ def _train_step(context: _Context, tracking_server_arn: str) -> JsonObject:
                 ENV_TRIGGER_REASON: _parameter(PARAM_TRIGGER_REASON),
                 ENV_TRIGGER_EVENT_ID: _parameter(PARAM_TRIGGER_EVENT_ID),
                 ENV_PIPELINE_EXECUTION_ARN: _get("Execution.PipelineExecutionArn"),
+                # Jobs in the platform's accounts send no usage data to the MLflow project.
+                "MLFLOW_DISABLE_TELEMETRY": "true",
             },
             "InputDataConfig": channels,
             "OutputDataConfig": {
@@ -364,7 +366,7 @@ def _check_metric_step(model: ModelConfig) -> JsonObject:
         }
     }
     threshold = _parameter(PARAM_METRIC_THRESHOLD)
-    comparison = "GreaterThanOrEqualTo" if gate.greater_is_better else "LessThanOrEqualTo"
+    comparison, symbol = ("GreaterThanOrEqualTo", ">=") if gate.greater_is_better else ("LessThanOrEqualTo", "<=")
     # Pipelines have no arithmetic functions, so the message carries both numbers, not their gap.
     missed = "is below the required minimum" if gate.greater_is_better else "is above the allowed maximum"
     message = _join(
@@ -374,7 +376,7 @@ def _check_metric_step(model: ModelConfig) -> JsonObject:
     return {
         "Name": STEP_CHECK_METRIC,
         "Type": "Condition",
-        "Description": f"Pass when test-set {gate.name} {'>=' if gate.greater_is_better else '<='} {PARAM_METRIC_THRESHOLD}.",
+        "Description": f"Pass when test-set {gate.name} {symbol} {PARAM_METRIC_THRESHOLD}.",
         "Arguments": {
             "Conditions": [{"Type": comparison, "LeftValue": metric_value, "RightValue": threshold}],
             # Registration already happened inside training; passing needs no further step.

@@ -8,10 +8,12 @@ from aws_cdk import App, Environment, Stack, Tags
 from aws_cdk import aws_iam as iam
 
 from stacks.access_stack import AccessStack
+from stacks.automation_stack import AutomationStack
 from stacks.compliance import apply_compliance_checks
 from stacks.config import EnvironmentConfig
 from stacks.constructs.persona_roles import PlatformResources
 from stacks.data_stack import DATASETS_PREFIX, MLFLOW_ARTIFACTS_PREFIX, DataStack
+from stacks.model_stack import ModelStack
 from stacks.naming import artifact_bucket_name, data_bucket_name
 from stacks.tracking_stack import TrackingStack
 
@@ -22,11 +24,13 @@ class Platform:
 
     data: DataStack
     tracking: TrackingStack
+    automation: AutomationStack
     access: AccessStack
+    models: tuple[ModelStack, ...]
 
     @property
     def stacks(self) -> list[Stack]:
-        return [self.data, self.tracking, self.access]
+        return [self.data, self.tracking, self.automation, self.access, *self.models]
 
 
 def build_platform(app: App, config: EnvironmentConfig) -> Platform:
@@ -43,6 +47,33 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
         env=env,
         description=f"{config.resource_prefix}: managed MLflow ({config.mlflow.kind})",
     )
+    automation = AutomationStack(
+        app,
+        config.stack_name("automation"),
+        config=config,
+        data_key=data.key,
+        mlflow_arn=tracking.mlflow.arn,
+        package_group_suffix=tracking.mlflow.package_group_suffix,
+        env=env,
+        description=f"{config.resource_prefix}: retraining and promotion loop (bus, audit, handlers)",
+    )
+    models = tuple(
+        ModelStack(
+            app,
+            config.stack_name(f"model-{model.name}"),
+            config=config,
+            model=model,
+            pipeline_role=automation.roles.pipeline_role,
+            data_key_arn=data.key.key_arn,
+            mlflow_arn=tracking.mlflow.arn,
+            trigger_function=automation.trigger.function,
+            topic=automation.topic,
+            events_dlq=automation.events_dlq,
+            env=env,
+            description=f"{config.resource_prefix}: model {model.name} (pipeline, alarms, catalog entry)",
+        )
+        for model in config.models
+    )
     access = AccessStack(
         app,
         config.stack_name("access"),
@@ -56,14 +87,19 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
             key=data.key,
             mlflow_arn=tracking.mlflow.arn,
             mlflow_kind=config.mlflow.kind,
+            platform_bus=automation.bus,
+            model_execution_role=automation.roles.model_role,
         ),
         env=env,
         description=f"{config.resource_prefix}: persona roles",
     )
     # Buckets are named, not exported, so the order of deployment is stated here.
     tracking.add_stack_dependency(data)
-    access.add_stack_dependency(tracking)
-    platform = Platform(data=data, tracking=tracking, access=access)
+    automation.add_stack_dependency(tracking)
+    access.add_stack_dependency(automation)
+    for model_stack in models:
+        model_stack.add_stack_dependency(automation)
+    platform = Platform(data=data, tracking=tracking, automation=automation, access=access, models=models)
     for stack in platform.stacks:
         Tags.of(stack).add("platform", config.prefix)
         Tags.of(stack).add("environment", config.name)

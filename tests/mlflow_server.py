@@ -19,7 +19,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MLFLOW_BIN = REPO_ROOT / ".venv-mlflow" / "bin" / "mlflow"
 READY_TIMEOUT_SECONDS = 60.0
-# Under pytest-xdist each worker has its own session fixtures; tests in this group share a worker.
+# Under pytest-xdist each worker has its own session fixtures; `--dist loadgroup` keeps the tests
+# of this group on one worker, so one server serves them all. pytest 9.2 with pytest-xdist 3.8
+# silently ignores the group (pytest-dev/pytest-xdist#1386): then each worker starts its own.
 MLFLOW_XDIST_GROUP = "mlflow-server"
 _STOP_GRACE_SECONDS = 10.0
 _LOG_TAIL_LINES = 40
@@ -152,7 +154,7 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log_path: Pa
             last_error = repr(error)
         time.sleep(0.2)
     raise MlflowServerError(
-        f"mlflow server at {url} was not healthy after {timeout:.0f} s (last check: {last_error}).\n"
+        f"mlflow server at {url} was not healthy after {timeout:g} s (last check: {last_error}).\n"
         f"--- last lines of {log_path} ---\n{_tail(log_path, _LOG_TAIL_LINES)}"
     )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from aws_lambda_powertools.utilities.parser.models.event_bridge import EventBridgeModel
+from platform_common.envelope import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SOURCE = "aws.sagemaker"

@@ -81,7 +81,9 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if detail.approval_status != PENDING:
         # Approved and Rejected packages are the deployer's business (or nobody's).
         logger.info("ignored a package that is not pending", extra={"status": detail.approval_status})
-        return logic.Outcome("ignored", f"approval status is {detail.approval_status}", version=detail.version).as_dict()
+        return logic.Outcome(
+            "ignored", f"approval status is {detail.approval_status}", version=detail.package_version
+        ).as_dict()
 
     try:
         model = find_model(detail.group_name)

@@ -21,17 +21,17 @@ with a reason saying so, never approved on a guess.
 
 Decision table (the catalog gives metric, threshold, margin and direction):
 
-=============================  =========
-situation                      verdict
-=============================  =========
-metric missing or not finite   reject
-fails the threshold            reject
-no champion yet                approve
-champion has no such metric    approve (judged on the threshold alone)
-not better than the champion   reject
-better, by at most the margin  reject
-better by more than the margin approve
-=============================  =========
+==============================  =======================================
+situation                       verdict
+==============================  =======================================
+metric missing or not finite    reject
+fails the threshold             reject
+no champion yet                 approve
+champion has no such metric     approve (the threshold alone decides)
+not better than the champion    reject
+better, by at most the margin   reject
+better by more than the margin  approve
+==============================  =======================================
 
 In "auto" approval mode the verdict is applied to the package; in "manual" mode it is
 recorded as a recommendation and the package stays pending for a person.
@@ -156,10 +156,17 @@ class Outcome:
     reason: str
     model: str | None = None
     version: int | None = None
-    published: str | None = None
+    published: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        body: dict[str, Any] = {"action": self.action, "reason": self.reason}
+        if self.model is not None:
+            body["model"] = self.model
+        if self.version is not None:
+            body["version"] = self.version
+        if self.published:
+            body["published"] = list(self.published)
+        return body
 
 
 def judge(settings: ModelSettings, challenger: Score, champion: Score | None) -> Verdict:
@@ -231,13 +238,16 @@ def evaluate_package(
         return Outcome("ignored", f"package is already {current_status}", settings.name, version)
     if package.get("ModelPackageStatus") not in (None, "Completed"):
         # SageMaker sends another state change once the package is complete.
-        return Outcome("ignored", f"package is {package.get('ModelPackageStatus')}, not Completed", settings.name, version)
+        return Outcome(
+            "ignored", f"package is {package.get('ModelPackageStatus')}, not Completed", settings.name, version
+        )
     manual = settings.approval_mode == MANUAL_MODE
     if manual and STATUS_KEY in metadata:
         # Recording the review itself changes the package and so echoes a pending event back.
         return Outcome("ignored", f"review already recorded ({metadata[STATUS_KEY]})", settings.name, version)
 
-    verdict = judge(settings, _challenger_score(mlflow, settings, str(version)), _champion_score(mlflow, settings, str(version)))
+    challenger = _challenger_score(mlflow, settings, str(version))
+    verdict = judge(settings, challenger, _champion_score(mlflow, settings, str(version)))
     status = "review_requested" if manual else ("approved" if verdict.approve else "rejected")
     record = verdict.record(status)
 
@@ -278,7 +288,7 @@ def evaluate_package(
             correlation_id=correlation_id,
         )
     )
-    return Outcome(status, verdict.reason, settings.name, version, detail_type)
+    return Outcome(status, verdict.reason, settings.name, version, (detail_type,))
 
 
 def reject_event(
@@ -299,7 +309,7 @@ def reject_event(
             correlation_id=correlation_id,
         )
     )
-    return Outcome("event_rejected", reason, model, published=domain_events.EVENT_REJECTED)
+    return Outcome("event_rejected", reason, model, published=(domain_events.EVENT_REJECTED,))
 
 
 def _challenger_score(mlflow: ModelRegistry, settings: ModelSettings, version: str) -> Score:
@@ -312,6 +322,7 @@ def _challenger_score(mlflow: ModelRegistry, settings: ModelSettings, version: s
 
 def _champion_score(mlflow: ModelRegistry, settings: ModelSettings, challenger_version: str) -> Score | None:
     champion = mlflow.get_model_version_by_alias(settings.name, CHAMPION_ALIAS)
+    # A version never competes with itself (a package sent back to pending after serving).
     if champion is None or str(champion.get("version")) == challenger_version:
         return None
     return _score(mlflow, settings.metric_name, champion, str(champion.get("version")))

@@ -10,9 +10,9 @@ anyway, because an event can arrive late or twice.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
-from aws_lambda_powertools.utilities.parser.models.event_bridge import EventBridgeModel
+from platform_common.envelope import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SOURCE = "aws.sagemaker"
@@ -38,9 +38,6 @@ class ModelPackageDetail(BaseModel):
     version: int | None = Field(default=None, alias="ModelPackageVersion", ge=1)
     arn: str = Field(alias="ModelPackageArn", pattern=PACKAGE_ARN_RE.pattern)
     approval_status: Literal["Approved", "Rejected", "PendingManualApproval"] = Field(alias="ModelApprovalStatus")
-    package_status: str | None = Field(default=None, alias="ModelPackageStatus")
-    customer_metadata: dict[str, str] | None = Field(default=None, alias="CustomerMetadataProperties")
-    inference_specification: dict[str, Any] | None = Field(default=None, alias="InferenceSpecification")
 
     @model_validator(mode="after")
     def _arn_names_the_same_package(self) -> ModelPackageDetail:

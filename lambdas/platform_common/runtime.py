@@ -20,10 +20,11 @@ from platform_common.catalog import Catalog, load_catalog
 
 T = TypeVar("T")
 
-# Standard mode retries throttling errors and 5xx responses with exponential backoff and
-# jitter; five attempts ride out short throttling bursts and still fail well inside a
-# Lambda timeout, after which the async retries and the DLQ keep the event.
-MAX_ATTEMPTS = 5
+# Standard mode retries throttling errors and 5xx answers with jittered exponential backoff
+# (at most 1, 2, 4, 8, 16 s). botocore's Config counts `max_attempts` as retries after the
+# first call, so a call is tried six times in all and gives up after at most about 31 s of
+# waiting; the Lambda async retries and the DLQ take over from there.
+MAX_RETRIES = 5
 
 # A model stack that adds or changes a catalog entry is seen by warm functions within
 # this many seconds; one SSM call per five minutes per warm instance is cheap.
@@ -80,7 +81,7 @@ def _make_client(service_name: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS})
+    config = Config(retries={"mode": "standard", "max_attempts": MAX_RETRIES})
     return boto3.client(service_name, config=config)
 
 

@@ -90,23 +90,22 @@ def _log(outcome: logic.Outcome) -> None:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     """Start, coalesce, ignore or reject one trigger event; return what happened."""
-    settings = runtime.settings()
     try:
+        settings = runtime.settings()
         parsed = parse_event(event)
         if isinstance(parsed, logic.Outcome):
             outcome = parsed
-            logic.announce(outcome, events=runtime.client("events"), bus_name=settings.bus_name)
         else:
-            outcome = logic.handle(
+            outcome = logic.process(
                 parsed,
                 catalog=runtime.catalog(),
                 sagemaker=runtime.client("sagemaker"),
-                events=runtime.client("events"),
-                bus_name=settings.bus_name,
                 data_bucket=data_bucket(),
             )
+        # Logged before publishing, so a run that started is on record even if the bus fails.
+        _log(outcome)
+        logic.announce(outcome, events=runtime.client("events"), bus_name=settings.bus_name)
     except Exception:
         logger.exception("could not finish handling the event; raising so that it is retried or dead-lettered")
         raise
-    _log(outcome)
     return outcome.as_dict()

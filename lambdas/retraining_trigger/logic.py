@@ -294,13 +294,13 @@ def resolve(event: TriggerEvent, catalog: Catalog, data_bucket: str) -> Trigger 
         return _resolve_object(event, catalog, data_bucket)
     if isinstance(event, AlarmStateChangeEvent):
         state = event.detail.state.value
+        if state != "ALARM":
+            message = f"alarm {event.detail.alarm_name} entered {state}, only ALARM asks for retraining"
+            return _ignored("alarm-not-in-alarm", message, event, trigger="quality", silent=True)
         try:
             model = catalog.for_alarm(event.detail.alarm_name)
         except UnknownModelError as error:
             return _unknown_model(error, event)
-        if state != "ALARM":
-            message = f"alarm {event.detail.alarm_name} entered {state}, only ALARM asks for retraining"
-            return _ignored("alarm-not-in-alarm", message, event, model=model.name, trigger="quality", silent=True)
         return _trigger(
             model, "quality", prefix_uri(data_bucket, model.data_prefix), event, f"alarm {event.detail.alarm_name}"
         )
@@ -405,21 +405,19 @@ def run(trigger: Trigger, sagemaker: Any, now: datetime) -> Outcome:
     return Outcome(outcome="coalesced", reason=decision.reason, message=message, execution_arn=arn, **common)
 
 
-def handle(
+def process(
     event: TriggerEvent,
     *,
     catalog: Catalog,
     sagemaker: Any,
-    events: Any,
-    bus_name: str,
     data_bucket: str,
     now: datetime | None = None,
 ) -> Outcome:
-    """Resolve, decide, act, and announce the outcome on the platform bus."""
+    """Resolve the event, then decide and act on SageMaker; `announce` publishes the result."""
     resolved = resolve(event, catalog, data_bucket)
-    outcome = resolved if isinstance(resolved, Outcome) else run(resolved, sagemaker, now or datetime.now(UTC))
-    announce(outcome, events=events, bus_name=bus_name)
-    return outcome
+    if isinstance(resolved, Outcome):
+        return resolved
+    return run(resolved, sagemaker, now or datetime.now(UTC))
 
 
 def rejection(reason: str, message: str, *, source: object, detail_type: object, event_id: object) -> Outcome:
@@ -437,6 +435,7 @@ def rejection(reason: str, message: str, *, source: object, detail_type: object,
 
 
 def announce(outcome: Outcome, *, events: Any, bus_name: str) -> None:
+    """Publish the outcome's domain event (none for silent outcomes) on the platform bus."""
     domain_event = outcome.domain_event()
     if domain_event is not None:
         domain_events.publish(events, bus_name, domain_event)

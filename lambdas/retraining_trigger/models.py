@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models.event_bridge import EventBridgeModel
+from platform_common.envelope import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
 from platform_common import domain_events

@@ -14,8 +14,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     """One real `mlflow server` (SQLite store, local artifact root) shared by the whole session.
 
     Tests that use it share its state: give experiments and models unique names. Mark them
-    `@pytest.mark.mlflow` and `@pytest.mark.xdist_group(MLFLOW_XDIST_GROUP)`: `make test` runs
-    with `--dist loadgroup`, and the group keeps them on one worker, so one server starts per run.
+    `@pytest.mark.mlflow` and `@pytest.mark.xdist_group(MLFLOW_XDIST_GROUP)` (see that constant).
+    `.url` is the tracking URI, `.artifact_root` the default artifact root, and `.client_env()`
+    the environment for a subprocess (a training script) that should log here.
     """
     if not MLFLOW_BIN.exists():
         # Failing, not skipping: a skipped server test reads as green while proving nothing.

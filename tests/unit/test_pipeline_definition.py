@@ -181,7 +181,8 @@ def validator() -> jsonschema.protocols.Validator:
 
 
 def schema_errors(definition: dict[str, Any]) -> list[str]:
-    return [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator().iter_errors(definition)]
+    errors = validator().iter_errors(definition)
+    return [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in errors]
 
 
 def without_service_extensions(definition: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +248,9 @@ def test_published_schema_lacks_exactly_the_documented_extensions() -> None:
                         "Conditions": [
                             {
                                 "Type": "GreaterThanOrEqualTo",
-                                "LeftValue": {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.E.PropertyFiles.R"}, "Path": "a"}},
+                                "LeftValue": {
+                                    "Std:JsonGet": {"PropertyFile": {"Get": "Steps.E.PropertyFiles.R"}, "Path": "a"}
+                                },
                                 "RightValue": 1.0,
                             }
                         ]
@@ -256,9 +259,17 @@ def test_published_schema_lacks_exactly_the_documented_extensions() -> None:
             ]
         },
         "Join": {
-            "Steps": [{"Name": "F", "Type": "Fail", "Arguments": {"ErrorMessage": {"Std:Join": {"On": " ", "Values": ["a", 1]}}}}]
+            "Steps": [
+                {
+                    "Name": "F",
+                    "Type": "Fail",
+                    "Arguments": {"ErrorMessage": {"Std:Join": {"On": " ", "Values": ["a", 1]}}},
+                }
+            ]
         },
-        "training environment": {"Steps": [{"Name": "T", "Type": "Training", "Arguments": {"Environment": {"A": "b"}}}]},
+        "training environment": {
+            "Steps": [{"Name": "T", "Type": "Training", "Arguments": {"Environment": {"A": "b"}}}]
+        },
     }
     for what, sample in samples.items():
         assert not pristine.is_valid(sample), f"the published schema now accepts {what}"
@@ -272,7 +283,9 @@ def test_published_schema_lacks_exactly_the_documented_extensions() -> None:
     "model",
     [
         pytest.param({}, id="defaults"),
-        pytest.param({"metric": {"name": "log_loss", "threshold": 0.35, "greater_is_better": False}}, id="lower-is-better"),
+        pytest.param(
+            {"metric": {"name": "log_loss", "threshold": 0.35, "greater_is_better": False}}, id="lower-is-better"
+        ),
         pytest.param({"metric": {"name": "validation:auc"}}, id="metric-name-with-colon"),
         pytest.param(
             {
@@ -332,7 +345,11 @@ def test_validator_rejects_broken_definitions(breakage: Callable[[dict[str, Any]
 def test_parameters_and_their_defaults() -> None:
     parameters = parameters_by_name(build())
     assert parameters == {
-        "InputDataUri": {"Name": "InputDataUri", "Type": "String", "DefaultValue": f"s3://{DATA_BUCKET}/datasets/churn/"},
+        "InputDataUri": {
+            "Name": "InputDataUri",
+            "Type": "String",
+            "DefaultValue": f"s3://{DATA_BUCKET}/datasets/churn/",
+        },
         "TriggerReason": {"Name": "TriggerReason", "Type": "String", "DefaultValue": "manual"},
         "TriggerEventId": {"Name": "TriggerEventId", "Type": "String", "DefaultValue": "none"},
         "TrainingInstanceType": {"Name": "TrainingInstanceType", "Type": "String", "DefaultValue": "ml.m5.large"},
@@ -429,6 +446,7 @@ def test_training_environment_points_mlflow_at_the_tracking_server() -> None:
         "TRIGGER_REASON": {"Get": "Parameters.TriggerReason"},
         "TRIGGER_EVENT_ID": {"Get": "Parameters.TriggerEventId"},
         "PIPELINE_EXECUTION_ARN": {"Get": "Execution.PipelineExecutionArn"},
+        "MLFLOW_DISABLE_TELEMETRY": "true",
     }
 
 
@@ -445,7 +463,8 @@ def test_hyperparameters_pass_through_next_to_the_script_mode_settings() -> None
 
 def test_code_prefix_without_trailing_slash_is_normalised() -> None:
     steps = steps_by_name(build(code_prefix_uri=CODE_PREFIX.rstrip("/")))
-    assert steps["Train"]["Arguments"]["HyperParameters"]["sagemaker_submit_directory"] == f"{CODE_PREFIX}sourcedir.tar.gz"
+    submit_directory = steps["Train"]["Arguments"]["HyperParameters"]["sagemaker_submit_directory"]
+    assert submit_directory == f"{CODE_PREFIX}sourcedir.tar.gz"
     assert steps["Prepare"]["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"] == CODE_PREFIX
 
 
@@ -524,7 +543,10 @@ def test_check_requires_the_metric_at_or_above_the_threshold_by_default() -> Non
     assert condition == {
         "Type": "GreaterThanOrEqualTo",
         "LeftValue": {
-            "Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}, "Path": "metrics.accuracy.value"}
+            "Std:JsonGet": {
+                "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+                "Path": "metrics.accuracy.value",
+            }
         },
         "RightValue": {"Get": "Parameters.MetricThreshold"},
     }
@@ -558,7 +580,8 @@ def test_failure_message_names_the_metric_its_value_and_the_threshold() -> None:
     join = fail["Arguments"]["ErrorMessage"]["Std:Join"]
     assert join["On"] == " "
     text, value, verdict, threshold = join["Values"]
-    assert "churn" in text and text.endswith("accuracy")
+    assert "churn" in text
+    assert text.endswith("accuracy")
     assert value["Std:JsonGet"]["Path"] == "metrics.accuracy.value"
     assert verdict == "is below the required minimum"
     assert threshold == {"Get": "Parameters.MetricThreshold"}
@@ -599,7 +622,9 @@ def test_building_is_pure() -> None:
     assert dict(model.training.hyperparameters) == {"n_estimators": "300"}
 
 
-@pytest.mark.parametrize("argument", ["role_arn", "data_bucket_name", "tracking_server_arn", "code_prefix_uri", "kms_key_arn"])
+@pytest.mark.parametrize(
+    "argument", ["role_arn", "data_bucket_name", "tracking_server_arn", "code_prefix_uri", "kms_key_arn"]
+)
 def test_an_empty_resource_reference_is_refused(argument: str) -> None:
     with pytest.raises(ValueError, match=argument):
         build(**{argument: " "})
@@ -622,7 +647,8 @@ def test_churn_scripts_read_what_the_definition_provides() -> None:
     for metric in pd.TRAINING_LOG_METRICS:
         assert f'"{metric}"' in train, f"train.py does not report {metric}"
     prepare = (CHURN_CODE / "prepare.py").read_text()
-    assert f'"{pd.PREPARE_INPUT_DIR}"' in prepare and f'"{pd.PREPARE_OUTPUT_DIR}"' in prepare
+    assert f'"{pd.PREPARE_INPUT_DIR}"' in prepare
+    assert f'"{pd.PREPARE_OUTPUT_DIR}"' in prepare
     evaluate = (CHURN_CODE / "evaluate.py").read_text()
     for path in (pd.EVALUATE_MODEL_DIR, pd.EVALUATE_TEST_DIR, pd.EVALUATE_OUTPUT_DIR):
         assert f'"{path}"' in evaluate, f"evaluate.py does not default to {path}"

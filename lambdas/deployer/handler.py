@@ -1,0 +1,124 @@
+"""Lambda entry point of the deployer: parse the event, find the model, let `logic` act.
+
+Only the logger and the small shared runtime module load at import time; pydantic, the
+event models, boto3 and the MLflow client load with the first event.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+
+from platform_common import domain_events, env_names, runtime
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from deployer.logic import ModelRegistry
+    from platform_common.catalog import Catalog, ModelSettings
+
+logger = Logger()
+
+# A name the cached catalog does not know may belong to a model added minutes ago; the
+# catalog is re-read for it, but at most this often, so stray events cannot hammer SSM.
+CATALOG_MISS_MAX_AGE_SECONDS = 30.0
+
+
+def _build_mlflow() -> ModelRegistry:
+    from platform_common.mlflow_rest import MlflowRestClient
+
+    return MlflowRestClient.from_session(runtime.require_env(env_names.MLFLOW_TRACKING_SERVER_ARN))
+
+
+mlflow_registry = runtime.lazy(_build_mlflow)
+
+
+def find_model(lookup: Callable[[Catalog], ModelSettings]) -> ModelSettings:
+    """The catalog entry `lookup` picks, re-reading a stale catalog once on a miss."""
+    from platform_common.catalog import UnknownModelError
+
+    try:
+        return lookup(runtime.catalog())
+    except UnknownModelError:
+        return lookup(runtime.catalog(max_age_seconds=CATALOG_MISS_MAX_AGE_SECONDS))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    """Deploy approved packages; promote or report on endpoint state changes."""
+    from pydantic import ValidationError
+
+    from deployer import logic
+    from deployer.models import APPROVED, EVENT_MODELS, EndpointStateChangeEvent, ModelPackageStateChangeEvent
+    from platform_common.catalog import UnknownModelError
+
+    publish = functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name)
+    raw = event if isinstance(event, dict) else {}
+    event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+
+    def reject(reason: str, **data: Any) -> dict[str, Any]:
+        publish(
+            domain_events.DomainEvent(
+                domain_events.EVENT_REJECTED, None, reason, {"handler": "deployer", **data}, event_id
+            )
+        )
+        return logic.Outcome("event_rejected", reason, published=(domain_events.EVENT_REJECTED,)).as_dict()
+
+    detail_type = raw.get("detail-type")
+    model_type = EVENT_MODELS.get(detail_type) if isinstance(detail_type, str) else None
+    if model_type is None:
+        logger.warning("rejected an event of a type the deployer does not handle")
+        return reject(
+            f"the deployer does not handle detail-type {raw.get('detail-type')!r}; nothing was changed",
+            source=raw.get("source"),
+            detailType=raw.get("detail-type"),
+        )
+    try:
+        parsed = model_type.model_validate(event)
+    except ValidationError as error:
+        problems = [
+            {"field": ".".join(str(part) for part in item["loc"]), "problem": item["msg"]}
+            for item in error.errors(include_url=False)
+        ]
+        logger.warning("rejected a malformed event", extra={"problems": problems})
+        return reject(
+            f"not a usable {raw.get('detail-type')} ({len(problems)} problem(s)); nothing was changed",
+            source=raw.get("source"),
+            detailType=raw.get("detail-type"),
+            problems=problems,
+        )
+    logger.append_keys(correlation_id=parsed.id)
+
+    if isinstance(parsed, ModelPackageStateChangeEvent):
+        package = parsed.detail
+        if package.approval_status != APPROVED:
+            logger.info("ignored a package that is not approved", extra={"status": package.approval_status})
+            return logic.Outcome("ignored", f"approval status is {package.approval_status}").as_dict()
+        try:
+            model = find_model(lambda catalog: catalog.for_package_group(package.group_name))
+        except UnknownModelError as error:
+            return reject(f"{error}; nothing was deployed", modelPackageArn=package.arn)
+        outcome = logic.deploy_approved(
+            package,
+            model,
+            sagemaker=runtime.client("sagemaker"),
+            publish=publish,
+            execution_role_arn=runtime.require_env(env_names.MODEL_EXECUTION_ROLE_ARN),
+            correlation_id=parsed.id,
+        )
+    else:
+        assert isinstance(parsed, EndpointStateChangeEvent)
+        endpoint = parsed.detail
+        try:
+            model = find_model(lambda catalog: catalog.for_endpoint(endpoint.endpoint_name))
+        except UnknownModelError as error:
+            return reject(f"{error}; nothing was changed", endpointName=endpoint.endpoint_name)
+        outcome = logic.on_endpoint_state(
+            endpoint, model, mlflow=mlflow_registry(), publish=publish, correlation_id=parsed.id
+        )
+    logger.info("deployer finished", extra=outcome.as_dict())
+    return outcome.as_dict()

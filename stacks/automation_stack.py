@@ -1,0 +1,438 @@
+"""The retraining and promotion loop shared by every model of an environment.
+
+Event bus and archive, audit trail, notifications, dead-letter queues, the SageMaker service
+roles, and the three handlers with the rules that feed them. Per-model resources (pipeline,
+alarms, schedule, catalog entry) live in one ModelStack per model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsii
+
+from aws_cdk import ArnFormat, Aws, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from lambdas.platform_common import domain_events, env_names
+from stacks import event_patterns, naming
+from stacks.compliance import acknowledge
+from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
+from stacks.constructs.ml_roles import MlServiceRoles
+from stacks.constructs.persona_roles import MLFLOW_ALIAS_ACTIONS, MLFLOW_READ_ACTIONS
+from stacks.constructs.platform_functions import (
+    DEPLOYER,
+    MODEL_GATE,
+    RETRAINING_TRIGGER,
+    FunctionSpec,
+    PlatformFunction,
+    lambda_code,
+)
+from stacks.data_stack import DATASETS_PREFIX
+
+# Domain events people are told about (failures, decisions that need a person, outcomes).
+NOTIFIED_DOMAIN_EVENTS = (
+    domain_events.MODEL_REJECTED,
+    domain_events.MODEL_REVIEW_REQUESTED,
+    domain_events.DEPLOYMENT_SUCCEEDED,
+    domain_events.DEPLOYMENT_FAILED,
+    domain_events.EVENT_REJECTED,
+)
+
+
+class AutomationStack(Stack):
+    """Bus, audit, notifications and the shared handlers of the retraining loop."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        data_key: kms.IKey,
+        mlflow_arn: str,
+        package_group_suffix: str | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.rules: dict[str, events.Rule] = {}
+        prefix = config.resource_prefix
+        retention = _retention(config.retention.log_retention_days)
+        models = config.models
+        self.package_groups = [naming.package_group(m.name, package_group_suffix) for m in models]
+        self.catalog_path = naming.catalog_path(config)
+
+        self.key = self._build_key()
+        self.bus = events.EventBus(self, "PlatformBus", event_bus_name=naming.platform_bus_name(config))
+        self.archive = self.bus.archive(
+            "Archive",
+            archive_name=f"{prefix}-platform",
+            description="Every domain event of the platform, for audit and replay",
+            event_pattern=events.EventPattern(source=[domain_events.SOURCE]),
+            retention=Duration.days(config.retention.event_archive_days),
+        )
+        self.audit_log = logs.LogGroup(self, "AuditLog", log_group_name=f"/{prefix}/audit", retention=retention,
+                                       encryption_key=self.key, removal_policy=RemovalPolicy.RETAIN)  # fmt: skip
+        self.topic = sns.Topic(self, "Notifications", topic_name=f"{prefix}-notifications",
+                               display_name=f"{prefix} MLOps platform", master_key=self.key, enforce_ssl=True)  # fmt: skip
+        for address in config.notifications.emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        self.events_dlq = self._queue("EventsDlq", f"{prefix}-events-dlq")
+        self.functions_dlq = self._queue("FunctionsDlq", f"{prefix}-functions-dlq")
+        # Rules of the model stacks (schedules) dead-letter here too; they cannot add their own
+        # statements to this stack's queue policy without a dependency cycle.
+        self.events_dlq.add_to_resource_policy(iam.PolicyStatement(
+            sid="AcceptUndeliveredEventsOfModelRules",
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["sqs:SendMessage"],
+            resources=[self.events_dlq.queue_arn],
+            conditions={"ArnLike": {"aws:SourceArn": self.format_arn(service="events", resource="rule",
+                                                                     resource_name=f"{prefix}-*")}},
+        ))  # fmt: skip
+
+        self.roles = MlServiceRoles(
+            self, "ServiceRoles", resource_prefix=prefix, data_bucket_name=naming.data_bucket_name(config),
+            datasets_prefix=DATASETS_PREFIX, artifact_bucket_name=naming.artifact_bucket_name(config),
+            key=data_key, mlflow_arn=mlflow_arn,
+        )  # fmt: skip
+
+        code = lambda_code()
+        common_env = {
+            env_names.PLATFORM_BUS_NAME: self.bus.event_bus_name,
+            env_names.MODEL_CATALOG_PATH: self.catalog_path,
+            env_names.ENVIRONMENT_NAME: config.name,
+        }
+        self.trigger = self._function(RETRAINING_TRIGGER, code, {
+            **common_env, env_names.DATA_BUCKET_NAME: naming.data_bucket_name(config)})  # fmt: skip
+        self.gate = self._function(MODEL_GATE, code, {**common_env, env_names.MLFLOW_TRACKING_SERVER_ARN: mlflow_arn})
+        self.deployer = self._function(DEPLOYER, code, {
+            **common_env, env_names.MLFLOW_TRACKING_SERVER_ARN: mlflow_arn,
+            env_names.MODEL_EXECUTION_ROLE_ARN: self.roles.model_role.role_arn})  # fmt: skip
+        self._grant_handlers(mlflow_arn)
+        self._route_events()
+        self._audit()
+        self._notify()
+        self._dashboard()
+
+        CfnOutput(self, "PlatformBusName", value=self.bus.event_bus_name)
+        CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
+        CfnOutput(self, "AuditLogGroupName", value=self.audit_log.log_group_name)
+        CfnOutput(self, "ModelCatalogPath", value=self.catalog_path)
+
+    def _build_key(self) -> kms.Key:
+        key = kms.Key(self, "AutomationKey", alias=f"alias/{self.config.resource_prefix}-automation",
+                      description="Encrypts the platform's logs, notifications, queues and function settings",
+                      enable_key_rotation=True, removal_policy=RemovalPolicy.RETAIN)  # fmt: skip
+        # Services that write into encrypted logs, topics and queues on the platform's behalf.
+        key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowPlatformServices",
+            principals=[iam.ServicePrincipal("events.amazonaws.com"), iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                        iam.ServicePrincipal("sns.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        ))  # fmt: skip
+        key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowLogsEncryption",
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                    f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"}},
+        ))  # fmt: skip
+        return key
+
+    def _queue(self, construct_id: str, name: str) -> sqs.Queue:
+        queue = sqs.Queue(self, construct_id, queue_name=name, encryption=sqs.QueueEncryption.KMS,
+                          encryption_master_key=self.key, enforce_ssl=True,
+                          retention_period=Duration.days(14), removal_policy=RemovalPolicy.RETAIN)  # fmt: skip
+        acknowledge(queue, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue; messages stay for redrive.")
+        alarm = cloudwatch.Alarm(
+            self, f"{construct_id}Depth", alarm_name=f"{name}-not-empty",
+            alarm_description=f"Events could not be delivered or handled; inspect and redrive {name}",
+            metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+            threshold=0, comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )  # fmt: skip
+        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        alarm.add_ok_action(cw_actions.SnsAction(self.topic))
+        return queue
+
+    def _function(self, spec: FunctionSpec, code: lambda_.Code, environment: dict[str, str]) -> PlatformFunction:
+        function = PlatformFunction(
+            self, _camel(spec.name), spec=spec, resource_prefix=self.config.resource_prefix, code=code,
+            environment=environment, key=self.key, dead_letter_queue=self.functions_dlq,
+            log_retention=_retention(self.config.retention.log_retention_days),
+        )  # fmt: skip
+        function.allow(iam.PolicyStatement(sid="PublishDomainEvents", actions=["events:PutEvents"],
+                                           resources=[self.bus.event_bus_arn]))  # fmt: skip
+        function.allow(
+            iam.PolicyStatement(sid="ReadModelCatalog", actions=["ssm:GetParametersByPath", "ssm:GetParameter"],
+                                resources=[self.format_arn(service="ssm", resource="parameter",
+                                                           resource_name=self.catalog_path.strip("/"))]),
+        )  # fmt: skip
+        function.allow(
+            iam.PolicyStatement(sid="ReadModelCatalogEntries", actions=["ssm:GetParameter"],
+                                resources=[self.format_arn(service="ssm", resource="parameter",
+                                                           resource_name=f"{self.catalog_path.strip('/')}/*")]),
+            "Each model stack adds its own catalog entry under this path.",
+        )  # fmt: skip
+        return function
+
+    def _grant_handlers(self, mlflow_arn: str) -> None:
+        prefix = self.config.resource_prefix
+        pipelines = self.format_arn(service="sagemaker", resource="pipeline", resource_name=f"{prefix}-*")
+        self.trigger.allow(
+            iam.PolicyStatement(sid="StartPipelines", actions=["sagemaker:StartPipelineExecution",
+                                                               "sagemaker:ListPipelineExecutions"],
+                                resources=[pipelines]),
+            "Each model stack adds a pipeline named <prefix>-<env>-<model>.",
+        )  # fmt: skip
+        packages = self.format_arn(service="sagemaker", resource="model-package", resource_name="*")
+        self.gate.allow(
+            iam.PolicyStatement(sid="DecideOnPackages", actions=["sagemaker:UpdateModelPackage",
+                                                                 "sagemaker:DescribeModelPackage"],
+                                resources=[packages]),
+            "Model package versions are created by MLflow automatic registration, in groups named per model.",
+        )  # fmt: skip
+        self.gate.allow(iam.PolicyStatement(
+            sid="ReadAndTagMlflowVersions",
+            actions=[*MLFLOW_READ_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"], resources=[mlflow_arn]))  # fmt: skip
+
+        owned = [self.format_arn(service="sagemaker", resource=kind, resource_name=f"{prefix}-*")
+                 for kind in ("model", "endpoint-config", "endpoint")]  # fmt: skip
+        self.deployer.allow(
+            iam.PolicyStatement(sid="Deploy", actions=[
+                "sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:CreateEndpointConfig",
+                "sagemaker:DescribeEndpointConfig", "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint",
+                "sagemaker:DescribeEndpoint", "sagemaker:AddTags", "sagemaker:ListTags"], resources=owned),
+            "The deployer names models and endpoint configs per model version (<prefix>-<env>-<model>-v<n>).",
+        )  # fmt: skip
+        self.deployer.allow(
+            iam.PolicyStatement(sid="ReadPackages", actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
+            "Approved package versions are created by MLflow automatic registration, in groups named per model.",
+        )  # fmt: skip
+        self.deployer.allow(iam.PolicyStatement(
+            sid="PassModelRole", actions=["iam:PassRole"], resources=[self.roles.model_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))  # fmt: skip
+        self.deployer.allow(iam.PolicyStatement(
+            sid="MoveChampionAlias",
+            actions=[*MLFLOW_READ_ACTIONS, *MLFLOW_ALIAS_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"],
+            resources=[mlflow_arn]))  # fmt: skip
+        self.deployer.allow(iam.PolicyStatement(
+            sid="ReadRollbackAlarms", actions=["cloudwatch:DescribeAlarms"],
+            resources=[self.format_arn(service="cloudwatch", resource="alarm", resource_name=f"{prefix}-*",
+                                       arn_format=ArnFormat.COLON_RESOURCE_NAME)]),
+            "Rollback alarms are created per model by the model stacks, named <prefix>-<env>-<model>-*.",
+        )  # fmt: skip
+
+    def _rule(self, construct_id: str, *, rule_name: str, description: str, pattern: dict[str, Any],
+              targets: list[events.IRuleTarget], event_bus: events.IEventBus | None = None) -> events.Rule:
+        """A rule whose pattern is written verbatim from `event_patterns` (CDK's EventPattern has no `$or`)."""
+        rule = events.Rule(self, construct_id, rule_name=rule_name, description=description, event_bus=event_bus,
+                           event_pattern=events.EventPattern(source=["placeholder"]), targets=targets)  # fmt: skip
+        cfn_rule = rule.node.default_child
+        assert isinstance(cfn_rule, events.CfnRule)
+        cfn_rule.add_property_override("EventPattern", pattern)
+        self.rules[construct_id] = rule
+        return rule
+
+    def _target(self, function: PlatformFunction) -> targets.LambdaFunction:
+        return targets.LambdaFunction(function.function, dead_letter_queue=self.events_dlq,
+                                      retry_attempts=8, max_event_age=Duration.hours(24))  # fmt: skip
+
+    def _route_events(self) -> None:
+        """Rules that feed the handlers (on the default bus unless said otherwise)."""
+        prefix = self.config.resource_prefix
+        models = self.config.models
+        self._rule("DataLanded", rule_name=f"{prefix}-data-landed",
+                    description="A data set object landed under datasets/: retrain its model",
+                    pattern=(event_patterns.data_landed(naming.data_bucket_name(self.config),
+                                                                      DATASETS_PREFIX)),
+                    targets=[self._target(self.trigger)])  # fmt: skip
+        self._rule("RetrainingRequested", rule_name=f"{prefix}-retraining-requested", event_bus=self.bus,
+                    description="Someone asked for a model to be retrained",
+                    pattern=(event_patterns.retraining_requested()),
+                    targets=[self._target(self.trigger)])  # fmt: skip
+        if not models:
+            return
+        alarm_names = [naming.quality_alarm_name(self.config, m.name) for m in models]
+        for index, chunk in enumerate(event_patterns.chunks(alarm_names)):
+            self._rule(f"QualityAlarm{index}", rule_name=f"{prefix}-quality-alarm-{index}",
+                        description="A model's quality metric crossed its threshold: retrain it",
+                        pattern=(event_patterns.quality_alarm(chunk)),
+                        targets=[self._target(self.trigger)])  # fmt: skip
+        for index, chunk in enumerate(event_patterns.chunks(self.package_groups)):
+            self._rule(f"ModelPending{index}", rule_name=f"{prefix}-model-pending-{index}",
+                        description="A new model version awaits approval: compare it with the champion",
+                        pattern=(event_patterns.model_package(chunk, "PendingManualApproval")),
+                        targets=[self._target(self.gate)])  # fmt: skip
+            self._rule(f"ModelApproved{index}", rule_name=f"{prefix}-model-approved-{index}",
+                        description="A model version was approved: deploy it",
+                        pattern=(event_patterns.model_package(chunk, "Approved")),
+                        targets=[self._target(self.deployer)])  # fmt: skip
+        endpoint_names = [naming.endpoint_name(self.config, m.name) for m in models]
+        for index, chunk in enumerate(event_patterns.chunks(endpoint_names)):
+            self._rule(f"EndpointState{index}", rule_name=f"{prefix}-endpoint-state-{index}",
+                        description="An endpoint changed state: record how a deployment ended",
+                        pattern=(event_patterns.endpoint_state(chunk)),
+                        targets=[self._target(self.deployer)])  # fmt: skip
+
+    def _log_target(self) -> events.IRuleTarget:
+        return _AuditLogTarget(self.audit_log.log_group_arn, self.events_dlq.queue_arn)
+
+    def _audit(self) -> None:
+        """Copy every domain event and every AWS event of interest into the audit log group."""
+        prefix = self.config.resource_prefix
+        # EventBridge writes to a log group only if the log group's account policy lets it.
+        logs.CfnResourcePolicy(self, "AuditLogDelivery", policy_name=f"{prefix}-audit-events",
+                               policy_document=self.to_json_string({
+                                   "Version": "2012-10-17",
+                                   "Statement": [{
+                                       "Sid": "EventBridgeWritesAudit",
+                                       "Effect": "Allow",
+                                       "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+                                       "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                       "Resource": f"{self.audit_log.log_group_arn}",
+                                   }],
+                               }))  # fmt: skip
+        self._rule("AuditPlatformEvents", rule_name=f"{prefix}-audit-platform", event_bus=self.bus,
+                    description="Audit trail: every domain event of the platform",
+                    pattern=(event_patterns.platform_events()), targets=[self._log_target()])  # fmt: skip
+        activity = event_patterns.aws_activity(
+            bucket_name=naming.data_bucket_name(self.config), datasets_prefix=DATASETS_PREFIX,
+            pipeline_arn_wildcard=f"*:pipeline/{prefix}-*", package_groups=self.package_groups,
+            endpoint_prefix=f"{prefix}-", alarm_prefix=f"{prefix}-",
+        )  # fmt: skip
+        for kind, pattern in activity.items():
+            self._rule(f"AuditAws{kind.capitalize()}", rule_name=f"{prefix}-audit-{kind}",
+                       description=f"Audit trail: AWS events of the platform's {kind}",
+                       pattern=pattern, targets=[self._log_target()])  # fmt: skip
+
+    def _notify(self) -> None:
+        """Tell people through the topic; input transformers write the message, no extra function."""
+        prefix = self.config.resource_prefix
+        failed_message = events.RuleTargetInput.from_text(
+            f"[{prefix}] Pipeline execution {events.EventField.from_path('$.detail.pipelineExecutionArn')} "
+            f"failed (was {events.EventField.from_path('$.detail.previousPipelineExecutionStatus')}). "
+            f"Time: {events.EventField.time}."
+        )  # fmt: skip
+        self._rule("NotifyPipelineFailed", rule_name=f"{prefix}-notify-pipeline-failed",
+                    description="Tell people a retraining pipeline failed",
+                    pattern=(event_patterns.pipeline_failed(f"*:pipeline/{prefix}-*")),
+                    targets=[targets.SnsTopic(self.topic, message=failed_message, dead_letter_queue=self.events_dlq,
+                                              retry_attempts=8)])  # fmt: skip
+        domain_message = events.RuleTargetInput.from_text(
+            f"[{prefix}] {events.EventField.detail_type}: model {events.EventField.from_path('$.detail.model')} "
+            f"version {events.EventField.from_path('$.detail.version')} - "
+            f"{events.EventField.from_path('$.detail.reason')}"
+        )  # fmt: skip
+        self._rule("NotifyDecisions", rule_name=f"{prefix}-notify-decisions", event_bus=self.bus,
+                    description="Tell people about rejections, reviews and deployment outcomes",
+                    pattern=(event_patterns.platform_events(NOTIFIED_DOMAIN_EVENTS)),
+                    targets=[targets.SnsTopic(self.topic, message=domain_message, dead_letter_queue=self.events_dlq,
+                                              retry_attempts=8)])  # fmt: skip
+
+    def _dashboard(self) -> None:
+        prefix = self.config.resource_prefix
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{prefix}-mlops")
+
+        def invocations(function: PlatformFunction, metric: str) -> cloudwatch.IMetric:
+            return function.function.metric(metric, period=Duration.hours(1), statistic="Sum")
+
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Handler invocations / errors", width=12, left=[
+                invocations(f, m) for f in (self.trigger, self.gate, self.deployer) for m in ("Invocations", "Errors")]),
+            cloudwatch.GraphWidget(title="Undelivered events (DLQ depth)", width=12, left=[
+                q.metric_approximate_number_of_messages_visible() for q in (self.events_dlq, self.functions_dlq)]),
+        )  # fmt: skip
+        for model in self.config.models:
+            endpoint = naming.endpoint_name(self.config, model.name)
+            pipeline = naming.pipeline_name(self.config, model.name)
+            dims = {"EndpointName": endpoint, "VariantName": "AllTraffic"}
+            dashboard.add_widgets(
+                cloudwatch.GraphWidget(title=f"{model.name}: pipeline runs", width=6, left=[
+                    cloudwatch.Metric(namespace="AWS/Sagemaker/ModelBuildingPipeline", metric_name=name,
+                                      dimensions_map={"PipelineName": pipeline}, statistic="Sum",
+                                      period=Duration.days(1))
+                    for name in ("ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed")]),
+                cloudwatch.LogQueryWidget(title=f"{model.name}: approvals and deployments", width=6,
+                                          log_group_names=[self.audit_log.log_group_name],
+                                          query_lines=["fields @timestamp, `detail-type`, detail.version, detail.reason",
+                                                       f"filter detail.model = '{model.name}'",
+                                                       "sort @timestamp desc", "limit 20"]),
+                cloudwatch.GraphWidget(title=f"{model.name}: endpoint health", width=6, left=[
+                    cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=name, dimensions_map=dims,
+                                      statistic="Sum", period=Duration.minutes(5))
+                    for name in ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors")]),
+                cloudwatch.GraphWidget(title=f"{model.name}: {model.metric.name}", width=6, left=[
+                    _quality_metric(self.config, model.name)]),
+            )  # fmt: skip
+
+
+@jsii.implements(events.IRuleTarget)
+class _AuditLogTarget:
+    """Delivers matched events to the audit log group.
+
+    Written here because aws-events-targets' CloudWatchLogGroup manages the log group's
+    resource policy through a custom resource (an extra Lambda function); the stack declares
+    that policy natively instead.
+    """
+
+    def __init__(self, log_group_arn: str, dead_letter_queue_arn: str) -> None:
+        self._arn = log_group_arn
+        self._dlq = dead_letter_queue_arn
+
+    def bind(self, rule: events.IRule, id: str | None = None) -> events.RuleTargetConfig:  # noqa: A002
+        del rule, id
+        return events.RuleTargetConfig(
+            arn=self._arn,
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self._dlq),
+            retry_policy=events.CfnRule.RetryPolicyProperty(maximum_retry_attempts=8,
+                                                            maximum_event_age_in_seconds=24 * 3600),
+        )  # fmt: skip
+
+
+def _quality_metric(config: EnvironmentConfig, model_name: str) -> cloudwatch.Metric:
+    """The metric a model's quality alarm watches (Model Monitor's model-quality metric by default)."""
+    model = next(m for m in config.models if m.name == model_name)
+    quality = model.quality
+    endpoint = naming.endpoint_name(config, model.name)
+    if quality.namespace and quality.metric_name:
+        return cloudwatch.Metric(namespace=quality.namespace, metric_name=quality.metric_name,
+                                 dimensions_map=dict(quality.dimensions), statistic=quality.statistic,
+                                 period=Duration.minutes(quality.period_minutes))  # fmt: skip
+    return cloudwatch.Metric(
+        namespace="aws/sagemaker/Endpoints/model-metrics", metric_name=model.metric.name,
+        dimensions_map={"Endpoint": endpoint, "MonitoringSchedule": f"{endpoint}-model-quality"},
+        statistic=quality.statistic, period=Duration.minutes(quality.period_minutes),
+    )  # fmt: skip
+
+
+_RETENTION_NAMES = (
+    "ONE_DAY", "THREE_DAYS", "FIVE_DAYS", "ONE_WEEK", "TWO_WEEKS", "ONE_MONTH", "TWO_MONTHS", "THREE_MONTHS",
+    "FOUR_MONTHS", "FIVE_MONTHS", "SIX_MONTHS", "ONE_YEAR", "THIRTEEN_MONTHS", "EIGHTEEN_MONTHS", "TWO_YEARS",
+    "THREE_YEARS", "FIVE_YEARS", "SIX_YEARS", "SEVEN_YEARS", "EIGHT_YEARS", "NINE_YEARS", "TEN_YEARS",
+)  # fmt: skip
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    """The RetentionDays member for a validated number of days (config allows only these)."""
+    return logs.RetentionDays[dict(zip(LOG_RETENTION_DAYS, _RETENTION_NAMES, strict=True))[days]]
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
+

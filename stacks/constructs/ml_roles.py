@@ -1,0 +1,122 @@
+"""Service roles SageMaker assumes: one runs the pipelines, one serves the models."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Aws, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from stacks.compliance import acknowledge_wildcards
+from stacks.constructs.persona_roles import MLFLOW_EXPERIMENT_WRITE_ACTIONS, MLFLOW_READ_ACTIONS
+
+
+def _s3(name: str, pattern: str = "") -> str:
+    return f"arn:{Aws.PARTITION}:s3:::{name}{pattern}"
+
+
+class MlServiceRoles(Construct):
+    """The pipeline execution role and the model (inference) execution role."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        resource_prefix: str,
+        data_bucket_name: str,
+        datasets_prefix: str,
+        artifact_bucket_name: str,
+        key: kms.IKey,
+        mlflow_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        sagemaker_principal = iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions(
+            {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+        )
+        self.pipeline_role = iam.Role(self, "PipelineRole", role_name=f"{resource_prefix}-pipeline-execution",
+                                      assumed_by=sagemaker_principal,
+                                      description="Runs the platform's SageMaker pipelines and their jobs")  # fmt: skip
+        self.model_role = iam.Role(self, "ModelRole", role_name=f"{resource_prefix}-model-execution",
+                                   assumed_by=sagemaker_principal,
+                                   description="Serves approved model versions from SageMaker endpoints")  # fmt: skip
+
+        jobs = [
+            stack.format_arn(service="sagemaker", resource=kind, resource_name="*")
+            for kind in ("processing-job", "training-job")
+        ]
+        logs = stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/*",
+                                arn_format=ArnFormat.COLON_RESOURCE_NAME)  # fmt: skip
+        pipeline_statements: list[tuple[iam.PolicyStatement, str | None]] = [
+            (iam.PolicyStatement(sid="RunJobs", actions=[
+                "sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob",
+                "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
+                "sagemaker:AddTags"], resources=jobs),
+             "Pipelines name their jobs at run time (pipelines-<execution>-<step>); scoped to job resources."),
+            (iam.PolicyStatement(sid="PassSelfToJobs", actions=["iam:PassRole"],
+                                 resources=[self.pipeline_role.role_arn],
+                                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+             None),
+            (iam.PolicyStatement(sid="ReadDatasets", actions=["s3:GetObject", "s3:ListBucket"],
+                                 resources=[_s3(data_bucket_name), _s3(data_bucket_name, f"/{datasets_prefix}*")]),
+             "Training reads whichever data set under datasets/ triggered the run."),
+            (iam.PolicyStatement(sid="WritePipelineArtifacts",
+                                 actions=["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload"],
+                                 resources=[_s3(artifact_bucket_name), _s3(artifact_bucket_name, "/pipelines/*"),
+                                            _s3(artifact_bucket_name, "/mlflow/*")]),
+             "Each run writes intermediate data, model artifacts and MLflow artifacts under per-run keys."),
+            (iam.PolicyStatement(sid="ReadCodeAssets", actions=["s3:GetObject"],
+                                 resources=[_s3(f"cdk-*-assets-{Aws.ACCOUNT_ID}-{Aws.REGION}", "/*")]),
+             "The example model's scripts are CDK file assets in the bootstrap bucket, named by content hash."),
+            (iam.PolicyStatement(sid="UseKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                                 resources=[key.key_arn]), None),
+            (iam.PolicyStatement(sid="TrackExperiments",
+                                 actions=MLFLOW_READ_ACTIONS + MLFLOW_EXPERIMENT_WRITE_ACTIONS,
+                                 resources=[mlflow_arn]), None),
+            (iam.PolicyStatement(sid="PullImages", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+             "ecr:GetAuthorizationToken does not support resource-level permissions."),
+            (iam.PolicyStatement(sid="PullImageLayers", actions=[
+                "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")]),
+             "Training and processing images come from SageMaker's prebuilt repositories or the user's own."),
+            (iam.PolicyStatement(sid="JobLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream",
+                                                         "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                                 resources=[logs, f"{logs}:log-stream:*"]),
+             "SageMaker jobs write to log streams named per job under /aws/sagemaker/."),
+            (iam.PolicyStatement(sid="JobMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
+                                 conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
+             "cloudwatch:PutMetricData does not support resource-level permissions; limited to SageMaker namespaces."),
+        ]  # fmt: skip
+        self._attach(self.pipeline_role, "PipelinePolicy", f"{resource_prefix}-pipeline-execution", pipeline_statements)
+
+        model_statements: list[tuple[iam.PolicyStatement, str | None]] = [
+            (iam.PolicyStatement(sid="ReadModelArtifacts", actions=["s3:GetObject"],
+                                 resources=[_s3(artifact_bucket_name, "/pipelines/*"),
+                                            _s3(artifact_bucket_name, "/mlflow/*")]),
+             "Model artifacts are stored under per-run keys written by the pipelines and MLflow."),
+            (iam.PolicyStatement(sid="DecryptArtifacts", actions=["kms:Decrypt", "kms:DescribeKey"],
+                                 resources=[key.key_arn]), None),
+            (iam.PolicyStatement(sid="PullImages", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+             "ecr:GetAuthorizationToken does not support resource-level permissions."),
+            (iam.PolicyStatement(sid="PullImageLayers", actions=[
+                "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")]),
+             "Inference images come from SageMaker's prebuilt repositories or the user's own."),
+            (iam.PolicyStatement(sid="EndpointLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream",
+                                                              "logs:PutLogEvents"],
+                                 resources=[logs, f"{logs}:log-stream:*"]),
+             "Endpoints write to log streams named per variant and instance under /aws/sagemaker/."),
+            (iam.PolicyStatement(sid="EndpointMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
+                                 conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
+             "cloudwatch:PutMetricData does not support resource-level permissions; limited to SageMaker namespaces."),
+        ]  # fmt: skip
+        self._attach(self.model_role, "ModelPolicy", f"{resource_prefix}-model-execution", model_statements)
+
+    def _attach(self, role: iam.Role, construct_id: str, name: str,
+                statements: list[tuple[iam.PolicyStatement, str | None]]) -> None:  # fmt: skip
+        policy = iam.ManagedPolicy(self, construct_id, managed_policy_name=name,
+                                   statements=[s for s, _ in statements], roles=[role])  # fmt: skip
+        for statement, reason in statements:
+            if reason:
+                acknowledge_wildcards(policy, statement, reason)

@@ -1,0 +1,138 @@
+"""The loop's three Lambda functions, shared by every model, with their defaults in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.compliance import acknowledge, acknowledge_wildcards
+
+LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
+RUNTIME = lambda_.Runtime.PYTHON_3_11
+# Powertools comes from its official public layer (account 017000801446), not bundled, so the
+# code asset stays a few dozen KB. The layer version must ship the 3.x line pinned in
+# requirements-dev.txt; bump both together.
+POWERTOOLS_LAYER_VERSION = 36
+POWERTOOLS_ACCOUNT = "017000801446"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What differs between the functions; everything else is a shared default."""
+
+    name: str
+    handler: str
+    description: str
+    timeout_seconds: int
+    # Serialising a function keeps its read-then-act decisions race-free (one start per
+    # model, one endpoint update at a time); the rate of these events is low.
+    reserved_concurrency: int
+    memory_mb: int = 256
+
+
+RETRAINING_TRIGGER = FunctionSpec("retraining-trigger", "retraining_trigger.handler.lambda_handler",
+                                  "Starts a model's pipeline on new data, a quality alarm, a schedule or a request",
+                                  timeout_seconds=60, reserved_concurrency=1)  # fmt: skip
+MODEL_GATE = FunctionSpec("model-gate", "model_gate.handler.lambda_handler",
+                          "Approves a new model version only if it beats the champion",
+                          timeout_seconds=60, reserved_concurrency=2)  # fmt: skip
+DEPLOYER = FunctionSpec("deployer", "deployer.handler.lambda_handler",
+                        "Deploys approved versions with blue/green updates and tracks their outcome",
+                        timeout_seconds=120, reserved_concurrency=1)  # fmt: skip
+
+
+class PlatformFunction(Construct):
+    """One handler: code from lambdas/, Powertools layer, encrypted logs, async retries to a DLQ."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: FunctionSpec,
+        resource_prefix: str,
+        code: lambda_.Code,
+        environment: dict[str, str],
+        key: kms.IKey,
+        dead_letter_queue: sqs.IQueue,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        function_name = f"{resource_prefix}-{spec.name}"
+        self.log_group = logs.LogGroup(
+            self, "Logs", log_group_name=f"/aws/lambda/{function_name}", retention=log_retention,
+            encryption_key=key, removal_policy=RemovalPolicy.RETAIN,
+        )  # fmt: skip
+        self.role = iam.Role(self, "Role", role_name=f"{function_name}-function",
+                             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                             description=f"Runs {function_name}")  # fmt: skip
+        powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools",
+            f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_ACCOUNT}:layer:"
+            f"AWSLambdaPowertoolsPythonV3-python311-x86_64:{POWERTOOLS_LAYER_VERSION}",
+        )  # fmt: skip
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=function_name,
+            description=spec.description,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler=spec.handler,
+            code=code,
+            layers=[powertools],
+            role=self.role,
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            reserved_concurrent_executions=spec.reserved_concurrency,
+            environment={
+                **environment,
+                "POWERTOOLS_SERVICE_NAME": spec.name,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+            environment_encryption=key,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE,
+            # Asynchronous invocations (all of them come from EventBridge) are retried twice,
+            # then kept in the DLQ for inspection and redrive.
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            dead_letter_queue_enabled=True,
+            dead_letter_queue=dead_letter_queue,
+        )
+        self.allow(iam.PolicyStatement(sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                                       resources=[f"{self.log_group.log_group_arn}:*"]),
+                   "Log streams are created per execution environment inside the function's own log group.")  # fmt: skip
+        acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]",
+                    "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no "
+                    "resource-level permissions.")  # fmt: skip
+        acknowledge(self.role, "NIST.800.53.R5-IAMNoInlinePolicy",
+                    f"The inline policy is specific to {function_name} and built from the grants it needs; "
+                    "a managed policy would add a resource with no reuse.")  # fmt: skip
+        acknowledge(self.function, "NIST.800.53.R5-LambdaInsideVPC",
+                    "The function only calls AWS APIs (SageMaker, EventBridge, SSM, MLflow over SigV4); "
+                    "there is no private network resource to reach, so a VPC would add NAT cost and nothing else.")  # fmt: skip
+        acknowledge(self.function, "AwsSolutions-L1",
+                    "Python 3.11 is the runtime the handlers are tested on; move together with the test environment.")
+
+    def allow(self, statement: iam.PolicyStatement, why_wildcards: str | None = None) -> None:
+        """Add a permission; a statement with wildcards must say why."""
+        self.role.add_to_policy(statement)
+        if why_wildcards:
+            acknowledge_wildcards(self.role, statement, why_wildcards)
+
+
+def lambda_code() -> lambda_.Code:
+    """The handlers' code: lambdas/ without caches (Powertools comes from the layer)."""
+    return lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=["**/__pycache__", "*.pyc", "**/.mypy_cache"])
+
+

@@ -1,0 +1,104 @@
+"""EventBridge event patterns of the retraining loop, as plain data.
+
+Kept apart from the constructs so the tests can prove each pattern against real-shaped
+events (and near misses) without synthesizing anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lambdas.platform_common import domain_events
+
+Pattern = dict[str, Any]
+
+# EventBridge caps an event pattern at 2048 characters, so long lists of models are split
+# over several rules of at most this many entries.
+MODELS_PER_RULE = 40
+
+
+def data_landed(bucket_name: str, datasets_prefix: str) -> Pattern:
+    """A new object under the data sets prefix of the data bucket."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": [{"prefix": datasets_prefix}]}},
+    }
+
+
+def quality_alarm(alarm_names: Sequence[str]) -> Pattern:
+    """A model's quality alarm entering ALARM (never the way back to OK)."""
+    return {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {"alarmName": sorted(alarm_names), "state": {"value": ["ALARM"]}},
+    }
+
+
+def retraining_requested() -> Pattern:
+    """A person (or a tool) asking for a model to be retrained, on the platform bus."""
+    return {"source": [domain_events.SOURCE], "detail-type": [domain_events.RETRAINING_REQUESTED]}
+
+
+def _groups(package_groups: Sequence[str]) -> list[Any]:
+    # A name ending in '-' is a prefix (MLflow App: the suffix is only known after creation).
+    return [{"prefix": g} if g.endswith("-") else g for g in sorted(package_groups)]
+
+
+def model_package(package_groups: Sequence[str], approval_status: str) -> Pattern:
+    """A model package version of one of the platform's groups reaching `approval_status`."""
+    return {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {"ModelPackageGroupName": _groups(package_groups), "ModelApprovalStatus": [approval_status]},
+    }
+
+
+def endpoint_state(endpoint_names: Sequence[str]) -> Pattern:
+    """Status changes of the platform's endpoints (the deployer follows its deployments)."""
+    return {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Endpoint State Change"],
+        "detail": {"EndpointName": sorted(endpoint_names)},
+    }
+
+
+def pipeline_failed(pipeline_arn_wildcard: str) -> Pattern:
+    return {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Building Pipeline Execution Status Change"],
+        "detail": {"currentPipelineExecutionStatus": ["Failed"], "pipelineArn": [{"wildcard": pipeline_arn_wildcard}]},
+    }
+
+
+def platform_events(detail_types: Sequence[str] | None = None) -> Pattern:
+    """Domain events the handlers publish (all of them when `detail_types` is None)."""
+    pattern: Pattern = {"source": [domain_events.SOURCE]}
+    if detail_types is not None:
+        pattern["detail-type"] = list(detail_types)
+    return pattern
+
+
+def aws_activity(
+    *, bucket_name: str, datasets_prefix: str, pipeline_arn_wildcard: str, package_groups: Sequence[str],
+    endpoint_prefix: str, alarm_prefix: str,
+) -> dict[str, Pattern]:  # fmt: skip
+    """AWS events of interest for the audit trail (default bus), one pattern per kind."""
+    patterns: dict[str, Pattern] = {
+        "data": {"source": ["aws.s3"], "detail-type": ["Object Created"],
+                 "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": [{"prefix": datasets_prefix}]}}},
+        "pipelines": {"source": ["aws.sagemaker"],
+                      "detail": {"pipelineArn": [{"wildcard": pipeline_arn_wildcard}]}},
+        "endpoints": {"source": ["aws.sagemaker"], "detail": {"EndpointName": [{"prefix": endpoint_prefix}]}},
+        "alarms": {"source": ["aws.cloudwatch"], "detail": {"alarmName": [{"prefix": alarm_prefix}]}},
+    }  # fmt: skip
+    if package_groups:
+        patterns["registry"] = {"source": ["aws.sagemaker"],
+                                "detail": {"ModelPackageGroupName": _groups(package_groups)}}  # fmt: skip
+    return patterns
+
+
+def chunks(items: Sequence[str], size: int = MODELS_PER_RULE) -> list[list[str]]:
+    ordered = sorted(items)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]

@@ -1,0 +1,772 @@
+"""The deployer: approved packages onto endpoints, and promotion once an endpoint serves them.
+
+SageMaker, SSM and EventBridge are served by moto; moto has no UpdateEndpoint, so the
+update path runs the core against a `botocore.stub.Stubber` that checks every request.
+MLflow is the in-memory registry of the gate's tests.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from deployer import handler, logic
+from deployer.models import ModelPackageDetail
+from platform_common import domain_events, runtime
+from platform_common.catalog import ModelSettings
+from tests.handlers.conftest import ACCOUNT, BUS_NAME, REGION, example_settings, load_event, put_catalog
+from tests.handlers.test_model_gate import INFERENCE_SPECIFICATION, FakeMlflow
+
+GROUP = "churn-1a2b3c"
+PACKAGE_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/3"
+ENDPOINT = "mlops-dev-churn"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-model-execution"
+NOW = datetime.datetime(2026, 3, 2, 9, 20, tzinfo=datetime.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runtime() -> Iterator[None]:
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+@pytest.fixture
+def mlflow(monkeypatch: pytest.MonkeyPatch) -> FakeMlflow:
+    fake = FakeMlflow()
+    monkeypatch.setattr(handler, "mlflow_registry", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def published(aws: None) -> Callable[[], list[dict[str, Any]]]:
+    """The platform bus, with every platform event copied to a queue; returns a reader."""
+    events = boto3.client("events", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    events.create_event_bus(Name=BUS_NAME)
+    queue_url = sqs.create_queue(QueueName="published")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName=BUS_NAME, EventPattern=json.dumps({"source": [domain_events.SOURCE]}))
+    events.put_targets(Rule="all", EventBusName=BUS_NAME, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    seen: list[dict[str, Any]] = []
+
+    def read() -> list[dict[str, Any]]:
+        while True:
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return list(seen)
+            for message in messages:
+                body = json.loads(message["Body"])
+                seen.append({"detail-type": body["detail-type"], **body["detail"]})
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    return read
+
+
+@pytest.fixture
+def sagemaker(aws: None, handler_env: None) -> Any:
+    return boto3.client("sagemaker", region_name=REGION)
+
+
+def approve_packages(sagemaker: Any, *, inference_specification: bool = True, count: int = 3) -> str:
+    """A group of `count` approved packages; returns the ARN of the last one."""
+    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    arn = ""
+    for _ in range(count):
+        extra = {"InferenceSpecification": INFERENCE_SPECIFICATION} if inference_specification else {}
+        arn = sagemaker.create_model_package(ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved", **extra)[
+            "ModelPackageArn"
+        ]
+    return str(arn)
+
+
+def invoke(event: Any, lambda_context: Any) -> dict[str, Any]:
+    return dict(handler.lambda_handler(event, lambda_context))
+
+
+class TestBuildDeploymentConfig:
+    def test_canary_shifts_a_first_slice_then_the_rest_with_rollback_alarms(self) -> None:
+        # Given a canary strategy of 10 % baking 600 s and keeping the old fleet 300 s
+        settings = example_settings(deployment_strategy="canary", canary_percent=10)
+
+        # When the deployment config is built, then it is exactly the blue/green canary policy
+        assert logic.build_deployment_config(settings) == {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": {
+                    "Type": "CANARY",
+                    "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+                    "WaitIntervalInSeconds": 600,
+                },
+                "TerminationWaitInSeconds": 300,
+                "MaximumExecutionTimeoutInSeconds": 600 + 300 + logic.PROVISIONING_ALLOWANCE_SECONDS,
+            },
+            "AutoRollbackConfiguration": {
+                "Alarms": [{"AlarmName": "mlops-dev-churn-5xx-errors"}, {"AlarmName": "mlops-dev-churn-model-latency"}]
+            },
+        }
+
+    def test_linear_bakes_after_every_step(self) -> None:
+        # Given linear steps of 25 %, i.e. four steps of 600 s each
+        settings = example_settings(deployment_strategy="linear", linear_step_percent=25)
+
+        # When the deployment config is built
+        policy = logic.build_deployment_config(settings)["BlueGreenUpdatePolicy"]
+
+        # Then it shifts linearly and allows for all four bakes
+        assert policy["TrafficRoutingConfiguration"] == {
+            "Type": "LINEAR",
+            "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+            "WaitIntervalInSeconds": 600,
+        }
+        assert policy["MaximumExecutionTimeoutInSeconds"] == 4 * 600 + 300 + logic.PROVISIONING_ALLOWANCE_SECONDS
+
+    def test_all_at_once_has_no_capacity_steps(self) -> None:
+        settings = example_settings(deployment_strategy="all-at-once", wait_seconds=120, termination_wait_seconds=0)
+
+        policy = logic.build_deployment_config(settings)["BlueGreenUpdatePolicy"]
+
+        assert policy["TrafficRoutingConfiguration"] == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 120}
+        assert policy["TerminationWaitInSeconds"] == 0
+        assert policy["MaximumExecutionTimeoutInSeconds"] == 120 + logic.PROVISIONING_ALLOWANCE_SECONDS
+
+    def test_a_serverless_endpoint_always_shifts_all_at_once(self) -> None:
+        # Given a serverless model whose catalog entry still says canary
+        settings = example_settings(serverless_memory_mb=2048, serverless_max_concurrency=5)
+
+        # When built, then canary sizes (counted in instances) are not used
+        routing = logic.build_deployment_config(settings)["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+        assert routing == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 600}
+
+    def test_no_alarms_means_no_auto_rollback_section(self) -> None:
+        config = logic.build_deployment_config(example_settings(rollback_alarm_names=()))
+
+        assert "AutoRollbackConfiguration" not in config
+
+    def test_values_are_kept_within_the_api_limits(self) -> None:
+        # Given waits beyond what SageMaker accepts and more alarms than it takes
+        settings = example_settings(
+            deployment_strategy="linear",
+            linear_step_percent=10,
+            wait_seconds=7200,
+            termination_wait_seconds=5000,
+            rollback_alarm_names=tuple(f"alarm-{i}" for i in range(12)),
+        )
+
+        # When built, then every number is within the documented ranges
+        config = logic.build_deployment_config(settings)
+        policy = config["BlueGreenUpdatePolicy"]
+        assert policy["TrafficRoutingConfiguration"]["WaitIntervalInSeconds"] == 3600
+        assert policy["TerminationWaitInSeconds"] == 3600
+        assert policy["MaximumExecutionTimeoutInSeconds"] == 28800
+        assert len(config["AutoRollbackConfiguration"]["Alarms"]) == 10
+
+
+class TestResourceNames:
+    def test_a_short_endpoint_name_gets_the_version_appended(self) -> None:
+        assert logic.version_resource_name(ENDPOINT, 3) == "mlops-dev-churn-v3"
+        assert logic.version_from_config_name(ENDPOINT, "mlops-dev-churn-v3") == 3
+
+    def test_a_long_endpoint_name_is_shortened_to_63_characters_and_still_read_back(self) -> None:
+        # Given an endpoint name of the maximum length
+        endpoint = "e" * 30 + "-" + "f" * 32
+
+        # When a version-named resource is derived
+        name = logic.version_resource_name(endpoint, 12345)
+
+        # Then it fits SageMaker's name rules and maps back to the version
+        assert len(name) <= 63
+        assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name)
+        assert logic.version_from_config_name(endpoint, name) == 12345
+
+    @pytest.mark.parametrize("config_name", ["mlops-dev-churn-config", "other-endpoint-v3", "mlops-dev-churn-v0", None])
+    def test_configs_the_deployer_did_not_name_have_no_version(self, config_name: str | None) -> None:
+        assert logic.version_from_config_name(ENDPOINT, config_name) is None
+
+
+def test_a_first_approval_creates_model_config_and_endpoint(
+    sagemaker: Any, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given an approved package v3 and no endpoint yet
+    arn = approve_packages(sagemaker)
+    put_catalog(example_settings())
+
+    # When the deployer sees the approval
+    outcome = invoke(load_event("model_package_approved"), lambda_context)
+
+    # Then a model wraps the package, with the execution role and version tags
+    model = sagemaker.describe_model(ModelName="mlops-dev-churn-v3")
+    assert model["Containers"] == [{"ModelPackageName": arn}]
+    assert model["ExecutionRoleArn"] == ROLE_ARN
+    # And a version-named config holds the catalog's instance variant
+    config = sagemaker.describe_endpoint_config(EndpointConfigName="mlops-dev-churn-v3")
+    assert config["ProductionVariants"] == [
+        {
+            "VariantName": "AllTraffic",
+            "ModelName": "mlops-dev-churn-v3",
+            "InstanceType": "ml.m5.large",
+            "InitialInstanceCount": 1,
+            "InitialVariantWeight": 1.0,
+        }
+    ]
+    tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=config["EndpointConfigArn"])["Tags"]}
+    assert tags == {"mlops:model": "churn", "mlops:model-version": "3", "mlops:model-package-arn": arn}
+    # And the endpoint runs that config
+    assert sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == "mlops-dev-churn-v3"
+    # And DeploymentStarted says so
+    (started,) = published()
+    assert started["detail-type"] == domain_events.DEPLOYMENT_STARTED
+    assert started["action"] == "create"
+    assert started["version"] == 3
+    assert started["endpointConfigName"] == "mlops-dev-churn-v3"
+    assert outcome["action"] == "created"
+
+
+def test_a_serverless_model_gets_a_serverless_variant(
+    sagemaker: Any, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given a model served serverless
+    approve_packages(sagemaker)
+    put_catalog(example_settings(serverless_memory_mb=3072, serverless_max_concurrency=8))
+
+    # When the approval arrives
+    invoke(load_event("model_package_approved"), lambda_context)
+
+    # Then the variant has a serverless config and no instances
+    (variant,) = sagemaker.describe_endpoint_config(EndpointConfigName="mlops-dev-churn-v3")["ProductionVariants"]
+    assert variant == {
+        "VariantName": "AllTraffic",
+        "ModelName": "mlops-dev-churn-v3",
+        "ServerlessConfig": {"MemorySizeInMB": 3072, "MaxConcurrency": 8},
+    }
+
+
+def test_a_redelivered_approval_does_not_deploy_again(
+    sagemaker: Any, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given an approval already deployed
+    approve_packages(sagemaker)
+    put_catalog(example_settings())
+    invoke(load_event("model_package_approved"), lambda_context)
+
+    # When the same approval is delivered again
+    outcome = invoke(load_event("model_package_approved"), lambda_context)
+
+    # Then nothing new is created and DeploymentSkipped explains why
+    assert outcome["action"] == "skipped"
+    assert [m["ModelName"] for m in sagemaker.list_models()["Models"]] == ["mlops-dev-churn-v3"]
+    assert [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]] == [
+        "mlops-dev-churn-v3"
+    ]
+    started, skipped = published()
+    assert started["detail-type"] == domain_events.DEPLOYMENT_STARTED
+    assert skipped["detail-type"] == domain_events.DEPLOYMENT_SKIPPED
+    assert "serves mlops-dev-churn-v3" in skipped["reason"]
+
+
+def test_a_package_without_inference_specification_is_not_deployed(
+    sagemaker: Any, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given an approved package that has no inference container
+    approve_packages(sagemaker, inference_specification=False)
+    put_catalog(example_settings())
+
+    # When the approval arrives
+    outcome = invoke(load_event("model_package_approved"), lambda_context)
+
+    # Then nothing is created and DeploymentFailed gives the reason
+    assert sagemaker.list_models()["Models"] == []
+    assert sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sagemaker.list_endpoints()["Endpoints"] == []
+    (failed,) = published()
+    assert failed["detail-type"] == domain_events.DEPLOYMENT_FAILED
+    assert "has no InferenceSpecification" in failed["reason"]
+    assert outcome["action"] == "failed"
+
+
+def test_the_minimal_event_deploys_from_what_the_package_says(
+    sagemaker: Any, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given an approval event without version or inference specification
+    approve_packages(sagemaker)
+    put_catalog(example_settings())
+    event = load_event("model_package_minimal")
+    event["detail"]["ModelApprovalStatus"] = "Approved"
+
+    # When the deployer sees it
+    outcome = invoke(event, lambda_context)
+
+    # Then the version comes from the ARN and the container from the package
+    assert outcome["version"] == 3
+    assert sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == "mlops-dev-churn-v3"
+
+
+def test_an_approval_withdrawn_before_delivery_is_skipped(
+    sagemaker: Any, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given a package approved and then rejected again
+    arn = approve_packages(sagemaker)
+    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected")
+    put_catalog(example_settings())
+
+    # When the stale approval arrives
+    outcome = invoke(load_event("model_package_approved"), lambda_context)
+
+    # Then nothing is deployed
+    assert outcome["action"] == "skipped"
+    assert sagemaker.list_endpoints()["Endpoints"] == []
+    assert [e["detail-type"] for e in published()] == [domain_events.DEPLOYMENT_SKIPPED]
+
+
+@pytest.mark.parametrize("status", ["PendingManualApproval", "Rejected"])
+def test_packages_that_are_not_approved_are_ignored(
+    sagemaker: Any, published: Callable[[], list[dict[str, Any]]], lambda_context: Any, status: str
+) -> None:
+    approve_packages(sagemaker)
+    put_catalog(example_settings())
+    event = load_event("model_package_approved")
+    event["detail"]["ModelApprovalStatus"] = status
+
+    outcome = invoke(event, lambda_context)
+
+    assert outcome["action"] == "ignored"
+    assert sagemaker.list_models()["Models"] == []
+    assert published() == []
+
+
+def test_an_approval_for_an_unknown_group_is_rejected(
+    sagemaker: Any, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given a catalog that does not know the group
+    approve_packages(sagemaker)
+    put_catalog(example_settings(name="fraud"))
+
+    # When the approval arrives, then only EventRejected is published
+    outcome = invoke(load_event("model_package_approved"), lambda_context)
+
+    assert outcome["action"] == "event_rejected"
+    assert sagemaker.list_models()["Models"] == []
+    assert [e["detail-type"] for e in published()] == [domain_events.EVENT_REJECTED]
+
+
+def _package_description(status: str = "Approved") -> dict[str, Any]:
+    return {
+        "ModelPackageName": GROUP,
+        "ModelPackageGroupName": GROUP,
+        "ModelPackageVersion": 3,
+        "ModelPackageArn": PACKAGE_ARN,
+        "CreationTime": NOW,
+        "InferenceSpecification": INFERENCE_SPECIFICATION,
+        "ModelPackageStatus": "Completed",
+        "ModelPackageStatusDetails": {"ValidationStatuses": []},
+        "ModelApprovalStatus": status,
+    }
+
+
+def _endpoint_description(status: str, config: str, pending: str | None = None) -> dict[str, Any]:
+    description: dict[str, Any] = {
+        "EndpointName": ENDPOINT,
+        "EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}",
+        "EndpointConfigName": config,
+        "EndpointStatus": status,
+        "CreationTime": NOW,
+        "LastModifiedTime": NOW,
+    }
+    if pending:
+        description["PendingDeploymentSummary"] = {"EndpointConfigName": pending}
+    return description
+
+
+def _not_found(stubber: Stubber, method: str, what: str) -> None:
+    stubber.add_client_error(
+        method,
+        service_error_code="ValidationException",
+        service_message=f"Could not find {what}.",
+        http_status_code=400,
+    )
+
+
+def _approved_detail() -> ModelPackageDetail:
+    return ModelPackageDetail.model_validate(load_event("model_package_approved")["detail"])
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected_routing", "expected_timeout"),
+    [
+        pytest.param(
+            example_settings(deployment_strategy="canary", canary_percent=10),
+            {"Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}, "WaitIntervalInSeconds": 600},
+            2700,
+            id="canary",
+        ),
+        pytest.param(
+            example_settings(deployment_strategy="linear", linear_step_percent=25),
+            {
+                "Type": "LINEAR",
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+                "WaitIntervalInSeconds": 600,
+            },
+            4500,
+            id="linear",
+        ),
+    ],
+)
+def test_an_existing_endpoint_is_updated_blue_green_with_the_catalog_strategy(
+    aws: None, settings: ModelSettings, expected_routing: dict[str, Any], expected_timeout: int
+) -> None:
+    # Given an endpoint in service on v2 (moto has no UpdateEndpoint, so every call is stubbed)
+    client = boto3.client("sagemaker", region_name=REGION)
+    stubber = Stubber(client)
+    stubber.add_response("describe_model_package", _package_description(), {"ModelPackageName": PACKAGE_ARN})
+    stubber.add_response(
+        "describe_endpoint", _endpoint_description("InService", "mlops-dev-churn-v2"), {"EndpointName": ENDPOINT}
+    )
+    _not_found(stubber, "describe_model", "model")
+    tags = [
+        {"Key": "mlops:model", "Value": "churn"},
+        {"Key": "mlops:model-version", "Value": "3"},
+        {"Key": "mlops:model-package-arn", "Value": PACKAGE_ARN},
+    ]
+    stubber.add_response(
+        "create_model",
+        {"ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/mlops-dev-churn-v3"},
+        {
+            "ModelName": "mlops-dev-churn-v3",
+            "ExecutionRoleArn": ROLE_ARN,
+            "Containers": [{"ModelPackageName": PACKAGE_ARN}],
+            "Tags": tags,
+        },
+    )
+    _not_found(stubber, "describe_endpoint_config", "endpoint configuration")
+    stubber.add_response(
+        "create_endpoint_config",
+        {"EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/mlops-dev-churn-v3"},
+        {
+            "EndpointConfigName": "mlops-dev-churn-v3",
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "mlops-dev-churn-v3",
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+            "Tags": tags,
+        },
+    )
+    stubber.add_response(
+        "update_endpoint",
+        {"EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"},
+        {
+            "EndpointName": ENDPOINT,
+            "EndpointConfigName": "mlops-dev-churn-v3",
+            "RetainAllVariantProperties": False,
+            "DeploymentConfig": {
+                "BlueGreenUpdatePolicy": {
+                    "TrafficRoutingConfiguration": expected_routing,
+                    "TerminationWaitInSeconds": 300,
+                    "MaximumExecutionTimeoutInSeconds": expected_timeout,
+                },
+                "AutoRollbackConfiguration": {
+                    "Alarms": [
+                        {"AlarmName": "mlops-dev-churn-5xx-errors"},
+                        {"AlarmName": "mlops-dev-churn-model-latency"},
+                    ]
+                },
+            },
+        },
+    )
+    events: list[domain_events.DomainEvent] = []
+
+    # When v3 is deployed
+    with stubber:
+        outcome = logic.deploy_approved(
+            _approved_detail(), settings, sagemaker=client, publish=events.append, execution_role_arn=ROLE_ARN
+        )
+
+    # Then exactly those requests were made, and DeploymentStarted names the update
+    stubber.assert_no_pending_responses()
+    assert outcome.action == "updated"
+    (started,) = events
+    assert started.detail_type == domain_events.DEPLOYMENT_STARTED
+    assert started.data["action"] == "update"
+    assert started.data["previousEndpointConfigName"] == "mlops-dev-churn-v2"
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        pytest.param(_endpoint_description("InService", "mlops-dev-churn-v3"), id="already-serving"),
+        pytest.param(
+            _endpoint_description("Updating", "mlops-dev-churn-v2", pending="mlops-dev-churn-v3"), id="updating-to-it"
+        ),
+    ],
+)
+def test_a_redelivered_approval_does_not_update_again(aws: None, endpoint: dict[str, Any]) -> None:
+    # Given an endpoint already on (or moving to) v3; no create or update is stubbed
+    client = boto3.client("sagemaker", region_name=REGION)
+    stubber = Stubber(client)
+    stubber.add_response("describe_model_package", _package_description(), {"ModelPackageName": PACKAGE_ARN})
+    stubber.add_response("describe_endpoint", endpoint, {"EndpointName": ENDPOINT})
+    events: list[domain_events.DomainEvent] = []
+
+    # When the approval arrives again
+    with stubber:
+        outcome = logic.deploy_approved(
+            _approved_detail(), example_settings(), sagemaker=client, publish=events.append, execution_role_arn=ROLE_ARN
+        )
+
+    # Then the deployer only looked, and says why it did nothing
+    stubber.assert_no_pending_responses()
+    assert outcome.action == "skipped"
+    assert [e.detail_type for e in events] == [domain_events.DEPLOYMENT_SKIPPED]
+
+
+def test_a_busy_endpoint_raises_so_the_approval_is_retried(aws: None) -> None:
+    # Given an endpoint in the middle of another update
+    client = boto3.client("sagemaker", region_name=REGION)
+    stubber = Stubber(client)
+    stubber.add_response("describe_model_package", _package_description(), {"ModelPackageName": PACKAGE_ARN})
+    stubber.add_response(
+        "describe_endpoint",
+        _endpoint_description("Updating", "mlops-dev-churn-v1", pending="mlops-dev-churn-v2"),
+        {"EndpointName": ENDPOINT},
+    )
+    events: list[domain_events.DomainEvent] = []
+
+    # When v3 is approved, then the deployer raises before creating anything
+    with stubber, pytest.raises(logic.EndpointBusyError, match="is Updating"):
+        logic.deploy_approved(
+            _approved_detail(), example_settings(), sagemaker=client, publish=events.append, execution_role_arn=ROLE_ARN
+        )
+    stubber.assert_no_pending_responses()
+    assert events == []
+
+
+def test_a_failed_endpoint_is_reported_not_updated(aws: None) -> None:
+    # Given an endpoint that failed (SageMaker only lets it be deleted)
+    client = boto3.client("sagemaker", region_name=REGION)
+    stubber = Stubber(client)
+    stubber.add_response("describe_model_package", _package_description(), {"ModelPackageName": PACKAGE_ARN})
+    failed = {**_endpoint_description("Failed", "mlops-dev-churn-v2"), "FailureReason": "capacity error"}
+    stubber.add_response("describe_endpoint", failed, {"EndpointName": ENDPOINT})
+    events: list[domain_events.DomainEvent] = []
+
+    # When v3 is approved
+    with stubber:
+        outcome = logic.deploy_approved(
+            _approved_detail(), example_settings(), sagemaker=client, publish=events.append, execution_role_arn=ROLE_ARN
+        )
+
+    # Then nothing is created and DeploymentFailed carries the endpoint's reason
+    stubber.assert_no_pending_responses()
+    assert outcome.action == "failed"
+    (event,) = events
+    assert event.detail_type == domain_events.DEPLOYMENT_FAILED
+    assert "capacity error" in event.reason
+
+
+def test_in_service_on_a_new_version_makes_it_champion_and_retires_the_old_one(
+    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given v2 is the champion and the endpoint was updated to v3
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 2, {"accuracy": 0.93})
+    mlflow.add_version("churn", 3, {"accuracy": 0.95})
+    mlflow.aliases[("churn", "champion")] = "2"
+
+    # When the endpoint reports it is in service on the v3 config
+    outcome = invoke(load_event("endpoint_in_service"), lambda_context)
+
+    # Then the champion alias points at v3, v2 is retired, and both facts are published
+    assert mlflow.aliases[("churn", "champion")] == "3"
+    assert mlflow.tags("churn", 2) == {"lifecycle": "retired"}
+    assert mlflow.tags("churn", 3) == {"previous_champion": "2", "lifecycle": "champion"}
+    succeeded, retired = published()
+    assert succeeded["detail-type"] == domain_events.DEPLOYMENT_SUCCEEDED
+    assert succeeded["version"] == 3
+    assert succeeded["previousChampion"] == "2"
+    assert retired["detail-type"] == domain_events.MODEL_RETIRED
+    assert retired["version"] == 2
+    assert retired["replacedBy"] == 3
+    assert outcome["published"] == [domain_events.DEPLOYMENT_SUCCEEDED, domain_events.MODEL_RETIRED]
+
+
+def test_the_first_version_in_service_becomes_champion_with_nothing_to_retire(
+    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 3, {"accuracy": 0.95})
+
+    invoke(load_event("endpoint_in_service"), lambda_context)
+
+    assert mlflow.aliases[("churn", "champion")] == "3"
+    assert [e["detail-type"] for e in published()] == [domain_events.DEPLOYMENT_SUCCEEDED]
+
+
+def test_repeated_in_service_events_promote_only_once(
+    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given v3 already promoted
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 2)
+    mlflow.add_version("churn", 3)
+    mlflow.aliases[("churn", "champion")] = "2"
+    invoke(load_event("endpoint_in_service"), lambda_context)
+    writes_after_first = list(mlflow.writes)
+
+    # When SageMaker sends the same state again
+    outcome = invoke(load_event("endpoint_in_service"), lambda_context)
+
+    # Then nothing changes and nothing more is published
+    assert outcome["action"] == "ignored"
+    assert mlflow.writes == writes_after_first
+    assert len(published()) == 2
+
+
+def test_a_promotion_interrupted_after_the_alias_moved_still_retires_the_old_champion(
+    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given an earlier attempt that recorded v2 and moved the alias, then failed
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 2)
+    mlflow.add_version("churn", 3)
+    mlflow.versions[("churn", "3")]["tags"]["previous_champion"] = "2"
+    mlflow.aliases[("churn", "champion")] = "3"
+
+    # When the event is retried
+    invoke(load_event("endpoint_in_service"), lambda_context)
+
+    # Then the promotion completes as if it had not been interrupted
+    assert mlflow.tags("churn", 2) == {"lifecycle": "retired"}
+    assert mlflow.tags("churn", 3)["lifecycle"] == "champion"
+    assert [e["detail-type"] for e in published()] == [domain_events.DEPLOYMENT_SUCCEEDED, domain_events.MODEL_RETIRED]
+
+
+def test_a_failed_endpoint_publishes_deployment_failed_with_its_reason(
+    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given v2 is the champion
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 2)
+    mlflow.aliases[("churn", "champion")] = "2"
+
+    # When the endpoint reports FAILED on the v3 config
+    outcome = invoke(load_event("endpoint_failed"), lambda_context)
+
+    # Then DeploymentFailed carries SageMaker's reason and the champion stays
+    (failed,) = published()
+    assert failed["detail-type"] == domain_events.DEPLOYMENT_FAILED
+    assert "did not pass the ping health check" in failed["reason"]
+    assert failed["version"] == 3
+    assert failed["endpointStatus"] == "Failed"
+    assert mlflow.aliases[("churn", "champion")] == "2"
+    assert mlflow.writes == []
+    assert outcome["action"] == "failed"
+
+
+def test_a_rolled_back_update_publishes_deployment_failed(
+    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given an update to v3 that an alarm rolled back: in service again on v2, with a reason
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 2)
+    mlflow.aliases[("churn", "champion")] = "2"
+    event = load_event("endpoint_in_service")
+    event["detail"]["EndpointConfigName"] = "mlops-dev-churn-v2"
+    event["detail"]["FailureReason"] = "Alarm mlops-dev-churn-5xx-errors went into ALARM during the deployment."
+
+    # When the deployer sees it
+    invoke(event, lambda_context)
+
+    # Then the rollback is reported and MLflow is untouched
+    (failed,) = published()
+    assert failed["detail-type"] == domain_events.DEPLOYMENT_FAILED
+    assert "rolled back" in failed["reason"]
+    assert "mlops-dev-churn-5xx-errors" in failed["reason"]
+    assert mlflow.writes == []
+
+
+@pytest.mark.parametrize("status", ["UPDATING", "CREATING", "ROLLING_BACK", "SYSTEM_UPDATING"])
+def test_intermediate_endpoint_states_are_ignored(
+    aws: None,
+    handler_env: None,
+    mlflow: FakeMlflow,
+    published: Callable[[], list[dict[str, Any]]],
+    lambda_context: Any,
+    status: str,
+) -> None:
+    put_catalog(example_settings())
+    event = load_event("endpoint_in_service")
+    event["detail"]["EndpointStatus"] = status
+
+    outcome = invoke(event, lambda_context)
+
+    assert outcome["action"] == "ignored"
+    assert mlflow.writes == []
+    assert published() == []
+
+
+def test_an_endpoint_config_the_deployer_did_not_create_moves_no_alias(
+    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    put_catalog(example_settings())
+    event = load_event("endpoint_in_service")
+    event["detail"]["EndpointConfigName"] = "hand-made-config"
+
+    outcome = invoke(event, lambda_context)
+
+    assert outcome["action"] == "ignored"
+    assert mlflow.writes == []
+    assert published() == []
+
+
+def test_an_unknown_endpoint_is_rejected(
+    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    put_catalog(example_settings())
+    event = load_event("endpoint_in_service")
+    event["detail"]["EndpointName"] = "someone-elses-endpoint"
+
+    outcome = invoke(event, lambda_context)
+
+    assert outcome["action"] == "event_rejected"
+    assert mlflow.writes == []
+    (rejected,) = published()
+    assert rejected["detail-type"] == domain_events.EVENT_REJECTED
+    assert rejected["endpointName"] == "someone-elses-endpoint"
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        pytest.param(lambda e: e["detail"].pop("EndpointName"), id="no-endpoint-name"),
+        pytest.param(lambda e: e["detail"].update(EndpointStatus="SLEEPING"), id="unknown-status"),
+        pytest.param(lambda e: e.update({"detail-type": "SageMaker Training Job State Change"}), id="foreign-type"),
+    ],
+)
+def test_malformed_endpoint_events_are_rejected_without_side_effects(
+    aws: None,
+    handler_env: None,
+    mlflow: FakeMlflow,
+    published: Callable[[], list[dict[str, Any]]],
+    lambda_context: Any,
+    spoil: Callable[[dict[str, Any]], Any],
+) -> None:
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 3)
+    event = load_event("endpoint_in_service")
+    spoil(event)
+
+    outcome = invoke(event, lambda_context)
+
+    assert outcome["action"] == "event_rejected"
+    assert mlflow.writes == []
+    assert [e["detail-type"] for e in published()] == [domain_events.EVENT_REJECTED]

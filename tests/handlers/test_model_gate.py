@@ -1,0 +1,580 @@
+"""The model gate: SageMaker model packages judged against threshold and champion.
+
+SageMaker, SSM and EventBridge are served by moto; MLflow is an in-memory registry
+injected in place of the REST client. Published domain events are read back from an SQS
+queue that a rule on the platform bus feeds, so the real `publish` path is exercised.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from model_gate import handler, logic
+from platform_common import domain_events, runtime
+from platform_common.catalog import ModelSettings
+from platform_common.mlflow_rest import MlflowNotFoundError, MlflowRestError
+from tests.handlers.conftest import BUS_NAME, REGION, example_settings, load_event, put_catalog
+
+GROUP = "churn-1a2b3c"
+PACKAGE_ARN = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/3"
+INFERENCE_SPECIFICATION = {
+    "Containers": [
+        {
+            "Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+            "ModelDataUrl": "s3://mlops-dev-artifacts/mlflow/2/run/artifacts/model/model.tar.gz",
+        }
+    ],
+    "SupportedContentTypes": ["text/csv"],
+    "SupportedResponseMIMETypes": ["text/csv"],
+}
+
+
+class FakeMlflow:
+    """An in-memory MLflow registry with the calls of `logic.ModelRegistry`."""
+
+    def __init__(self) -> None:
+        self.versions: dict[tuple[str, str], dict[str, Any]] = {}
+        self.aliases: dict[tuple[str, str], str] = {}
+        self.metrics: dict[str, dict[str, float]] = {}
+        self.writes: list[tuple[Any, ...]] = []
+        self.failure: Exception | None = None
+
+    def add_version(self, name: str, version: int, metrics: dict[str, float] | None = None) -> None:
+        run_id = f"run{version:04d}"
+        self.versions[(name, str(version))] = {"name": name, "version": str(version), "run_id": run_id, "tags": {}}
+        self.metrics[run_id] = dict(metrics or {})
+
+    def tags(self, name: str, version: int) -> dict[str, str]:
+        return dict(self.versions[(name, str(version))]["tags"])
+
+    def _check(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def _version(self, name: str, version: str) -> dict[str, Any]:
+        try:
+            found = self.versions[(name, version)]
+        except KeyError:
+            raise MlflowNotFoundError(
+                method="GET",
+                path="/api/2.0/mlflow/model-versions/get",
+                status=404,
+                error_code="RESOURCE_DOES_NOT_EXIST",
+                message=f"Model Version (name={name}, version={version}) not found",
+            ) from None
+        aliases = [alias for (model, alias), v in self.aliases.items() if model == name and v == version]
+        tags = [{"key": k, "value": v} for k, v in found["tags"].items()]
+        return {**found, "tags": tags, "aliases": aliases}
+
+    def get_model_version(self, name: str, version: str) -> dict[str, Any]:
+        self._check()
+        return self._version(name, str(version))
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> dict[str, Any] | None:
+        self._check()
+        version = self.aliases.get((name, alias))
+        return None if version is None else self._version(name, version)
+
+    def get_run_metrics(self, run_id: str) -> dict[str, float]:
+        self._check()
+        return dict(self.metrics[run_id])
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
+        self._check()
+        self.writes.append(("alias", name, alias, str(version)))
+        self.aliases[(name, alias)] = str(version)
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        self._check()
+        self.writes.append(("delete-alias", name, alias))
+        self.aliases.pop((name, alias), None)
+
+    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        self._check()
+        self.writes.append(("tag", name, str(version), key, value))
+        self.versions[(name, str(version))]["tags"][key] = value
+
+
+@pytest.fixture
+def mlflow(monkeypatch: pytest.MonkeyPatch) -> FakeMlflow:
+    fake = FakeMlflow()
+    monkeypatch.setattr(handler, "mlflow_registry", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def published(aws: None) -> Callable[[], list[dict[str, Any]]]:
+    """The platform bus, with every platform event copied to a queue; returns a reader."""
+    events = boto3.client("events", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    events.create_event_bus(Name=BUS_NAME)
+    queue_url = sqs.create_queue(QueueName="published")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName=BUS_NAME, EventPattern=json.dumps({"source": [domain_events.SOURCE]}))
+    events.put_targets(Rule="all", EventBusName=BUS_NAME, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    seen: list[dict[str, Any]] = []
+
+    def read() -> list[dict[str, Any]]:
+        while True:
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return list(seen)
+            for message in messages:
+                body = json.loads(message["Body"])
+                seen.append({"detail-type": body["detail-type"], **body["detail"]})
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    return read
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runtime() -> Iterator[None]:
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+@pytest.fixture
+def sagemaker(aws: None, handler_env: None) -> Any:
+    return boto3.client("sagemaker", region_name=REGION)
+
+
+def register_packages(
+    sagemaker: Any,
+    group: str = GROUP,
+    count: int = 3,
+    metadata: dict[str, str] | None = None,
+) -> str:
+    """A group whose last of `count` packages waits for approval; returns its ARN."""
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    arn = ""
+    for version in range(1, count + 1):
+        pending = version == count
+        arn = sagemaker.create_model_package(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus="PendingManualApproval" if pending else "Approved",
+            InferenceSpecification=INFERENCE_SPECIFICATION,
+            CustomerMetadataProperties=(metadata or {"team": "retention"}) if pending else {"team": "retention"},
+        )["ModelPackageArn"]
+    return str(arn)
+
+
+def describe(sagemaker: Any, arn: str = PACKAGE_ARN) -> dict[str, Any]:
+    return dict(sagemaker.describe_model_package(ModelPackageName=arn))
+
+
+def invoke(event: Any, lambda_context: Any) -> dict[str, Any]:
+    return dict(handler.lambda_handler(event, lambda_context))
+
+
+def setup_model(
+    mlflow: FakeMlflow,
+    *,
+    settings: ModelSettings | None = None,
+    challenger: dict[str, float] | None,
+    champion: dict[str, float] | None = None,
+) -> ModelSettings:
+    """Catalog entry + MLflow versions 2 (optional champion) and 3 (the challenger)."""
+    settings = settings or example_settings()
+    put_catalog(settings)
+    if champion is not None:
+        mlflow.add_version(settings.name, 2, champion)
+        mlflow.aliases[(settings.name, "champion")] = "2"
+    if challenger is not None:
+        mlflow.add_version(settings.name, 3, challenger)
+    return settings
+
+
+ABOVE = "accuracy 0.9500 >= threshold 0.9000"
+DECISIONS = [
+    pytest.param({"accuracy": 0.95}, None, "Approved", f"{ABOVE} and there is no champion yet",
+                 id="no-champion-meets-threshold"),
+    pytest.param({"accuracy": 0.85}, None, "Rejected", "accuracy 0.8500 < threshold 0.9000",
+                 id="below-threshold"),
+    pytest.param({"accuracy": 0.85}, {"accuracy": 0.80}, "Rejected", "accuracy 0.8500 < threshold 0.9000",
+                 id="below-threshold-even-if-better-than-champion"),
+    pytest.param({"accuracy": 0.92}, {"accuracy": 0.93}, "Rejected",
+                 "accuracy 0.9200 >= threshold 0.9000 but does not beat champion v2 (0.9300)",
+                 id="worse-than-champion"),
+    pytest.param({"accuracy": 0.93}, {"accuracy": 0.93}, "Rejected",
+                 "accuracy 0.9300 >= threshold 0.9000 but does not beat champion v2 (0.9300)",
+                 id="equal-to-champion"),
+    pytest.param({"accuracy": 0.935}, {"accuracy": 0.93}, "Rejected",
+                 "but beats champion v2 (0.9300) by only 0.0050 <= margin 0.0100", id="better-within-margin"),
+    pytest.param({"accuracy": 0.94}, {"accuracy": 0.93}, "Rejected",
+                 "but beats champion v2 (0.9300) by only 0.0100 <= margin 0.0100", id="better-by-exactly-margin"),
+    pytest.param({"accuracy": 0.9412}, {"accuracy": 0.9301}, "Approved",
+                 "accuracy 0.9412 >= threshold 0.9000 and beats champion v2 (0.9301) by 0.0111 > margin 0.0100",
+                 id="better-by-more-than-margin"),
+    pytest.param({"f1": 0.97}, None, "Rejected", "accuracy was not logged for MLflow version 3 (run run0003)",
+                 id="metric-missing"),
+    pytest.param({"accuracy": float("nan")}, None, "Rejected", "accuracy was not logged for MLflow version 3",
+                 id="metric-not-a-number"),
+    pytest.param({"accuracy": 0.95}, {"f1": 0.5}, "Approved",
+                 f"{ABOVE}; champion v2 has no accuracy logged, so the threshold decides",
+                 id="champion-without-metric"),
+    pytest.param(None, None, "Rejected", "MLflow has no version 3 of model 'churn' to match this package",
+                 id="mlflow-version-missing"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("challenger", "champion", "expected_status", "expected_reason"), DECISIONS)
+def test_auto_mode_applies_the_decision_table(
+    sagemaker: Any,
+    mlflow: FakeMlflow,
+    published: Callable[[], list[dict[str, Any]]],
+    lambda_context: Any,
+    challenger: dict[str, float] | None,
+    champion: dict[str, float] | None,
+    expected_status: str,
+    expected_reason: str,
+) -> None:
+    # Given a pending package v3 and MLflow holding the challenger (and maybe a champion)
+    arn = register_packages(sagemaker)
+    setup_model(mlflow, challenger=challenger, champion=champion)
+
+    # When the gate sees the package waiting for approval
+    outcome = invoke(load_event("model_package_pending"), lambda_context)
+
+    # Then the package carries the verdict and its reason, and exactly one event says so
+    package = describe(sagemaker, arn)
+    assert package["ModelApprovalStatus"] == expected_status
+    assert expected_reason in package["ApprovalDescription"]
+    expected_event = domain_events.MODEL_APPROVED if expected_status == "Approved" else domain_events.MODEL_REJECTED
+    events = published()
+    assert [e["detail-type"] for e in events] == [expected_event]
+    assert expected_reason in events[0]["reason"]
+    assert outcome["action"] == expected_status.lower()
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "expected_status", "expected_reason"),
+    [
+        pytest.param(0.21, 0.23, "Approved", "rmse 0.2100 <= threshold 0.2500 and beats champion v2 (0.2300) by 0.0200",
+                     id="lower-and-clearly-better"),
+        pytest.param(0.225, 0.23, "Rejected", "by only 0.0050 <= margin 0.0100", id="lower-but-within-margin"),
+        pytest.param(0.24, 0.23, "Rejected", "does not beat champion v2 (0.2300)", id="higher-than-champion"),
+        pytest.param(0.30, None, "Rejected", "rmse 0.3000 > threshold 0.2500 (lower is better)",
+                     id="above-threshold"),
+    ],
+)  # fmt: skip
+def test_lower_is_better_metrics_are_judged_in_their_own_direction(
+    sagemaker: Any,
+    mlflow: FakeMlflow,
+    published: Callable[[], list[dict[str, Any]]],
+    lambda_context: Any,
+    challenger: float,
+    champion: float | None,
+    expected_status: str,
+    expected_reason: str,
+) -> None:
+    # Given an error metric where smaller values are better
+    arn = register_packages(sagemaker)
+    settings = example_settings(metric_name="rmse", threshold=0.25, margin=0.01, greater_is_better=False)
+    setup_model(
+        mlflow,
+        settings=settings,
+        challenger={"rmse": challenger},
+        champion=None if champion is None else {"rmse": champion},
+    )
+
+    # When the gate judges the package
+    invoke(load_event("model_package_pending"), lambda_context)
+
+    # Then the comparison runs the other way round
+    package = describe(sagemaker, arn)
+    assert package["ModelApprovalStatus"] == expected_status
+    assert expected_reason in package["ApprovalDescription"]
+
+
+def test_approval_records_the_numbers_in_sagemaker_mlflow_and_the_event(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given a challenger that clearly beats the champion, and a package with its own metadata
+    arn = register_packages(sagemaker, metadata={"team": "retention", "source-run": "run0003"})
+    setup_model(mlflow, challenger={"accuracy": 0.9412}, champion={"accuracy": 0.9301})
+
+    # When the gate approves it
+    invoke(load_event("model_package_pending"), lambda_context)
+
+    # Then the approval description states the numbers
+    package = describe(sagemaker, arn)
+    assert package["ApprovalDescription"] == (
+        "accuracy 0.9412 >= threshold 0.9000 and beats champion v2 (0.9301) by 0.0111 > margin 0.0100"
+    )
+    # And the package keeps its metadata, with the comparison added
+    assert package["CustomerMetadataProperties"] == {
+        "team": "retention",
+        "source-run": "run0003",
+        "validation_status": "approved",
+        "validation_recommendation": "approve",
+        "validation_metric": "accuracy",
+        "validation_value": "0.9412",
+        "validation_threshold": "0.9",
+        "validation_margin": "0.01",
+        "validation_champion_version": "2",
+        "validation_champion_value": "0.9301",
+    }
+    # And the MLflow version carries the same record plus the reason; the champion is untouched
+    tags = mlflow.tags("churn", 3)
+    assert tags["validation_status"] == "approved"
+    assert tags["validation_value"] == "0.9412"
+    assert tags["validation_champion_value"] == "0.9301"
+    assert tags["validation_reason"] == package["ApprovalDescription"]
+    assert mlflow.tags("churn", 2) == {}
+    assert mlflow.aliases[("churn", "champion")] == "2"
+    # And the published event names model, version and metrics
+    (event,) = published()
+    assert event["detail-type"] == domain_events.MODEL_APPROVED
+    assert event["model"] == "churn"
+    assert event["version"] == 3
+    assert event["modelPackageArn"] == arn
+    assert event["correlationId"] == "7f2b1c3e-5a4d-4e8f-9b6a-2c1d0e9f8a71"
+    assert event["metrics"] == {
+        "name": "accuracy",
+        "challenger": 0.9412,
+        "champion": 0.9301,
+        "championVersion": "2",
+        "threshold": 0.9,
+        "margin": 0.01,
+        "greaterIsBetter": True,
+        "improvement": 0.0111,
+    }
+
+
+def test_manual_mode_records_the_comparison_and_asks_for_a_review(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given a model whose versions a person approves
+    arn = register_packages(sagemaker)
+    setup_model(
+        mlflow,
+        settings=example_settings(approval_mode="manual"),
+        challenger={"accuracy": 0.9412},
+        champion={"accuracy": 0.9301},
+    )
+
+    # When the gate sees the pending package
+    outcome = invoke(load_event("model_package_pending"), lambda_context)
+
+    # Then the package is still pending, with the recommendation recorded on it
+    package = describe(sagemaker, arn)
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert package["ApprovalDescription"].startswith(
+        "Review requested; the gate recommends to approve: accuracy 0.9412"
+    )
+    assert package["CustomerMetadataProperties"]["team"] == "retention"
+    assert package["CustomerMetadataProperties"]["validation_status"] == "review_requested"
+    assert package["CustomerMetadataProperties"]["validation_recommendation"] == "approve"
+    assert mlflow.tags("churn", 3)["validation_status"] == "review_requested"
+    # And only a review request is published
+    events = published()
+    assert [e["detail-type"] for e in events] == [domain_events.MODEL_REVIEW_REQUESTED]
+    assert events[0]["recommendation"] == "approve"
+    assert outcome["action"] == "review_requested"
+
+
+def test_manual_mode_does_not_review_its_own_update_again(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given a review already requested (recording it emits another pending state change)
+    register_packages(sagemaker)
+    setup_model(mlflow, settings=example_settings(approval_mode="manual"), challenger={"accuracy": 0.95})
+    invoke(load_event("model_package_pending"), lambda_context)
+    writes_after_first = list(mlflow.writes)
+
+    # When the pending event arrives again
+    outcome = invoke(load_event("model_package_pending"), lambda_context)
+
+    # Then nothing more is written or published
+    assert outcome["action"] == "ignored"
+    assert mlflow.writes == writes_after_first
+    assert [e["detail-type"] for e in published()] == [domain_events.MODEL_REVIEW_REQUESTED]
+
+
+def test_a_redelivered_event_for_a_decided_package_changes_nothing(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given a package the gate already approved
+    arn = register_packages(sagemaker)
+    setup_model(mlflow, challenger={"accuracy": 0.95})
+    invoke(load_event("model_package_pending"), lambda_context)
+    writes_after_first = list(mlflow.writes)
+
+    # When the same pending event is delivered again
+    outcome = invoke(load_event("model_package_pending"), lambda_context)
+
+    # Then the gate sees it is decided and leaves it alone
+    assert outcome == {"action": "ignored", "reason": "package is already Approved", "model": "churn", "version": 3}
+    assert describe(sagemaker, arn)["ModelApprovalStatus"] == "Approved"
+    assert mlflow.writes == writes_after_first
+    assert [e["detail-type"] for e in published()] == [domain_events.MODEL_APPROVED]
+
+
+def test_the_minimal_event_is_enough(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given an event without version, inference specification or metadata
+    arn = register_packages(sagemaker)
+    setup_model(mlflow, challenger={"accuracy": 0.95})
+
+    # When the gate sees it
+    outcome = invoke(load_event("model_package_minimal"), lambda_context)
+
+    # Then the version comes from the ARN and the metadata from the package itself
+    assert outcome["version"] == 3
+    package = describe(sagemaker, arn)
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert package["CustomerMetadataProperties"]["team"] == "retention"
+
+
+@pytest.mark.parametrize("status", ["Approved", "Rejected"])
+def test_packages_that_are_not_pending_are_ignored(
+    sagemaker: Any,
+    mlflow: FakeMlflow,
+    published: Callable[[], list[dict[str, Any]]],
+    lambda_context: Any,
+    status: str,
+) -> None:
+    # Given an approval decision made elsewhere
+    arn = register_packages(sagemaker)
+    setup_model(mlflow, challenger={"accuracy": 0.5})
+    event = load_event("model_package_pending")
+    event["detail"]["ModelApprovalStatus"] = status
+
+    # When the gate receives it
+    outcome = invoke(event, lambda_context)
+
+    # Then it does nothing at all
+    assert outcome["action"] == "ignored"
+    assert describe(sagemaker, arn)["ModelApprovalStatus"] == "PendingManualApproval"
+    assert mlflow.writes == []
+    assert published() == []
+
+
+def test_an_unknown_package_group_is_rejected_without_side_effects(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given a pending package in a group no catalog model owns
+    arn = register_packages(sagemaker, group="fraud-9f8e7d")
+    setup_model(mlflow, challenger={"accuracy": 0.95})
+    event = load_event("model_package_pending")
+    event["detail"]["ModelPackageGroupName"] = "fraud-9f8e7d"
+    event["detail"]["ModelPackageArn"] = arn
+
+    # When the gate receives it
+    outcome = invoke(event, lambda_context)
+
+    # Then the package is untouched and only EventRejected is published
+    assert outcome["action"] == "event_rejected"
+    package = describe(sagemaker, arn)
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert package["CustomerMetadataProperties"] == {"team": "retention"}
+    assert mlflow.writes == []
+    (event_rejected,) = published()
+    assert event_rejected["detail-type"] == domain_events.EVENT_REJECTED
+    assert "fraud-9f8e7d" in event_rejected["reason"]
+    assert event_rejected["modelPackageArn"] == arn
+
+
+def _without_detail(event: dict[str, Any]) -> None:
+    del event["detail"]
+
+
+def _foreign_arn(event: dict[str, Any]) -> None:
+    event["detail"]["ModelPackageArn"] = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/other-1a2b3c/3"
+
+
+def _unknown_status(event: dict[str, Any]) -> None:
+    event["detail"]["ModelApprovalStatus"] = "Maybe"
+
+
+def _version_mismatch(event: dict[str, Any]) -> None:
+    event["detail"]["ModelPackageVersion"] = 4
+
+
+def _wrong_detail_type(event: dict[str, Any]) -> None:
+    event["detail-type"] = "SageMaker Model State Change"
+
+
+@pytest.mark.parametrize(
+    "spoil", [_without_detail, _foreign_arn, _unknown_status, _version_mismatch, _wrong_detail_type]
+)
+def test_malformed_events_are_rejected_without_side_effects(
+    sagemaker: Any,
+    mlflow: FakeMlflow,
+    published: Callable[[], list[dict[str, Any]]],
+    lambda_context: Any,
+    spoil: Callable[[dict[str, Any]], None],
+) -> None:
+    # Given a pending package and an event about it that does not hold together
+    arn = register_packages(sagemaker)
+    setup_model(mlflow, challenger={"accuracy": 0.95})
+    event = load_event("model_package_pending")
+    spoil(event)
+
+    # When the gate receives it
+    outcome = invoke(event, lambda_context)
+
+    # Then it returns normally, changes nothing and publishes only EventRejected
+    assert outcome["action"] == "event_rejected"
+    assert describe(sagemaker, arn)["ModelApprovalStatus"] == "PendingManualApproval"
+    assert mlflow.writes == []
+    events = published()
+    assert [e["detail-type"] for e in events] == [domain_events.EVENT_REJECTED]
+    assert events[0]["problems"]
+    assert events[0]["correlationId"] == event["id"]
+
+
+def test_an_event_that_is_not_an_object_is_rejected(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given a pending package and a payload that is not an event at all
+    arn = register_packages(sagemaker)
+    setup_model(mlflow, challenger={"accuracy": 0.95})
+
+    # When the gate receives it
+    outcome = invoke(["not", "an", "event"], lambda_context)
+
+    # Then it is recorded as rejected and nothing else happens
+    assert outcome["action"] == "event_rejected"
+    assert describe(sagemaker, arn)["ModelApprovalStatus"] == "PendingManualApproval"
+    assert [e["detail-type"] for e in published()] == [domain_events.EVENT_REJECTED]
+
+
+def test_a_transient_mlflow_failure_raises_so_the_event_is_retried(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given MLflow answering 503 (after the client's own retries)
+    arn = register_packages(sagemaker)
+    setup_model(mlflow, challenger={"accuracy": 0.95})
+    mlflow.failure = MlflowRestError(
+        method="GET", path="/api/2.0/mlflow/model-versions/get", status=503, error_code=None, message="busy"
+    )
+
+    # When the gate runs, then the error propagates
+    with pytest.raises(MlflowRestError, match="HTTP 503"):
+        invoke(load_event("model_package_pending"), lambda_context)
+
+    # And the package is still pending with nothing published
+    assert describe(sagemaker, arn)["ModelApprovalStatus"] == "PendingManualApproval"
+    assert published() == []
+
+
+def test_judge_is_a_pure_function_of_settings_and_scores() -> None:
+    # Given settings and two scores, when judged, then the verdict and its numbers follow
+    verdict = logic.judge(example_settings(), logic.Score("3", 0.9412, "run0003"), logic.Score("2", 0.9301, "run0002"))
+    assert verdict.approve is True
+    assert verdict.improvement == pytest.approx(0.0111)
+    assert verdict.record("approved")["validation_champion_version"] == "2"
+
+
+def test_metadata_values_keep_to_the_characters_sagemaker_accepts() -> None:
+    # Given a metric name with characters SageMaker metadata refuses, when recorded, then they are replaced
+    verdict = logic.judge(example_settings(metric_name="auc(roc)"), logic.Score("3", 0.95), None)
+    assert verdict.record("approved")["validation_metric"] == "auc_roc_"
