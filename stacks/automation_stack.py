@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import jsii
-
 from aws_cdk import ArnFormat, Aws, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -23,9 +22,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
-from lambdas.platform_common import domain_events, env_names
+from platform_common import domain_events, env_names
 from stacks import event_patterns, naming
 from stacks.compliance import acknowledge
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
@@ -238,8 +238,16 @@ class AutomationStack(Stack):
             "Rollback alarms are created per model by the model stacks, named <prefix>-<env>-<model>-*.",
         )  # fmt: skip
 
-    def _rule(self, construct_id: str, *, rule_name: str, description: str, pattern: dict[str, Any],
-              targets: list[events.IRuleTarget], event_bus: events.IEventBus | None = None) -> events.Rule:
+    def _rule(
+        self,
+        construct_id: str,
+        *,
+        rule_name: str,
+        description: str,
+        pattern: dict[str, Any],
+        targets: list[events.IRuleTarget],
+        event_bus: events.IEventBus | None = None,
+    ) -> events.Rule:
         """A rule whose pattern is written verbatim from `event_patterns` (CDK's EventPattern has no `$or`)."""
         rule = events.Rule(self, construct_id, rule_name=rule_name, description=description, event_bus=event_bus,
                            event_pattern=events.EventPattern(source=["placeholder"]), targets=targets)  # fmt: skip
@@ -395,7 +403,7 @@ class _AuditLogTarget:
         self._arn = log_group_arn
         self._dlq = dead_letter_queue_arn
 
-    def bind(self, rule: events.IRule, id: str | None = None) -> events.RuleTargetConfig:  # noqa: A002
+    def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
         del rule, id
         return events.RuleTargetConfig(
             arn=self._arn,
@@ -435,4 +443,3 @@ def _retention(days: int) -> logs.RetentionDays:
 
 def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("-"))
-

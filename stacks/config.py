@@ -270,7 +270,7 @@ class _Reader:
         return self.get(key, default, bool)
 
     def string_map(self, key: str) -> dict[str, str]:
-        value = self.get(key, {}, Mapping)
+        value: Mapping[str, Any] = self.get(key, {}, Mapping)
         out: dict[str, str] = {}
         for k, v in value.items():
             if not isinstance(v, str) or not _TAG_KEY_RE.match(str(k)):
@@ -279,7 +279,7 @@ class _Reader:
         return out
 
     def string_list(self, key: str, pattern: re.Pattern[str], expected: str) -> tuple[str, ...]:
-        value = self.get(key, [], list)
+        value: list[Any] = self.get(key, [], list)
         for index, item in enumerate(value):
             if not isinstance(item, str) or not pattern.match(item):
                 raise ConfigError(f"{self._at(key)}[{index}]", item, expected)
@@ -404,7 +404,7 @@ def _model(r: _Reader, env_path: str) -> ModelConfig:
     deployment = DeploymentConfig(
         strategy=cast(Any, d.choice("strategy", "canary", DEPLOYMENT_STRATEGIES)),
         canary_percent=d.integer("canary_percent", 10, 1, 50),
-        linear_step_percent=d.integer("linear_step_percent", 25, 5, 50),
+        linear_step_percent=d.integer("linear_step_percent", 25, 10, 50),
         wait_minutes=d.integer("wait_minutes", 10, 0, 60),
         termination_wait_minutes=d.integer("termination_wait_minutes", 5, 0, 60),
         max_error_rate_percent=d.number("max_error_rate_percent", 1.0, 0.0, 100.0),
@@ -448,7 +448,7 @@ def _model(r: _Reader, env_path: str) -> ModelConfig:
 
 
 def _models(r: _Reader) -> tuple[ModelConfig, ...]:
-    raw = r.get("models", [], list)
+    raw: list[Any] = r.get("models", [], list)
     models = tuple(_model(_Reader(item, f"{r.path}.models[{i}]"), r.path) for i, item in enumerate(raw))
     names = [m.name for m in models]
     for i, model in enumerate(models):
@@ -467,13 +467,15 @@ def load_environment(platform: object, env_name: str) -> EnvironmentConfig:
     """Validate the `platform` context object and return the settings of one environment."""
     root = _Reader(platform, "platform")
     prefix = root.string("prefix", "mlops", _PREFIX_RE, "3-16 lower-case letters, digits or hyphens") or "mlops"
-    environments = root.get("environments", {}, Mapping)
+    environments: Mapping[str, Any] = root.get("environments", {}, Mapping)
     root.finish()
     if env_name not in ENVIRONMENT_NAMES:
         raise ConfigError("env", env_name, "one of " + ", ".join(ENVIRONMENT_NAMES) + " (set with -c env=NAME)")
     for key in environments:
         if key not in ENVIRONMENT_NAMES:
-            raise ConfigError(f"platform.environments.{key}", key, "an environment named " + ", ".join(ENVIRONMENT_NAMES))
+            raise ConfigError(
+                f"platform.environments.{key}", key, "an environment named " + ", ".join(ENVIRONMENT_NAMES)
+            )
     if env_name not in environments:
         raise ConfigError(f"platform.environments.{env_name}", None, "an object describing this environment")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lambdas.platform_common import domain_events
+from platform_common import domain_events
 
 Pattern = dict[str, Any]
 

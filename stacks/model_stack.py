@@ -22,12 +22,12 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from lambdas.platform_common.catalog import ModelSettings
+from platform_common.catalog import ModelSettings
 from stacks import naming
 from stacks.config import EnvironmentConfig, ModelConfig
 from stacks.pipeline_definition import DefaultImages, build_pipeline_definition
 
-# SageMaker's prebuilt scikit-learn images (framework 1.2-1) by region; the account differs
+# SageMaker's prebuilt scikit-learn images (framework 1.4-2, Python 3.10) by region; the account differs
 # per region (SageMaker Developer Guide, "Docker Registry Paths and Example Code").
 SKLEARN_IMAGE_ACCOUNTS = {
     "us-east-1": "683313688378",
@@ -37,7 +37,7 @@ SKLEARN_IMAGE_ACCOUNTS = {
     "eu-central-1": "492215442770",
     "ap-southeast-2": "783357654285",
 }
-SKLEARN_IMAGE = "sagemaker-scikit-learn:1.2-1-cpu-py3"
+SKLEARN_IMAGE = "sagemaker-scikit-learn:1.4-2-cpu-py3"
 
 
 class ModelStack(Stack):

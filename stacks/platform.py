@@ -106,7 +106,9 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
         for key, value in config.tags.items():
             Tags.of(stack).add(key, value)
         if config.permissions_boundary_arn is not None:
-            boundary = iam.ManagedPolicy.from_managed_policy_arn(stack, "PermissionsBoundary", config.permissions_boundary_arn)
+            boundary = iam.ManagedPolicy.from_managed_policy_arn(
+                stack, "PermissionsBoundary", config.permissions_boundary_arn
+            )
             iam.PermissionsBoundary.of(stack).apply(boundary)
     apply_compliance_checks(app, platform.stacks)
     return platform

@@ -44,7 +44,5 @@ class TrackingStack(Stack):
                 f"--tracking-server-name {self.mlflow.name} --region {Aws.REGION}"
             )
         else:
-            ui_command = (
-                f"aws sagemaker create-presigned-mlflow-app-url --arn {self.mlflow.arn} --region {Aws.REGION}"
-            )
+            ui_command = f"aws sagemaker create-presigned-mlflow-app-url --arn {self.mlflow.arn} --region {Aws.REGION}"
         CfnOutput(self, "MlflowUiCommand", value=ui_command, description="Prints a short-lived URL of the MLflow UI")

@@ -34,7 +34,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (fn, arg), = value.items()
+            ((fn, arg),) = value.items()
             if fn == "Ref":
                 return PSEUDO.get(arg) or self._ref(arg, template)
             if fn == "Fn::Join":

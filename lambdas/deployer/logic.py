@@ -21,6 +21,11 @@ package version N (see the model gate for why), so once the endpoint is InServic
 `-v<N>` the MLflow alias `champion` moves to N, the previous champion gets the tag
 `lifecycle=retired`, and the new one `lifecycle=champion`. A retired version gets no
 alias: an alias names exactly one version, and there are many retired ones.
+
+Events arrive late or twice. An approval for a version the endpoint already runs or is
+updating to publishes DeploymentSkipped; resources left by an interrupted attempt are
+reused. `Failed` and `UpdateRollbackFailed`, and `InService` with a `FailureReason` (an
+update that was rolled back), publish DeploymentFailed; intermediate states are ignored.
 """
 
 from __future__ import annotations
@@ -134,8 +139,13 @@ def version_from_config_name(endpoint_name: str, config_name: str | None) -> int
 
 
 def effective_strategy(settings: ModelSettings) -> str:
-    """The traffic shifting actually used: canary and linear sizes count instances, which a
-    serverless variant does not have, so a serverless endpoint always shifts all at once."""
+    """The traffic shifting actually used.
+
+    Canary and linear sizes are fractions of the variant's instance count (SageMaker API
+    Reference, "TrafficRoutingConfig"), which a serverless variant does not have; blue/green
+    itself is not excluded for serverless endpoints (Developer Guide, "Exclusions"), so a
+    serverless endpoint shifts all at once and keeps its bake time and rollback alarms.
+    """
     if settings.serverless_memory_mb is not None:
         return "all-at-once"
     return settings.deployment_strategy
@@ -184,7 +194,11 @@ def build_deployment_config(settings: ModelSettings) -> dict[str, Any]:
 
 
 def production_variant(settings: ModelSettings, model_name: str) -> dict[str, Any]:
-    """The single `AllTraffic` variant: serverless when the catalog gives serverless settings."""
+    """The single `AllTraffic` variant: serverless when the catalog gives serverless settings.
+
+    Blue/green updates need the new config to keep the old variant name (Developer Guide,
+    "Exclusions"), hence the one fixed name.
+    """
     variant: dict[str, Any] = {"VariantName": VARIANT_NAME, "ModelName": model_name}
     if settings.serverless_memory_mb is not None:
         variant["ServerlessConfig"] = {

@@ -16,8 +16,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from platform_common.envelope import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from platform_common.envelope import EventBridgeModel
 
 SOURCE = "aws.sagemaker"
 PACKAGE_DETAIL_TYPE = "SageMaker Model Package State Change"

@@ -1,8 +1,7 @@
 """Lambda entry point of the model gate: parse the event, find the model, let `logic` decide.
 
 Only the logger and the small shared runtime module load at import time; pydantic, the
-event models, boto3 and the MLflow client load with the first event, so a cold start
-that fails early (bad configuration) stays cheap and the module imports fast.
+event models, boto3 and the MLflow client load with the first event.
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ CHAMPION_VALUE_KEY = "validation_champion_value"
 REASON_KEY = "validation_reason"
 
 # SageMaker limits ApprovalDescription to 1024 characters, and metadata values to 256
-# characters drawn from letters, digits, spaces and _.:/=+-@ (so no reason text there).
+# characters drawn from letters, digits, spaces and _.:/=+-@, so no reason text there
+# (SageMaker API Reference, "UpdateModelPackage").
 APPROVAL_DESCRIPTION_LIMIT = 1024
 METADATA_VALUE_LIMIT = 256
 _METADATA_UNSAFE = re.compile(r"[^\w .:/=+\-@]")

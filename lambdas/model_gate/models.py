@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from platform_common.envelope import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from platform_common.envelope import EventBridgeModel
 
 SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker Model Package State Change"

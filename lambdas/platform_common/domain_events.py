@@ -70,7 +70,6 @@ def publish(events_client: Any, bus_name: str, event: DomainEvent) -> str:
     entry = response["Entries"][0]
     if response.get("FailedEntryCount") or "EventId" not in entry:
         raise PublishError(
-            f"event bus {bus_name!r} refused {event.detail_type}: "
-            f"{entry.get('ErrorCode')} {entry.get('ErrorMessage')}"
+            f"event bus {bus_name!r} refused {event.detail_type}: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}"
         )
     return str(entry["EventId"])

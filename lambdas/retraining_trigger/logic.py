@@ -135,6 +135,7 @@ def folder_uri(bucket: str, key: str) -> str:
 
 
 def prefix_uri(bucket: str, prefix: str) -> str:
+    """`s3://bucket/prefix`: a model's whole data prefix."""
     return f"s3://{bucket}/{prefix}"
 
 
@@ -239,6 +240,8 @@ class Execution:
 
 @dataclass(frozen=True)
 class Decision:
+    """Start, coalesce into `execution`, or recognise `execution` as this event's own run."""
+
     action: Literal["start", "coalesce", "duplicate"]
     reason: str
     execution: Execution | None = None

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from platform_common.envelope import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
 from platform_common import domain_events
+from platform_common.envelope import EventBridgeModel
 
 # SageMaker caps a pipeline parameter value at 1024 characters.
 MAX_PARAMETER_VALUE_LENGTH = 1024

@@ -11,7 +11,6 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from stacks.compliance import acknowledge_wildcards
-
 from stacks.config import MlflowConfig
 
 # What SageMaker needs to register MLflow models as model package versions

@@ -69,7 +69,7 @@ class MlServiceRoles(Construct):
             (iam.PolicyStatement(sid="ReadCodeAssets", actions=["s3:GetObject"],
                                  resources=[_s3(f"cdk-*-assets-{Aws.ACCOUNT_ID}-{Aws.REGION}", "/*")]),
              "The example model's scripts are CDK file assets in the bootstrap bucket, named by content hash."),
-            (iam.PolicyStatement(sid="UseKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            (iam.PolicyStatement(sid="UseKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
                                  resources=[key.key_arn]), None),
             (iam.PolicyStatement(sid="TrackExperiments",
                                  actions=MLFLOW_READ_ACTIONS + MLFLOW_EXPERIMENT_WRITE_ACTIONS,

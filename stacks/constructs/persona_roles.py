@@ -68,7 +68,12 @@ MLFLOW_ALIAS_ACTIONS = [
     "sagemaker-mlflow:SetRegisteredModelAlias",
     "sagemaker-mlflow:DeleteRegisteredModelAlias",
 ]
-SAGEMAKER_READ_ACTIONS = ["sagemaker:Describe*", "sagemaker:List*", "sagemaker:Search", "sagemaker:GetSearchSuggestions"]
+SAGEMAKER_READ_ACTIONS = [
+    "sagemaker:Describe*",
+    "sagemaker:List*",
+    "sagemaker:Search",
+    "sagemaker:GetSearchSuggestions",
+]
 LOG_READ_ACTIONS = [
     "logs:DescribeLogGroups",
     "logs:DescribeLogStreams",
@@ -229,12 +234,24 @@ class PersonaRoles(Construct):
                 sid="LogsRead",
                 actions=LOG_READ_ACTIONS,
                 resources=[
-                    self._stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/*",
-                                           arn_format=ArnFormat.COLON_RESOURCE_NAME),  # fmt: skip
-                    self._stack.format_arn(service="logs", resource="log-group",
-                                           resource_name=f"/{self._r.resource_prefix}/*", arn_format=ArnFormat.COLON_RESOURCE_NAME),  # fmt: skip
-                    self._stack.format_arn(service="logs", resource="log-group",
-                                           resource_name=f"/aws/lambda/{self._r.resource_prefix}-*", arn_format=ArnFormat.COLON_RESOURCE_NAME),  # fmt: skip
+                    self._stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="/aws/sagemaker/*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    ),  # fmt: skip
+                    self._stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=f"/{self._r.resource_prefix}/*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    ),  # fmt: skip
+                    self._stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=f"/aws/lambda/{self._r.resource_prefix}-*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    ),  # fmt: skip
                 ],
             ),
         ]
@@ -247,7 +264,9 @@ class PersonaRoles(Construct):
                 sid="RequestRetraining",
                 actions=["events:PutEvents"],
                 resources=[self._r.platform_bus.event_bus_arn],
-                conditions={"StringEquals": {"events:detail-type": "RetrainingRequested", "events:source": "mlops.platform"}},
+                conditions={
+                    "StringEquals": {"events:detail-type": "RetrainingRequested", "events:source": "mlops.platform"}
+                },
             )
         ]
 
@@ -277,10 +296,13 @@ class PersonaRoles(Construct):
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[_objects(r.artifact_bucket_name, f"{r.mlflow_artifacts_prefix}/*")],
             ),
-            iam.PolicyStatement(sid="MlflowArtifactsList", actions=["s3:ListBucket"], resources=[_bucket(r.artifact_bucket_name)]),
+            iam.PolicyStatement(
+                sid="MlflowArtifactsList", actions=["s3:ListBucket"], resources=[_bucket(r.artifact_bucket_name)]
+            ),
             self._key_use("KeyUseThroughS3", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]),
-            iam.PolicyStatement(sid="StartRetraining", actions=["sagemaker:StartPipelineExecution"],
-                                resources=[self._pipelines()]),  # fmt: skip
+            iam.PolicyStatement(
+                sid="StartRetraining", actions=["sagemaker:StartPipelineExecution"], resources=[self._pipelines()]
+            ),  # fmt: skip
             *self._retraining_request(),
             *self._common_read(),
         ]
@@ -296,10 +318,15 @@ class PersonaRoles(Construct):
             iam.PolicyStatement(
                 sid="ServingResources",
                 actions=[
-                    "sagemaker:CreateModel", "sagemaker:DeleteModel",
-                    "sagemaker:CreateEndpointConfig", "sagemaker:DeleteEndpointConfig",
-                    "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint",
-                    "sagemaker:UpdateEndpointWeightsAndCapacities", "sagemaker:AddTags",
+                    "sagemaker:CreateModel",
+                    "sagemaker:DeleteModel",
+                    "sagemaker:CreateEndpointConfig",
+                    "sagemaker:DeleteEndpointConfig",
+                    "sagemaker:CreateEndpoint",
+                    "sagemaker:UpdateEndpoint",
+                    "sagemaker:DeleteEndpoint",
+                    "sagemaker:UpdateEndpointWeightsAndCapacities",
+                    "sagemaker:AddTags",
                 ],  # fmt: skip
                 resources=[
                     self._arn("model", self._owned),
@@ -310,10 +337,13 @@ class PersonaRoles(Construct):
             iam.PolicyStatement(
                 sid="PipelineOperations",
                 actions=[
-                    "sagemaker:StartPipelineExecution", "sagemaker:StopPipelineExecution",
-                    "sagemaker:RetryPipelineExecution", "sagemaker:UpdatePipeline",
+                    "sagemaker:StartPipelineExecution",
+                    "sagemaker:StopPipelineExecution",
+                    "sagemaker:RetryPipelineExecution",
+                    "sagemaker:UpdatePipeline",
                     "sagemaker:UpdatePipelineExecution",
-                    "sagemaker:SendPipelineExecutionStepSuccess", "sagemaker:SendPipelineExecutionStepFailure",
+                    "sagemaker:SendPipelineExecutionStepSuccess",
+                    "sagemaker:SendPipelineExecutionStepFailure",
                 ],  # fmt: skip
                 resources=[self._pipelines(), f"{self._pipelines()}/execution/*"],
             ),
@@ -338,8 +368,11 @@ class PersonaRoles(Construct):
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[_objects(r.data_bucket_name, f"{r.datasets_prefix}*")],
             ),
-            iam.PolicyStatement(sid="BucketsList", actions=["s3:ListBucket"],
-                                resources=[_bucket(r.data_bucket_name), _bucket(r.artifact_bucket_name)]),  # fmt: skip
+            iam.PolicyStatement(
+                sid="BucketsList",
+                actions=["s3:ListBucket"],
+                resources=[_bucket(r.data_bucket_name), _bucket(r.artifact_bucket_name)],
+            ),  # fmt: skip
             iam.PolicyStatement(
                 sid="MlflowArtifactsRead",
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
@@ -366,28 +399,43 @@ class PersonaRoles(Construct):
         return [
             iam.PolicyStatement(sid="MlflowRead", actions=MLFLOW_READ_ACTIONS, resources=[self._mlflow_resource()]),
             self._ui_url_statement(),
-            iam.PolicyStatement(sid="CloudTrailRead",
-                                actions=["cloudtrail:LookupEvents", "cloudtrail:GetTrailStatus",
-                                         "cloudtrail:DescribeTrails"],
-                                resources=["*"]),  # fmt: skip
+            iam.PolicyStatement(
+                sid="CloudTrailRead",
+                actions=["cloudtrail:LookupEvents", "cloudtrail:GetTrailStatus", "cloudtrail:DescribeTrails"],
+                resources=["*"],
+            ),  # fmt: skip
             iam.PolicyStatement(
                 sid="BucketConfigurationRead",
                 actions=[
-                    "s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketPolicy", "s3:GetBucketVersioning",
-                    "s3:GetEncryptionConfiguration", "s3:GetBucketLogging", "s3:GetLifecycleConfiguration",
-                    "s3:GetBucketPublicAccessBlock", "s3:GetBucketNotification",
+                    "s3:ListBucket",
+                    "s3:ListBucketVersions",
+                    "s3:GetBucketPolicy",
+                    "s3:GetBucketVersioning",
+                    "s3:GetEncryptionConfiguration",
+                    "s3:GetBucketLogging",
+                    "s3:GetLifecycleConfiguration",
+                    "s3:GetBucketPublicAccessBlock",
+                    "s3:GetBucketNotification",
                 ],  # fmt: skip
                 resources=[_bucket(r.data_bucket_name), _bucket(r.artifact_bucket_name)],
             ),
-            iam.PolicyStatement(sid="KeyRead", actions=["kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy"],
-                                resources=[r.key.key_arn]),  # fmt: skip
+            iam.PolicyStatement(
+                sid="KeyRead",
+                actions=["kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy"],
+                resources=[r.key.key_arn],
+            ),  # fmt: skip
             iam.PolicyStatement(
                 sid="EventsRead",
-                actions=["events:DescribeRule", "events:ListRules", "events:ListTargetsByRule",
-                         "events:DescribeEventBus", "events:DescribeArchive", "events:ListArchives"],
+                actions=[
+                    "events:DescribeRule",
+                    "events:ListRules",
+                    "events:ListTargetsByRule",
+                    "events:DescribeEventBus",
+                    "events:DescribeArchive",
+                    "events:ListArchives",
+                ],
                 resources=["*"],
             ),  # fmt: skip
             iam.PolicyStatement(sid="MonitoringRead", actions=MONITORING_READ_ACTIONS, resources=["*"]),
             *self._common_read(),
         ]
-

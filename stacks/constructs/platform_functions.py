@@ -121,8 +121,11 @@ class PlatformFunction(Construct):
         acknowledge(self.function, "NIST.800.53.R5-LambdaInsideVPC",
                     "The function only calls AWS APIs (SageMaker, EventBridge, SSM, MLflow over SigV4); "
                     "there is no private network resource to reach, so a VPC would add NAT cost and nothing else.")  # fmt: skip
-        acknowledge(self.function, "AwsSolutions-L1",
-                    "Python 3.11 is the runtime the handlers are tested on; move together with the test environment.")
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "Python 3.11 is the runtime the handlers are tested on; move together with the test environment.",
+        )
 
     def allow(self, statement: iam.PolicyStatement, why_wildcards: str | None = None) -> None:
         """Add a permission; a statement with wildcards must say why."""
@@ -134,5 +137,3 @@ class PlatformFunction(Construct):
 def lambda_code() -> lambda_.Code:
     """The handlers' code: lambdas/ without caches (Powertools comes from the layer)."""
     return lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=["**/__pycache__", "*.pyc", "**/.mypy_cache"])
-
-

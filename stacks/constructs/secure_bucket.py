@@ -53,4 +53,6 @@ class SecureBucket(Construct):
             # custom resource (a Lambda function and its role) to do the same thing.
             cfn_bucket = self.bucket.node.default_child
             assert isinstance(cfn_bucket, s3.CfnBucket)
-            cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
+            cfn_bucket.add_property_override(
+                "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
+            )

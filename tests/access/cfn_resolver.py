@@ -45,7 +45,8 @@ class _Stack:
 
     @property
     def resources(self) -> Mapping[str, Mapping[str, Any]]:
-        return self.template.get("Resources", {})
+        resources: Mapping[str, Mapping[str, Any]] = self.template.get("Resources", {})
+        return resources
 
 
 class Resolver:
@@ -231,7 +232,7 @@ def placeholders_in(value: Any) -> list[str]:
         return [value] if PLACEHOLDER in value else []
     if isinstance(value, Mapping):
         return [p for v in value.values() for p in placeholders_in(v)]
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [p for v in value for p in placeholders_in(v)]
     return []
 

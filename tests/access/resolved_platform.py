@@ -15,7 +15,7 @@ from typing import Any
 from stacks.config import EnvironmentConfig, load_environment
 from stacks.naming import mlflow_name
 from tests.access.cfn_resolver import ACCOUNT, PARTITION, REGION, DeployedRole, Deployment, deploy
-from tests.access.iam_eval import Decision, Policy, Request
+from tests.access.iam_eval import Decision, Policy, Request, evaluate
 from tests.synth import cdk_context, synth, synth_default
 
 PERSONAS = ("DataScientist", "MLOpsEngineer", "Auditor")
@@ -55,6 +55,8 @@ class ResolvedPlatform:
             "server": self._output("tracking", "MlflowArn"),
             "mlflow_name": mlflow_name(self.config),
             "other_server": f"{sagemaker}:mlflow-tracking-server/other-team-mlflow",
+            # The same platform's other environment, perhaps in the same account.
+            "other_env": f"{self.config.prefix}-{'prod' if self.config.name != 'prod' else 'dev'}",
             "data": self._output("data", "DataBucketName"),
             "artifacts": self._output("data", "ArtifactBucketName"),
             "key": self._output("data", "PlatformKeyArn"),
@@ -72,8 +74,6 @@ class ResolvedPlatform:
 
     def decide(self, persona: str, request: Request, boundary: Mapping[str, Any] | None = None) -> Decision:
         """IAM's decision on `request` made by a session of the persona's role."""
-        from tests.access.iam_eval import evaluate
-
         if persona not in self._compiled:
             role = self.role(persona)
             if role.external_policy_arns:
@@ -100,7 +100,7 @@ def default_platform(env_name: str = "dev") -> ResolvedPlatform:
 
 def customised_settings() -> dict[str, Any]:
     """cdk.json's platform settings with dev changed as described at the top of this module."""
-    settings = copy.deepcopy(cdk_context()["platform"])
+    settings: dict[str, Any] = copy.deepcopy(cdk_context()["platform"])
     dev = settings["environments"]["dev"]
     dev["personas"] = {
         "trusted_principals": [TRUSTED_ROLE, TRUSTED_ACCOUNT],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -132,16 +132,22 @@ class TestDenyWins:
 
 
 class TestConditions:
-    VIA_S3 = {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+    VIA_S3: ClassVar = {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
     KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
 
     def test_string_equals(self) -> None:
         statement = allow("kms:Decrypt", self.KEY, Condition=self.VIA_S3)
-        assert decide(Request("kms:Decrypt", self.KEY, {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}), statement).allowed
-        assert not decide(Request("kms:Decrypt", self.KEY, {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}), statement).allowed
+        assert decide(
+            Request("kms:Decrypt", self.KEY, {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}), statement
+        ).allowed
+        assert not decide(
+            Request("kms:Decrypt", self.KEY, {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}), statement
+        ).allowed
 
     def test_a_missing_key_fails_a_positive_operator(self) -> None:
-        assert not decide(Request("kms:Decrypt", self.KEY), allow("kms:Decrypt", self.KEY, Condition=self.VIA_S3)).allowed
+        assert not decide(
+            Request("kms:Decrypt", self.KEY), allow("kms:Decrypt", self.KEY, Condition=self.VIA_S3)
+        ).allowed
 
     def test_condition_key_names_are_case_insensitive(self) -> None:
         request = Request("kms:Decrypt", self.KEY, {"KMS:viaservice": "s3.eu-west-1.amazonaws.com"})
@@ -150,10 +156,18 @@ class TestConditions:
     def test_values_of_one_key_are_alternatives_and_keys_are_all_required(self) -> None:
         condition = {"StringLike": {"s3:prefix": ["datasets/", "datasets/*"]}, "Bool": {"aws:SecureTransport": "true"}}
         statement = allow("s3:ListBucket", BUCKET, Condition=condition)
-        assert decide(Request("s3:ListBucket", BUCKET, {"s3:prefix": "datasets/", "aws:SecureTransport": True}), statement).allowed
-        assert decide(Request("s3:ListBucket", BUCKET, {"s3:prefix": "datasets/a/", "aws:SecureTransport": "true"}), statement).allowed
-        assert not decide(Request("s3:ListBucket", BUCKET, {"s3:prefix": "datasets/a/", "aws:SecureTransport": False}), statement).allowed
-        assert not decide(Request("s3:ListBucket", BUCKET, {"s3:prefix": "other/", "aws:SecureTransport": True}), statement).allowed
+        assert decide(
+            Request("s3:ListBucket", BUCKET, {"s3:prefix": "datasets/", "aws:SecureTransport": True}), statement
+        ).allowed
+        assert decide(
+            Request("s3:ListBucket", BUCKET, {"s3:prefix": "datasets/a/", "aws:SecureTransport": "true"}), statement
+        ).allowed
+        assert not decide(
+            Request("s3:ListBucket", BUCKET, {"s3:prefix": "datasets/a/", "aws:SecureTransport": False}), statement
+        ).allowed
+        assert not decide(
+            Request("s3:ListBucket", BUCKET, {"s3:prefix": "other/", "aws:SecureTransport": True}), statement
+        ).allowed
 
     def test_string_like_is_case_sensitive(self) -> None:
         statement = allow("s3:ListBucket", BUCKET, Condition={"StringLike": {"s3:prefix": "datasets/*"}})
@@ -177,7 +191,9 @@ class TestConditions:
         statement = allow("s3:GetObject", "*", Condition=condition)
         own = "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/mlops-dev-churn"
         assert decide(Request("s3:GetObject", BUCKET, {"aws:SourceArn": own}), statement).allowed
-        assert not decide(Request("s3:GetObject", BUCKET, {"aws:SourceArn": own.replace("dev", "prod")}), statement).allowed
+        assert not decide(
+            Request("s3:GetObject", BUCKET, {"aws:SourceArn": own.replace("dev", "prod")}), statement
+        ).allowed
 
     def test_null(self) -> None:
         statement = deny("s3:PutObject", "*", Condition={"Null": {"s3:x-amz-server-side-encryption": "true"}})
@@ -188,7 +204,9 @@ class TestConditions:
 
     def test_set_qualifiers(self) -> None:
         any_tag = allow("sagemaker:AddTags", "*", Condition={"ForAnyValue:StringEquals": {"aws:TagKeys": ["team"]}})
-        all_tags = allow("sagemaker:AddTags", "*", Condition={"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "env"]}})
+        all_tags = allow(
+            "sagemaker:AddTags", "*", Condition={"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "env"]}}
+        )
         both = Request("sagemaker:AddTags", ENDPOINT, {"aws:TagKeys": ["team", "owner"]})
         assert decide(both, any_tag).allowed
         assert not decide(both, all_tags).allowed
@@ -247,7 +265,9 @@ class TestPolicyShape:
 
 
 class TestTrustPolicies:
-    ROOT_TRUST = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}})
+    ROOT_TRUST = policy(
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}
+    )
 
     @pytest.mark.parametrize(
         ("caller", "trusted"),
@@ -263,7 +283,9 @@ class TestTrustPolicies:
         assert trust_allows(self.ROOT_TRUST, caller) is trusted
 
     def test_only_the_actions_named_are_trusted(self) -> None:
-        assert not trust_allows(self.ROOT_TRUST, "arn:aws:iam::123456789012:role/Admin", "sts:AssumeRoleWithWebIdentity")
+        assert not trust_allows(
+            self.ROOT_TRUST, "arn:aws:iam::123456789012:role/Admin", "sts:AssumeRoleWithWebIdentity"
+        )
 
     @pytest.mark.parametrize(
         ("caller", "trusted"),
@@ -294,7 +316,11 @@ class TestTrustPolicies:
     def test_a_deny_in_the_trust_policy_wins(self) -> None:
         trust = policy(
             {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "123456789012"}},
-            {"Effect": "Deny", "Action": "sts:AssumeRole", "Principal": {"AWS": "arn:aws:iam::123456789012:role/Intern"}},
+            {
+                "Effect": "Deny",
+                "Action": "sts:AssumeRole",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:role/Intern"},
+            },
         )
         assert trust_allows(trust, "arn:aws:iam::123456789012:role/Admin")
         assert not trust_allows(trust, "arn:aws:sts::123456789012:assumed-role/Intern/eve")

@@ -144,6 +144,21 @@ def retraining_requested(**detail: Any) -> dict[str, Any]:
     return event
 
 
+def _without_detail() -> dict[str, Any]:
+    event = load_event("s3_object_created")
+    del event["detail"]
+    return event
+
+
+def _with(name: str, path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    event = load_event(name)
+    target = event
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return event
+
+
 def start_other_execution(platform: Platform, *, status: str) -> str:
     """An execution started outside the trigger (from Studio, say), forced into `status`."""
     arn = str(
@@ -309,7 +324,7 @@ def test_manual_request_bypasses_the_burst_window(platform: Platform) -> None:
     assert len(platform.executions()) == 2
 
 
-def test_window_of_zero_minutes_starts_a_run_per_file(aws: None, platform: Platform) -> None:
+def test_window_of_zero_minutes_starts_a_run_per_file(platform: Platform) -> None:
     # Given a model configured without a burst window
     put_catalog(example_settings("churn", coalesce_minutes=0))
 
@@ -509,22 +524,40 @@ def test_manual_request_for_an_unknown_model_is_refused_by_name(platform: Platfo
     assert "'fraud'" in rejected["detail"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("event", "named"),
+    [
+        pytest.param(
+            lambda: _with("cloudwatch_alarm_alarm", ("detail", "alarmName"), "mlops-dev-fraud-quality"),
+            "quality alarm 'mlops-dev-fraud-quality'",
+            id="alarm",
+        ),
+        pytest.param(
+            lambda: _with(
+                "scheduled_event", ("resources",), [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/mlops-dev-fraud-schedule"]
+            ),
+            "schedule rule 'mlops-dev-fraud-schedule'",
+            id="schedule",
+        ),
+    ],
+)
+def test_alarm_or_rule_of_no_model_is_rejected(
+    platform: Platform, event: Callable[[], dict[str, Any]], named: str
+) -> None:
+    # Given an alarm or schedule rule the catalog does not know (catalog and rules drifted apart)
+    # When its event arrives
+    result = platform.invoke(event())
+
+    # Then nothing starts and the rejection names what was not found
+    assert result["outcome"] == "rejected"
+    assert result["reason"] == "unknown-model"
+    assert named in result["message"]
+    assert platform.executions() == []
+    [rejected] = platform.published()
+    assert rejected["detail-type"] == domain_events.EVENT_REJECTED
+
+
 # Malformed and unsupported events
-
-
-def _without_detail() -> dict[str, Any]:
-    event = load_event("s3_object_created")
-    del event["detail"]
-    return event
-
-
-def _with(name: str, path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    event = load_event(name)
-    target = event
-    for part in path[:-1]:
-        target = target[part]
-    target[path[-1]] = value
-    return event
 
 
 @pytest.mark.parametrize(
@@ -619,7 +652,7 @@ class FlakySageMaker:
         if event_name.endswith(".StartPipelineExecution"):
             self.attempts += 1
             if self.attempts <= self.failures:
-                body = json.dumps({"__type": self.code, "message": "Rate exceeded"}).encode()
+                body = json.dumps({"__type": self.code, "message": f"injected {self.code}"}).encode()
                 headers = {"x-amzn-RequestId": f"req-{self.attempts}", "Content-Type": "application/x-amz-json-1.1"}
                 return AWSResponse(request.url, self.status, headers, _RawBody(body))
         response: AWSResponse | None = botocore_stubber(event_name=event_name, request=request, **kwargs)
@@ -676,6 +709,31 @@ def test_persistent_throttling_raises_so_the_event_is_retried_later(
     # And nothing started and nothing was announced
     assert platform.executions() == []
     assert platform.published() == []
+
+
+def test_run_is_not_started_twice_when_announcing_it_failed(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a run that started but whose RetrainingStarted could not be published
+    monkeypatch.setenv(env_names.PLATFORM_BUS_NAME, "mlops-dev-missing-bus")
+    handler.reset()
+    event = load_event("s3_object_created")
+    with pytest.raises(ClientError, match="mlops-dev-missing-bus"):
+        platform.invoke(event)
+    [execution] = platform.executions()
+
+    # When Lambda retries the event once the bus is back
+    monkeypatch.setenv(env_names.PLATFORM_BUS_NAME, BUS_NAME)
+    handler.reset()
+    result = platform.invoke(load_event("s3_object_created"))
+
+    # Then no second run starts, and the record links the event to the first run
+    assert result["outcome"] == "duplicate"
+    assert len(platform.executions()) == 1
+    [coalesced] = platform.published()
+    assert coalesced["detail"]["reason"] == "duplicate-delivery"
+    assert coalesced["detail"]["executionArn"] == execution["PipelineExecutionArn"]
+    assert coalesced["detail"]["correlationId"] == event["id"]
 
 
 # Pure parts and process state
@@ -743,28 +801,3 @@ def test_importing_the_handler_loads_no_aws_sdk() -> None:
         check=True,
     )
     assert done.stdout.strip() == "[]"
-
-
-def test_run_is_not_started_twice_when_announcing_it_failed(
-    platform: Platform, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a run that started but whose RetrainingStarted could not be published
-    monkeypatch.setenv(env_names.PLATFORM_BUS_NAME, "mlops-dev-missing-bus")
-    handler.reset()
-    event = load_event("s3_object_created")
-    with pytest.raises(ClientError, match="mlops-dev-missing-bus"):
-        platform.invoke(event)
-    [execution] = platform.executions()
-
-    # When Lambda retries the event once the bus is back
-    monkeypatch.setenv(env_names.PLATFORM_BUS_NAME, BUS_NAME)
-    handler.reset()
-    result = platform.invoke(load_event("s3_object_created"))
-
-    # Then no second run starts, and the record links the event to the first run
-    assert result["outcome"] == "duplicate"
-    assert len(platform.executions()) == 1
-    [coalesced] = platform.published()
-    assert coalesced["detail"]["reason"] == "duplicate-delivery"
-    assert coalesced["detail"]["executionArn"] == execution["PipelineExecutionArn"]
-    assert coalesced["detail"]["correlationId"] == event["id"]

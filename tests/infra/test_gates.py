@@ -40,7 +40,7 @@ def test_a_new_nag_finding_fails_synthesis() -> None:
     rogue = iam.Role(platform.access, "Rogue", assumed_by=iam.AccountRootPrincipal())
     rogue.add_to_policy(iam.PolicyStatement(actions=["s3:*"], resources=["*"]))
     # When it is synthesized, Then validation stops it
-    with pytest.raises(RuntimeError, match="Validation failed|ValidationFailed"):
+    with pytest.raises(RuntimeError, match=r"Validation failed|ValidationFailed"):
         Template.from_stack(platform.access)
 
 

@@ -31,7 +31,9 @@ def test_platform_key_rotates_and_is_retained(dev_templates: dict[str, Template]
 
 
 @pytest.mark.parametrize("part", ["-data-", "-mlflow-artifacts-", "-access-logs-"])
-def test_every_bucket_is_private_versioned_retained_and_lifecycled(dev_templates: dict[str, Template], part: str) -> None:
+def test_every_bucket_is_private_versioned_retained_and_lifecycled(
+    dev_templates: dict[str, Template], part: str
+) -> None:
     bucket = bucket_by_name_part(dev_templates["data"], part)
     props = bucket["Properties"]
     assert bucket["DeletionPolicy"] == "Retain"
@@ -83,7 +85,9 @@ def test_tracking_server_settings(dev_templates: dict[str, Template]) -> None:
                 "MlflowVersion": "3.0",
                 "WeeklyMaintenanceWindowStart": "Sun:02:00",
                 "AutomaticModelRegistration": True,
-                "ArtifactStoreUri": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp("/mlflow/mlops-dev-mlflow$")])]},
+                "ArtifactStoreUri": {
+                    "Fn::Join": ["", Match.array_with([Match.string_like_regexp("/mlflow/mlops-dev-mlflow$")])]
+                },
             },
             "DeletionPolicy": "Retain",
         },
@@ -98,7 +102,9 @@ def test_tracking_service_role_is_trusted_by_sagemaker_only(dev_templates: dict[
     assert statement["Action"] == "sts:AssumeRole"
 
 
-def test_tracking_service_policy_is_limited_to_its_artifact_root_and_registry(dev_templates: dict[str, Template]) -> None:
+def test_tracking_service_policy_is_limited_to_its_artifact_root_and_registry(
+    dev_templates: dict[str, Template],
+) -> None:
     (policy,) = resources(dev_templates["tracking"], "AWS::IAM::ManagedPolicy").values()
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert set(statements) == {"ArtifactObjects", "ArtifactListing", "ArtifactEncryption", "AutomaticModelRegistration"}
@@ -169,5 +175,9 @@ def test_permissions_boundary_applies_to_every_role() -> None:
 def test_tags_from_config_reach_resources(dev_templates: dict[str, Template]) -> None:
     dev_templates["data"].has_resource_properties(
         "AWS::KMS::Key",
-        {"Tags": Match.array_with([{"Key": "cost-center", "Value": "ml-platform"}, {"Key": "environment", "Value": "dev"}])},
+        {
+            "Tags": Match.array_with(
+                [{"Key": "cost-center", "Value": "ml-platform"}, {"Key": "environment", "Value": "dev"}]
+            )
+        },
     )

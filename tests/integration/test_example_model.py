@@ -289,7 +289,6 @@ def test_model_clears_the_default_metric_threshold(trained: TrainedModel) -> Non
     gate = MetricGate()
     assert pd.metric_json_path(gate.name) == f"metrics.{gate.name}.value"
     value = trained.evaluation["metrics"][gate.name]["value"]
-    print(f"\nTIMING uri training {trained.training_seconds:.1f}s; test metrics {trained.evaluation}")
     assert value >= gate.threshold, f"test {gate.name} {value:.4f} is below the default threshold {gate.threshold}"
 
 
@@ -297,7 +296,6 @@ def test_tracking_server_arn_reaches_the_server_through_the_plugin(
     mlflow_server: MlflowServer, trained_via_arn: TrainedModel
 ) -> None:
     run = trained_via_arn.run
-    print(f"\nTIMING arn training {trained_via_arn.training_seconds:.1f}s")
     assert run["info"]["status"] == "FINISHED"
     assert as_dict(run["data"]["tags"])["trigger_reason"] == "data-arrived"
     assert set(pd.TRAINING_LOG_METRICS) <= as_dict(run["data"]["metrics"]).keys()

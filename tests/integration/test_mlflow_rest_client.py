@@ -18,8 +18,8 @@ import botocore.credentials
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from platform_common.mlflow_rest import MlflowNotFoundError, MlflowRestClient, MlflowRestError
 
+from platform_common.mlflow_rest import MlflowNotFoundError, MlflowRestClient, MlflowRestError
 from tests.mlflow_server import MLFLOW_XDIST_GROUP, MlflowServer
 
 REGION = "eu-west-1"
@@ -241,7 +241,7 @@ def scripted() -> Iterator[ScriptedServer]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client timed out and hung up, which is what a timeout test wants
 
-        do_GET = do_POST = do_DELETE = _answer  # noqa: N815
+        do_GET = do_POST = do_DELETE = _answer
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

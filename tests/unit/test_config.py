@@ -100,7 +100,9 @@ def test_model_defaults() -> None:
         ({"models": "churn"}, "platform.environments.dev.models", "a list"),
     ],
 )  # fmt: skip
-def test_invalid_values_name_the_key_the_value_and_what_is_allowed(dev: dict[str, Any], path: str, expected: str) -> None:
+def test_invalid_values_name_the_key_the_value_and_what_is_allowed(
+    dev: dict[str, Any], path: str, expected: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
         load_environment(platform_with(dev), "dev")
     assert caught.value.path == path

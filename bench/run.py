@@ -1,0 +1,301 @@
+"""Measurements behind `python -m bench`.
+
+Every timed figure is the median of BENCH_RUNS runs (default 3). A figure and its baseline are
+measured one after the other inside the same loop iteration, so slow spells on a busy machine
+hit both and mostly cancel out of the ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+LAMBDAS = ROOT / "lambdas"
+MLFLOW_PYTHON = ROOT / ".venv-mlflow" / "bin" / "python"
+
+HANDLERS = ("retraining_trigger.handler", "model_gate.handler", "deployer.handler")
+SCALE_POINTS = (1, 10, 50, 100)
+# Files the CDK asset leaves out (see lambda_code in stacks/constructs/platform_functions.py).
+ASSET_EXCLUDED_DIRS = {"__pycache__", ".mypy_cache"}
+ASSET_EXCLUDED_SUFFIXES = {".pyc"}
+
+TARGETS = {
+    "synth_ratio": 1.5,
+    "handler_import_ratio_max": 1.3,
+    "lambda_asset_bytes_max": 1024 * 1024,
+    "scale_synth_growth_100_vs_1": 2.0,
+}
+
+
+def main() -> None:
+    runs = int(os.environ.get("BENCH_RUNS", "3"))
+    if runs < 1:
+        sys.exit("BENCH_RUNS must be at least 1")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        scratch_dir = Path(scratch)
+        synth = measure_synth(runs, scratch_dir)
+        results: dict[str, Any] = {
+            "machine": machine_facts(),
+            "runs": runs,
+            **synth,
+            "test_suite_seconds": None,
+            "test_suite_skipped": None,
+            "handler_import_ratio": {},
+            "lambda_asset_bytes": lambda_asset_bytes(scratch_dir / "synth"),
+        }
+        results.update(measure_test_suite(runs))
+        results.update(measure_handler_imports(runs))
+        results["scale"] = measure_scale(scratch_dir)
+    results["targets"] = check_targets(results)
+    latest = RESULTS / "latest.json"
+    latest.write_text(json.dumps(results, indent=2) + "\n")
+    draw_plot(latest, RESULTS / "scale.png")
+    print_summary(results)
+    print(f"\nwrote {latest.relative_to(ROOT)}")
+
+
+def machine_facts() -> dict[str, Any]:
+    node = shutil.which("node")
+    node_version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip() if node else None
+    return {
+        "cpu_count": os.cpu_count(),
+        "python_version": platform.python_version(),
+        "python_executable": sys.executable,
+        "node_version": node_version,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def _median_alternating(runs: int, measure: Callable[[], float], baseline: Callable[[], float]) -> tuple[float, float]:
+    measured, baselines = [], []
+    for _ in range(runs):
+        measured.append(measure())
+        baselines.append(baseline())
+    return statistics.median(measured), statistics.median(baselines)
+
+
+def _child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = env.get("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    env.pop("PLATFORM_ENV", None)
+    env.update(extra)
+    return env
+
+
+def _timed(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
+    return elapsed
+
+
+def cdk_context(env_name: str = "dev", models: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """cdk.json's context as the CDK CLI would pass it, optionally with the model list replaced."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context["env"] = env_name
+    if models is not None:
+        context["platform"]["environments"][env_name]["models"] = models
+    return context
+
+
+def synth_app(context: dict[str, Any], outdir: Path) -> float:
+    """Wall seconds of `python app.py` with the given context, as `cdk synth` would run it."""
+    shutil.rmtree(outdir, ignore_errors=True)
+    outdir.mkdir(parents=True)
+    env = _child_env(CDK_OUTDIR=str(outdir), CDK_CONTEXT_JSON=json.dumps(context))
+    return _timed([sys.executable, str(ROOT / "app.py")], env)
+
+
+def measure_synth(runs: int, scratch: Path) -> dict[str, Any]:
+    context = cdk_context()
+    minimal_out = scratch / "minimal"
+
+    def minimal() -> float:
+        shutil.rmtree(minimal_out, ignore_errors=True)
+        minimal_out.mkdir(parents=True)
+        return _timed([sys.executable, str(BENCH / "minimal_app.py")], _child_env(CDK_OUTDIR=str(minimal_out)))
+
+    synth, baseline = _median_alternating(runs, lambda: synth_app(context, scratch / "synth"), minimal)
+    return {
+        "synth_seconds": round(synth, 3),
+        "minimal_synth_seconds": round(baseline, 3),
+        "synth_ratio": round(synth / baseline, 3),
+    }
+
+
+def measure_test_suite(runs: int) -> dict[str, Any]:
+    if os.environ.get("BENCH_SKIP_TESTS") == "1":
+        return {"test_suite_seconds": None, "test_suite_skipped": "BENCH_SKIP_TESTS=1"}
+    make = shutil.which("make")
+    if make is None:
+        return {"test_suite_seconds": None, "test_suite_skipped": "make not found"}
+    # One untimed run first, so the figure is of a warm suite (environments built, caches filled).
+    env = _child_env()
+    subprocess.run([make, "test"], cwd=ROOT, env=env, capture_output=True)
+    times = [_timed([make, "test"], env) for _ in range(runs)]
+    return {"test_suite_seconds": round(statistics.median(times), 3), "test_suite_skipped": None}
+
+
+def _import_seconds(module: str) -> float:
+    """Seconds to import `module` in a fresh interpreter, start-up excluded."""
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    env = _child_env(PYTHONPATH=str(LAMBDAS))
+    completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError(f"import {module} failed:\n{completed.stderr[-4000:]}")
+    return float(completed.stdout.strip().splitlines()[-1])
+
+
+def measure_handler_imports(runs: int) -> dict[str, Any]:
+    ratios: dict[str, list[float]] = {handler: [] for handler in HANDLERS}
+    seconds: dict[str, list[float]] = {handler: [] for handler in (*HANDLERS, "boto3")}
+    for _ in range(runs):
+        for handler in HANDLERS:
+            boto3_seconds = _import_seconds("boto3")
+            handler_seconds = _import_seconds(handler)
+            seconds["boto3"].append(boto3_seconds)
+            seconds[handler].append(handler_seconds)
+            ratios[handler].append(handler_seconds / boto3_seconds)
+    medians = {handler: round(statistics.median(values), 3) for handler, values in ratios.items()}
+    return {
+        "handler_import_ratio": {**medians, "max": max(medians.values())},
+        "handler_import_seconds": {name: round(statistics.median(values), 4) for name, values in seconds.items()},
+    }
+
+
+def _zip_size(directory: Path) -> int:
+    with tempfile.TemporaryDirectory() as scratch:
+        archive = Path(scratch) / "asset.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(directory.rglob("*")):
+                relative = path.relative_to(directory)
+                if any(part in ASSET_EXCLUDED_DIRS for part in relative.parts) or path.suffix in ASSET_EXCLUDED_SUFFIXES:
+                    continue
+                if path.is_file():
+                    zf.write(path, relative.as_posix())
+        return archive.stat().st_size
+
+
+def lambda_asset_bytes(outdir: Path) -> dict[str, Any]:
+    """Zipped size of every Lambda function's code asset in a synthesized cloud assembly."""
+    sizes: dict[str, int] = {}
+    zipped: dict[str, int] = {}
+    for template_path in sorted(outdir.glob("*.template.json")):
+        stack = template_path.name.removesuffix(".template.json")
+        resources = json.loads(template_path.read_text()).get("Resources", {})
+        for logical_id, resource in resources.items():
+            if resource.get("Type") != "AWS::Lambda::Function":
+                continue
+            props = resource.get("Properties", {})
+            key = props.get("Code", {}).get("S3Key")
+            if not isinstance(key, str):
+                continue  # inline code, no asset
+            asset_hash = key.removesuffix(".zip")
+            asset_dir = outdir / f"asset.{asset_hash}"
+            if asset_hash not in zipped:
+                zipped[asset_hash] = _zip_size(asset_dir) if asset_dir.is_dir() else (outdir / key).stat().st_size
+            handler = props.get("Handler", "")
+            name = handler if handler in HANDLERS and handler not in sizes else f"{stack}/{logical_id}"
+            sizes[name] = zipped[asset_hash]
+    return {**sizes, "max": max(sizes.values(), default=0)}
+
+
+def _count_resources(outdir: Path) -> dict[str, int]:
+    return {
+        path.name.removesuffix(".template.json"): len(json.loads(path.read_text()).get("Resources", {}))
+        for path in sorted(outdir.glob("*.template.json"))
+    }
+
+
+def measure_scale(scratch: Path) -> dict[str, Any]:
+    points = []
+    for count in SCALE_POINTS:
+        models = [{"name": f"m{index:03d}"} for index in range(1, count + 1)]
+        outdir = scratch / f"scale-{count}"
+        seconds = synth_app(cdk_context(models=models), outdir)
+        per_stack = _count_resources(outdir)
+        largest = max(per_stack, key=per_stack.__getitem__)
+        points.append({
+            "models": count,
+            "synth_seconds": round(seconds, 3),
+            "stacks": len(per_stack),
+            "largest_stack": {"name": largest, "resources": per_stack[largest]},
+            "resources_per_stack": per_stack,
+        })
+        shutil.rmtree(outdir, ignore_errors=True)
+    first, last = points[0], points[-1]
+    return {
+        "points": points,
+        "synth_growth_100_vs_1": round(last["synth_seconds"] / first["synth_seconds"], 3),
+        "largest_stack_resources": max(point["largest_stack"]["resources"] for point in points),
+    }
+
+
+def check_targets(results: dict[str, Any]) -> dict[str, Any]:
+    measured = {
+        "synth_ratio": results["synth_ratio"],
+        "handler_import_ratio_max": results["handler_import_ratio"]["max"],
+        "lambda_asset_bytes_max": results["lambda_asset_bytes"]["max"],
+        "scale_synth_growth_100_vs_1": results["scale"]["synth_growth_100_vs_1"],
+    }
+    checks = {}
+    for name, value in measured.items():
+        limit = TARGETS[name]
+        ok = value < limit if name == "lambda_asset_bytes_max" else value <= limit
+        checks[name] = {"value": value, "limit": limit, "met": ok}
+    return checks
+
+
+def draw_plot(results_path: Path, image_path: Path) -> None:
+    if not MLFLOW_PYTHON.exists():
+        print(f"plot skipped: {MLFLOW_PYTHON.relative_to(ROOT)} not found (make {'.make/mlflow-venv'} builds it)")
+        return
+    completed = subprocess.run(
+        [str(MLFLOW_PYTHON), str(BENCH / "plot.py"), str(results_path), str(image_path)],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    if completed.returncode != 0:
+        print(f"plot skipped: {completed.stderr.strip().splitlines()[-1] if completed.stderr else 'plot failed'}")
+
+
+def print_summary(results: dict[str, Any]) -> None:
+    rows = [
+        ("synth_seconds", results["synth_seconds"]),
+        ("minimal_synth_seconds", results["minimal_synth_seconds"]),
+        ("synth_ratio", results["synth_ratio"]),
+        ("test_suite_seconds", results["test_suite_seconds"] or f"skipped ({results['test_suite_skipped']})"),
+        *((f"handler_import_ratio[{name}]", value) for name, value in results["handler_import_ratio"].items()),
+        *((f"lambda_asset_bytes[{name}]", value) for name, value in results["lambda_asset_bytes"].items()),
+        *(
+            (f"scale[{point['models']} models]",
+             f"{point['synth_seconds']} s, largest {point['largest_stack']['name']} = "
+             f"{point['largest_stack']['resources']} resources")
+            for point in results["scale"]["points"]
+        ),  # fmt: skip
+        ("scale synth growth 100 vs 1", results["scale"]["synth_growth_100_vs_1"]),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print()
+    for name, check in results["targets"].items():
+        print(f"{'ok  ' if check['met'] else 'MISS'}  {name} = {check['value']} (limit {check['limit']})")
