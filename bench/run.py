@@ -60,7 +60,7 @@ def main() -> None:
         }
         results.update(measure_test_suite(runs))
         results.update(measure_handler_imports(runs))
-        results["scale"] = measure_scale(scratch_dir)
+        results["scale"] = measure_scale(int(os.environ.get("BENCH_SCALE_RUNS", runs)), scratch_dir)
     results["targets"] = check_targets(results)
     latest = RESULTS / "latest.json"
     latest.write_text(json.dumps(results, indent=2) + "\n")
@@ -93,7 +93,9 @@ def _median_alternating(runs: int, measure: Callable[[], float], baseline: Calla
 
 def _child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = env.get("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = env.get(
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20"
+    )
     env.pop("PLATFORM_ENV", None)
     env.update(extra)
     return env
@@ -188,7 +190,10 @@ def _zip_size(directory: Path) -> int:
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
             for path in sorted(directory.rglob("*")):
                 relative = path.relative_to(directory)
-                if any(part in ASSET_EXCLUDED_DIRS for part in relative.parts) or path.suffix in ASSET_EXCLUDED_SUFFIXES:
+                if (
+                    any(part in ASSET_EXCLUDED_DIRS for part in relative.parts)
+                    or path.suffix in ASSET_EXCLUDED_SUFFIXES
+                ):
                     continue
                 if path.is_file():
                     zf.write(path, relative.as_posix())
@@ -213,8 +218,8 @@ def lambda_asset_bytes(outdir: Path) -> dict[str, Any]:
             asset_dir = outdir / f"asset.{asset_hash}"
             if asset_hash not in zipped:
                 zipped[asset_hash] = _zip_size(asset_dir) if asset_dir.is_dir() else (outdir / key).stat().st_size
-            handler = props.get("Handler", "")
-            name = handler if handler in HANDLERS and handler not in sizes else f"{stack}/{logical_id}"
+            module = str(props.get("Handler", "")).rpartition(".")[0]
+            name = module if module in HANDLERS and module not in sizes else f"{stack}/{logical_id}"
             sizes[name] = zipped[asset_hash]
     return {**sizes, "max": max(sizes.values(), default=0)}
 
@@ -226,22 +231,30 @@ def _count_resources(outdir: Path) -> dict[str, int]:
     }
 
 
-def measure_scale(scratch: Path) -> dict[str, Any]:
+def measure_scale(runs: int, scratch: Path) -> dict[str, Any]:
+    """Synth of dev with 1..100 generated models; each run goes through every size, so noise is shared."""
+    seconds: dict[int, list[float]] = {count: [] for count in SCALE_POINTS}
+    per_stack_by_count: dict[int, dict[str, int]] = {}
+    for _ in range(runs):
+        for count in SCALE_POINTS:
+            models = [{"name": f"m{index:03d}"} for index in range(1, count + 1)]
+            outdir = scratch / f"scale-{count}"
+            seconds[count].append(synth_app(cdk_context(models=models), outdir))
+            per_stack_by_count[count] = _count_resources(outdir)
+            shutil.rmtree(outdir, ignore_errors=True)
     points = []
     for count in SCALE_POINTS:
-        models = [{"name": f"m{index:03d}"} for index in range(1, count + 1)]
-        outdir = scratch / f"scale-{count}"
-        seconds = synth_app(cdk_context(models=models), outdir)
-        per_stack = _count_resources(outdir)
+        per_stack = per_stack_by_count[count]
         largest = max(per_stack, key=per_stack.__getitem__)
-        points.append({
-            "models": count,
-            "synth_seconds": round(seconds, 3),
-            "stacks": len(per_stack),
-            "largest_stack": {"name": largest, "resources": per_stack[largest]},
-            "resources_per_stack": per_stack,
-        })
-        shutil.rmtree(outdir, ignore_errors=True)
+        points.append(
+            {
+                "models": count,
+                "synth_seconds": round(statistics.median(seconds[count]), 3),
+                "stacks": len(per_stack),
+                "largest_stack": {"name": largest, "resources": per_stack[largest]},
+                "resources_per_stack": per_stack,
+            }
+        )
     first, last = points[0], points[-1]
     return {
         "points": points,
@@ -267,12 +280,14 @@ def check_targets(results: dict[str, Any]) -> dict[str, Any]:
 
 def draw_plot(results_path: Path, image_path: Path) -> None:
     if not MLFLOW_PYTHON.exists():
-        print(f"plot skipped: {MLFLOW_PYTHON.relative_to(ROOT)} not found (make {'.make/mlflow-venv'} builds it)")
+        print(f"plot skipped: {MLFLOW_PYTHON.relative_to(ROOT)} not found (make bench builds it)")
         return
     completed = subprocess.run(
         [str(MLFLOW_PYTHON), str(BENCH / "plot.py"), str(results_path), str(image_path)],
-        cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if completed.returncode != 0:
         print(f"plot skipped: {completed.stderr.strip().splitlines()[-1] if completed.stderr else 'plot failed'}")
 
@@ -286,11 +301,13 @@ def print_summary(results: dict[str, Any]) -> None:
         *((f"handler_import_ratio[{name}]", value) for name, value in results["handler_import_ratio"].items()),
         *((f"lambda_asset_bytes[{name}]", value) for name, value in results["lambda_asset_bytes"].items()),
         *(
-            (f"scale[{point['models']} models]",
-             f"{point['synth_seconds']} s, largest {point['largest_stack']['name']} = "
-             f"{point['largest_stack']['resources']} resources")
+            (
+                f"scale[{point['models']} models]",
+                f"{point['synth_seconds']} s, largest {point['largest_stack']['name']} = "
+                f"{point['largest_stack']['resources']} resources",
+            )
             for point in results["scale"]["points"]
-        ),  # fmt: skip
+        ),
         ("scale synth growth 100 vs 1", results["scale"]["synth_growth_100_vs_1"]),
     ]
     width = max(len(name) for name, _ in rows)

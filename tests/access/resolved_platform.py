@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from stacks.config import EnvironmentConfig, load_environment
+from stacks.constructs.managed_mlflow import model_package_group_suffix
 from stacks.naming import mlflow_name
 from tests.access.cfn_resolver import ACCOUNT, PARTITION, REGION, DeployedRole, Deployment, deploy
 from tests.access.iam_eval import Decision, Policy, Request, evaluate
@@ -44,6 +45,7 @@ class ResolvedPlatform:
     def names(self) -> Mapping[str, str]:
         """Values for the `{...}` fields of ARN templates in the tables."""
         sagemaker = f"arn:{PARTITION}:sagemaker:{REGION}:{ACCOUNT}"
+        other_env = f"{self.config.prefix}-{'prod' if self.config.name != 'prod' else 'dev'}"
         return {
             "account": ACCOUNT,
             "region": REGION,
@@ -56,7 +58,10 @@ class ResolvedPlatform:
             "mlflow_name": mlflow_name(self.config),
             "other_server": f"{sagemaker}:mlflow-tracking-server/other-team-mlflow",
             # The same platform's other environment, perhaps in the same account.
-            "other_env": f"{self.config.prefix}-{'prod' if self.config.name != 'prod' else 'dev'}",
+            "other_env": other_env,
+            # MLflow registers model `churn` into group `churn-<hash of the server name>`.
+            "package_group": f"churn-{model_package_group_suffix(mlflow_name(self.config))}",
+            "other_env_package_group": f"churn-{model_package_group_suffix(f'{other_env}-mlflow')}",
             "data": self._output("data", "DataBucketName"),
             "artifacts": self._output("data", "ArtifactBucketName"),
             "key": self._output("data", "PlatformKeyArn"),

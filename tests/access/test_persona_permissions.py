@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,7 @@ EXECUTION = "{sm}:pipeline/{prefix}-churn/execution/0a1b2c3d4e5f"
 ENDPOINT = "{sm}:endpoint/{prefix}-churn"
 ENDPOINT_CONFIG = "{sm}:endpoint-config/{prefix}-churn-v3"
 MODEL = "{sm}:model/{prefix}-churn-v3"
-MODEL_PACKAGE = "{sm}:model-package/churn-3f2a1b/3"
+MODEL_PACKAGE = "{sm}:model-package/{package_group}/3"
 TRAINING_JOB = "{sm}:training-job/{prefix}-churn-20240601"
 SAGEMAKER_LOGS = "{logs}:/aws/sagemaker/TrainingJobs:*"
 SAGEMAKER_STREAM = "{logs}:/aws/sagemaker/TrainingJobs:log-stream:{prefix}-churn-20240601/algo-1"
@@ -348,25 +349,39 @@ def test_persona_decision(dev: ResolvedPlatform, persona: str, call: Call, allow
 # AWS authorizes DescribeLogGroups on this account-wide ARN (it names no log group; access
 # denials quote it), which the `/aws/sagemaker/*`-style patterns of LogsRead never match.
 ALL_LOG_GROUPS = "{logs}::log-stream:"
+
+
+def _gap(persona: str, call: Call, allowed: bool, reason: str) -> Any:
+    verdict = "may" if allowed else "may-not"
+    return pytest.param(persona, call, allowed, marks=pytest.mark.xfail(strict=True, reason=reason),
+                        id=f"{persona}-{verdict}-{call}")  # fmt: skip
+
+
 KNOWN_GAPS = [
-    pytest.param(
-        persona,
-        Call("logs:DescribeLogGroups", ALL_LOG_GROUPS),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="DescribeLogGroups has no resource-level permission, so LogsRead's log-group patterns never "
-            "match it: no persona can list log groups, the console's way into their logs",
-        ),
-        id=f"{persona}-may-logs:DescribeLogGroups",
-    )
-    for persona in ("DataScientist", "MLOpsEngineer", "Auditor")
+    *[
+        _gap(
+            persona,
+            Call("logs:DescribeLogGroups", ALL_LOG_GROUPS),
+            True,
+            "DescribeLogGroups has no resource-level permission, so LogsRead's log-group patterns never match it: "
+            "no persona can list log groups, the console's way into their logs",
+        )  # fmt: skip
+        for persona in ("DataScientist", "MLOpsEngineer", "Auditor")
+    ],
+    _gap(
+        "MLOpsEngineer",
+        Call("sagemaker:UpdateModelPackage", "{sm}:model-package/{other_env_package_group}/1"),
+        False,
+        "ModelApproval is granted on model-package/*: an engineer of one environment can approve another "
+        "environment's (or team's) packages in the same account, which that environment's deployer then ships",
+    ),  # fmt: skip
 ]
 
 
-@pytest.mark.parametrize(("persona", "call"), KNOWN_GAPS)
-def test_known_gap(dev: ResolvedPlatform, persona: str, call: Call) -> None:
+@pytest.mark.parametrize(("persona", "call", "allowed"), KNOWN_GAPS)
+def test_known_gap(dev: ResolvedPlatform, persona: str, call: Call, allowed: bool) -> None:
     request = call.request(dev)
-    assert dev.decide(persona, request).allowed, f"{persona}: {request}"
+    assert dev.decide(persona, request).allowed is allowed, f"{persona}: {request}"
 
 
 def test_mlops_passes_roles_only_to_sagemaker(dev: ResolvedPlatform) -> None:
@@ -398,7 +413,7 @@ PROBES = {
     "other endpoint": "{sm}:endpoint/other-team-endpoint",
     "other env endpoint": OTHER_ENV_ENDPOINT,
     "model package": MODEL_PACKAGE,
-    "model package group": "{sm}:model-package-group/churn-3f2a1b",
+    "model package group": "{sm}:model-package-group/{package_group}",
     "training job": TRAINING_JOB,
     "data set": DATA_SET,
     "data elsewhere": DATA_ELSEWHERE,
