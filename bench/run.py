@@ -83,12 +83,15 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
-def _median_alternating(runs: int, measure: Callable[[], float], baseline: Callable[[], float]) -> tuple[float, float]:
+def _alternating(
+    runs: int, measure: Callable[[], float], baseline: Callable[[], float]
+) -> tuple[list[float], list[float]]:
+    """Samples of a figure and its baseline, taken in turn so both see the same machine load."""
     measured, baselines = [], []
     for _ in range(runs):
         measured.append(measure())
         baselines.append(baseline())
-    return statistics.median(measured), statistics.median(baselines)
+    return measured, baselines
 
 
 def _child_env(**extra: str) -> dict[str, str]:
@@ -136,11 +139,13 @@ def measure_synth(runs: int, scratch: Path) -> dict[str, Any]:
         minimal_out.mkdir(parents=True)
         return _timed([sys.executable, str(BENCH / "minimal_app.py")], _child_env(CDK_OUTDIR=str(minimal_out)))
 
-    synth, baseline = _median_alternating(runs, lambda: synth_app(context, scratch / "synth"), minimal)
+    synth, baseline = _alternating(runs, lambda: synth_app(context, scratch / "synth"), minimal)
     return {
-        "synth_seconds": round(synth, 3),
-        "minimal_synth_seconds": round(baseline, 3),
-        "synth_ratio": round(synth / baseline, 3),
+        "synth_seconds": round(statistics.median(synth), 3),
+        "minimal_synth_seconds": round(statistics.median(baseline), 3),
+        "synth_ratio": round(statistics.median(a / b for a, b in zip(synth, baseline, strict=True)), 3),
+        "synth_seconds_samples": [round(value, 3) for value in synth],
+        "minimal_synth_seconds_samples": [round(value, 3) for value in baseline],
     }
 
 
@@ -250,15 +255,18 @@ def measure_scale(runs: int, scratch: Path) -> dict[str, Any]:
             {
                 "models": count,
                 "synth_seconds": round(statistics.median(seconds[count]), 3),
+                "synth_seconds_samples": [round(value, 3) for value in seconds[count]],
                 "stacks": len(per_stack),
                 "largest_stack": {"name": largest, "resources": per_stack[largest]},
                 "resources_per_stack": per_stack,
             }
         )
-    first, last = points[0], points[-1]
+    # Ratio of each run's largest size to its smallest, then the median: both were timed moments apart.
+    smallest, biggest = SCALE_POINTS[0], SCALE_POINTS[-1]
+    growth = statistics.median(big / small for big, small in zip(seconds[biggest], seconds[smallest], strict=True))
     return {
         "points": points,
-        "synth_growth_100_vs_1": round(last["synth_seconds"] / first["synth_seconds"], 3),
+        "synth_growth_100_vs_1": round(growth, 3),
         "largest_stack_resources": max(point["largest_stack"]["resources"] for point in points),
     }
 

@@ -8,8 +8,9 @@ the IAM evaluator to: for every call the two must agree, and both must give the 
 
 moto's limits, pinned by the last tests so an upgrade that lifts them is noticed: it ignores
 condition operators other than StringEquals and passes no request context for S3, so the
-`s3:prefix` condition on listing is judged by the evaluator alone; and it checks SageMaker
-calls against resource `*`, so it cannot judge SageMaker grants scoped to an ARN.
+`s3:prefix` condition on listing is judged by the evaluator alone; it checks SageMaker calls
+against resource `*`, so it cannot judge SageMaker grants scoped to an ARN; and it compares
+trust-policy principals as strings, so it cannot judge an account-root principal.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
 from tests.access.cfn_resolver import REGION
-from tests.access.iam_eval import Request
+from tests.access.iam_eval import Request, trust_allows
 from tests.access.resolved_platform import PERSONAS, ResolvedPlatform
 
 pytestmark = pytest.mark.xdist_group("access")
@@ -46,6 +47,9 @@ class World:
     sessions: dict[str, boto3.Session]
     version_id: str
     upload_id: str
+    # An IAM user of the account, allowed to call sts:AssumeRole on anything.
+    engineer: boto3.Session
+    engineer_arn: str
 
     def s3(self, persona: str) -> Any:
         return self.sessions[persona].client("s3", region_name=REGION)
@@ -78,6 +82,20 @@ def world(dev: ResolvedPlatform) -> Iterator[World]:
         s3.put_object(Bucket=names["artifacts"], Key=dev.fill(ARTIFACT_KEY), Body=b"model")
         upload_id = s3.create_multipart_upload(Bucket=names["data"], Key=DATA_SET_KEY)["UploadId"]
 
+        user = iam.create_user(UserName="engineer")["User"]
+        iam.put_user_policy(
+            UserName="engineer",
+            PolicyName="assume-any-role",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+                }
+            ),
+        )
+        key = iam.create_access_key(UserName="engineer")["AccessKey"]
+        engineer = boto3.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+
         sts = boto3.client("sts", region_name=REGION)
         sessions = {}
         for persona in PERSONAS:
@@ -88,7 +106,14 @@ def world(dev: ResolvedPlatform) -> Iterator[World]:
                 aws_secret_access_key=credentials["SecretAccessKey"],
                 aws_session_token=credentials["SessionToken"],
             )
-        yield World(platform=dev, sessions=sessions, version_id=version_id, upload_id=upload_id)
+        yield World(
+            platform=dev,
+            sessions=sessions,
+            version_id=version_id,
+            upload_id=upload_id,
+            engineer=engineer,
+            engineer_arn=user["Arn"],
+        )
 
 
 def moto_allows(call: Callable[[], object]) -> bool:
@@ -311,4 +336,17 @@ def test_moto_judges_sagemaker_against_star_only(world: World) -> None:
     assert moto_allows(lambda: sagemaker.list_endpoints())
     assert not moto_allows(lambda: sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)), (
         "moto now honours resource-scoped SageMaker grants: SageMaker rows could be cross-checked too"
+    )
+
+
+def test_moto_cannot_judge_an_account_root_principal(world: World) -> None:
+    """Why trust is left to the evaluator: the account root trusts the account's users; moto disagrees.
+
+    If this fails because moto now lets the user in, trust could be cross-checked with moto too.
+    """
+    role = world.platform.role("DataScientist")
+    assert trust_allows(role.trust_policy, world.engineer_arn)
+    sts = world.engineer.client("sts", region_name=REGION)
+    assert not moto_allows(lambda: sts.assume_role(RoleArn=role.arn, RoleSessionName="engineer")), (
+        "moto now matches account principals: trust rows could be cross-checked with moto"
     )

@@ -42,6 +42,7 @@ OTHER_ACCOUNT = "999988887777"
 def test_by_default_only_the_account_is_trusted(
     dev: ResolvedPlatform, persona: str, caller: str, trusted: bool
 ) -> None:
+    assert not dev.config.personas.trusted_principals, "cdk.json's dev names principals: see the customised tests"
     assert trust_allows(dev.role(persona).trust_policy, caller) is trusted
 
 
@@ -82,11 +83,10 @@ def test_session_length_follows_the_configuration(
     assert customised.role(persona).max_session_duration == CUSTOM_SESSION_HOURS * 3600
 
 
-def test_no_boundary_unless_configured(dev: ResolvedPlatform) -> None:
-    assert dev.config.permissions_boundary_arn is None
-    assert {r.name: r.permissions_boundary for r in dev.deployment.roles.values()} == {
-        r.name: None for r in dev.deployment.roles.values()
-    }
+def test_the_boundary_follows_the_configuration(dev: ResolvedPlatform) -> None:
+    wanted = dev.config.permissions_boundary_arn
+    wrong = sorted(f"{r.stack}/{r.name}" for r in dev.deployment.roles.values() if r.permissions_boundary != wanted)
+    assert not wrong, f"roles whose boundary is not {wanted}: {wrong}"
 
 
 def test_a_configured_boundary_bounds_every_role_of_every_stack(customised: ResolvedPlatform) -> None:
