@@ -22,6 +22,7 @@ def main(results_path: Path, image_path: Path) -> None:
     left.plot(models, seconds, "o-", color="tab:blue", label="synth seconds")
     left.set_xlabel("models")
     left.set_ylabel("synth seconds", color="tab:blue")
+    left.set_ylim(0, max(seconds) * 1.15)
     right = left.twinx()
     right.plot(models, largest, "s--", color="tab:red", label="largest stack resources")
     right.set_ylabel("resources in largest stack", color="tab:red")

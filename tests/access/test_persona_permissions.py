@@ -7,7 +7,7 @@ SageMaker, MLflow, KMS, IAM, Logs, EventBridge, CloudWatch and CloudTrail decisi
 here; S3 decisions are also made by moto in test_persona_s3_moto.py, which anchors this
 evaluator to a real implementation. See docs/testing-personas.md for the method and limits.
 
-The rows state the rules of the issue; the sweep at the end tries every write action the
+The rows state the persona rules; the sweep at the end tries every write action the
 Service Authorization Reference defines against the platform's resources, so a write granted
 by any name or wildcard beyond the rules fails, not only the ones named in a row.
 """
