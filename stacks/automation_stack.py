@@ -71,6 +71,7 @@ class AutomationStack(Stack):
         prefix = config.resource_prefix
         retention = _retention(config.retention.log_retention_days)
         models = config.models
+        self.package_group_suffix = package_group_suffix
         self.package_groups = [naming.package_group(m.name, package_group_suffix) for m in models]
         self.catalog_path = naming.catalog_path(config)
 
@@ -200,7 +201,12 @@ class AutomationStack(Stack):
                                 resources=[pipelines]),
             "Each model stack adds a pipeline named <prefix>-<env>-<model>.",
         )  # fmt: skip
-        packages = self.format_arn(service="sagemaker", resource="model-package", resource_name="*")
+        # Only this server's groups (<model>-<suffix>) when the suffix is known at synth time.
+        packages = self.format_arn(
+            service="sagemaker",
+            resource="model-package",
+            resource_name=f"*-{self.package_group_suffix}/*" if self.package_group_suffix else "*",
+        )
         self.gate.allow(
             iam.PolicyStatement(sid="DecideOnPackages", actions=["sagemaker:UpdateModelPackage",
                                                                  "sagemaker:DescribeModelPackage"],

@@ -89,6 +89,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
             mlflow_kind=config.mlflow.kind,
             platform_bus=automation.bus,
             model_execution_role=automation.roles.model_role,
+            package_group_suffix=tracking.mlflow.package_group_suffix,
         ),
         env=env,
         description=f"{config.resource_prefix}: persona roles",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 
+# Before the first aws_cdk import starts the jsii runtime, which prints Node's end-of-life banner.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
 import pytest
 from aws_cdk.assertions import Template
 
 from tests.synth import synth_default
-
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
 @pytest.fixture(scope="session")

@@ -75,7 +75,6 @@ SAGEMAKER_READ_ACTIONS = [
     "sagemaker:GetSearchSuggestions",
 ]
 LOG_READ_ACTIONS = [
-    "logs:DescribeLogGroups",
     "logs:DescribeLogStreams",
     "logs:GetLogEvents",
     "logs:FilterLogEvents",
@@ -100,6 +99,8 @@ WILDCARD_REASONS = {
     "MonitoringRead": "CloudWatch metric, alarm and dashboard reads do not support resource-level permissions.",
     "CloudTrailRead": "cloudtrail:LookupEvents only supports resource '*'; it is read-only.",
     "EventsRead": "Auditors list and describe every rule and archive of the platform; read-only calls.",
+    "LogGroupsList": "logs:DescribeLogGroups is authorized against the account's log-group list, not a named "
+    "log group; it returns names and settings only, never log events.",
     "LogsRead": "Read access to the log groups of SageMaker jobs and of this environment's functions, "
     "whose names are only known by prefix.",
     "DatasetsReadWrite": "Data sets live under datasets/<model>/ and models are added over time; scoped to that prefix.",
@@ -109,8 +110,8 @@ WILDCARD_REASONS = {
     "PipelineOperations": "Pipelines and their executions are created per model; scoped to this environment's prefix.",
     "ServingResources": "Models, endpoint configs and endpoints are named per model version by the deployer; "
     "scoped to this environment's prefix.",
-    "ModelApproval": "Model package versions are created by MLflow automatic registration in groups named "
-    "<model>-<hash>, unknown until registration.",
+    "ModelApproval": "MLflow automatic registration creates a package group <model>-<suffix of this server> per "
+    "model and numbers its versions; scoped to this server's suffix (all groups only for an MLflow App).",
 }
 
 
@@ -127,6 +128,9 @@ class PlatformResources:
     mlflow_arn: str
     mlflow_kind: str
     platform_bus: events.IEventBus | None = None
+    # Suffix of the package groups MLflow registers into (known for a tracking server; None for
+    # an App, whose ID is assigned at creation).
+    package_group_suffix: str | None = None
     model_execution_role: iam.IRole | None = None
 
 
@@ -204,6 +208,11 @@ class PersonaRoles(Construct):
         """Name pattern of SageMaker resources the platform creates (`<prefix>-<env>-*`)."""
         return f"{self._r.resource_prefix}-*"
 
+    def _package_groups_of_this_server(self) -> str:
+        """Packages of this environment's groups (`<model>-<suffix>/<version>`), or all when unknown."""
+        suffix = self._r.package_group_suffix
+        return f"*-{suffix}/*" if suffix else "*"
+
     def _pipelines(self) -> str:
         return self._arn("pipeline", self._owned)
 
@@ -230,6 +239,18 @@ class PersonaRoles(Construct):
     def _common_read(self) -> list[iam.PolicyStatement]:
         return [
             iam.PolicyStatement(sid="SageMakerRead", actions=SAGEMAKER_READ_ACTIONS, resources=["*"]),
+            iam.PolicyStatement(
+                sid="LogGroupsList",
+                actions=["logs:DescribeLogGroups"],
+                resources=[
+                    self._stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            ),
             iam.PolicyStatement(
                 sid="LogsRead",
                 actions=LOG_READ_ACTIONS,
@@ -313,7 +334,7 @@ class PersonaRoles(Construct):
             iam.PolicyStatement(
                 sid="ModelApproval",
                 actions=["sagemaker:UpdateModelPackage"],
-                resources=[self._arn("model-package", "*")],
+                resources=[self._arn("model-package", self._package_groups_of_this_server())],
             ),
             iam.PolicyStatement(
                 sid="ServingResources",
