@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help prerequisites synth test test-fast lint format deploy diff bootstrap bench clean
+.PHONY: help prerequisites synth test test-fast lint format deploy publish-code diff bootstrap bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,10 @@ bootstrap: $(STAMPS)/venv $(STAMPS)/node ## cdk bootstrap the account/region of 
 
 deploy: $(STAMPS)/venv $(STAMPS)/node ## Deploy ENV to the account of your AWS credentials
 	$(CDK) deploy --no-notices -c env=$(ENV) --all --require-approval broadening --outputs-file cdk.out/outputs-$(ENV).json
+
+publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ to ENV's pipeline code location (needs AWS credentials)
+	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make publish-code ENV=dev MODEL=churn"; exit 2; }
+	$(PY) -m tools.publish_model_code --env $(ENV) --model $(MODEL)
 
 diff: $(STAMPS)/venv $(STAMPS)/node ## Show what deploy would change in ENV
 	$(CDK) diff --no-notices -c env=$(ENV) --all
