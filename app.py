@@ -22,6 +22,17 @@ from stacks.platform import build_platform
 HERE = Path(__file__).resolve().parent
 
 
+def _builtin_validation() -> bool:
+    """Whether CDK's own CloudFormation validator runs (off unless CDK_VALIDATION=true).
+
+    It only warns (its errors are downgraded unless a feature flag says otherwise), and its
+    WebAssembly engine takes one to two seconds to start: most of a synth's time. The templates
+    of every environment are linted by cfn-lint in the tests, where a finding fails, and cdk-nag
+    keeps gating every synth.
+    """
+    return os.environ.get("CDK_VALIDATION") == "true"
+
+
 def _standalone_context() -> dict[str, Any]:
     """cdk.json's context, for runs without the CDK CLI (which would pass it in)."""
     if "CDK_CONTEXT_JSON" in os.environ or "CDK_OUTDIR" in os.environ:
@@ -34,7 +45,12 @@ def _standalone_context() -> dict[str, Any]:
 
 def main() -> None:
     standalone = _standalone_context()
-    app = App(context=standalone, outdir=str(HERE / "cdk.out")) if standalone else App()
+    validation = _builtin_validation()
+    app = (
+        App(context=standalone, outdir=str(HERE / "cdk.out"), builtin_cloud_formation_validation=validation)
+        if standalone
+        else App(builtin_cloud_formation_validation=validation)
+    )
     env_name = app.node.try_get_context("env") or "dev"
     try:
         config = load_environment(app.node.try_get_context("platform"), env_name)

@@ -75,7 +75,7 @@ class ModelStack(Stack):
         )
         self.pipeline = sagemaker.CfnPipeline(
             self, "Pipeline", pipeline_name=pipeline_name, role_arn=pipeline_role.role_arn,
-            pipeline_description=f"Retrains {model.name}: prepare, train (MLflow), evaluate, check {model.metric.name}",
+            pipeline_description=f"Retrains {model.name}: prepare, train, evaluate, check {model.metric.name}, register",
             pipeline_definition={"PipelineDefinitionBody": self.to_json_string(definition)},
         )  # fmt: skip
 

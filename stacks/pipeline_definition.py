@@ -1,4 +1,4 @@
-"""The SageMaker Model Building Pipeline of one model: prepare, train, evaluate, check the metric.
+"""The SageMaker Model Building Pipeline of one model: prepare, train, evaluate, check the metric, register.
 
 `build_pipeline_definition` is a pure function of its arguments and returns the definition
 (Version 2020-12-01) as plain data, ready for `json.dumps`. Values that are CDK tokens at
@@ -9,14 +9,22 @@ Shape of the pipeline:
 
 - `Prepare` (processing) reads the CSV files under `InputDataUri` and writes train,
   validation and test splits.
-- `Train` (training, script mode) fits the model and logs it to MLflow, which registers a new
-  model version. Registration therefore happens before the metric check: a version whose
-  pipeline execution then fails the check exists in the registry and must not be approved.
+- `Train` (training, script mode) fits the model and logs it to an MLflow run without
+  registering it. The run id and the logged model's URI travel in the model artifact
+  (`mlflow_run.json` beside the model).
 - `Evaluate` (processing) scores the trained model on the test split and writes
   `evaluation.json`, declared as a property file.
-- `CheckMetric` (condition) compares the gate metric from that file with `MetricThreshold`;
-  when it misses, `MetricCheckFailed` fails the execution with the metric, its value and the
+- `CheckMetric` (condition) compares the gate metric from that file with `MetricThreshold`.
+  When it passes, `Register` (processing) logs the test metrics to the run and registers the
+  run's model as a new MLflow model version, tagged with those metrics and the trigger. When
+  it misses, `MetricCheckFailed` fails the execution with the metric, its value and the
   threshold in the message.
+
+Registering only in the passing branch matters because, with automatic model registration, a
+new MLflow version becomes a SageMaker model package awaiting approval, which the approval
+gate acts on: a model that failed the check must never reach that point. The processing image
+has no MLflow, so `Register` installs the model's `requirements.txt` (the same pins script-mode
+training installs) before it runs `register.py`.
 
 Four constructs used here are missing from the published JSON schema of pipeline
 definitions, although the SageMaker Python SDK emits them and the service accepts them:
@@ -53,24 +61,33 @@ STEP_TRAIN = "Train"
 STEP_EVALUATE = "Evaluate"
 STEP_CHECK_METRIC = "CheckMetric"
 STEP_METRIC_FAILED = "MetricCheckFailed"
+STEP_REGISTER = "Register"
 
 EVALUATION_OUTPUT = "evaluation"
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 EVALUATION_FILE = "evaluation.json"
+REGISTRATION_OUTPUT = "registration"
+# What train.py leaves in the model artifact for register.py: the MLflow run and logged model.
+MLFLOW_RUN_FILE = "mlflow_run.json"
 
-# Environment of the training container; the model's train.py reads these names.
+# Environment of the training container and of the registration job; the model's train.py and
+# register.py read these names (only register.py reads the registered model name).
 ENV_MLFLOW_TRACKING_ARN = "MLFLOW_TRACKING_ARN"
 ENV_MLFLOW_EXPERIMENT_NAME = "MLFLOW_EXPERIMENT_NAME"
 ENV_MLFLOW_REGISTERED_MODEL_NAME = "MLFLOW_REGISTERED_MODEL_NAME"
 ENV_TRIGGER_REASON = "TRIGGER_REASON"
 ENV_TRIGGER_EVENT_ID = "TRIGGER_EVENT_ID"
 ENV_PIPELINE_EXECUTION_ARN = "PIPELINE_EXECUTION_ARN"
+# Jobs in the platform's accounts send no usage data to the MLflow project.
+_NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 
 # What the model's code location must hold: the scripts, plus the same directory packed as a
 # gzipped tar, which is the only form script-mode training downloads.
 PREPARE_SCRIPT = "prepare.py"
 TRAIN_SCRIPT = "train.py"
 EVALUATE_SCRIPT = "evaluate.py"
+REGISTER_SCRIPT = "register.py"
+REQUIREMENTS_FILE = "requirements.txt"
 SOURCE_ARCHIVE = "sourcedir.tar.gz"
 
 # Paths inside the processing containers; the scripts use the same ones as their defaults.
@@ -82,6 +99,9 @@ SPLITS = ("train", "validation", "test")
 EVALUATE_MODEL_DIR = f"{PROCESSING_ROOT}/model"
 EVALUATE_TEST_DIR = f"{PROCESSING_ROOT}/test"
 EVALUATE_OUTPUT_DIR = f"{PROCESSING_ROOT}/evaluation"
+REGISTER_MODEL_DIR = f"{PROCESSING_ROOT}/model"
+REGISTER_EVALUATION_DIR = f"{PROCESSING_ROOT}/evaluation"
+REGISTER_OUTPUT_DIR = f"{PROCESSING_ROOT}/registration"
 
 # Metrics train.py prints as `validation:<name>=<value>`; SageMaker keeps them with the job.
 TRAINING_LOG_METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc")
@@ -140,7 +160,7 @@ def build_pipeline_definition(
             _prepare_step(context),
             _train_step(context, tracking_server_arn),
             _evaluate_step(context),
-            _check_metric_step(model),
+            _check_metric_step(context, tracking_server_arn),
         ],
     }
 
@@ -215,14 +235,33 @@ def _s3_output(name: str, local_path: str, destination: JsonObject) -> JsonObjec
     }
 
 
+def _entrypoint(script: str, *, install_requirements: bool) -> list[str]:
+    if not install_requirements:
+        return ["python3", f"{CODE_DIR}/{script}"]
+    # The install belongs to the job, not to the script: the script keeps plain imports and runs
+    # unchanged wherever MLflow is already installed. `python3 -m pip` installs for the very
+    # interpreter that then runs the script; exec hands it the job's signals.
+    install = (
+        f"python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check -r {CODE_DIR}/{REQUIREMENTS_FILE}"
+    )
+    return ["/bin/sh", "-c", f"{install} && exec python3 {CODE_DIR}/{script}"]
+
+
 def _processing_arguments(
-    context: _Context, script: str, inputs: list[JsonObject], outputs: list[JsonObject]
+    context: _Context,
+    script: str,
+    inputs: list[JsonObject],
+    outputs: list[JsonObject],
+    *,
+    environment: JsonObject | None = None,
+    install_requirements: bool = False,
 ) -> JsonObject:
     return {
         "AppSpecification": {
             "ImageUri": context.processing_image,
-            "ContainerEntrypoint": ["python3", f"{CODE_DIR}/{script}"],
+            "ContainerEntrypoint": _entrypoint(script, install_requirements=install_requirements),
         },
+        **({"Environment": environment} if environment else {}),
         "ProcessingInputs": [_s3_input("code", context.code_prefix, CODE_DIR), *inputs],
         "ProcessingOutputConfig": {"Outputs": outputs, "KmsKeyId": context.kms_key_arn},
         "ProcessingResources": {
@@ -234,7 +273,7 @@ def _processing_arguments(
             }
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": context.model.training.max_runtime_seconds},
-        # Off: prepare and evaluate need S3, and training needs the MLflow endpoint and PyPI.
+        # Off: prepare and evaluate need S3, and registration needs the MLflow endpoint and PyPI.
         "NetworkConfig": {"EnableNetworkIsolation": False},
         "RoleArn": context.role_arn,
     }
@@ -285,7 +324,7 @@ def _train_step(context: _Context, tracking_server_arn: str) -> JsonObject:
     return {
         "Name": STEP_TRAIN,
         "Type": "Training",
-        "Description": "Fit the model, log the run to MLflow and register the model version.",
+        "Description": "Fit the model and log it to an MLflow run; registration waits for the metric check.",
         "Arguments": {
             "AlgorithmSpecification": {
                 "TrainingImage": context.training_image,
@@ -299,12 +338,8 @@ def _train_step(context: _Context, tracking_server_arn: str) -> JsonObject:
             "Environment": {
                 ENV_MLFLOW_TRACKING_ARN: tracking_server_arn,
                 ENV_MLFLOW_EXPERIMENT_NAME: model.name,
-                ENV_MLFLOW_REGISTERED_MODEL_NAME: model.name,
-                ENV_TRIGGER_REASON: _parameter(PARAM_TRIGGER_REASON),
-                ENV_TRIGGER_EVENT_ID: _parameter(PARAM_TRIGGER_EVENT_ID),
-                ENV_PIPELINE_EXECUTION_ARN: _get("Execution.PipelineExecutionArn"),
-                # Jobs in the platform's accounts send no usage data to the MLflow project.
-                "MLFLOW_DISABLE_TELEMETRY": "true",
+                **_trigger_environment(),
+                **_NO_TELEMETRY,
             },
             "InputDataConfig": channels,
             "OutputDataConfig": {
@@ -325,9 +360,21 @@ def _train_step(context: _Context, tracking_server_arn: str) -> JsonObject:
     }
 
 
+def _trigger_environment() -> JsonObject:
+    return {
+        ENV_TRIGGER_REASON: _parameter(PARAM_TRIGGER_REASON),
+        ENV_TRIGGER_EVENT_ID: _parameter(PARAM_TRIGGER_EVENT_ID),
+        ENV_PIPELINE_EXECUTION_ARN: _get("Execution.PipelineExecutionArn"),
+    }
+
+
+def _model_artifact() -> JsonObject:
+    return _get(f"Steps.{STEP_TRAIN}.ModelArtifacts.S3ModelArtifacts")
+
+
 def _evaluate_step(context: _Context) -> JsonObject:
     inputs = [
-        _s3_input("model", _get(f"Steps.{STEP_TRAIN}.ModelArtifacts.S3ModelArtifacts"), EVALUATE_MODEL_DIR),
+        _s3_input("model", _model_artifact(), EVALUATE_MODEL_DIR),
         _s3_input("test", _split_uri("test"), EVALUATE_TEST_DIR),
     ]
     outputs = [
@@ -357,7 +404,38 @@ def metric_json_path(metric_name: str) -> str:
     return f"metrics{key}.value"
 
 
-def _check_metric_step(model: ModelConfig) -> JsonObject:
+def _register_step(context: _Context, tracking_server_arn: str) -> JsonObject:
+    evaluation = _get(f"Steps.{STEP_EVALUATE}.ProcessingOutputConfig.Outputs['{EVALUATION_OUTPUT}'].S3Output.S3Uri")
+    inputs = [
+        # The model artifact carries mlflow_run.json, which names the run and the model to register.
+        _s3_input("model", _model_artifact(), REGISTER_MODEL_DIR),
+        _s3_input(EVALUATION_OUTPUT, evaluation, REGISTER_EVALUATION_DIR),
+    ]
+    outputs = [
+        _s3_output(
+            REGISTRATION_OUTPUT,
+            REGISTER_OUTPUT_DIR,
+            _execution_output(context, STEP_REGISTER.lower(), REGISTRATION_OUTPUT),
+        )
+    ]
+    environment = {
+        ENV_MLFLOW_TRACKING_ARN: tracking_server_arn,
+        ENV_MLFLOW_REGISTERED_MODEL_NAME: context.model.name,
+        **_trigger_environment(),
+        **_NO_TELEMETRY,
+    }
+    return {
+        "Name": STEP_REGISTER,
+        "Type": "Processing",
+        "Description": "Register the checked model as a new MLflow model version, tagged with its test metrics.",
+        "Arguments": _processing_arguments(
+            context, REGISTER_SCRIPT, inputs, outputs, environment=environment, install_requirements=True
+        ),
+    }
+
+
+def _check_metric_step(context: _Context, tracking_server_arn: str) -> JsonObject:
+    model = context.model
     gate = model.metric
     metric_value = {
         "Std:JsonGet": {
@@ -379,8 +457,7 @@ def _check_metric_step(model: ModelConfig) -> JsonObject:
         "Description": f"Pass when test-set {gate.name} {symbol} {PARAM_METRIC_THRESHOLD}.",
         "Arguments": {
             "Conditions": [{"Type": comparison, "LeftValue": metric_value, "RightValue": threshold}],
-            # Registration already happened inside training; passing needs no further step.
-            "IfSteps": [],
+            "IfSteps": [_register_step(context, tracking_server_arn)],
             "ElseSteps": [{"Name": STEP_METRIC_FAILED, "Type": "Fail", "Arguments": {"ErrorMessage": message}}],
         },
     }

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Iterator
 
-# Before the first aws_cdk import starts the jsii runtime, which prints Node's end-of-life banner.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-
+import botocore.session
 import pytest
 from aws_cdk.assertions import Template
 
 from tests.synth import synth_default
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_botocore_loader() -> Iterator[None]:
+    """Let every botocore session share one loader of botocore's JSON service models.
+
+    moto hands each test a fresh boto3 default session, and each session would parse the
+    service models (sagemaker's is megabytes) and endpoint data again: about half a second
+    per handler test. The files never change during a run, so parsing them once is enough.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", functools.cache(botocore.session.create_loader))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -22,12 +22,21 @@ def cdk_context() -> dict[str, Any]:
     return copy.deepcopy(json.loads((ROOT / "cdk.json").read_text())["context"])
 
 
+def new_app(context: dict[str, Any], **props: Any) -> cdk.App:
+    """An App as app.py builds it: cdk-nag runs, CDK's built-in CloudFormation validator does not.
+
+    That validator only warns and costs seconds per process plus most of a second per synth;
+    test_gates lints every template with cfn-lint instead, where a finding fails.
+    """
+    return cdk.App(context=context, builtin_cloud_formation_validation=False, **props)
+
+
 def synth(env_name: str, platform_override: dict[str, Any] | None = None) -> tuple[Platform, dict[str, Template]]:
     """Build one environment's stacks and return them with their templates by stack unit name."""
     context = cdk_context()
     if platform_override is not None:
         context["platform"] = platform_override
-    app = cdk.App(context=context)
+    app = new_app(context)
     platform = build_platform(app, load_environment(context["platform"], env_name))
     templates = {_unit(stack.stack_name, env_name): Template.from_stack(stack) for stack in platform.stacks}
     return platform, templates

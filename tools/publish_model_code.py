@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from stacks.config import ConfigError, load_environment
-from stacks.pipeline_definition import SOURCE_ARCHIVE
+from stacks.pipeline_definition import (
+    EVALUATE_SCRIPT,
+    PREPARE_SCRIPT,
+    REGISTER_SCRIPT,
+    REQUIREMENTS_FILE,
+    SOURCE_ARCHIVE,
+    TRAIN_SCRIPT,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ML_DIR = ROOT / "ml"
@@ -59,7 +66,8 @@ def artifact_bucket(prefix: str, account: str, region: str) -> str:
 def publish(*, model: str, model_dir: Path, bucket: str, s3: Any) -> list[str]:
     """Upload the scripts and the archive under code/<model>/; return the keys written."""
     files = code_files(model_dir)
-    required = {"prepare.py", "train.py", "evaluate.py"}
+    # Every file a pipeline step runs or installs from; a step missing one fails only mid-execution.
+    required = {PREPARE_SCRIPT, TRAIN_SCRIPT, EVALUATE_SCRIPT, REGISTER_SCRIPT, REQUIREMENTS_FILE}
     missing = required - {path.name for path in files}
     if missing:
         raise PublishError(f"{model_dir} lacks {', '.join(sorted(missing))}: the pipeline runs these scripts")

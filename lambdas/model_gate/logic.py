@@ -52,6 +52,8 @@ from platform_common.domain_events import DomainEvent
 from platform_common.mlflow_rest import MlflowNotFoundError
 
 CHAMPION_ALIAS = "champion"
+# Prefix under which the pipeline's Register step logs the test-set metrics it checked.
+TEST_METRIC_PREFIX = "test_"
 MANUAL_MODE = "manual"
 
 # Keys written both as MLflow version tags and as package CustomerMetadataProperties, so
@@ -333,7 +335,10 @@ def _score(mlflow: ModelRegistry, metric: str, model_version: Mapping[str, Any],
     run_id = model_version.get("run_id") or None
     if not run_id:
         return Score(version=version, value=None, run_id=None)
-    value = mlflow.get_run_metrics(str(run_id)).get(metric)
+    metrics = mlflow.get_run_metrics(str(run_id))
+    # The pipeline's Register step logs the test-set value the metric check passed as
+    # `test_<metric>`; versions registered another way only carry the bare (validation) value.
+    value = metrics.get(TEST_METRIC_PREFIX + metric, metrics.get(metric))
     if value is None or not math.isfinite(value):
         return Score(version=version, value=None, run_id=str(run_id))
     return Score(version=version, value=float(value), run_id=str(run_id))

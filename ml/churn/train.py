@@ -1,4 +1,10 @@
-"""Train the churn classifier, log it to MLflow and register it (the pipeline's Train step).
+"""Train the churn classifier and log it to MLflow (the pipeline's Train step).
+
+The model is logged to the run but not registered: registration happens in the Register step,
+after the pipeline's metric check has passed, so no model version (and, with automatic model
+registration, no SageMaker model package awaiting approval) exists for a model that failed it.
+The run id and the logged model's URI go to `mlflow_run.json` beside `model.joblib`, so they
+travel inside the model artifact to the later steps.
 
 In SageMaker script mode the toolkit passes each hyperparameter as an option
 (`--n_estimators 300`) and the data and model paths as SM_* environment variables. The
@@ -7,20 +13,21 @@ pipeline sets the MLflow settings in the environment:
 - MLFLOW_TRACKING_ARN: the managed tracking server; the sagemaker-mlflow plugin turns the ARN
   into a signed endpoint. MLFLOW_TRACKING_URI (e.g. a local `mlflow server`) is used when no
   ARN is set.
-- MLFLOW_EXPERIMENT_NAME, MLFLOW_REGISTERED_MODEL_NAME: where the run goes and the model
-  name to register a new version under (no registration when unset).
+- MLFLOW_EXPERIMENT_NAME: the experiment the run goes to.
 - TRIGGER_REASON, TRIGGER_EVENT_ID, PIPELINE_EXECUTION_ARN: why this run happened, kept as
-  run and model version tags.
+  run tags.
 
-Every setting has an option too, so the script runs locally:
+Every setting has an option too, so the script runs locally. `--registered-model-name`
+registers the model straight away, which is for experiments outside the pipeline only:
 
     python train.py --train prepared/train --validation prepared/validation --model-dir model/ \\
-        --tracking-uri http://127.0.0.1:5000 --experiment-name churn --registered-model-name churn
+        --tracking-uri http://127.0.0.1:5000 --experiment-name churn
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -56,6 +63,9 @@ METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc")
 CONFUSION_MATRIX_ARTIFACT = "plots/confusion_matrix.png"
 FEATURE_IMPORTANCE_ARTIFACT = "plots/feature_importance.png"
 MODEL_FILE = "model.joblib"
+# Read by register.py from the model artifact; names the run and the logged model to register.
+RUN_INFO_FILE = "mlflow_run.json"
+MODEL_ARTIFACT_PATH = "model"
 DEFAULT_EXPERIMENT = "churn"
 # MLflow saves scikit-learn models with skops, which loads only types it is told to trust.
 # Both ensembles need exactly this one beyond skops' defaults: the trees' node storage, which
@@ -165,6 +175,20 @@ def run_tags(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, 
     return {key: value for key, value in tags.items() if value}
 
 
+def write_run_info(model_dir: Path, run: Any, model_info: Any) -> Path:
+    """Record which MLflow run and logged model produced the artifact in `model_dir`."""
+    info = {
+        "run_id": run.info.run_id,
+        "experiment_id": run.info.experiment_id,
+        "model_uri": model_info.model_uri,
+        "model_id": model_info.model_id,
+        "artifact_path": MODEL_ARTIFACT_PATH,
+    }
+    path = model_dir / RUN_INFO_FILE
+    path.write_text(json.dumps(info, indent=2) + "\n")
+    return path
+
+
 def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     paths = parser.add_argument_group("data and model paths (SageMaker sets SM_CHANNEL_* and SM_MODEL_DIR)")
@@ -189,7 +213,10 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argpar
     tracking = parser.add_argument_group("MLflow")
     tracking.add_argument("--tracking-uri", default=None)
     tracking.add_argument("--experiment-name", default=environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT)
-    tracking.add_argument("--registered-model-name", default=environ.get("MLFLOW_REGISTERED_MODEL_NAME") or None)
+    # Deliberately not read from the environment: in the pipeline only the Register step registers.
+    tracking.add_argument(
+        "--registered-model-name", default=None, help="register the model at once (local use; the pipeline does not)"
+    )
     tracking.add_argument("--trigger-reason", default=environ.get("TRIGGER_REASON") or "manual")
     tracking.add_argument("--trigger-event-id", default=environ.get("TRIGGER_EVENT_ID") or "")
     return parser.parse_args(argv)
@@ -237,21 +264,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             plt.close(figure)
         model_info = mlflow.sklearn.log_model(
             model,
-            name="model",
+            name=MODEL_ARTIFACT_PATH,
             signature=infer_signature(validation_x, model.predict(validation_x)),
             input_example=train_x.head(5),
             registered_model_name=args.registered_model_name,
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
-        version = model_info.registered_model_version
-        if args.registered_model_name and version is not None:
-            client = mlflow.MlflowClient()
-            for key in ("trigger_reason", "pipeline_execution_arn"):
-                if key in tags:
-                    client.set_model_version_tag(args.registered_model_name, str(version), key, tags[key])
-            print(f"registered {args.registered_model_name} version {version}")
+        write_run_info(args.model_dir, run, model_info)
+        if args.registered_model_name:
+            print(f"registered {args.registered_model_name} version {model_info.registered_model_version}")
         else:
-            print("no registered model name given: the model is logged, not registered")
+            print("the model is logged, not registered: the pipeline registers it once it passes the metric check")
         print(f"mlflow run {run.info.run_id} in experiment {args.experiment_name!r} at {mlflow.get_tracking_uri()}")
     return 0
 

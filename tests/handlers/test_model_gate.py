@@ -220,6 +220,13 @@ DECISIONS = [
                  id="champion-without-metric"),
     pytest.param(None, None, "Rejected", "MLflow has no version 3 of model 'churn' to match this package",
                  id="mlflow-version-missing"),
+    # The pipeline's Register step logs the test-set value as test_<metric>; it outranks the
+    # validation value logged under the bare name.
+    pytest.param({"accuracy": 0.97, "test_accuracy": 0.88}, None, "Rejected",
+                 "accuracy 0.8800 < threshold 0.9000", id="test-value-decides-over-validation"),
+    pytest.param({"accuracy": 0.90, "test_accuracy": 0.95}, {"accuracy": 0.93}, "Approved",
+                 "accuracy 0.9500 >= threshold 0.9000 and beats champion v2 (0.9300) by 0.0200",
+                 id="test-value-against-champion-without-one"),
 ]  # fmt: skip
 
 

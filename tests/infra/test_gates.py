@@ -13,7 +13,7 @@ from cfnlint.api import ManualArgs, lint
 
 from stacks.config import load_environment
 from stacks.platform import build_platform
-from tests.synth import cdk_context, synth_default
+from tests.synth import cdk_context, new_app, synth_default
 
 # W3005 (DependsOn already implied by GetAtt/Ref): CDK emits explicit DependsOn for ordering it
 # also expresses through references; harmless and not ours to change.
@@ -35,7 +35,7 @@ def test_cfn_lint_is_clean(env_name: str) -> None:
 def test_a_new_nag_finding_fails_synthesis() -> None:
     # Given the dev platform plus one role whose policy has an unacknowledged wildcard
     context = cdk_context()
-    app = cdk.App(context=context)
+    app = new_app(context)
     platform = build_platform(app, load_environment(context["platform"], "dev"))
     rogue = iam.Role(platform.access, "Rogue", assumed_by=iam.AccountRootPrincipal())
     rogue.add_to_policy(iam.PolicyStatement(actions=["s3:*"], resources=["*"]))
@@ -53,7 +53,7 @@ def test_synth_passes_the_rule_packs_for_every_environment() -> None:
 
 def test_every_acknowledgement_names_one_finding_and_gives_a_reason(tmp_path: Path) -> None:
     context = cdk_context()
-    app = cdk.App(context=context, outdir=str(tmp_path))
+    app = new_app(context, outdir=str(tmp_path))
     build_platform(app, load_environment(context["platform"], "dev"))
     app.synth()
     acknowledged: dict[str, str] = {}

@@ -393,8 +393,24 @@ def test_steps_run_prepare_train_evaluate_then_check() -> None:
     assert [step["Name"] for step in definition["Steps"]] == ["Prepare", "Train", "Evaluate", "CheckMetric"]
     assert [step["Type"] for step in definition["Steps"]] == ["Processing", "Training", "Processing", "Condition"]
     check = steps_by_name(definition)["CheckMetric"]["Arguments"]
-    assert check["IfSteps"] == []
+    assert [(step["Name"], step["Type"]) for step in check["IfSteps"]] == [("Register", "Processing")]
     assert [(step["Name"], step["Type"]) for step in check["ElseSteps"]] == [("MetricCheckFailed", "Fail")]
+
+
+def test_registration_runs_only_when_the_metric_check_passes() -> None:
+    # A version registered in MLflow becomes a model package the approval gate acts on, so
+    # nothing may register before the check or on its failing branch.
+    definition = build()
+    check = steps_by_name(definition)["CheckMetric"]["Arguments"]
+    registering = [
+        step["Name"]
+        for step in [*definition["Steps"], *check["ElseSteps"]]
+        if pd.ENV_MLFLOW_REGISTERED_MODEL_NAME in step["Arguments"].get("Environment", {})
+    ]
+    assert registering == []
+    (register,) = check["IfSteps"]
+    assert register["Arguments"]["Environment"][pd.ENV_MLFLOW_REGISTERED_MODEL_NAME] == "churn"
+    assert "DependsOn" not in register, "the branch alone orders it after the check; DependsOn would be redundant"
 
 
 def test_every_step_reference_points_at_an_earlier_step() -> None:
@@ -427,6 +443,8 @@ def test_outputs_go_to_a_per_execution_prefix_in_the_artifact_bucket() -> None:
     assert train_output == {"Std:Join": {"On": "/", "Values": [prefix, execution, "train"]}}
     evaluation = steps["Evaluate"]["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
     assert evaluation == {"Std:Join": {"On": "/", "Values": [prefix, execution, "evaluate", "evaluation"]}}
+    registration = steps["Register"]["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    assert registration == {"Std:Join": {"On": "/", "Values": [prefix, execution, "register", "registration"]}}
 
 
 def test_training_reads_the_prepared_splits() -> None:
@@ -437,12 +455,11 @@ def test_training_reads_the_prepared_splits() -> None:
     }
 
 
-def test_training_environment_points_mlflow_at_the_tracking_server() -> None:
+def test_training_environment_points_mlflow_at_the_tracking_server_without_a_model_name() -> None:
     environment = steps_by_name(build())["Train"]["Arguments"]["Environment"]
     assert environment == {
         "MLFLOW_TRACKING_ARN": TRACKING_ARN,
         "MLFLOW_EXPERIMENT_NAME": "churn",
-        "MLFLOW_REGISTERED_MODEL_NAME": "churn",
         "TRIGGER_REASON": {"Get": "Parameters.TriggerReason"},
         "TRIGGER_EVENT_ID": {"Get": "Parameters.TriggerEventId"},
         "PIPELINE_EXECUTION_ARN": {"Get": "Execution.PipelineExecutionArn"},
@@ -468,11 +485,14 @@ def test_code_prefix_without_trailing_slash_is_normalised() -> None:
     assert steps["Prepare"]["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"] == CODE_PREFIX
 
 
+PROCESSING_STEPS = ("Prepare", "Evaluate", "Register")
+
+
 def test_instance_settings_come_from_parameters() -> None:
     steps = steps_by_name(build())
     assert steps["Train"]["Arguments"]["ResourceConfig"]["InstanceType"] == {"Get": "Parameters.TrainingInstanceType"}
     assert steps["Train"]["Arguments"]["ResourceConfig"]["InstanceCount"] == {"Get": "Parameters.TrainingInstanceCount"}
-    for name in ("Prepare", "Evaluate"):
+    for name in PROCESSING_STEPS:
         cluster = steps[name]["Arguments"]["ProcessingResources"]["ClusterConfig"]
         assert cluster["InstanceType"] == {"Get": "Parameters.ProcessingInstanceType"}
         assert cluster["InstanceCount"] == 1
@@ -482,8 +502,8 @@ def test_default_images_are_used_when_the_model_names_none() -> None:
     images = pd.DefaultImages(training="${TrainingImage}", processing="${ProcessingImage}")
     steps = steps_by_name(build(default_image_uris=images))
     assert steps["Train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"] == "${TrainingImage}"
-    assert steps["Prepare"]["Arguments"]["AppSpecification"]["ImageUri"] == "${ProcessingImage}"
-    assert steps["Evaluate"]["Arguments"]["AppSpecification"]["ImageUri"] == "${ProcessingImage}"
+    for name in PROCESSING_STEPS:
+        assert steps[name]["Arguments"]["AppSpecification"]["ImageUri"] == "${ProcessingImage}"
 
 
 def test_custom_images_replace_the_defaults() -> None:
@@ -492,8 +512,8 @@ def test_custom_images_replace_the_defaults() -> None:
     model = model_config(training={"image_uri": training_image}, processing={"image_uri": processing_image})
     steps = steps_by_name(build(model))
     assert steps["Train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"] == training_image
-    assert steps["Prepare"]["Arguments"]["AppSpecification"]["ImageUri"] == processing_image
-    assert steps["Evaluate"]["Arguments"]["AppSpecification"]["ImageUri"] == processing_image
+    for name in PROCESSING_STEPS:
+        assert steps[name]["Arguments"]["AppSpecification"]["ImageUri"] == processing_image
 
 
 def test_kms_key_encrypts_every_output_and_volume() -> None:
@@ -501,7 +521,7 @@ def test_kms_key_encrypts_every_output_and_volume() -> None:
     train = steps["Train"]["Arguments"]
     assert train["OutputDataConfig"]["KmsKeyId"] == KMS_KEY_ARN
     assert train["ResourceConfig"]["VolumeKmsKeyId"] == KMS_KEY_ARN
-    for name in ("Prepare", "Evaluate"):
+    for name in PROCESSING_STEPS:
         arguments = steps[name]["Arguments"]
         assert arguments["ProcessingOutputConfig"]["KmsKeyId"] == KMS_KEY_ARN
         assert arguments["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KMS_KEY_ARN
@@ -511,16 +531,15 @@ def test_network_isolation_is_off_and_runtime_is_bounded_by_config() -> None:
     steps = steps_by_name(build(model_config(training={"max_runtime_seconds": 5400})))
     assert steps["Train"]["Arguments"]["EnableNetworkIsolation"] is False
     assert steps["Train"]["Arguments"]["StoppingCondition"] == {"MaxRuntimeInSeconds": 5400}
-    for name in ("Prepare", "Evaluate"):
+    for name in PROCESSING_STEPS:
         assert steps[name]["Arguments"]["NetworkConfig"] == {"EnableNetworkIsolation": False}
         assert steps[name]["Arguments"]["StoppingCondition"] == {"MaxRuntimeInSeconds": 5400}
 
 
 def test_every_job_runs_as_the_given_role() -> None:
     steps = steps_by_name(build())
-    assert {name: steps[name]["Arguments"]["RoleArn"] for name in ("Prepare", "Train", "Evaluate")} == dict.fromkeys(
-        ("Prepare", "Train", "Evaluate"), ROLE_ARN
-    )
+    jobs = ("Prepare", "Train", "Evaluate", "Register")
+    assert {name: steps[name]["Arguments"]["RoleArn"] for name in jobs} == dict.fromkeys(jobs, ROLE_ARN)
 
 
 # Evaluation and the metric check
@@ -595,6 +614,68 @@ def test_failure_message_says_above_the_maximum_when_lower_is_better() -> None:
     assert values[2] == "is above the allowed maximum"
 
 
+# Registration
+
+
+def register_step(definition: dict[str, Any] | None = None) -> dict[str, Any]:
+    return steps_by_name(definition or build())["Register"]
+
+
+def test_register_reads_the_trained_model_and_the_evaluation_report() -> None:
+    arguments = register_step()["Arguments"]
+    inputs = {item["InputName"]: item["S3Input"] for item in arguments["ProcessingInputs"]}
+    assert inputs == {
+        "code": {**inputs["code"], "S3Uri": CODE_PREFIX, "LocalPath": "/opt/ml/processing/input/code"},
+        # The model artifact carries mlflow_run.json: the run and logged model to register.
+        "model": {**inputs["model"], "S3Uri": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
+                  "LocalPath": "/opt/ml/processing/model"},
+        "evaluation": {
+            **inputs["evaluation"],
+            "S3Uri": {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
+            "LocalPath": "/opt/ml/processing/evaluation",
+        },
+    }  # fmt: skip
+    (output,) = arguments["ProcessingOutputConfig"]["Outputs"]
+    assert output["OutputName"] == "registration"
+    assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/registration"
+
+
+def test_register_installs_the_models_requirements_before_running_its_script() -> None:
+    entrypoint = register_step()["Arguments"]["AppSpecification"]["ContainerEntrypoint"]
+    assert entrypoint[:2] == ["/bin/sh", "-c"]
+    install, run = entrypoint[2].split(" && ")
+    assert install.startswith("python3 -m pip install ")
+    assert install.endswith(" -r /opt/ml/processing/input/code/requirements.txt")
+    assert run == "exec python3 /opt/ml/processing/input/code/register.py"
+
+
+def test_only_register_installs_anything() -> None:
+    steps = steps_by_name(build())
+    for name in ("Prepare", "Evaluate"):
+        script = name.lower() + ".py"
+        assert steps[name]["Arguments"]["AppSpecification"]["ContainerEntrypoint"] == [
+            "python3",
+            f"/opt/ml/processing/input/code/{script}",
+        ]
+        assert "Environment" not in steps[name]["Arguments"]
+
+
+def test_register_environment_names_the_server_the_model_and_the_trigger() -> None:
+    assert register_step()["Arguments"]["Environment"] == {
+        "MLFLOW_TRACKING_ARN": TRACKING_ARN,
+        "MLFLOW_REGISTERED_MODEL_NAME": "churn",
+        "TRIGGER_REASON": {"Get": "Parameters.TriggerReason"},
+        "TRIGGER_EVENT_ID": {"Get": "Parameters.TriggerEventId"},
+        "PIPELINE_EXECUTION_ARN": {"Get": "Execution.PipelineExecutionArn"},
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+
+
+def test_register_uses_the_models_name_for_the_registered_model() -> None:
+    environment = register_step(build(model_config(name="fraud")))["Arguments"]["Environment"]
+    assert environment["MLFLOW_REGISTERED_MODEL_NAME"] == "fraud"
+
+
 # The definition as data
 
 
@@ -638,12 +719,13 @@ def test_churn_scripts_read_what_the_definition_provides() -> None:
     for name in (
         pd.ENV_MLFLOW_TRACKING_ARN,
         pd.ENV_MLFLOW_EXPERIMENT_NAME,
-        pd.ENV_MLFLOW_REGISTERED_MODEL_NAME,
         pd.ENV_TRIGGER_REASON,
         pd.ENV_TRIGGER_EVENT_ID,
         pd.ENV_PIPELINE_EXECUTION_ARN,
     ):
         assert f'"{name}"' in train, f"train.py does not read {name}"
+    # Reading the name from the environment would let a training job register before the check.
+    assert f'"{pd.ENV_MLFLOW_REGISTERED_MODEL_NAME}"' not in train
     for metric in pd.TRAINING_LOG_METRICS:
         assert f'"{metric}"' in train, f"train.py does not report {metric}"
     prepare = (CHURN_CODE / "prepare.py").read_text()
@@ -653,5 +735,20 @@ def test_churn_scripts_read_what_the_definition_provides() -> None:
     for path in (pd.EVALUATE_MODEL_DIR, pd.EVALUATE_TEST_DIR, pd.EVALUATE_OUTPUT_DIR):
         assert f'"{path}"' in evaluate, f"evaluate.py does not default to {path}"
     assert f'"{pd.EVALUATION_FILE}"' in evaluate
-    for script in (pd.PREPARE_SCRIPT, pd.TRAIN_SCRIPT, pd.EVALUATE_SCRIPT):
+    register = (CHURN_CODE / "register.py").read_text()
+    for name in (
+        pd.ENV_MLFLOW_TRACKING_ARN,
+        pd.ENV_MLFLOW_REGISTERED_MODEL_NAME,
+        pd.ENV_TRIGGER_REASON,
+        pd.ENV_TRIGGER_EVENT_ID,
+        pd.ENV_PIPELINE_EXECUTION_ARN,
+    ):
+        assert f'"{name}"' in register, f"register.py does not read {name}"
+    for path in (pd.REGISTER_MODEL_DIR, pd.REGISTER_EVALUATION_DIR, pd.REGISTER_OUTPUT_DIR):
+        assert f'"{path}"' in register, f"register.py does not default to {path}"
+    assert f'"{pd.EVALUATION_FILE}"' in register
+    for script, text in (("train.py", train), ("register.py", register)):
+        assert f'"{pd.MLFLOW_RUN_FILE}"' in text, f"{script} does not use {pd.MLFLOW_RUN_FILE}"
+    for script in (pd.PREPARE_SCRIPT, pd.TRAIN_SCRIPT, pd.EVALUATE_SCRIPT, pd.REGISTER_SCRIPT, pd.REQUIREMENTS_FILE):
         assert (CHURN_CODE / script).is_file()
+    assert "mlflow==" in (CHURN_CODE / pd.REQUIREMENTS_FILE).read_text(), "register.py needs MLflow installed"

@@ -1,0 +1,199 @@
+"""Register the trained churn model in MLflow (the pipeline's Register step, run once the metric check passed).
+
+The pipeline runs this only in the passing branch of its metric check, so a model version,
+and with automatic model registration the SageMaker model package the approval gate judges,
+exists only for a model that met the threshold. It reads:
+
+- `mlflow_run.json`, which train.py leaves beside `model.joblib`: the run and the logged model
+  to register. It arrives inside `model.tar.gz` as SageMaker packs the model; a directory
+  holding the file itself works too.
+- `evaluation.json` from the Evaluate step: the test-set metrics the check was made on.
+
+The test metrics are logged to the run as `test_<name>` first, then the version is created
+with its tags in the same call: the trigger, the pipeline execution and `test_<name>` for each
+metric. In that order, anything that reacts to the new version (the model card SageMaker
+builds from the run's metrics, the approval gate) already finds the numbers that passed the
+check. A version already registered from the same run is reused, so a retried step never
+creates a second one; it only gets any tag it lacks.
+
+Settings come from the environment the pipeline sets (MLFLOW_TRACKING_ARN, else
+MLFLOW_TRACKING_URI; MLFLOW_REGISTERED_MODEL_NAME; TRIGGER_REASON, TRIGGER_EVENT_ID,
+PIPELINE_EXECUTION_ARN), each with an option for local runs:
+
+    python register.py --model-dir model/ --evaluation-dir evaluation/ --output-dir registration/ \\
+        --tracking-uri http://127.0.0.1:5000 --registered-model-name churn
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tarfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.entities import Metric
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+RUN_INFO_FILE = "mlflow_run.json"
+MODEL_ARCHIVE = "model.tar.gz"
+EVALUATION_FILE = "evaluation.json"
+REGISTRATION_FILE = "registration.json"
+TEST_METRIC_PREFIX = "test_"
+
+
+class RegistrationError(ValueError):
+    """What the step needs to register the model is missing or malformed; nothing was registered."""
+
+
+def read_run_info(model_dir: Path) -> dict[str, Any]:
+    """The run id and model URI train.py recorded, from `model_dir` or the `model.tar.gz` in it."""
+    direct = model_dir / RUN_INFO_FILE
+    archive = model_dir / MODEL_ARCHIVE
+    if direct.is_file():
+        text = direct.read_text()
+    elif archive.is_file():
+        with tarfile.open(archive, "r:gz") as tar:
+            # Read the one member in place: nothing is unpacked, so no archive path can escape.
+            members = [m for m in tar.getmembers() if m.isfile() and m.name.removeprefix("./") == RUN_INFO_FILE]
+            member = tar.extractfile(members[0]) if members else None
+            if member is None:
+                raise RegistrationError(
+                    f"{archive} holds no {RUN_INFO_FILE}; was the model trained by a train.py that records its run?"
+                )
+            with member:
+                text = member.read().decode()
+    else:
+        raise RegistrationError(f"neither {RUN_INFO_FILE} nor {MODEL_ARCHIVE} is in {model_dir}")
+    info = json.loads(text)
+    if not isinstance(info, dict) or not info.get("run_id") or not info.get("model_uri"):
+        raise RegistrationError(f"{RUN_INFO_FILE} must name a run_id and a model_uri; it holds {info!r}")
+    return info
+
+
+def read_test_metrics(evaluation_dir: Path) -> dict[str, float]:
+    """Every metric of evaluation.json, by name."""
+    path = evaluation_dir / EVALUATION_FILE
+    if not path.is_file():
+        raise RegistrationError(f"{path} does not exist: the Evaluate step's report is needed")
+    report = json.loads(path.read_text())
+    try:
+        return {str(name): float(entry["value"]) for name, entry in report["metrics"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise RegistrationError(f"{path} is not shaped as {{'metrics': {{name: {{'value': number}}}}}}") from error
+
+
+def version_tags(test_metrics: Mapping[str, float], context: Mapping[str, str]) -> dict[str, str]:
+    """Tags of the new version: why it was trained, by which execution, and its test-set metrics."""
+    tags = {key: value for key, value in context.items() if value}
+    # repr keeps every digit, so the gate and people read exactly the value the check compared.
+    tags.update({TEST_METRIC_PREFIX + name: repr(value) for name, value in test_metrics.items()})
+    return tags
+
+
+def log_test_metrics(client: mlflow.MlflowClient, run_id: str, test_metrics: Mapping[str, float]) -> list[str]:
+    """Log the test metrics to the run as test_<name>, skipping those already logged with that value."""
+    try:
+        logged = client.get_run(run_id).data.metrics
+    except MlflowException as error:
+        raise RegistrationError(f"MLflow run {run_id} cannot be read from the tracking server: {error}") from error
+    timestamp = int(time.time() * 1000)
+    missing = [
+        Metric(TEST_METRIC_PREFIX + name, value, timestamp, 0)
+        for name, value in test_metrics.items()
+        if logged.get(TEST_METRIC_PREFIX + name) != value
+    ]
+    if missing:
+        client.log_batch(run_id, metrics=missing)
+    return [metric.key for metric in missing]
+
+
+def existing_version(client: mlflow.MlflowClient, name: str, run_id: str) -> ModelVersion | None:
+    """The earliest version of `name` registered from `run_id`, if any."""
+    versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return min(versions, key=lambda version: int(version.version), default=None)
+
+
+def register(
+    client: mlflow.MlflowClient, *, name: str, run_info: Mapping[str, Any], tags: Mapping[str, str]
+) -> tuple[ModelVersion, bool]:
+    """The version of `name` for the run, created unless it exists; True when it was created."""
+    run_id = str(run_info["run_id"])
+    found = existing_version(client, name, run_id)
+    if found is not None:
+        for key, value in tags.items():
+            if found.tags.get(key) != value:
+                client.set_model_version_tag(name, found.version, key, value)
+        return found, False
+    # Tags go in with the version so nothing triggered by its creation sees it untagged.
+    return mlflow.register_model(str(run_info["model_uri"]), name, tags=dict(tags)), True
+
+
+def tracking_uri(cli_value: str | None, environ: Mapping[str, str]) -> str | None:
+    """The option, else the tracking server ARN, else MLFLOW_TRACKING_URI; None keeps MLflow's default."""
+    return cli_value or environ.get("MLFLOW_TRACKING_ARN") or environ.get("MLFLOW_TRACKING_URI") or None
+
+
+def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", type=Path, default=Path("/opt/ml/processing/model"))
+    parser.add_argument("--evaluation-dir", type=Path, default=Path("/opt/ml/processing/evaluation"))
+    parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/registration"))
+    parser.add_argument("--tracking-uri", default=None)
+    parser.add_argument("--registered-model-name", default=environ.get("MLFLOW_REGISTERED_MODEL_NAME") or None)
+    parser.add_argument("--trigger-reason", default=environ.get("TRIGGER_REASON") or "manual")
+    parser.add_argument("--trigger-event-id", default=environ.get("TRIGGER_EVENT_ID") or "")
+    parser.add_argument("--pipeline-execution-arn", default=environ.get("PIPELINE_EXECUTION_ARN") or "")
+    args = parser.parse_args(argv)
+    if not args.registered_model_name:
+        parser.error("no model name: set MLFLOW_REGISTERED_MODEL_NAME or pass --registered-model-name")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    environ = dict(os.environ)
+    args = parse_args(argv, environ)
+    run_info = read_run_info(args.model_dir)
+    test_metrics = read_test_metrics(args.evaluation_dir)
+
+    uri = tracking_uri(args.tracking_uri, environ)
+    if uri:
+        mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient()
+    run_id = str(run_info["run_id"])
+    logged = log_test_metrics(client, run_id, test_metrics)
+    tags = version_tags(
+        test_metrics,
+        {
+            "trigger_reason": args.trigger_reason,
+            "trigger_event_id": args.trigger_event_id,
+            "pipeline_execution_arn": args.pipeline_execution_arn,
+        },
+    )
+    version, created = register(client, name=args.registered_model_name, run_info=run_info, tags=tags)
+
+    record = {
+        "registered_model_name": args.registered_model_name,
+        "version": str(version.version),
+        "created": created,
+        "run_id": run_id,
+        "model_uri": run_info["model_uri"],
+        "test_metrics": test_metrics,
+    }
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / REGISTRATION_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    print(f"logged {', '.join(logged) or 'no new metric'} to run {run_id}")
+    state = "registered" if created else "already registered as"
+    print(
+        f"{state} {args.registered_model_name} version {version.version} from run {run_id} at {mlflow.get_tracking_uri()}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

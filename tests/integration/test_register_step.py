@@ -1,0 +1,279 @@
+"""The churn model is registered only by the Register step, after evaluation, against a real MLflow server.
+
+generate_data -> prepare -> train -> evaluate -> register run as separate processes of the
+MLflow environment, handing over paths as the pipeline does (SM_* variables for training, the
+model packed as model.tar.gz, evaluation.json beside it). Training is given a registered model
+name in its environment, as it used to be in the pipeline, to prove it no longer registers.
+Register is given the tracking server ARN, as the pipeline gives it, which the sagemaker-mlflow
+plugin sends to the local server. The server is then read over its REST API.
+
+Small data and few trees keep it quick: the metric values do not matter here, only where
+they end up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tarfile
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks import pipeline_definition as pd
+from tests.mlflow_server import MLFLOW_XDIST_GROUP, MlflowServer
+
+# On the server's worker, so the session's one server serves these tests too.
+pytestmark = [pytest.mark.mlflow, pytest.mark.xdist_group(MLFLOW_XDIST_GROUP)]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MLFLOW_PYTHON = REPO_ROOT / ".venv-mlflow" / "bin" / "python"
+CHURN = REPO_ROOT / "ml" / "churn"
+ROWS = 1000
+HYPERPARAMETERS = ("--n_estimators", "20", "--max_depth", "2")
+TRACKING_SERVER_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/local-test"
+EXECUTION_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn/execution/reg123"
+SCRIPT_TIMEOUT_SECONDS = 300
+# Settings of the calling shell that would leak into the scripts and change what they do.
+_FOREIGN_ENV_PREFIXES = ("MLFLOW_", "AWS_", "SM_", "SAGEMAKER_", "TRIGGER_", "TRAINING_JOB", "PIPELINE_EXECUTION")
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """One pass through the churn scripts, with what the server held between the steps."""
+
+    model_name: str
+    experiment_name: str
+    event_id: str
+    workdir: Path
+    packed_model: Path
+    evaluation: dict[str, Any]
+    versions_after_train: list[dict[str, Any]]
+    versions_after_register: list[dict[str, Any]]
+    versions_after_second_register: list[dict[str, Any]]
+    first_registration: dict[str, Any]
+    second_registration: dict[str, Any]
+    second_output: str
+
+
+def run_script(
+    script: str, *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run one of the model's scripts in the MLflow environment; fail the test with its output if asked to."""
+    if not MLFLOW_PYTHON.exists():
+        pytest.fail(f"{MLFLOW_PYTHON} is missing: create the MLflow test environment (`make test` does)", pytrace=False)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_ENV_PREFIXES)}
+    environment = {**clean, "PYTHONDONTWRITEBYTECODE": "1", "MLFLOW_DISABLE_TELEMETRY": "true", **(env or {})}
+    completed = subprocess.run(
+        [str(MLFLOW_PYTHON), str(CHURN / script), *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT_SECONDS,
+        check=False,
+    )
+    if check and completed.returncode != 0:
+        output = completed.stdout + completed.stderr
+        pytest.fail(f"{script} exited with {completed.returncode}:\n{output[-4000:]}", pytrace=False)
+    return completed
+
+
+def rest(server: MlflowServer, endpoint: str, body: dict[str, Any] | None = None, **query: str) -> dict[str, Any]:
+    """One MLflow REST call: GET with query parameters, or POST with a JSON body."""
+    url = f"{server.api_url}/{endpoint}"
+    if query:
+        url += "?" + urllib.parse.urlencode(query)
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        result: dict[str, Any] = json.loads(response.read() or b"{}")
+    return result
+
+
+def model_versions(server: MlflowServer, model_name: str) -> list[dict[str, Any]]:
+    versions: list[dict[str, Any]] = rest(server, "model-versions/search", filter=f"name='{model_name}'").get(
+        "model_versions", []
+    )
+    return versions
+
+
+def the_run(server: MlflowServer, experiment_name: str) -> dict[str, Any]:
+    experiment = rest(server, "experiments/get-by-name", experiment_name=experiment_name)["experiment"]
+    runs = rest(server, "runs/search", {"experiment_ids": [experiment["experiment_id"]]}).get("runs", [])
+    assert len(runs) == 1, f"expected one run in {experiment_name!r}, found {len(runs)}"
+    return runs[0]
+
+
+def as_dict(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {entry["key"]: entry["value"] for entry in entries}
+
+
+def pack_like_sagemaker(model_dir: Path, destination: Path) -> Path:
+    """model.tar.gz as SageMaker uploads SM_MODEL_DIR; Evaluate and Register receive this."""
+    destination.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(destination / "model.tar.gz", "w:gz") as archive:
+        for path in sorted(model_dir.iterdir()):
+            archive.add(path, arcname=path.name)
+    return destination
+
+
+def arn_tracking_env(server: MlflowServer, workdir: Path) -> dict[str, str]:
+    """The tracking server ARN, as the pipeline passes it, routed by the plugin to the local server."""
+    return {
+        pd.ENV_MLFLOW_TRACKING_ARN: TRACKING_SERVER_ARN,
+        "SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT": server.url,
+        # SigV4 signing needs some credentials; the local server ignores the signature.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
+    workdir = tmp_path_factory.mktemp("churn-register")
+    suffix = uuid.uuid4().hex[:8]
+    model_name, experiment_name, event_id = f"churn-reg-{suffix}", f"churn-reg-{suffix}", f"evt-{suffix}"
+    trigger = {
+        pd.ENV_TRIGGER_REASON: "data-arrived",
+        pd.ENV_TRIGGER_EVENT_ID: event_id,
+        pd.ENV_PIPELINE_EXECUTION_ARN: EXECUTION_ARN,
+    }
+
+    run_script("generate_data.py", "--rows", str(ROWS), "--output", "data/churn.csv", cwd=workdir)
+    run_script("prepare.py", "--input-dir", "data", "--output-dir", "prepared", cwd=workdir)
+    model_dir = workdir / "model"
+    run_script(
+        pd.TRAIN_SCRIPT,
+        *HYPERPARAMETERS,
+        cwd=workdir,
+        env={
+            "SM_CHANNEL_TRAIN": str(workdir / "prepared" / "train"),
+            "SM_CHANNEL_VALIDATION": str(workdir / "prepared" / "validation"),
+            "SM_MODEL_DIR": str(model_dir),
+            "MLFLOW_TRACKING_URI": mlflow_server.url,
+            pd.ENV_MLFLOW_EXPERIMENT_NAME: experiment_name,
+            # What the Train step's environment used to carry: it must no longer lead to a version.
+            pd.ENV_MLFLOW_REGISTERED_MODEL_NAME: model_name,
+            **trigger,
+        },
+    )
+    versions_after_train = model_versions(mlflow_server, model_name)
+
+    packed = pack_like_sagemaker(model_dir, workdir / "packed")
+    run_script(
+        pd.EVALUATE_SCRIPT,
+        *("--model-dir", str(packed), "--test-dir", "prepared/test", "--output-dir", "evaluation"),
+        cwd=workdir,
+    )
+
+    def register(output_dir: str) -> subprocess.CompletedProcess[str]:
+        return run_script(
+            pd.REGISTER_SCRIPT,
+            *("--model-dir", str(packed), "--evaluation-dir", "evaluation", "--output-dir", output_dir),
+            cwd=workdir,
+            env={
+                **arn_tracking_env(mlflow_server, workdir),
+                pd.ENV_MLFLOW_REGISTERED_MODEL_NAME: model_name,
+                **trigger,
+            },
+        )
+
+    register("registration-1")
+    versions_after_register = model_versions(mlflow_server, model_name)
+    second = register("registration-2")
+    return PipelineRun(
+        model_name=model_name,
+        experiment_name=experiment_name,
+        event_id=event_id,
+        workdir=workdir,
+        packed_model=packed,
+        evaluation=json.loads((workdir / "evaluation" / pd.EVALUATION_FILE).read_text()),
+        versions_after_train=versions_after_train,
+        versions_after_register=versions_after_register,
+        versions_after_second_register=model_versions(mlflow_server, model_name),
+        first_registration=json.loads((workdir / "registration-1" / "registration.json").read_text()),
+        second_registration=json.loads((workdir / "registration-2" / "registration.json").read_text()),
+        second_output=second.stdout + second.stderr,
+    )
+
+
+def test_training_logs_the_model_but_registers_no_version(
+    mlflow_server: MlflowServer, pipeline_run: PipelineRun
+) -> None:
+    assert pipeline_run.versions_after_train == []
+    run = the_run(mlflow_server, pipeline_run.experiment_name)
+    assert run["info"]["status"] == "FINISHED"
+    assert {"accuracy", "roc_auc"} <= as_dict(run["data"]["metrics"]).keys()
+
+
+def test_training_records_its_run_in_the_model_artifact(mlflow_server: MlflowServer, pipeline_run: PipelineRun) -> None:
+    with tarfile.open(pipeline_run.packed_model / "model.tar.gz", "r:gz") as archive:
+        assert set(archive.getnames()) == {"model.joblib", pd.MLFLOW_RUN_FILE}
+        member = archive.extractfile(pd.MLFLOW_RUN_FILE)
+        assert member is not None
+        info = json.loads(member.read())
+    assert info["run_id"] == the_run(mlflow_server, pipeline_run.experiment_name)["info"]["run_id"]
+    assert info["model_uri"].startswith("models:/")
+
+
+def test_register_creates_one_version_from_the_training_run(
+    mlflow_server: MlflowServer, pipeline_run: PipelineRun
+) -> None:
+    (version,) = pipeline_run.versions_after_register
+    assert version["version"] == "1"
+    assert version["run_id"] == the_run(mlflow_server, pipeline_run.experiment_name)["info"]["run_id"]
+    assert pipeline_run.first_registration["created"] is True
+    assert pipeline_run.first_registration["version"] == "1"
+
+
+def test_version_is_tagged_with_the_test_metrics_and_the_trigger(pipeline_run: PipelineRun) -> None:
+    (version,) = pipeline_run.versions_after_register
+    tags = as_dict(version.get("tags", []))
+    for name, entry in pipeline_run.evaluation["metrics"].items():
+        assert float(tags[f"test_{name}"]) == entry["value"], name
+    assert tags["trigger_reason"] == "data-arrived"
+    assert tags["trigger_event_id"] == pipeline_run.event_id
+    assert tags["pipeline_execution_arn"] == EXECUTION_ARN
+
+
+def test_run_holds_the_test_metrics_beside_the_validation_metrics(
+    mlflow_server: MlflowServer, pipeline_run: PipelineRun
+) -> None:
+    metrics = as_dict(the_run(mlflow_server, pipeline_run.experiment_name)["data"]["metrics"])
+    for name, entry in pipeline_run.evaluation["metrics"].items():
+        assert metrics[f"test_{name}"] == pytest.approx(entry["value"], abs=1e-12), name
+        assert name in metrics, f"validation {name} is gone"
+
+
+def test_registering_the_same_run_again_reuses_its_version(pipeline_run: PipelineRun) -> None:
+    assert [v["version"] for v in pipeline_run.versions_after_second_register] == ["1"]
+    assert pipeline_run.second_registration["created"] is False
+    assert pipeline_run.second_registration["version"] == "1"
+    assert "already registered as" in pipeline_run.second_output
+
+
+def test_register_refuses_a_model_artifact_without_its_run(pipeline_run: PipelineRun, tmp_path: Path) -> None:
+    (tmp_path / "model").mkdir()
+    completed = run_script(
+        pd.REGISTER_SCRIPT,
+        *("--model-dir", "model", "--evaluation-dir", str(pipeline_run.workdir / "evaluation")),
+        *("--output-dir", "out", "--registered-model-name", pipeline_run.model_name),
+        cwd=tmp_path,
+        env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"},
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert "neither mlflow_run.json nor model.tar.gz" in completed.stderr
+    assert not (tmp_path / "out").exists()
