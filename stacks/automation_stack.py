@@ -26,7 +26,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from platform_common import domain_events, env_names
-from stacks import event_patterns, naming
+from stacks import event_patterns, monitoring, naming
 from stacks.compliance import acknowledge
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
 from stacks.constructs.ml_roles import MlServiceRoles
@@ -360,40 +360,15 @@ class AutomationStack(Stack):
                                               retry_attempts=8)])  # fmt: skip
 
     def _dashboard(self) -> None:
-        prefix = self.config.resource_prefix
-        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{prefix}-mlops")
-
-        def invocations(function: PlatformFunction, metric: str) -> cloudwatch.IMetric:
-            return function.function.metric(metric, period=Duration.hours(1), statistic="Sum")
-
-        dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="Handler invocations / errors", width=12, left=[
-                invocations(f, m) for f in (self.trigger, self.gate, self.deployer) for m in ("Invocations", "Errors")]),
-            cloudwatch.GraphWidget(title="Undelivered events (DLQ depth)", width=12, left=[
-                q.metric_approximate_number_of_messages_visible() for q in (self.events_dlq, self.functions_dlq)]),
-        )  # fmt: skip
-        for model in self.config.models:
-            endpoint = naming.endpoint_name(self.config, model.name)
-            pipeline = naming.pipeline_name(self.config, model.name)
-            dims = {"EndpointName": endpoint, "VariantName": "AllTraffic"}
-            dashboard.add_widgets(
-                cloudwatch.GraphWidget(title=f"{model.name}: pipeline runs", width=6, left=[
-                    cloudwatch.Metric(namespace="AWS/Sagemaker/ModelBuildingPipeline", metric_name=name,
-                                      dimensions_map={"PipelineName": pipeline}, statistic="Sum",
-                                      period=Duration.days(1))
-                    for name in ("ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed")]),
-                cloudwatch.LogQueryWidget(title=f"{model.name}: approvals and deployments", width=6,
-                                          log_group_names=[self.audit_log.log_group_name],
-                                          query_lines=["fields @timestamp, `detail-type`, detail.version, detail.reason",
-                                                       f"filter detail.model = '{model.name}'",
-                                                       "sort @timestamp desc", "limit 20"]),
-                cloudwatch.GraphWidget(title=f"{model.name}: endpoint health", width=6, left=[
-                    cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=name, dimensions_map=dims,
-                                      statistic="Sum", period=Duration.minutes(5))
-                    for name in ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors")]),
-                cloudwatch.GraphWidget(title=f"{model.name}: {model.metric.name}", width=6, left=[
-                    _quality_metric(self.config, model.name)]),
-            )  # fmt: skip
+        body = monitoring.dashboard_body(
+            self.config,
+            region=self.region,
+            function_names=[f.function.function_name for f in (self.trigger, self.gate, self.deployer)],
+            queue_names=[q.queue_name for q in (self.events_dlq, self.functions_dlq)],
+            audit_log_group=self.audit_log.log_group_name,
+        )
+        cloudwatch.CfnDashboard(self, "Dashboard", dashboard_name=f"{self.config.resource_prefix}-mlops",
+                                dashboard_body=self.to_json_string(body))  # fmt: skip
 
 
 @jsii.implements(events.IRuleTarget)
@@ -417,22 +392,6 @@ class _AuditLogTarget:
             retry_policy=events.CfnRule.RetryPolicyProperty(maximum_retry_attempts=8,
                                                             maximum_event_age_in_seconds=24 * 3600),
         )  # fmt: skip
-
-
-def _quality_metric(config: EnvironmentConfig, model_name: str) -> cloudwatch.Metric:
-    """The metric a model's quality alarm watches (Model Monitor's model-quality metric by default)."""
-    model = next(m for m in config.models if m.name == model_name)
-    quality = model.quality
-    endpoint = naming.endpoint_name(config, model.name)
-    if quality.namespace and quality.metric_name:
-        return cloudwatch.Metric(namespace=quality.namespace, metric_name=quality.metric_name,
-                                 dimensions_map=dict(quality.dimensions), statistic=quality.statistic,
-                                 period=Duration.minutes(quality.period_minutes))  # fmt: skip
-    return cloudwatch.Metric(
-        namespace="aws/sagemaker/Endpoints/model-metrics", metric_name=model.metric.name,
-        dimensions_map={"Endpoint": endpoint, "MonitoringSchedule": f"{endpoint}-model-quality"},
-        statistic=quality.statistic, period=Duration.minutes(quality.period_minutes),
-    )  # fmt: skip
 
 
 _RETENTION_NAMES = (

@@ -23,7 +23,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from platform_common.catalog import ModelSettings
-from stacks import naming
+from stacks import monitoring, naming
 from stacks.config import EnvironmentConfig, ModelConfig
 from stacks.pipeline_definition import DefaultImages, build_pipeline_definition
 
@@ -82,7 +82,7 @@ class ModelStack(Stack):
         self.quality_alarm = cloudwatch.Alarm(
             self, "QualityAlarm", alarm_name=naming.quality_alarm_name(config, model.name),
             alarm_description=f"{model.name}: quality below threshold; the platform retrains the model",
-            metric=self._quality_metric(config, endpoint),
+            metric=self._quality_metric(config),
             threshold=model.quality.threshold if model.quality.threshold is not None else model.metric.threshold,
             comparison_operator=cloudwatch.ComparisonOperator[_COMPARISONS[model.quality.comparison]],
             evaluation_periods=model.quality.evaluation_periods,
@@ -182,18 +182,10 @@ class ModelStack(Stack):
         image = f"{account}.dkr.ecr.{self.region}.{self.url_suffix}/{SKLEARN_IMAGE}"
         return DefaultImages(training=image, processing=image)
 
-    def _quality_metric(self, config: EnvironmentConfig, endpoint: str) -> cloudwatch.Metric:
-        quality = self.model.quality
-        if quality.namespace and quality.metric_name:
-            return cloudwatch.Metric(namespace=quality.namespace, metric_name=quality.metric_name,
-                                     dimensions_map=dict(quality.dimensions), statistic=quality.statistic,
-                                     period=Duration.minutes(quality.period_minutes))  # fmt: skip
-        # SageMaker Model Monitor's model-quality job publishes per endpoint and schedule.
-        return cloudwatch.Metric(
-            namespace="aws/sagemaker/Endpoints/model-metrics", metric_name=self.model.metric.name,
-            dimensions_map={"Endpoint": endpoint, "MonitoringSchedule": f"{endpoint}-model-quality"},
-            statistic=quality.statistic, period=Duration.minutes(quality.period_minutes),
-        )  # fmt: skip
+    def _quality_metric(self, config: EnvironmentConfig) -> cloudwatch.Metric:
+        spec = monitoring.quality_metric(config, self.model)
+        return cloudwatch.Metric(namespace=spec.namespace, metric_name=spec.name, dimensions_map=spec.dimensions,
+                                 statistic=spec.statistic, period=Duration.seconds(spec.period_seconds))  # fmt: skip
 
 
 _COMPARISONS = {

@@ -1,0 +1,143 @@
+"""What the platform watches, as data: each model's quality metric and the environment dashboard.
+
+Kept as plain dictionaries so the model stacks, the dashboard and the tests share one
+definition, and so a dashboard for a hundred models costs one CloudFormation property rather
+than hundreds of construct calls at synth time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from stacks import naming
+from stacks.config import EnvironmentConfig, ModelConfig
+
+# SageMaker Model Monitor's model-quality job publishes here, per endpoint and schedule.
+MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
+# CloudWatch refuses a dashboard with more widgets than this.
+MAX_DASHBOARD_WIDGETS = 500
+_WIDGETS_PER_MODEL = 4
+_SHARED_WIDGETS = 2
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One CloudWatch metric, independent of any construct library."""
+
+    namespace: str
+    name: str
+    dimensions: dict[str, str] = field(default_factory=dict)
+    statistic: str = "Average"
+    period_seconds: int = 300
+
+    def as_widget_row(self) -> list[Any]:
+        row: list[Any] = [self.namespace, self.name]
+        for key, value in self.dimensions.items():
+            row += [key, value]
+        return [*row, {"stat": self.statistic, "period": self.period_seconds}]
+
+
+def quality_metric(config: EnvironmentConfig, model: ModelConfig) -> MetricSpec:
+    """The metric a model's quality alarm watches (Model Monitor's model-quality metric by default)."""
+    quality = model.quality
+    period = quality.period_minutes * 60
+    if quality.namespace and quality.metric_name:
+        return MetricSpec(quality.namespace, quality.metric_name, dict(quality.dimensions), quality.statistic, period)
+    endpoint = naming.endpoint_name(config, model.name)
+    return MetricSpec(
+        MODEL_MONITOR_NAMESPACE,
+        model.metric.name,
+        {"Endpoint": endpoint, "MonitoringSchedule": f"{endpoint}-model-quality"},
+        quality.statistic,
+        period,
+    )
+
+
+def models_on_dashboard(config: EnvironmentConfig) -> tuple[ModelConfig, ...]:
+    """The models that fit on one dashboard; the rest are left to their own alarms and logs."""
+    room = (MAX_DASHBOARD_WIDGETS - _SHARED_WIDGETS) // _WIDGETS_PER_MODEL
+    return config.models[:room]
+
+
+def dashboard_body(
+    config: EnvironmentConfig,
+    *,
+    region: str,
+    function_names: Sequence[str],
+    queue_names: Sequence[str],
+    audit_log_group: str,
+) -> dict[str, Any]:
+    """The CloudWatch dashboard of an environment: handlers, DLQs, then per model runs,
+    decisions, endpoint health and quality."""
+
+    def graph(title: str, metrics: list[MetricSpec], width: int) -> dict[str, Any]:
+        return {
+            "type": "metric",
+            "width": width,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": region,
+                "view": "timeSeries",
+                "metrics": [m.as_widget_row() for m in metrics],
+            },
+        }
+
+    widgets = [
+        graph(
+            "Handler invocations / errors",
+            [
+                MetricSpec("AWS/Lambda", m, {"FunctionName": f}, "Sum", 3600)
+                for f in function_names
+                for m in ("Invocations", "Errors")
+            ],
+            12,
+        ),  # fmt: skip
+        graph(
+            "Undelivered events (DLQ depth)",
+            [
+                MetricSpec("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": q}, "Maximum", 300)
+                for q in queue_names
+            ],
+            12,
+        ),  # fmt: skip
+    ]
+    for model in models_on_dashboard(config):
+        pipeline = naming.pipeline_name(config, model.name)
+        variant = {"EndpointName": naming.endpoint_name(config, model.name), "VariantName": "AllTraffic"}
+        widgets += [
+            graph(
+                f"{model.name}: pipeline runs",
+                [
+                    MetricSpec("AWS/Sagemaker/ModelBuildingPipeline", m, {"PipelineName": pipeline}, "Sum", 86400)
+                    for m in ("ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed")
+                ],
+                6,
+            ),  # fmt: skip
+            {
+                "type": "log",
+                "width": 6,
+                "height": 6,
+                "properties": {
+                    "title": f"{model.name}: approvals and deployments",
+                    "region": region,
+                    "view": "table",
+                    "query": (
+                        f"SOURCE '{audit_log_group}' | fields @timestamp, `detail-type`, detail.version, "
+                        f"detail.reason | filter detail.model = '{model.name}' | sort @timestamp desc | limit 20"
+                    ),
+                },
+            },
+            graph(
+                f"{model.name}: endpoint health",
+                [
+                    MetricSpec("AWS/SageMaker", m, variant, "Sum", 300)
+                    for m in ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors")
+                ],
+                6,
+            ),  # fmt: skip
+            graph(f"{model.name}: {model.metric.name}", [quality_metric(config, model)], 6),
+        ]
+    return {"widgets": widgets}
