@@ -7,13 +7,23 @@ policies read as plain ARNs.
 
 from __future__ import annotations
 
+from functools import cache
+
 from aws_cdk import Aws
 
 from stacks.config import EnvironmentConfig
 
 
+@cache
+def _account_and_region() -> tuple[str, str]:
+    # Each read of a pseudo parameter is a call into the CDK runtime, and names are built
+    # hundreds of times at 100 models; the tokens are the same for every stack, so read once.
+    return Aws.ACCOUNT_ID, Aws.REGION
+
+
 def bucket_name(config: EnvironmentConfig, purpose: str) -> str:
-    return f"{config.resource_prefix}-{purpose}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+    account, region = _account_and_region()
+    return f"{config.resource_prefix}-{purpose}-{account}-{region}"
 
 
 def data_bucket_name(config: EnvironmentConfig) -> str:
