@@ -7,9 +7,10 @@ others. The shared handlers find the model through its catalog entry.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from aws_cdk import CfnMapping, CfnOutput, Duration, Stack
+from aws_cdk import CfnMapping, CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -62,20 +63,34 @@ class ModelStack(Stack):
         pipeline_name = naming.pipeline_name(config, model.name)
         endpoint = naming.endpoint_name(config, model.name)
 
+        role_arn = pipeline_role.role_arn
+        topic_arn = topic.topic_arn
+        # The definition is written with ${Name} placeholders and resolved by Fn::Sub: one
+        # string for CloudFormation to fill in, instead of the whole document passing through
+        # the CDK's token resolution (the costliest step of a model stack's synth).
+        images = self._default_images()
+        variables = {
+            "PipelineRoleArn": role_arn,
+            "DataBucket": naming.data_bucket_name(config),
+            "ArtifactBucket": naming.artifact_bucket_name(config),
+            "TrackingServerArn": mlflow_arn,
+            "DataKeyArn": data_key_arn,
+            "DefaultImage": images.training,
+        }
         definition = build_pipeline_definition(
             model,
-            role_arn=pipeline_role.role_arn,
-            data_bucket_name=naming.data_bucket_name(config),
-            artifact_bucket_name=naming.artifact_bucket_name(config),
-            tracking_server_arn=mlflow_arn,
-            code_prefix_uri=f"s3://{naming.artifact_bucket_name(config)}/code/{model.name}/",
-            kms_key_arn=data_key_arn,
-            default_image_uris=self._default_images(),
+            role_arn="${PipelineRoleArn}",
+            data_bucket_name="${DataBucket}",
+            artifact_bucket_name="${ArtifactBucket}",
+            tracking_server_arn="${TrackingServerArn}",
+            code_prefix_uri=f"s3://${{ArtifactBucket}}/code/{model.name}/",
+            kms_key_arn="${DataKeyArn}",
+            default_image_uris=DefaultImages(training="${DefaultImage}", processing="${DefaultImage}"),
         )
         self.pipeline = sagemaker.CfnPipeline(
-            self, "Pipeline", pipeline_name=pipeline_name, role_arn=pipeline_role.role_arn,
+            self, "Pipeline", pipeline_name=pipeline_name, role_arn=role_arn,
             pipeline_description=f"Retrains {model.name}: prepare, train, evaluate, check {model.metric.name}, register",
-            pipeline_definition={"PipelineDefinitionBody": self.to_json_string(definition)},
+            pipeline_definition={"PipelineDefinitionBody": Fn.sub(json.dumps(definition), variables)},
         )  # fmt: skip
 
         quality = monitoring.quality_metric(config, model)
@@ -91,7 +106,7 @@ class ModelStack(Stack):
             dimensions=[{"name": k, "value": v} for k, v in quality.dimensions.items()],
             statistic=quality.statistic,
             period=quality.period_seconds,
-            alarm_actions=[topic.topic_arn],
+            alarm_actions=[topic_arn],
         )
 
         errors_name, latency_name = naming.rollback_alarm_names(config, model.name)
@@ -125,7 +140,7 @@ class ModelStack(Stack):
                     "returnData": True,
                 },
             ],
-            alarm_actions=[topic.topic_arn],
+            alarm_actions=[topic_arn],
         )
         self.latency_alarm = self._alarm(
             "LatencyAlarm",
@@ -140,7 +155,7 @@ class ModelStack(Stack):
             dimensions=variant,
             extended_statistic="p90",
             period=60,
-            alarm_actions=[topic.topic_arn],
+            alarm_actions=[topic_arn],
         )
 
         self.schedule: events.Rule | None = None

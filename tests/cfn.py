@@ -7,6 +7,7 @@ Fn::ImportValue and Fn::FindInMap, for a fixed account and region.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +46,12 @@ class Resolver:
             if fn == "Fn::ImportValue":
                 source, exported = self.exports[self.resolve(arg, template)]
                 return self.resolve(exported, source)
+            if fn == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else arg
+                values = {k: str(self.resolve(v, template)) for k, v in variables.items()}
+                return re.sub(r"\$\{([^}!][^}]*)\}",
+                              lambda m: values.get(m.group(1)) or str(self.resolve({"Ref": m.group(1)}, template)),
+                              text)  # fmt: skip
             if fn == "Fn::FindInMap":
                 name, top, second = (self.resolve(a, template) for a in arg)
                 return template["Mappings"][name][top][second]
