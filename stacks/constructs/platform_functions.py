@@ -112,6 +112,10 @@ class PlatformFunction(Construct):
         self.allow(iam.PolicyStatement(sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                                        resources=[f"{self.log_group.log_group_arn}:*"]),
                    "Log streams are created per execution environment inside the function's own log group.")  # fmt: skip
+        # The same key encrypts the function's settings and its dead-letter queue: decrypting the
+        # one and sending to the other both need it.
+        self.allow(iam.PolicyStatement(sid="UseAutomationKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                                       resources=[key.key_arn]))  # fmt: skip
         acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]",
                     "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no "
                     "resource-level permissions.")  # fmt: skip

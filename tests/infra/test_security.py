@@ -181,3 +181,28 @@ def test_tags_from_config_reach_resources(dev_templates: dict[str, Template]) ->
             )
         },
     )
+
+
+def test_every_function_can_use_the_key_of_its_settings_and_dead_letter_queue(
+    dev_templates: dict[str, Template],
+) -> None:
+    automation = dev_templates["automation"]
+    (key_id,) = automation.find_resources("AWS::KMS::Key")
+    functions = automation.find_resources("AWS::Lambda::Function")
+    policies = automation.find_resources("AWS::IAM::Policy")
+    assert len(functions) == 3
+    for function in functions.values():
+        props = function["Properties"]
+        assert props["KmsKeyArn"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        role_id = props["Role"]["Fn::GetAtt"][0]
+        statements = [
+            statement
+            for policy in policies.values()
+            if {"Ref": role_id} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+        key_statements = [s for s in statements if s["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}]
+        granted = {a for s in key_statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        assert {"kms:Decrypt", "kms:GenerateDataKey"} <= granted, props["FunctionName"]
+        assert props["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][1] == "Arn"
+        assert props["ReservedConcurrentExecutions"] >= 1
