@@ -1,0 +1,63 @@
+"""Templates the contract tests hold against AWS's documented rules.
+
+Every environment of the repository's configuration, plus configurations at the extremes of
+what validation accepts (tests/contracts/configs.py), for both kinds of managed MLflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from stacks.platform import Platform
+from tests.contracts.configs import LONGEST_ENVIRONMENT, extreme_platform
+from tests.synth import synth, synth_default
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """One synthesized environment: where it came from, its stacks and their templates as JSON."""
+
+    label: str
+    platform: Platform
+    templates: dict[str, dict[str, Any]]
+
+    def resources(self, resource_type: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(unit, logical id, properties) of every resource of one type, across the stacks."""
+        found = []
+        for unit, template in self.templates.items():
+            for logical_id, resource in template.get("Resources", {}).items():
+                if resource["Type"] == resource_type:
+                    found.append((unit, logical_id, resource.get("Properties", {})))
+        return found
+
+
+def _as_json(templates: dict[str, Template]) -> dict[str, dict[str, Any]]:
+    return {unit: template.to_json() for unit, template in templates.items()}
+
+
+@cache
+def synthesized(label: str) -> Synthesized:
+    """Synthesize one labelled configuration once per test process."""
+    if label in ("dev", "staging", "prod"):
+        platform, templates = synth_default(label)
+    elif label == "extreme-tracking-server":
+        platform, templates = synth(LONGEST_ENVIRONMENT, extreme_platform(kind="tracking-server"))
+    elif label == "extreme-app":
+        platform, templates = synth(LONGEST_ENVIRONMENT, extreme_platform(kind="app"))
+    else:
+        raise KeyError(label)
+    return Synthesized(label, platform, _as_json(templates))
+
+
+CONFIGURATIONS = ("dev", "staging", "prod", "extreme-tracking-server", "extreme-app")
+
+
+@pytest.fixture(params=CONFIGURATIONS, scope="session")
+def synthesized_env(request: pytest.FixtureRequest) -> Synthesized:
+    """Each configuration in turn; tests using it run once per configuration."""
+    return synthesized(request.param)
