@@ -5,7 +5,10 @@ refuses settings SageMaker would refuse. Configuration validation calls it at sy
 (so a bad combination stops `cdk synth`, naming its keys) and the deployer calls it again
 with the catalog entry before it sends UpdateEndpoint, so both sides apply the same rules.
 
-The rules, from the SageMaker API Reference and Developer Guide:
+The rules, from the SageMaker API Reference and Developer Guide. UpdateEndpoint
+(https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html) takes an
+optional `DeploymentConfig` (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DeploymentConfig.html),
+"the desired deployment strategy and rollback configurations"; within it:
 
 * "TrafficRoutingConfig" (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html):
   `WaitIntervalInSeconds` "Valid Range: Minimum value of 0. Maximum value of 3600";
@@ -35,9 +38,11 @@ endpoint has two or more instances; refusing it would make the defaults unusable
 
 Serverless endpoints get no deployment configuration at all: canary and linear sizes count
 instances, which a serverless variant does not have, and the Developer Guide's deployment
-guardrails pages describe instance fleets only. Sent without one, UpdateEndpoint uses
-"a blue/green deployment strategy with all at once traffic shifting by default"
-("BlueGreenUpdatePolicy").
+guardrails pages ("Deployment guardrails for updating models in production",
+https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails.html, and "Exclusions",
+https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html) describe
+instance fleets only. Without an update policy SageMaker "uses a blue/green deployment
+strategy with all at once traffic shifting by default" ("DeploymentConfig").
 """
 
 from __future__ import annotations
