@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
+from platform_common.deployment_policy import DeploymentPolicyError, plan_traffic_shift
+
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
 MLFLOW_KINDS = ("tracking-server", "app")
 TRACKING_SERVER_SIZES = ("Small", "Medium", "Large")
@@ -414,6 +416,7 @@ def _model(r: _Reader, env_path: str) -> ModelConfig:
     if serverless is not None and deployment.strategy != "all-at-once":
         # SageMaker supports only all-at-once blue/green shifting for serverless endpoints.
         raise ConfigError(f"{d.path}.strategy", deployment.strategy, "all-at-once for a serverless endpoint")
+    _check_deployment(r.path, endpoint, deployment)
 
     q = r.child("quality")
     quality = QualityMetric(
@@ -445,6 +448,23 @@ def _model(r: _Reader, env_path: str) -> ModelConfig:
     )
     r.finish()
     return config
+
+
+def _check_deployment(model_path: str, endpoint: EndpointConfig, deployment: DeploymentConfig) -> None:
+    """Refuse what SageMaker would refuse at UpdateEndpoint, by the rules the deployer applies too."""
+    try:
+        plan_traffic_shift(
+            strategy=deployment.strategy,
+            instance_count=endpoint.instance_count,
+            serverless=endpoint.serverless is not None,
+            canary_percent=deployment.canary_percent,
+            linear_step_percent=deployment.linear_step_percent,
+            wait_seconds=deployment.wait_minutes * 60,
+            termination_wait_seconds=deployment.termination_wait_minutes * 60,
+        )
+    except DeploymentPolicyError as error:
+        keys = ", ".join(f"{model_path}.{key}" for key in error.keys)
+        raise ConfigError(keys, error.values, error.expected) from None
 
 
 def _models(r: _Reader) -> tuple[ModelConfig, ...]:

@@ -118,7 +118,12 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         except UnknownModelError as error:
             return reject(f"{error}; nothing was changed", endpointName=endpoint.endpoint_name)
         outcome = logic.on_endpoint_state(
-            endpoint, model, mlflow=mlflow_registry(), publish=publish, correlation_id=parsed.id
+            endpoint,
+            model,
+            sagemaker=runtime.client("sagemaker"),
+            mlflow=mlflow_registry(),
+            publish=publish,
+            correlation_id=parsed.id,
         )
     logger.info("deployer finished", extra=outcome.as_dict())
     return outcome.as_dict()

@@ -2,74 +2,77 @@
 
 Deploying (on "SageMaker Model Package State Change" with status Approved):
 
-* a SageMaker Model whose only container is the model package (the package carries the
-  inference specification; SageMaker Developer Guide, "Automatically register SageMaker AI
-  models with SageMaker Model Registry": an inference specification attached in MLflow
-  enables direct deployment), named `<endpoint>-v<version>`;
-* an endpoint config of the same name with one variant `AllTraffic`, instance-based or
-  serverless as the catalog says;
-* `CreateEndpoint` for a new endpoint, else `UpdateEndpoint` with a blue/green
-  `DeploymentConfig` built by `build_deployment_config` (SageMaker API Reference,
-  "UpdateEndpoint", "BlueGreenUpdatePolicy", "TrafficRoutingConfig"; Developer Guide,
-  "Deployment guardrails" and "Exclusions").
+* a SageMaker Model whose only container is the model package. The package must carry an
+  inference specification: SageMaker Developer Guide, "Automatically register SageMaker AI
+  models with SageMaker Model Registry"
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-track-experiments-model-registration.html)
+  says one reaches the package only if it was attached to the logged model before
+  registration (`sagemaker_mlflow.log_inference_specification`) and the server's role can
+  read it; otherwise it is skipped without an error, and such a package cannot be hosted;
+* an endpoint config with one variant `AllTraffic`, instance-based or serverless as the
+  catalog says, both named `<endpoint>-v<package version>` (`deployer.requests`);
+* `CreateEndpoint` for a new endpoint, else `UpdateEndpoint` with the blue/green
+  `DeploymentConfig` of `deployer.requests.build_deployment_config` (none for serverless).
 
-Promoting (on "SageMaker Endpoint State Change"): the version an endpoint serves is read
-back from its endpoint config name, which only this module writes (`<endpoint>-v<N>`,
-checked against the endpoint name so a hand-made config is never mistaken for a
-version); the same facts are on the config's tags for people. MLflow version N is the
-package version N (see the model gate for why), so once the endpoint is InService on
-`-v<N>` the MLflow alias `champion` moves to N, the previous champion gets the tag
-`lifecycle=retired`, and the new one `lifecycle=champion`. A retired version gets no
-alias: an alias names exactly one version, and there are many retired ones.
+Promoting (on "SageMaker Endpoint State Change"): that event carries the endpoint's name,
+config name and status, and no failure reason (Developer Guide, "Events that Amazon
+SageMaker AI sends to Amazon EventBridge",
+https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html).
+The outcome is therefore read back with DescribeEndpoint (SageMaker API Reference,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html):
+`EndpointStatus` Failed or UpdateRollbackFailed is a failure; `InService` with a
+`FailureReason` is an update that failed and was rolled back ("If the status of the endpoint
+is Failed, or the status is InService but update operation fails, this provides the reason
+why it failed", "EndpointMetadata"); `InService` without one serves `EndpointConfigName`.
+The package behind that config is read from its model (DescribeEndpointConfig, DescribeModel)
+and the MLflow version from the documented tag `sagemaker.model_package_arn`
+(`platform_common.package_link`); that version becomes `champion`, the previous champion gets
+`lifecycle=retired`, the new one `lifecycle=champion`. A retired version gets no alias: an
+alias names exactly one version, and there are many retired ones.
 
 Events arrive late or twice. An approval for a version the endpoint already runs or is
 updating to publishes DeploymentSkipped; resources left by an interrupted attempt are
-reused. `Failed` and `UpdateRollbackFailed`, and `InService` with a `FailureReason` (an
-update that was rolled back), publish DeploymentFailed; intermediate states are ignored.
+reused; intermediate states are ignored.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from deployer.models import APPROVED, EndpointStateDetail, ModelPackageDetail
+from deployer.requests import (
+    build_deployment_config,
+    deployment_plan,
+    production_variant,
+    version_from_config_name,
+    version_resource_name,
+    version_tags,
+)
 from platform_common import domain_events
 from platform_common.catalog import ModelSettings
+from platform_common.deployment_policy import DeploymentPolicyError
 from platform_common.domain_events import DomainEvent
+from platform_common.package_link import PackageLinkError, find_version, tag_value
 
-VARIANT_NAME = "AllTraffic"
 CHAMPION_ALIAS = "champion"
 LIFECYCLE_TAG = "lifecycle"
 PREVIOUS_CHAMPION_TAG = "previous_champion"
-
-MODEL_TAG = "mlops:model"
-VERSION_TAG = "mlops:model-version"
-PACKAGE_TAG = "mlops:model-package-arn"
-
-NAME_LIMIT = 63
-
-# Limits from the SageMaker API Reference: wait and termination 0-3600 s each, execution
-# timeout 600-28800 s and larger than all waits together, 1-10 rollback alarms.
-MAX_WAIT_SECONDS = 3600
-MIN_EXECUTION_TIMEOUT_SECONDS = 600
-MAX_EXECUTION_TIMEOUT_SECONDS = 28800
-MAX_ROLLBACK_ALARMS = 10
-# Room for launching the new fleet on top of the waits the deployment itself is told to do.
-PROVISIONING_ALLOWANCE_SECONDS = 1800
 
 # Statuses in which SageMaker accepts no update but will leave by itself: try again later.
 BUSY_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "OutOfService"})
 # Statuses that need a person (a failed endpoint can only be deleted).
 BROKEN_STATUSES = frozenset({"Failed", "UpdateRollbackFailed"})
+FINAL_STATUSES = BROKEN_STATUSES | {"InService"}
 
-_VERSION_SUFFIX_RE = re.compile(r"-v(?P<version>[1-9]\d*)$")
+INFERENCE_SPECIFICATION_HELP = (
+    "attach an inference specification to the logged model with "
+    "sagemaker_mlflow.log_inference_specification before registering it (the tracking server's "
+    "role must be able to read it), then register the model again"
+)
 
 Publisher = Callable[[DomainEvent], object]
 
@@ -77,7 +80,9 @@ Publisher = Callable[[DomainEvent], object]
 class ModelRegistry(Protocol):
     """The MLflow registry calls the deployer needs (MlflowRestClient has them)."""
 
-    def get_model_version(self, name: str, version: str) -> dict[str, Any]: ...
+    def search_model_versions(
+        self, filter_string: str, *, max_results: int = ..., page_token: str | None = ...
+    ) -> tuple[list[dict[str, Any]], str | None]: ...
 
     def get_model_version_by_alias(self, name: str, alias: str) -> dict[str, Any] | None: ...
 
@@ -119,101 +124,6 @@ class Outcome:
         return body
 
 
-def version_resource_name(endpoint_name: str, version: int) -> str:
-    """`<endpoint>-v<version>`, shortened with a hash of the endpoint name to fit 63 characters."""
-    suffix = f"-v{version}"
-    if len(endpoint_name) + len(suffix) <= NAME_LIMIT:
-        return endpoint_name + suffix
-    digest = hashlib.sha256(endpoint_name.encode()).hexdigest()[:6]
-    head = endpoint_name[: NAME_LIMIT - len(suffix) - len(digest) - 1].rstrip("-")
-    return f"{head}-{digest}{suffix}"
-
-
-def version_from_config_name(endpoint_name: str, config_name: str | None) -> int | None:
-    """The version a config of this endpoint was created for, or None if the deployer did not name it."""
-    match = _VERSION_SUFFIX_RE.search(config_name or "")
-    if match is None:
-        return None
-    version = int(match.group("version"))
-    return version if version_resource_name(endpoint_name, version) == config_name else None
-
-
-def effective_strategy(settings: ModelSettings) -> str:
-    """The traffic shifting actually used.
-
-    Canary and linear sizes are fractions of the variant's instance count (SageMaker API
-    Reference, "TrafficRoutingConfig"), which a serverless variant does not have; blue/green
-    itself is not excluded for serverless endpoints (Developer Guide, "Exclusions"), so a
-    serverless endpoint shifts all at once and keeps its bake time and rollback alarms.
-    """
-    if settings.serverless_memory_mb is not None:
-        return "all-at-once"
-    return settings.deployment_strategy
-
-
-def build_deployment_config(settings: ModelSettings) -> dict[str, Any]:
-    """The `DeploymentConfig` of UpdateEndpoint for this model (pure)."""
-    strategy = effective_strategy(settings)
-    wait = _clamp(settings.wait_seconds, 0, MAX_WAIT_SECONDS)
-    termination = _clamp(settings.termination_wait_seconds, 0, MAX_WAIT_SECONDS)
-    routing: dict[str, Any]
-    if strategy == "canary":
-        routing = {
-            "Type": "CANARY",
-            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": settings.canary_percent},
-            "WaitIntervalInSeconds": wait,
-        }
-        bakes = 1
-    elif strategy == "linear":
-        routing = {
-            "Type": "LINEAR",
-            "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": settings.linear_step_percent},
-            "WaitIntervalInSeconds": wait,
-        }
-        # Every step bakes before the next one starts.
-        bakes = math.ceil(100 / settings.linear_step_percent)
-    else:
-        routing = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": wait}
-        bakes = 1
-    timeout = _clamp(
-        bakes * wait + termination + PROVISIONING_ALLOWANCE_SECONDS,
-        MIN_EXECUTION_TIMEOUT_SECONDS,
-        MAX_EXECUTION_TIMEOUT_SECONDS,
-    )
-    config: dict[str, Any] = {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": routing,
-            "TerminationWaitInSeconds": termination,
-            "MaximumExecutionTimeoutInSeconds": timeout,
-        }
-    }
-    alarms = list(settings.rollback_alarm_names)[:MAX_ROLLBACK_ALARMS]
-    if alarms:
-        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in alarms]}
-    return config
-
-
-def production_variant(settings: ModelSettings, model_name: str) -> dict[str, Any]:
-    """The single `AllTraffic` variant: serverless when the catalog gives serverless settings.
-
-    Blue/green updates need the new config to keep the old variant name (Developer Guide,
-    "Exclusions"), hence the one fixed name.
-    """
-    variant: dict[str, Any] = {"VariantName": VARIANT_NAME, "ModelName": model_name}
-    if settings.serverless_memory_mb is not None:
-        variant["ServerlessConfig"] = {
-            "MemorySizeInMB": settings.serverless_memory_mb,
-            "MaxConcurrency": settings.serverless_max_concurrency or 1,
-        }
-    else:
-        variant.update(
-            InstanceType=settings.instance_type,
-            InitialInstanceCount=settings.instance_count,
-            InitialVariantWeight=1.0,
-        )
-    return variant
-
-
 def deploy_approved(
     detail: ModelPackageDetail,
     settings: ModelSettings,
@@ -249,9 +159,22 @@ def deploy_approved(
         return finish(
             "failed",
             domain_events.DEPLOYMENT_FAILED,
-            f"package version {version} has no InferenceSpecification (no inference container), "
-            "so it cannot be deployed; nothing was created",
+            f"model package {detail.arn} has no InferenceSpecification, so SageMaker has no container to host "
+            f"it; {INFERENCE_SPECIFICATION_HELP}. Nothing was created",
         )
+    try:
+        plan = deployment_plan(settings)
+    except DeploymentPolicyError as error:
+        return finish(
+            "failed",
+            domain_events.DEPLOYMENT_FAILED,
+            f"the catalog entry of model {settings.name!r} cannot be deployed: {error}; correct models[].{{"
+            f"{', '.join(error.keys)}}} in the configuration and redeploy the model stack. Nothing was created",
+            settingKeys=list(error.keys),
+        )
+    shifting = {"strategy": plan.strategy, "requestedStrategy": plan.requested}
+    if plan.note:
+        shifting["strategyNote"] = plan.note
 
     endpoint = _describe_or_none(sagemaker.describe_endpoint, EndpointName=endpoint_name)
     if endpoint is not None:
@@ -276,11 +199,7 @@ def deploy_approved(
         if status in BUSY_STATUSES:
             raise EndpointBusyError(endpoint_name, status, version)
 
-    tags = [
-        {"Key": MODEL_TAG, "Value": settings.name},
-        {"Key": VERSION_TAG, "Value": str(version)},
-        {"Key": PACKAGE_TAG, "Value": detail.arn},
-    ]
+    tags = version_tags(settings, version, detail.arn)
     # Earlier attempts may have got this far before failing; what exists is reused.
     if _describe_or_none(sagemaker.describe_model, ModelName=name) is None:
         sagemaker.create_model(
@@ -296,7 +215,6 @@ def deploy_approved(
             Tags=tags,
         )
 
-    strategy = effective_strategy(settings)
     if endpoint is None:
         # The endpoint outlives this version, so it is tagged with the model only.
         sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=name, Tags=tags[:1])
@@ -305,22 +223,26 @@ def deploy_approved(
             domain_events.DEPLOYMENT_STARTED,
             f"creating endpoint {endpoint_name!r} with version {version}",
             action="create",
-            strategy=strategy,
+            **shifting,
         )
-    sagemaker.update_endpoint(
-        EndpointName=endpoint_name,
-        EndpointConfigName=name,
-        RetainAllVariantProperties=False,
-        DeploymentConfig=build_deployment_config(settings),
-    )
+    update: dict[str, Any] = {
+        "EndpointName": endpoint_name,
+        "EndpointConfigName": name,
+        "RetainAllVariantProperties": False,
+    }
+    deployment_config = build_deployment_config(settings, plan)
+    if deployment_config is not None:
+        update["DeploymentConfig"] = deployment_config
+    sagemaker.update_endpoint(**update)
+    how = plan.strategy + (f", rollback on {len(settings.rollback_alarm_names)} alarm(s)" if deployment_config else "")
     return finish(
         "updated",
         domain_events.DEPLOYMENT_STARTED,
         f"updating endpoint {endpoint_name!r} from {endpoint.get('EndpointConfigName')} to version {version} "
-        f"({strategy}, rollback on {len(settings.rollback_alarm_names)} alarm(s))",
+        f"({how}{'; ' + plan.note if plan.note else ''})",
         action="update",
-        strategy=strategy,
         previousEndpointConfigName=endpoint.get("EndpointConfigName"),
+        **shifting,
     )
 
 
@@ -328,48 +250,83 @@ def on_endpoint_state(
     detail: EndpointStateDetail,
     settings: ModelSettings,
     *,
+    sagemaker: Any,
     mlflow: ModelRegistry,
     publish: Publisher,
     correlation_id: str | None = None,
 ) -> Outcome:
-    """Promote the served version once the endpoint is InService; report failures and rollbacks."""
-    version = version_from_config_name(settings.endpoint_name, detail.config_name)
+    """Read the endpoint's outcome back; promote what it serves, or report a failure or rollback."""
+    if detail.status not in FINAL_STATUSES:
+        return Outcome("ignored", f"endpoint is {detail.status}; waiting for a final state", settings.name)
+    endpoint = _describe_or_none(sagemaker.describe_endpoint, EndpointName=detail.endpoint_name)
+    if endpoint is None:
+        return Outcome("ignored", f"endpoint {detail.endpoint_name!r} no longer exists", settings.name)
+    status = str(endpoint.get("EndpointStatus"))
+    serving = endpoint.get("EndpointConfigName")
+    failure = endpoint.get("FailureReason")
+    version = version_from_config_name(settings.endpoint_name, serving)
     data: dict[str, Any] = {
         "version": version,
         "endpointName": detail.endpoint_name,
-        "endpointConfigName": detail.config_name,
-        "endpointStatus": detail.status,
+        "endpointConfigName": serving,
+        "endpointStatus": status,
     }
+    routing = ((endpoint.get("LastDeploymentConfig") or {}).get("BlueGreenUpdatePolicy") or {}).get(
+        "TrafficRoutingConfiguration"
+    )
+    if routing:
+        data["lastDeploymentTrafficRouting"] = routing.get("Type")
 
     def failed(reason: str) -> Outcome:
         publish(DomainEvent(domain_events.DEPLOYMENT_FAILED, settings.name, reason, data, correlation_id))
         return Outcome("failed", reason, settings.name, version, (domain_events.DEPLOYMENT_FAILED,))
 
-    if detail.status in BROKEN_STATUSES:
+    if status in BROKEN_STATUSES:
+        return failed(f"endpoint {detail.endpoint_name!r} is {status}: {failure or 'no reason given'}")
+    if status != "InService":
+        return Outcome("ignored", f"endpoint is {status} again; waiting for a final state", settings.name, version)
+    if failure:
         return failed(
-            f"endpoint {detail.endpoint_name!r} is {detail.status}: {detail.failure_reason or 'no reason given'}"
-        )
-    if detail.status != "InService":
-        return Outcome("ignored", f"endpoint is {detail.status}; waiting for a final state", settings.name, version)
-    if detail.failure_reason:
-        # Back in service on the old config after an update failed (alarm or error).
-        return failed(
-            f"update of endpoint {detail.endpoint_name!r} failed and was rolled back; it still serves "
-            f"{detail.config_name}: {detail.failure_reason}"
+            f"the last update of endpoint {detail.endpoint_name!r} failed and was rolled back; it still serves "
+            f"{serving}: {failure}"
         )
     if version is None:
-        return Outcome(
-            "ignored",
-            f"endpoint serves {detail.config_name!r}, which the deployer did not create",
-            settings.name,
+        return Outcome("ignored", f"endpoint serves {serving!r}, which the deployer did not create", settings.name)
+    package_arn = _served_package(sagemaker, str(serving))
+    if package_arn is None:
+        return Outcome("ignored", f"the model of {serving!r} is not a model package", settings.name, version)
+    try:
+        model_version = find_version(mlflow, settings.name, package_arn)
+    except PackageLinkError as error:
+        reason = (
+            f"endpoint {detail.endpoint_name!r} serves {package_arn}, but {error}; the champion alias was not moved"
         )
-    return _promote(settings, version, detail, mlflow=mlflow, publish=publish, correlation_id=correlation_id)
+        publish(
+            DomainEvent(
+                domain_events.EVENT_REJECTED,
+                settings.name,
+                reason,
+                {"handler": "deployer", **data, "modelPackageArn": package_arn},
+                correlation_id,
+            )
+        )
+        return Outcome("event_rejected", reason, settings.name, version, (domain_events.EVENT_REJECTED,))
+    promotion = _Promotion(settings.name, version, str(model_version.get("version")), package_arn, data)
+    return _promote(promotion, model_version, mlflow=mlflow, publish=publish, correlation_id=correlation_id)
+
+
+@dataclass(frozen=True)
+class _Promotion:
+    model: str
+    package_version: int
+    mlflow_version: str
+    package_arn: str
+    data: dict[str, Any]
 
 
 def _promote(
-    settings: ModelSettings,
-    version: int,
-    detail: EndpointStateDetail,
+    promotion: _Promotion,
+    model_version: dict[str, Any],
     *,
     mlflow: ModelRegistry,
     publish: Publisher,
@@ -378,42 +335,62 @@ def _promote(
     # Ordered so that a retry after any failed step redoes only idempotent steps: the
     # previous champion is remembered on the new version before the alias moves, and the
     # `lifecycle=champion` tag, written last, marks the promotion as complete.
-    name = settings.name
-    current = str(version)
-    tags = _tags(mlflow.get_model_version(name, current))
+    name = promotion.model
+    current = promotion.mlflow_version
+    version = promotion.package_version
     champion = mlflow.get_model_version_by_alias(name, CHAMPION_ALIAS)
     champion_version = str(champion.get("version")) if champion else None
-    if champion_version == current and tags.get(LIFECYCLE_TAG) == "champion":
-        return Outcome("ignored", f"version {version} is already the champion", name, version)
+    if champion_version == current and tag_value(model_version, LIFECYCLE_TAG) == "champion":
+        return Outcome("ignored", f"MLflow version {current} is already the champion", name, version)
 
-    previous = champion_version if champion_version not in (None, current) else tags.get(PREVIOUS_CHAMPION_TAG)
+    remembered = tag_value(model_version, PREVIOUS_CHAMPION_TAG)
+    previous = champion_version if champion_version not in (None, current) else remembered
     if previous and champion_version != current:
         mlflow.set_model_version_tag(name, current, PREVIOUS_CHAMPION_TAG, previous)
     mlflow.set_registered_model_alias(name, CHAMPION_ALIAS, current)
     if previous:
         mlflow.set_model_version_tag(name, previous, LIFECYCLE_TAG, "retired")
 
-    base = {
-        "endpointName": detail.endpoint_name,
-        "endpointConfigName": detail.config_name,
-        "previousChampion": previous,
-    }
-    reason = f"endpoint {detail.endpoint_name!r} serves version {version}; it is now the champion"
-    publish(DomainEvent(domain_events.DEPLOYMENT_SUCCEEDED, name, reason, {"version": version, **base}, correlation_id))
+    base = {**promotion.data, "modelPackageArn": promotion.package_arn, "previousChampion": previous}
+    reason = (
+        f"endpoint {promotion.data['endpointName']!r} serves package version {version} "
+        f"(MLflow version {current}); it is now the champion"
+    )
+    publish(
+        DomainEvent(
+            domain_events.DEPLOYMENT_SUCCEEDED, name, reason, {**base, "mlflowVersion": current}, correlation_id
+        )
+    )
     published = [domain_events.DEPLOYMENT_SUCCEEDED]
     if previous:
+        # The retired version is known by its MLflow number; `version` would name the new package.
+        retired_base = {key: value for key, value in base.items() if key != "version"}
         publish(
             DomainEvent(
                 domain_events.MODEL_RETIRED,
                 name,
-                f"version {previous} was replaced by version {version}",
-                {"version": int(previous) if previous.isdigit() else previous, "replacedBy": version, **base},
+                f"MLflow version {previous} was replaced by MLflow version {current}",
+                {**retired_base, "mlflowVersion": previous, "replacedByMlflowVersion": current},
                 correlation_id,
             )
         )
         published.append(domain_events.MODEL_RETIRED)
     mlflow.set_model_version_tag(name, current, LIFECYCLE_TAG, "champion")
     return Outcome("promoted", reason, name, version, tuple(published))
+
+
+def _served_package(sagemaker: Any, config_name: str) -> str | None:
+    """The model package behind the config's variant, read from its model's container."""
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    variants = config.get("ProductionVariants") or []
+    if not variants:
+        return None
+    model = sagemaker.describe_model(ModelName=variants[0]["ModelName"])
+    containers = model.get("Containers") or ([model["PrimaryContainer"]] if model.get("PrimaryContainer") else [])
+    for container in containers:
+        if container.get("ModelPackageName"):
+            return str(container["ModelPackageName"])
+    return None
 
 
 def _describe_or_none(call: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any] | None:
@@ -426,14 +403,3 @@ def _describe_or_none(call: Callable[..., dict[str, Any]], **kwargs: Any) -> dic
         if err.get("Code") == "ValidationException" and "could not find" in str(err.get("Message", "")).lower():
             return None
         raise
-
-
-def _tags(model_version: Mapping[str, Any]) -> dict[str, str]:
-    raw = model_version.get("tags") or []
-    if isinstance(raw, Mapping):
-        return {str(k): str(v) for k, v in raw.items()}
-    return {str(tag.get("key")): str(tag.get("value")) for tag in raw if isinstance(tag, Mapping)}
-
-
-def _clamp(value: int, low: int, high: int) -> int:
-    return max(low, min(high, value))

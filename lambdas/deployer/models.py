@@ -6,9 +6,9 @@ the fields the deployer reads are declared and every other field is tolerated.
 
 The endpoint event spells its status in upper snake case (`IN_SERVICE`) while the
 DescribeEndpoint API says `InService`; `EndpointStateDetail.status` accepts both and
-gives the API spelling. `FailureReason` is set when the endpoint is `Failed`, or when it
-is back `InService` after an update failed and was rolled back (SageMaker API Reference,
-"EndpointMetadata").
+gives the API spelling. The documented endpoint event has no failure reason: the deployer
+uses the event only to learn that something changed and reads the outcome back with
+DescribeEndpoint.
 """
 
 from __future__ import annotations
@@ -99,7 +99,6 @@ class EndpointStateDetail(BaseModel):
     endpoint_name: str = Field(alias="EndpointName", pattern=_NAME_PATTERN)
     config_name: str | None = Field(default=None, alias="EndpointConfigName", max_length=63)
     status: str = Field(alias="EndpointStatus")
-    failure_reason: str | None = Field(default=None, alias="FailureReason")
 
     @field_validator("status")
     @classmethod

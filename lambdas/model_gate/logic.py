@@ -3,21 +3,19 @@
 How a SageMaker model package maps to an MLflow model version
 -------------------------------------------------------------
 The SageMaker Developer Guide, "Automatically register SageMaker AI models with SageMaker
-Model Registry", says that registering an MLflow model makes SageMaker create a
-corresponding model package version in a group named `<MLflow model name>-<suffix>`, that
-evaluation metrics logged in MLflow travel into the package as a model card, and that
-lifecycle stages are managed through MLflow aliases. "Model Registry Models, Model
-Versions, and Model Groups" says package versions start at 1 and grow by one per package
-added to the group, which is also how MLflow numbers the versions of a registered model.
-The gate therefore reads:
+Model Registry" (https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-track-experiments-model-registration.html),
+says that registering an MLflow model makes SageMaker create a corresponding model package
+version in a group named `<MLflow model name>-<suffix>`, and that the MLflow model version
+then carries the tag `sagemaker.model_package_arn` naming that package. The gate reads:
 
 * the MLflow registered model named like the catalog model (the group name minus suffix),
-* MLflow version N for package version N (the group is filled only by the sync), and
+* the one version of it whose `sagemaker.model_package_arn` tag is the package's ARN
+  (`platform_common.package_link`; version numbers are never matched), and
 * the metric from the MLflow run behind that version, which is where the model card's
   numbers come from and which is readable without parsing the card.
 
-If that correspondence is ever broken (MLflow has no version N) the package is rejected
-with a reason saying so, never approved on a guess.
+If no version (or more than one) carries the tag the package is rejected with a reason
+saying so, never approved on a guess.
 
 Decision table (the catalog gives metric, threshold, margin and direction):
 
@@ -49,7 +47,7 @@ from model_gate.models import APPROVED, PENDING, REJECTED, ModelPackageDetail
 from platform_common import domain_events
 from platform_common.catalog import ModelSettings
 from platform_common.domain_events import DomainEvent
-from platform_common.mlflow_rest import MlflowNotFoundError
+from platform_common.package_link import PackageLinkError, find_version
 
 CHAMPION_ALIAS = "champion"
 # Prefix under which the pipeline's Register step logs the test-set metrics it checked.
@@ -68,11 +66,13 @@ CHAMPION_VERSION_KEY = "validation_champion_version"
 CHAMPION_VALUE_KEY = "validation_champion_value"
 REASON_KEY = "validation_reason"
 
-# SageMaker limits ApprovalDescription to 1024 characters, and metadata values to 256
-# characters drawn from letters, digits, spaces and _.:/=+-@, so no reason text there
-# (SageMaker API Reference, "UpdateModelPackage").
+# SageMaker limits ApprovalDescription to 1024 characters, and CustomerMetadataProperties to
+# 50 entries whose values have at most 256 characters drawn from letters, digits, spaces and
+# _.:/=+-@, so no reason text there (SageMaker API Reference, "UpdateModelPackage",
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateModelPackage.html).
 APPROVAL_DESCRIPTION_LIMIT = 1024
 METADATA_VALUE_LIMIT = 256
+METADATA_ENTRIES_LIMIT = 50
 _METADATA_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
 
 # Differences are compared after rounding, so 0.94 - 0.93 counts as exactly 0.01.
@@ -82,9 +82,11 @@ Publisher = Callable[[DomainEvent], object]
 
 
 class ModelRegistry(Protocol):
-    """The MLflow registry calls the gate and the deployer need (MlflowRestClient has them)."""
+    """The MLflow registry calls the gate needs (MlflowRestClient has them)."""
 
-    def get_model_version(self, name: str, version: str) -> dict[str, Any]: ...
+    def search_model_versions(
+        self, filter_string: str, *, max_results: int = ..., page_token: str | None = ...
+    ) -> tuple[list[dict[str, Any]], str | None]: ...
 
     def get_model_version_by_alias(self, name: str, alias: str) -> dict[str, Any] | None: ...
 
@@ -104,7 +106,12 @@ class Score:
     version: str
     value: float | None
     run_id: str | None = None
-    exists: bool = True
+    missing: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        """Whether an MLflow version was found for the package (`missing` says why not)."""
+        return self.missing is None
 
 
 @dataclass(frozen=True)
@@ -190,12 +197,8 @@ def judge(settings: ModelSettings, challenger: Score, champion: Score | None) ->
             improvement=improvement,
         )
 
-    if not challenger.exists:
-        return verdict(
-            False,
-            f"MLflow has no version {challenger.version} of model {settings.name!r} to match this package; "
-            f"{metric} cannot be read",
-        )
+    if challenger.missing is not None:
+        return verdict(False, f"{challenger.missing}; {metric} cannot be read")
     if challenger.value is None:
         run = f" (run {challenger.run_id})" if challenger.run_id else ""
         return verdict(False, f"{metric} was not logged for MLflow version {challenger.version}{run}; cannot judge it")
@@ -249,16 +252,16 @@ def evaluate_package(
         # Recording the review itself changes the package and so echoes a pending event back.
         return Outcome("ignored", f"review already recorded ({metadata[STATUS_KEY]})", settings.name, version)
 
-    challenger = _challenger_score(mlflow, settings, str(version))
-    verdict = judge(settings, challenger, _champion_score(mlflow, settings, str(version)))
+    challenger = _challenger_score(mlflow, settings, detail.arn)
+    verdict = judge(settings, challenger, _champion_score(mlflow, settings, challenger))
     status = "review_requested" if manual else ("approved" if verdict.approve else "rejected")
     record = verdict.record(status)
 
     if verdict.challenger.exists:
         for key, value in {**record, REASON_KEY: verdict.reason}.items():
-            mlflow.set_model_version_tag(settings.name, str(version), key, value)
+            mlflow.set_model_version_tag(settings.name, challenger.version, key, value)
 
-    metadata.update(record)
+    metadata, left_out = merge_metadata(metadata, record)
     if manual:
         description = f"Review requested; the gate recommends to {verdict.recommendation}: {verdict.reason}"
         # The status is restated so the update only adds the review record: an omitted
@@ -287,6 +290,8 @@ def evaluate_package(
                 "approvalMode": settings.approval_mode,
                 "recommendation": verdict.recommendation,
                 "metrics": verdict.metrics(),
+                "mlflowVersion": challenger.version if challenger.exists else None,
+                **({"metadataLeftOut": left_out} if left_out else {}),
             },
             correlation_id=correlation_id,
         )
@@ -315,18 +320,35 @@ def reject_event(
     return Outcome("event_rejected", reason, model, published=(domain_events.EVENT_REJECTED,))
 
 
-def _challenger_score(mlflow: ModelRegistry, settings: ModelSettings, version: str) -> Score:
+def merge_metadata(existing: Mapping[str, str], record: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The package's metadata with the gate's record added, within SageMaker's 50 entries.
+
+    Existing entries are never dropped (they are someone else's); when the record does not
+    fit whole, its keys are added in order (status first) while room remains, and the keys
+    left out are returned. The full record is on the MLflow version and in the domain event.
+    """
+    merged = dict(existing)
+    left_out: list[str] = []
+    for key, value in record.items():
+        if key in merged or len(merged) < METADATA_ENTRIES_LIMIT:
+            merged[key] = value
+        else:
+            left_out.append(key)
+    return merged, left_out
+
+
+def _challenger_score(mlflow: ModelRegistry, settings: ModelSettings, package_arn: str) -> Score:
     try:
-        model_version = mlflow.get_model_version(settings.name, version)
-    except MlflowNotFoundError:
-        return Score(version=version, value=None, exists=False)
-    return _score(mlflow, settings.metric_name, model_version, version)
+        model_version = find_version(mlflow, settings.name, package_arn)
+    except PackageLinkError as error:
+        return Score(version="none", value=None, missing=str(error))
+    return _score(mlflow, settings.metric_name, model_version, str(model_version.get("version")))
 
 
-def _champion_score(mlflow: ModelRegistry, settings: ModelSettings, challenger_version: str) -> Score | None:
+def _champion_score(mlflow: ModelRegistry, settings: ModelSettings, challenger: Score) -> Score | None:
     champion = mlflow.get_model_version_by_alias(settings.name, CHAMPION_ALIAS)
     # A version never competes with itself (a package sent back to pending after serving).
-    if champion is None or str(champion.get("version")) == challenger_version:
+    if champion is None or str(champion.get("version")) == challenger.version:
         return None
     return _score(mlflow, settings.metric_name, champion, str(champion.get("version")))
 

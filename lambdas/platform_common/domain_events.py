@@ -34,6 +34,19 @@ ALL_DETAIL_TYPES = (
 )  # fmt: skip
 
 
+# EventBridge counts an entry as the UTF-8 bytes of Source, DetailType and Detail, and the
+# entry "must be less than 256KB" (EventBridge User Guide, "Calculating PutEvents event entry
+# size", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html).
+# The PutEvents reference adds that the JSON framing of the event counts too, without saying
+# how much, so details are kept far below the limit: a quarter of it.
+ENTRY_LIMIT_BYTES = 256 * 1024
+DETAIL_BUDGET_BYTES = ENTRY_LIMIT_BYTES // 4
+# When a detail is over budget (a rejected event quoting huge input), long strings and lists
+# are cut to these sizes and the detail says it was truncated.
+STRING_KEEP = 1024
+LIST_KEEP = 20
+
+
 class PublishError(RuntimeError):
     """EventBridge refused a domain event."""
 
@@ -62,7 +75,7 @@ def publish(events_client: Any, bus_name: str, event: DomainEvent) -> str:
             {
                 "Source": SOURCE,
                 "DetailType": event.detail_type,
-                "Detail": json.dumps(event.detail(), default=str, sort_keys=True),
+                "Detail": bounded_detail(event),
                 "EventBusName": bus_name,
             }
         ]
@@ -73,3 +86,31 @@ def publish(events_client: Any, bus_name: str, event: DomainEvent) -> str:
             f"event bus {bus_name!r} refused {event.detail_type}: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}"
         )
     return str(entry["EventId"])
+
+
+def bounded_detail(event: DomainEvent) -> str:
+    """The event's detail as JSON, cut down (and marked `truncated`) when over DETAIL_BUDGET_BYTES."""
+    body = event.detail()
+    text = _dumps(body)
+    if len(text.encode("utf-8")) <= DETAIL_BUDGET_BYTES:
+        return text
+    text = _dumps({**{key: _shorten(item) for key, item in body.items()}, "truncated": True})
+    if len(text.encode("utf-8")) <= DETAIL_BUDGET_BYTES:
+        return text
+    kept: dict[str, Any] = {key: _shorten(body[key]) for key in ("model", "reason", "correlationId") if key in body}
+    return _dumps({**kept, "truncated": True})
+
+
+def _dumps(body: Mapping[str, Any]) -> str:
+    return json.dumps(body, default=str, sort_keys=True)
+
+
+def _shorten(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= STRING_KEEP else value[:STRING_KEEP] + f"... ({len(value)} characters)"
+    if isinstance(value, Mapping):
+        return {_shorten(str(key)): _shorten(item) for key, item in list(value.items())[:LIST_KEEP]}
+    if isinstance(value, list | tuple):
+        kept = [_shorten(item) for item in value[:LIST_KEEP]]
+        return kept + ([f"... ({len(value)} items)"] if len(value) > LIST_KEEP else [])
+    return value

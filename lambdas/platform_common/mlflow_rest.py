@@ -202,6 +202,18 @@ class MlflowRestClient:
         # float() also reads the "NaN" and "Infinity" strings protobuf JSON uses for those values.
         return {str(metric["key"]): float(metric["value"]) for metric in cast(list[dict[str, Any]], metrics)}
 
+    def search_model_versions(
+        self, filter_string: str, *, max_results: int = 1000, page_token: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of `model-versions/search`: the versions (tags as lists) and the next page's token."""
+        params = {"filter": filter_string, "max_results": str(max_results)}
+        if page_token:
+            params["page_token"] = page_token
+        body = self._call("GET", "model-versions/search", params, subject=f"model versions where {filter_string}")
+        raw = body.get("model_versions") or []
+        versions = [_model_version({"model_version": item}) for item in cast(list[Any], raw)]
+        return versions, (str(body["next_page_token"]) if body.get("next_page_token") else None)
+
     def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
         """Point the alias at the version (moving it if it pointed elsewhere)."""
         self._call(

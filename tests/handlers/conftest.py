@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from platform_common import env_names
+from platform_common import env_names, package_link
 from platform_common.catalog import ModelSettings
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
@@ -106,3 +106,9 @@ def handler_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(env_names.MLFLOW_TRACKING_SERVER_ARN, TRACKING_SERVER_ARN)
     monkeypatch.setenv(env_names.MODEL_EXECUTION_ROLE_ARN, f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-model-execution")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "mlops-test")
+
+
+@pytest.fixture(autouse=True)
+def _no_wait_for_the_package_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Look for an MLflow version's package tag without pausing between attempts."""
+    monkeypatch.setattr(package_link, "LOOKUP_WAIT_SECONDS", 0.0)

@@ -17,12 +17,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from deployer import handler, logic
-from deployer.models import ModelPackageDetail
+from deployer import handler, logic, requests
+from deployer.models import EndpointStateDetail, ModelPackageDetail
 from platform_common import domain_events, runtime
 from platform_common.catalog import ModelSettings
+from platform_common.deployment_policy import PROVISIONING_ALLOWANCE_SECONDS, DeploymentPolicyError
 from tests.handlers.conftest import ACCOUNT, BUS_NAME, REGION, example_settings, load_event, put_catalog
-from tests.handlers.test_model_gate import INFERENCE_SPECIFICATION, FakeMlflow
+from tests.handlers.fakes import FakeMlflow
+from tests.handlers.test_model_gate import INFERENCE_SPECIFICATION
 
 GROUP = "churn-1a2b3c"
 PACKAGE_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/3"
@@ -92,102 +94,143 @@ def invoke(event: Any, lambda_context: Any) -> dict[str, Any]:
 
 
 class TestBuildDeploymentConfig:
-    def test_canary_shifts_a_first_slice_then_the_rest_with_rollback_alarms(self) -> None:
-        # Given a canary strategy of 10 % baking 600 s and keeping the old fleet 300 s
-        settings = example_settings(deployment_strategy="canary", canary_percent=10)
+    """UpdateEndpoint's DeploymentConfig per catalog entry (rules in platform_common.deployment_policy)."""
 
-        # When the deployment config is built, then it is exactly the blue/green canary policy
-        assert logic.build_deployment_config(settings) == {
+    def test_canary_on_four_instances_bakes_one_instance_then_shifts_the_rest(self) -> None:
+        # Given a 10 % canary on four instances, baking 600 s and keeping the old fleet 300 s
+        settings = example_settings(deployment_strategy="canary", canary_percent=10, instance_count=4)
+
+        # When the deployment config is built, then the canary is one instance (at most half of four)
+        assert requests.build_deployment_config(settings) == {
             "BlueGreenUpdatePolicy": {
                 "TrafficRoutingConfiguration": {
                     "Type": "CANARY",
-                    "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+                    "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
                     "WaitIntervalInSeconds": 600,
                 },
                 "TerminationWaitInSeconds": 300,
-                "MaximumExecutionTimeoutInSeconds": 600 + 300 + logic.PROVISIONING_ALLOWANCE_SECONDS,
+                "MaximumExecutionTimeoutInSeconds": 600 + 300 + PROVISIONING_ALLOWANCE_SECONDS,
             },
             "AutoRollbackConfiguration": {
                 "Alarms": [{"AlarmName": "mlops-dev-churn-5xx-errors"}, {"AlarmName": "mlops-dev-churn-model-latency"}]
             },
         }
 
+    @pytest.mark.parametrize(("count", "percent", "size"), [(2, 10, 1), (4, 50, 2), (20, 10, 2), (100, 50, 50)])
+    def test_the_canary_is_whole_instances_and_at_most_half_of_them(self, count: int, percent: int, size: int) -> None:
+        settings = example_settings(deployment_strategy="canary", canary_percent=percent, instance_count=count)
+
+        routing = requests.build_deployment_config(settings)["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]  # type: ignore[index]
+
+        assert routing["CanarySize"] == {"Type": "INSTANCE_COUNT", "Value": size}
+
+    @pytest.mark.parametrize("strategy", ["canary", "linear"])
+    def test_one_instance_shifts_all_at_once_and_says_why(self, strategy: str) -> None:
+        # Given the default single instance, where no canary or linear step can be at most half of it
+        settings = example_settings(deployment_strategy=strategy, instance_count=1)
+
+        # When planned, then all traffic shifts at once, still baking, and the plan records why
+        plan = requests.deployment_plan(settings)
+        assert (plan.strategy, plan.requested) == ("all-at-once", strategy)
+        assert plan.note is not None and "at least 2 instances" in plan.note
+        routing = requests.build_deployment_config(settings)["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]  # type: ignore[index]
+        assert routing == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 600}
+
     def test_linear_bakes_after_every_step(self) -> None:
-        # Given linear steps of 25 %, i.e. four steps of 600 s each
-        settings = example_settings(deployment_strategy="linear", linear_step_percent=25)
+        # Given linear steps of 25 % of eight instances, i.e. four steps of 600 s each
+        settings = example_settings(deployment_strategy="linear", linear_step_percent=25, instance_count=8)
 
         # When the deployment config is built
-        policy = logic.build_deployment_config(settings)["BlueGreenUpdatePolicy"]
+        policy = requests.build_deployment_config(settings)["BlueGreenUpdatePolicy"]  # type: ignore[index]
 
-        # Then it shifts linearly and allows for all four bakes
+        # Then it shifts two instances a step and allows for all four bakes
         assert policy["TrafficRoutingConfiguration"] == {
             "Type": "LINEAR",
-            "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+            "LinearStepSize": {"Type": "INSTANCE_COUNT", "Value": 2},
             "WaitIntervalInSeconds": 600,
         }
-        assert policy["MaximumExecutionTimeoutInSeconds"] == 4 * 600 + 300 + logic.PROVISIONING_ALLOWANCE_SECONDS
+        assert policy["MaximumExecutionTimeoutInSeconds"] == 4 * 600 + 300 + PROVISIONING_ALLOWANCE_SECONDS
+
+    @pytest.mark.parametrize(
+        ("count", "percent", "size"), [(2, 10, 1), (3, 10, 1), (10, 10, 1), (20, 10, 2), (4, 50, 2)]
+    )
+    def test_linear_steps_are_ten_to_fifty_percent_of_the_instances(self, count: int, percent: int, size: int) -> None:
+        settings = example_settings(deployment_strategy="linear", linear_step_percent=percent, instance_count=count)
+
+        routing = requests.build_deployment_config(settings)["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]  # type: ignore[index]
+
+        assert routing["LinearStepSize"] == {"Type": "INSTANCE_COUNT", "Value": size}
+        assert count * 0.1 <= size <= count * 0.5
 
     def test_all_at_once_has_no_capacity_steps(self) -> None:
         settings = example_settings(deployment_strategy="all-at-once", wait_seconds=120, termination_wait_seconds=0)
 
-        policy = logic.build_deployment_config(settings)["BlueGreenUpdatePolicy"]
+        policy = requests.build_deployment_config(settings)["BlueGreenUpdatePolicy"]  # type: ignore[index]
 
         assert policy["TrafficRoutingConfiguration"] == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 120}
         assert policy["TerminationWaitInSeconds"] == 0
-        assert policy["MaximumExecutionTimeoutInSeconds"] == 120 + logic.PROVISIONING_ALLOWANCE_SECONDS
+        assert policy["MaximumExecutionTimeoutInSeconds"] == 120 + PROVISIONING_ALLOWANCE_SECONDS
 
-    def test_a_serverless_endpoint_always_shifts_all_at_once(self) -> None:
+    def test_a_serverless_endpoint_gets_no_deployment_config(self) -> None:
         # Given a serverless model whose catalog entry still says canary
         settings = example_settings(serverless_memory_mb=2048, serverless_max_concurrency=5)
 
-        # When built, then canary sizes (counted in instances) are not used
-        routing = logic.build_deployment_config(settings)["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
-        assert routing == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 600}
+        # When built, then there is none to send
+        assert requests.build_deployment_config(settings) is None
 
     def test_no_alarms_means_no_auto_rollback_section(self) -> None:
-        config = logic.build_deployment_config(example_settings(rollback_alarm_names=()))
+        config = requests.build_deployment_config(example_settings(rollback_alarm_names=()))
 
+        assert config is not None
         assert "AutoRollbackConfiguration" not in config
 
-    def test_values_are_kept_within_the_api_limits(self) -> None:
-        # Given waits beyond what SageMaker accepts and more alarms than it takes
+    def test_the_timeout_exceeds_the_waits_at_their_maximum(self) -> None:
+        # Given canary waits of an hour each
+        settings = example_settings(instance_count=2, wait_seconds=3600, termination_wait_seconds=3600)
+
+        policy = requests.build_deployment_config(settings)["BlueGreenUpdatePolicy"]  # type: ignore[index]
+
+        assert policy["MaximumExecutionTimeoutInSeconds"] == 3600 + 3600 + PROVISIONING_ALLOWANCE_SECONDS
+
+    def test_waits_that_cannot_fit_the_timeout_are_refused_naming_the_settings(self) -> None:
+        # Given ten linear bakes of an hour: more than SageMaker's 28800 s timeout
         settings = example_settings(
-            deployment_strategy="linear",
-            linear_step_percent=10,
-            wait_seconds=7200,
-            termination_wait_seconds=5000,
-            rollback_alarm_names=tuple(f"alarm-{i}" for i in range(12)),
+            deployment_strategy="linear", linear_step_percent=10, instance_count=20, wait_seconds=3600
         )
 
-        # When built, then every number is within the documented ranges
-        config = logic.build_deployment_config(settings)
-        policy = config["BlueGreenUpdatePolicy"]
-        assert policy["TrafficRoutingConfiguration"]["WaitIntervalInSeconds"] == 3600
-        assert policy["TerminationWaitInSeconds"] == 3600
-        assert policy["MaximumExecutionTimeoutInSeconds"] == 28800
-        assert len(config["AutoRollbackConfiguration"]["Alarms"]) == 10
+        # When planned, then the error names every setting that adds to the waits
+        with pytest.raises(DeploymentPolicyError) as error:
+            requests.deployment_plan(settings)
+        assert error.value.keys == (
+            "deployment.strategy",
+            "deployment.linear_step_percent",
+            "endpoint.instance_count",
+            "deployment.wait_minutes",
+            "deployment.termination_wait_minutes",
+        )
+        assert "28800" in str(error.value)
 
 
 class TestResourceNames:
     def test_a_short_endpoint_name_gets_the_version_appended(self) -> None:
-        assert logic.version_resource_name(ENDPOINT, 3) == "mlops-dev-churn-v3"
-        assert logic.version_from_config_name(ENDPOINT, "mlops-dev-churn-v3") == 3
+        assert requests.version_resource_name(ENDPOINT, 3) == "mlops-dev-churn-v3"
+        assert requests.version_from_config_name(ENDPOINT, "mlops-dev-churn-v3") == 3
 
     def test_a_long_endpoint_name_is_shortened_to_63_characters_and_still_read_back(self) -> None:
         # Given an endpoint name of the maximum length
         endpoint = "e" * 30 + "-" + "f" * 32
 
         # When a version-named resource is derived
-        name = logic.version_resource_name(endpoint, 12345)
+        name = requests.version_resource_name(endpoint, 12345)
 
         # Then it fits SageMaker's name rules and maps back to the version
         assert len(name) <= 63
         assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name)
-        assert logic.version_from_config_name(endpoint, name) == 12345
+        assert requests.version_from_config_name(endpoint, name) == 12345
 
     @pytest.mark.parametrize("config_name", ["mlops-dev-churn-config", "other-endpoint-v3", "mlops-dev-churn-v0", None])
     def test_configs_the_deployer_did_not_name_have_no_version(self, config_name: str | None) -> None:
-        assert logic.version_from_config_name(ENDPOINT, config_name) is None
+        assert requests.version_from_config_name(ENDPOINT, config_name) is None
 
 
 def test_a_first_approval_creates_model_config_and_endpoint(
@@ -286,7 +329,8 @@ def test_a_package_without_inference_specification_is_not_deployed(
     assert sagemaker.list_endpoints()["Endpoints"] == []
     (failed,) = published()
     assert failed["detail-type"] == domain_events.DEPLOYMENT_FAILED
-    assert "has no InferenceSpecification" in failed["reason"]
+    assert f"model package {PACKAGE_ARN} has no InferenceSpecification" in failed["reason"]
+    assert "sagemaker_mlflow.log_inference_specification before registering" in failed["reason"]
     assert outcome["action"] == "failed"
 
 
@@ -396,29 +440,72 @@ def _approved_detail() -> ModelPackageDetail:
     return ModelPackageDetail.model_validate(load_event("model_package_approved")["detail"])
 
 
+ALARMS = {"Alarms": [{"AlarmName": "mlops-dev-churn-5xx-errors"}, {"AlarmName": "mlops-dev-churn-model-latency"}]}
+FOUR_INSTANCES = {
+    "VariantName": "AllTraffic",
+    "ModelName": "mlops-dev-churn-v3",
+    "InstanceType": "ml.m5.large",
+    "InitialInstanceCount": 4,
+    "InitialVariantWeight": 1.0,
+}
+
+
 @pytest.mark.parametrize(
-    ("settings", "expected_routing", "expected_timeout"),
+    ("settings", "expected_variant", "expected_deployment_config"),
     [
         pytest.param(
-            example_settings(deployment_strategy="canary", canary_percent=10),
-            {"Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}, "WaitIntervalInSeconds": 600},
-            2700,
+            example_settings(deployment_strategy="canary", canary_percent=10, instance_count=4),
+            FOUR_INSTANCES,
+            {
+                "BlueGreenUpdatePolicy": {
+                    "TrafficRoutingConfiguration": {
+                        "Type": "CANARY",
+                        "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
+                        "WaitIntervalInSeconds": 600,
+                    },
+                    "TerminationWaitInSeconds": 300,
+                    "MaximumExecutionTimeoutInSeconds": 2700,
+                },
+                "AutoRollbackConfiguration": ALARMS,
+            },
             id="canary",
         ),
         pytest.param(
-            example_settings(deployment_strategy="linear", linear_step_percent=25),
+            example_settings(deployment_strategy="linear", linear_step_percent=25, instance_count=4),
+            FOUR_INSTANCES,
             {
-                "Type": "LINEAR",
-                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
-                "WaitIntervalInSeconds": 600,
+                "BlueGreenUpdatePolicy": {
+                    "TrafficRoutingConfiguration": {
+                        "Type": "LINEAR",
+                        "LinearStepSize": {"Type": "INSTANCE_COUNT", "Value": 1},
+                        "WaitIntervalInSeconds": 600,
+                    },
+                    "TerminationWaitInSeconds": 300,
+                    "MaximumExecutionTimeoutInSeconds": 4500,
+                },
+                "AutoRollbackConfiguration": ALARMS,
             },
-            4500,
             id="linear",
+        ),
+        pytest.param(
+            example_settings(
+                deployment_strategy="all-at-once", serverless_memory_mb=2048, serverless_max_concurrency=5
+            ),
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "mlops-dev-churn-v3",
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
+            },
+            None,
+            id="serverless-without-deployment-config",
         ),
     ],
 )
 def test_an_existing_endpoint_is_updated_blue_green_with_the_catalog_strategy(
-    aws: None, settings: ModelSettings, expected_routing: dict[str, Any], expected_timeout: int
+    aws: None,
+    settings: ModelSettings,
+    expected_variant: dict[str, Any],
+    expected_deployment_config: dict[str, Any] | None,
 ) -> None:
     # Given an endpoint in service on v2 (moto has no UpdateEndpoint, so every call is stubbed)
     client = boto3.client("sagemaker", region_name=REGION)
@@ -447,41 +534,17 @@ def test_an_existing_endpoint_is_updated_blue_green_with_the_catalog_strategy(
     stubber.add_response(
         "create_endpoint_config",
         {"EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/mlops-dev-churn-v3"},
-        {
-            "EndpointConfigName": "mlops-dev-churn-v3",
-            "ProductionVariants": [
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": "mlops-dev-churn-v3",
-                    "InstanceType": "ml.m5.large",
-                    "InitialInstanceCount": 1,
-                    "InitialVariantWeight": 1.0,
-                }
-            ],
-            "Tags": tags,
-        },
+        {"EndpointConfigName": "mlops-dev-churn-v3", "ProductionVariants": [expected_variant], "Tags": tags},
     )
+    update: dict[str, Any] = {
+        "EndpointName": ENDPOINT,
+        "EndpointConfigName": "mlops-dev-churn-v3",
+        "RetainAllVariantProperties": False,
+    }
+    if expected_deployment_config is not None:
+        update["DeploymentConfig"] = expected_deployment_config
     stubber.add_response(
-        "update_endpoint",
-        {"EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"},
-        {
-            "EndpointName": ENDPOINT,
-            "EndpointConfigName": "mlops-dev-churn-v3",
-            "RetainAllVariantProperties": False,
-            "DeploymentConfig": {
-                "BlueGreenUpdatePolicy": {
-                    "TrafficRoutingConfiguration": expected_routing,
-                    "TerminationWaitInSeconds": 300,
-                    "MaximumExecutionTimeoutInSeconds": expected_timeout,
-                },
-                "AutoRollbackConfiguration": {
-                    "Alarms": [
-                        {"AlarmName": "mlops-dev-churn-5xx-errors"},
-                        {"AlarmName": "mlops-dev-churn-model-latency"},
-                    ]
-                },
-            },
-        },
+        "update_endpoint", {"EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"}, update
     )
     events: list[domain_events.DomainEvent] = []
 
@@ -498,6 +561,7 @@ def test_an_existing_endpoint_is_updated_blue_green_with_the_catalog_strategy(
     assert started.detail_type == domain_events.DEPLOYMENT_STARTED
     assert started.data["action"] == "update"
     assert started.data["previousEndpointConfigName"] == "mlops-dev-churn-v2"
+    assert started.data["strategy"] == settings.deployment_strategy
 
 
 @pytest.mark.parametrize(
@@ -573,37 +637,98 @@ def test_a_failed_endpoint_is_reported_not_updated(aws: None) -> None:
     assert "capacity error" in event.reason
 
 
+def serve_version(sagemaker: Any, version: int, package: str = PACKAGE_ARN) -> str:
+    """A model, config and endpoint (moto) serving `package` under the deployer's names; returns the config name."""
+    name = f"mlops-dev-churn-v{version}"
+    sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE_ARN, Containers=[{"ModelPackageName": package}])
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=name)
+    return name
+
+
 def test_in_service_on_a_new_version_makes_it_champion_and_retires_the_old_one(
-    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
 ) -> None:
-    # Given v2 is the champion and the endpoint was updated to v3
+    # Given MLflow version 2 is the champion and the endpoint now serves package 3 (MLflow version 3)
     put_catalog(example_settings())
     mlflow.add_version("churn", 2, {"accuracy": 0.93})
     mlflow.add_version("churn", 3, {"accuracy": 0.95})
     mlflow.aliases[("churn", "champion")] = "2"
+    serve_version(sagemaker, 3)
 
-    # When the endpoint reports it is in service on the v3 config
+    # When the endpoint reports it is in service
     outcome = invoke(load_event("endpoint_in_service"), lambda_context)
 
-    # Then the champion alias points at v3, v2 is retired, and both facts are published
+    # Then the champion alias points at version 3, version 2 is retired, and both facts are published
     assert mlflow.aliases[("churn", "champion")] == "3"
     assert mlflow.tags("churn", 2) == {"lifecycle": "retired"}
     assert mlflow.tags("churn", 3) == {"previous_champion": "2", "lifecycle": "champion"}
     succeeded, retired = published()
     assert succeeded["detail-type"] == domain_events.DEPLOYMENT_SUCCEEDED
     assert succeeded["version"] == 3
+    assert succeeded["mlflowVersion"] == "3"
+    assert succeeded["modelPackageArn"] == PACKAGE_ARN
     assert succeeded["previousChampion"] == "2"
     assert retired["detail-type"] == domain_events.MODEL_RETIRED
-    assert retired["version"] == 2
-    assert retired["replacedBy"] == 3
+    assert retired["mlflowVersion"] == "2"
+    assert retired["replacedByMlflowVersion"] == "3"
+    assert "version" not in retired
     assert outcome["published"] == [domain_events.DEPLOYMENT_SUCCEEDED, domain_events.MODEL_RETIRED]
 
 
+def test_the_mlflow_version_is_found_by_its_package_tag_not_by_number(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given package 3 was registered from MLflow version 5 (two versions never synchronised),
+    # and MLflow version 3 belongs to another package
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 3, package=None)
+    mlflow.add_version("churn", 5, package=PACKAGE_ARN)
+    serve_version(sagemaker, 3)
+
+    # When the endpoint is in service on package 3
+    invoke(load_event("endpoint_in_service"), lambda_context)
+
+    # Then MLflow version 5 becomes the champion and version 3 is untouched
+    assert mlflow.aliases[("churn", "champion")] == "5"
+    assert mlflow.tags("churn", 5) == {"lifecycle": "champion"}
+    assert mlflow.tags("churn", 3) == {}
+    assert mlflow.searches == ["name='churn'"]
+    (succeeded,) = published()
+    assert (succeeded["version"], succeeded["mlflowVersion"]) == (3, "5")
+
+
+def test_a_served_package_no_mlflow_version_carries_is_rejected_without_moving_the_alias(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given MLflow version 3 exists but no version carries package 3's ARN
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 3, package=None)
+    serve_version(sagemaker, 3)
+
+    # When the endpoint is in service on package 3
+    outcome = invoke(load_event("endpoint_in_service"), lambda_context)
+
+    # Then nothing moves in MLflow and the rejection says which tag was looked for
+    assert mlflow.writes == []
+    (rejected,) = published()
+    assert rejected["detail-type"] == domain_events.EVENT_REJECTED
+    assert f"sagemaker.model_package_arn={PACKAGE_ARN}" in rejected["reason"]
+    assert "champion alias was not moved" in rejected["reason"]
+    assert outcome["action"] == "event_rejected"
+
+
 def test_the_first_version_in_service_becomes_champion_with_nothing_to_retire(
-    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
 ) -> None:
     put_catalog(example_settings())
     mlflow.add_version("churn", 3, {"accuracy": 0.95})
+    serve_version(sagemaker, 3)
 
     invoke(load_event("endpoint_in_service"), lambda_context)
 
@@ -612,13 +737,14 @@ def test_the_first_version_in_service_becomes_champion_with_nothing_to_retire(
 
 
 def test_repeated_in_service_events_promote_only_once(
-    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
 ) -> None:
-    # Given v3 already promoted
+    # Given version 3 already promoted
     put_catalog(example_settings())
     mlflow.add_version("churn", 2)
     mlflow.add_version("churn", 3)
     mlflow.aliases[("churn", "champion")] = "2"
+    serve_version(sagemaker, 3)
     invoke(load_event("endpoint_in_service"), lambda_context)
     writes_after_first = list(mlflow.writes)
 
@@ -632,14 +758,15 @@ def test_repeated_in_service_events_promote_only_once(
 
 
 def test_a_promotion_interrupted_after_the_alias_moved_still_retires_the_old_champion(
-    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
 ) -> None:
-    # Given an earlier attempt that recorded v2 and moved the alias, then failed
+    # Given an earlier attempt that recorded version 2 and moved the alias, then failed
     put_catalog(example_settings())
     mlflow.add_version("churn", 2)
     mlflow.add_version("churn", 3)
     mlflow.versions[("churn", "3")]["tags"]["previous_champion"] = "2"
     mlflow.aliases[("churn", "champion")] = "3"
+    serve_version(sagemaker, 3)
 
     # When the event is retried
     invoke(load_event("endpoint_in_service"), lambda_context)
@@ -650,78 +777,155 @@ def test_a_promotion_interrupted_after_the_alias_moved_still_retires_the_old_cha
     assert [e["detail-type"] for e in published()] == [domain_events.DEPLOYMENT_SUCCEEDED, domain_events.MODEL_RETIRED]
 
 
-def test_a_failed_endpoint_publishes_deployment_failed_with_its_reason(
-    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
-) -> None:
-    # Given v2 is the champion
-    put_catalog(example_settings())
+def _state_detail(status: str = "IN_SERVICE", config: str | None = "mlops-dev-churn-v3") -> EndpointStateDetail:
+    detail = {**load_event("endpoint_in_service")["detail"], "EndpointStatus": status}
+    if config is None:
+        detail.pop("EndpointConfigName")
+    else:
+        detail["EndpointConfigName"] = config
+    return EndpointStateDetail.model_validate(detail)
+
+
+def _read_back(
+    stubber_setup: Callable[[Stubber], None], detail: EndpointStateDetail, mlflow: FakeMlflow
+) -> tuple[logic.Outcome, list[domain_events.DomainEvent]]:
+    client = boto3.client("sagemaker", region_name=REGION)
+    stubber = Stubber(client)
+    stubber_setup(stubber)
+    events: list[domain_events.DomainEvent] = []
+    with stubber:
+        outcome = logic.on_endpoint_state(
+            detail, example_settings(), sagemaker=client, mlflow=mlflow, publish=events.append
+        )
+    stubber.assert_no_pending_responses()
+    return outcome, events
+
+
+def test_a_failed_endpoint_publishes_deployment_failed_with_the_reason_describe_endpoint_gives(aws: None) -> None:
+    # Given an endpoint whose creation failed; the documented event carries no reason
+    mlflow = FakeMlflow()
     mlflow.add_version("churn", 2)
     mlflow.aliases[("churn", "champion")] = "2"
+    reason = "The primary container for production variant AllTraffic did not pass the ping health check."
+    described = {**_endpoint_description("Failed", "mlops-dev-churn-v3"), "FailureReason": reason}
 
-    # When the endpoint reports FAILED on the v3 config
-    outcome = invoke(load_event("endpoint_failed"), lambda_context)
+    # When the FAILED state arrives, then DescribeEndpoint is asked for the outcome
+    outcome, events = _read_back(
+        lambda stub: stub.add_response("describe_endpoint", described, {"EndpointName": ENDPOINT}),
+        _state_detail("FAILED"),
+        mlflow,
+    )
 
-    # Then DeploymentFailed carries SageMaker's reason and the champion stays
-    (failed,) = published()
-    assert failed["detail-type"] == domain_events.DEPLOYMENT_FAILED
-    assert "did not pass the ping health check" in failed["reason"]
-    assert failed["version"] == 3
-    assert failed["endpointStatus"] == "Failed"
-    assert mlflow.aliases[("churn", "champion")] == "2"
+    # And DeploymentFailed carries SageMaker's reason while the champion stays
+    (failed,) = events
+    assert failed.detail_type == domain_events.DEPLOYMENT_FAILED
+    assert reason in failed.reason
+    assert failed.data["version"] == 3
+    assert failed.data["endpointStatus"] == "Failed"
     assert mlflow.writes == []
-    assert outcome["action"] == "failed"
+    assert outcome.action == "failed"
 
 
-def test_a_rolled_back_update_publishes_deployment_failed(
-    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
-) -> None:
-    # Given an update to v3 that an alarm rolled back: in service again on v2, with a reason
-    put_catalog(example_settings())
+def test_a_rolled_back_update_is_read_from_describe_endpoint_and_publishes_deployment_failed(aws: None) -> None:
+    # Given an update to version 3 that an alarm rolled back: in service again on version 2,
+    # DescribeEndpoint giving the reason and the last deployment's canary policy
+    mlflow = FakeMlflow()
     mlflow.add_version("churn", 2)
     mlflow.aliases[("churn", "champion")] = "2"
-    event = load_event("endpoint_in_service")
-    event["detail"]["EndpointConfigName"] = "mlops-dev-churn-v2"
-    event["detail"]["FailureReason"] = "Alarm mlops-dev-churn-5xx-errors went into ALARM during the deployment."
+    described = {
+        **_endpoint_description("InService", "mlops-dev-churn-v2"),
+        "FailureReason": "Alarm mlops-dev-churn-5xx-errors went into ALARM during the deployment.",
+        "LastDeploymentConfig": {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": {
+                    "Type": "CANARY",
+                    "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
+                    "WaitIntervalInSeconds": 600,
+                }
+            }
+        },
+    }
 
-    # When the deployer sees it
-    invoke(event, lambda_context)
+    # When the IN_SERVICE state arrives (the event itself says nothing about the failure)
+    outcome, events = _read_back(
+        lambda stub: stub.add_response("describe_endpoint", described, {"EndpointName": ENDPOINT}),
+        _state_detail("IN_SERVICE", "mlops-dev-churn-v2"),
+        mlflow,
+    )
 
-    # Then the rollback is reported and MLflow is untouched
-    (failed,) = published()
-    assert failed["detail-type"] == domain_events.DEPLOYMENT_FAILED
-    assert "rolled back" in failed["reason"]
-    assert "mlops-dev-churn-5xx-errors" in failed["reason"]
+    # Then the rollback is reported with what still serves, and MLflow is untouched
+    (failed,) = events
+    assert failed.detail_type == domain_events.DEPLOYMENT_FAILED
+    assert "rolled back" in failed.reason
+    assert "mlops-dev-churn-5xx-errors" in failed.reason
+    assert failed.data["endpointConfigName"] == "mlops-dev-churn-v2"
+    assert failed.data["lastDeploymentTrafficRouting"] == "CANARY"
+    assert mlflow.writes == []
+    assert outcome.action == "failed"
+
+
+def test_an_in_service_event_overtaken_by_a_newer_update_is_ignored(aws: None) -> None:
+    # Given an IN_SERVICE event delivered after the next update started
+    mlflow = FakeMlflow()
+    described = _endpoint_description("Updating", "mlops-dev-churn-v3", pending="mlops-dev-churn-v4")
+
+    # When it arrives, then what DescribeEndpoint says wins: nothing is promoted or published
+    outcome, events = _read_back(
+        lambda stub: stub.add_response("describe_endpoint", described, {"EndpointName": ENDPOINT}),
+        _state_detail("IN_SERVICE"),
+        mlflow,
+    )
+    assert outcome.action == "ignored"
+    assert events == []
     assert mlflow.writes == []
 
 
 @pytest.mark.parametrize("status", ["UPDATING", "CREATING", "ROLLING_BACK", "SYSTEM_UPDATING"])
-def test_intermediate_endpoint_states_are_ignored(
-    aws: None,
-    handler_env: None,
-    mlflow: FakeMlflow,
-    published: Callable[[], list[dict[str, Any]]],
-    lambda_context: Any,
-    status: str,
-) -> None:
-    put_catalog(example_settings())
-    event = load_event("endpoint_in_service")
-    event["detail"]["EndpointStatus"] = status
-
-    outcome = invoke(event, lambda_context)
-
-    assert outcome["action"] == "ignored"
+def test_intermediate_endpoint_states_are_ignored_without_a_call(aws: None, status: str) -> None:
+    # Given no stubbed response at all, when an intermediate state arrives, then nothing is asked or done
+    mlflow = FakeMlflow()
+    outcome, events = _read_back(lambda stub: None, _state_detail(status), mlflow)
+    assert outcome.action == "ignored"
+    assert events == []
     assert mlflow.writes == []
-    assert published() == []
+
+
+def test_the_documented_event_without_a_config_name_is_read_back_too(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given the minimal documented endpoint event (no config name, no variants, no tags)
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 3)
+    serve_version(sagemaker, 3)
+
+    # When it arrives, then the served version comes from DescribeEndpoint and is promoted
+    outcome = invoke(load_event("endpoint_in_service_minimal"), lambda_context)
+    assert outcome["action"] == "promoted"
+    assert mlflow.aliases[("churn", "champion")] == "3"
 
 
 def test_an_endpoint_config_the_deployer_did_not_create_moves_no_alias(
-    aws: None, handler_env: None, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
 ) -> None:
+    # Given an endpoint someone pointed at a hand-made config
     put_catalog(example_settings())
-    event = load_event("endpoint_in_service")
-    event["detail"]["EndpointConfigName"] = "hand-made-config"
+    sagemaker.create_model(
+        ModelName="hand-made", ExecutionRoleArn=ROLE_ARN, Containers=[{"ModelPackageName": PACKAGE_ARN}]
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="hand-made-config",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "hand-made",
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="hand-made-config")
 
-    outcome = invoke(event, lambda_context)
+    outcome = invoke(load_event("endpoint_in_service"), lambda_context)
 
     assert outcome["action"] == "ignored"
     assert mlflow.writes == []

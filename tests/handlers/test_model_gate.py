@@ -17,8 +17,9 @@ import pytest
 from model_gate import handler, logic
 from platform_common import domain_events, runtime
 from platform_common.catalog import ModelSettings
-from platform_common.mlflow_rest import MlflowNotFoundError, MlflowRestError
+from platform_common.mlflow_rest import MlflowRestError
 from tests.handlers.conftest import BUS_NAME, REGION, example_settings, load_event, put_catalog
+from tests.handlers.fakes import FakeMlflow
 
 GROUP = "churn-1a2b3c"
 PACKAGE_ARN = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/3"
@@ -32,72 +33,6 @@ INFERENCE_SPECIFICATION = {
     "SupportedContentTypes": ["text/csv"],
     "SupportedResponseMIMETypes": ["text/csv"],
 }
-
-
-class FakeMlflow:
-    """An in-memory MLflow registry with the calls of `logic.ModelRegistry`."""
-
-    def __init__(self) -> None:
-        self.versions: dict[tuple[str, str], dict[str, Any]] = {}
-        self.aliases: dict[tuple[str, str], str] = {}
-        self.metrics: dict[str, dict[str, float]] = {}
-        self.writes: list[tuple[Any, ...]] = []
-        self.failure: Exception | None = None
-
-    def add_version(self, name: str, version: int, metrics: dict[str, float] | None = None) -> None:
-        run_id = f"run{version:04d}"
-        self.versions[(name, str(version))] = {"name": name, "version": str(version), "run_id": run_id, "tags": {}}
-        self.metrics[run_id] = dict(metrics or {})
-
-    def tags(self, name: str, version: int) -> dict[str, str]:
-        return dict(self.versions[(name, str(version))]["tags"])
-
-    def _check(self) -> None:
-        if self.failure is not None:
-            raise self.failure
-
-    def _version(self, name: str, version: str) -> dict[str, Any]:
-        try:
-            found = self.versions[(name, version)]
-        except KeyError:
-            raise MlflowNotFoundError(
-                method="GET",
-                path="/api/2.0/mlflow/model-versions/get",
-                status=404,
-                error_code="RESOURCE_DOES_NOT_EXIST",
-                message=f"Model Version (name={name}, version={version}) not found",
-            ) from None
-        aliases = [alias for (model, alias), v in self.aliases.items() if model == name and v == version]
-        tags = [{"key": k, "value": v} for k, v in found["tags"].items()]
-        return {**found, "tags": tags, "aliases": aliases}
-
-    def get_model_version(self, name: str, version: str) -> dict[str, Any]:
-        self._check()
-        return self._version(name, str(version))
-
-    def get_model_version_by_alias(self, name: str, alias: str) -> dict[str, Any] | None:
-        self._check()
-        version = self.aliases.get((name, alias))
-        return None if version is None else self._version(name, version)
-
-    def get_run_metrics(self, run_id: str) -> dict[str, float]:
-        self._check()
-        return dict(self.metrics[run_id])
-
-    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
-        self._check()
-        self.writes.append(("alias", name, alias, str(version)))
-        self.aliases[(name, alias)] = str(version)
-
-    def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        self._check()
-        self.writes.append(("delete-alias", name, alias))
-        self.aliases.pop((name, alias), None)
-
-    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
-        self._check()
-        self.writes.append(("tag", name, str(version), key, value))
-        self.versions[(name, str(version))]["tags"][key] = value
 
 
 @pytest.fixture
@@ -218,8 +153,9 @@ DECISIONS = [
     pytest.param({"accuracy": 0.95}, {"f1": 0.5}, "Approved",
                  f"{ABOVE}; champion v2 has no accuracy logged, so the threshold decides",
                  id="champion-without-metric"),
-    pytest.param(None, None, "Rejected", "MLflow has no version 3 of model 'churn' to match this package",
-                 id="mlflow-version-missing"),
+    pytest.param(None, None, "Rejected",
+                 f"no version of MLflow model 'churn' carries the tag sagemaker.model_package_arn={PACKAGE_ARN}",
+                 id="no-mlflow-version-carries-the-package-tag"),
     # The pipeline's Register step logs the test-set value as test_<metric>; it outranks the
     # validation value logged under the bare name.
     pytest.param({"accuracy": 0.97, "test_accuracy": 0.88}, None, "Rejected",
@@ -297,6 +233,108 @@ def test_lower_is_better_metrics_are_judged_in_their_own_direction(
     package = describe(sagemaker, arn)
     assert package["ModelApprovalStatus"] == expected_status
     assert expected_reason in package["ApprovalDescription"]
+
+
+def test_the_challenger_is_the_mlflow_version_tagged_with_the_package_not_the_same_number(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given package 3 registered from MLflow version 4, while MLflow version 3 (below the threshold)
+    # belongs to no package: the numberings drifted apart
+    arn = register_packages(sagemaker)
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 3, {"accuracy": 0.50}, package=None)
+    mlflow.add_version("churn", 4, {"accuracy": 0.95}, package=arn)
+
+    # When the gate judges package 3
+    outcome = invoke(load_event("model_package_pending"), lambda_context)
+
+    # Then version 4's metric decides, the record goes on version 4, and version 3 is untouched
+    assert describe(sagemaker, arn)["ModelApprovalStatus"] == "Approved"
+    assert mlflow.tags("churn", 4)["validation_status"] == "approved"
+    assert mlflow.tags("churn", 3) == {}
+    (approved,) = published()
+    assert approved["mlflowVersion"] == "4"
+    assert outcome["version"] == 3
+
+
+def test_two_mlflow_versions_claiming_one_package_are_not_guessed_between(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given two MLflow versions that both carry package 3's ARN
+    arn = register_packages(sagemaker)
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 3, {"accuracy": 0.95}, package=arn)
+    mlflow.add_version("churn", 4, {"accuracy": 0.99}, package=arn)
+
+    # When the gate judges package 3
+    invoke(load_event("model_package_pending"), lambda_context)
+
+    # Then the package is rejected with both versions named and no MLflow version is tagged
+    package = describe(sagemaker, arn)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert "versions 3, 4 of MLflow model 'churn' all carry the tag" in package["ApprovalDescription"]
+    assert mlflow.writes == []
+
+
+def test_a_package_tag_written_a_moment_after_the_event_is_still_found(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given MLflow version 3 whose package tag appears only after the first search
+    arn = register_packages(sagemaker)
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 3, {"accuracy": 0.95}, package=None)
+    search = mlflow.search_model_versions
+
+    def tag_after_first_search(filter_string: str, **kwargs: Any) -> tuple[list[dict[str, Any]], str | None]:
+        result = search(filter_string, **kwargs)
+        mlflow.versions[("churn", "3")]["tags"]["sagemaker.model_package_arn"] = arn
+        return result
+
+    mlflow.search_model_versions = tag_after_first_search  # type: ignore[method-assign]
+
+    # When the gate judges package 3, then it looked again and approved on version 3's metric
+    invoke(load_event("model_package_pending"), lambda_context)
+    assert mlflow.searches == ["name='churn'", "name='churn'"]
+    assert describe(sagemaker, arn)["ModelApprovalStatus"] == "Approved"
+
+
+LEFT_OUT = {
+    42: [],
+    49: [
+        "validation_recommendation",
+        "validation_metric",
+        "validation_value",
+        "validation_threshold",
+        "validation_margin",
+        "validation_champion_version",
+        "validation_champion_value",
+    ],
+}
+
+
+@pytest.mark.parametrize("existing", [42, 49])
+def test_a_package_with_many_metadata_entries_keeps_them_all_within_fifty(
+    sagemaker: Any,
+    mlflow: FakeMlflow,
+    published: Callable[[], list[dict[str, Any]]],
+    lambda_context: Any,
+    existing: int,
+) -> None:
+    # Given a pending package that already carries `existing` metadata entries of its own
+    metadata = {f"key-{index:02d}": f"value-{index}" for index in range(existing)}
+    arn = register_packages(sagemaker, metadata=metadata)
+    setup_model(mlflow, challenger={"accuracy": 0.95})
+
+    # When the gate approves it
+    invoke(load_event("model_package_pending"), lambda_context)
+
+    # Then every entry stays, the record fills the room left (status first), and the event names what did not fit
+    stored = describe(sagemaker, arn)["CustomerMetadataProperties"]
+    assert metadata.items() <= stored.items()
+    assert len(stored) == min(50, existing + 8)
+    assert stored["validation_status"] == "approved"
+    (approved,) = published()
+    assert approved.get("metadataLeftOut", []) == LEFT_OUT[existing]
 
 
 def test_approval_records_the_numbers_in_sagemaker_mlflow_and_the_event(

@@ -1,0 +1,430 @@
+"""Every request the handlers send is one AWS accepts: the service model, and the rules it cannot express.
+
+Each request is built by the handlers' own core functions (recorded by a stand-in client),
+then checked two ways:
+
+* against botocore's copy of the service model (`tests/contracts/service_model.py`: botocore's
+  `ParamValidator` for required members, types and minimums, plus every `max`, `pattern` and
+  `enum` the model carries, which botocore leaves to AWS);
+* against documented cross-field rules that a service model cannot express:
+
+  - SageMaker API Reference, "TrafficRoutingConfig"
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html):
+    `CanarySize` "must be less than or equal to 50% of the variant's total instance count",
+    `LinearStepSize` "must be 10-50% of the variant's total instance count". A batch of
+    traffic is carried by whole instances ("CapacitySize", `INSTANCE_COUNT` at least 1), so a
+    size that comes to less than one instance of the variant is no valid batch either.
+  - "BlueGreenUpdatePolicy"
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html):
+    "the timeout value should be larger than the total waiting time specified in
+    TerminationWaitInSeconds and WaitIntervalInSeconds"; linear bakes once per step
+    (Developer Guide, "Use linear traffic shifting",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-linear.html).
+  - Serverless endpoints get no deployment configuration: canary and linear sizes count
+    instances a serverless variant does not have, and the deployment guardrails pages
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails.html) describe
+    instance fleets only.
+  - EventBridge User Guide, "Calculating PutEvents event entry size"
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html): Source,
+    DetailType and Detail counted in UTF-8 bytes, "The total entry size must be less than 256KB".
+  - "UpdateModelPackage"
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateModelPackage.html):
+    CustomerMetadataProperties at most 50 entries (carried by the model, checked here).
+
+Settings are taken to the extremes configuration validation allows: canary on 1, 2 and 4
+instances, linear steps of 10 and 50 percent with the waits at their maximum, serverless.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from deployer import logic as deployer
+from deployer.models import EndpointStateDetail
+from deployer.models import ModelPackageDetail as ApprovedPackage
+from model_gate import logic as gate
+from model_gate.models import ModelPackageDetail as PendingPackage
+from platform_common import domain_events
+from platform_common.catalog import Catalog, ModelSettings
+from retraining_trigger import logic as trigger
+from retraining_trigger.models import RetrainingRequestedEvent
+from stacks.config import ConfigError, load_environment
+from tests.contracts.configs import LONGEST_ENVIRONMENT, LONGEST_MODEL, LONGEST_PREFIX
+from tests.contracts.service_model import RecordingClient, not_found, problems
+from tests.handlers.conftest import example_settings
+from tests.handlers.fakes import ACCOUNT, REGION, FakeMlflow, package_arn
+
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-model-execution"
+ENTRY_LIMIT_BYTES = 256 * 1024
+MAX_WAIT_SECONDS = 3600
+ENDPOINT_PREFIX = f"{LONGEST_PREFIX}-{LONGEST_ENVIRONMENT}"
+INFERENCE_SPECIFICATION = {
+    "Containers": [{"Image": f"141502667606.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1"}],
+    "SupportedContentTypes": ["text/csv"],
+    "SupportedResponseMIMETypes": ["text/csv"],
+}
+
+
+def longest_settings(**overrides: Any) -> ModelSettings:
+    """A catalog entry whose names are as long as configuration allows."""
+    endpoint = f"{ENDPOINT_PREFIX}-{LONGEST_MODEL}"
+    values: dict[str, Any] = {
+        "name": LONGEST_MODEL,
+        "pipeline_name": endpoint,
+        "data_prefix": f"datasets/{LONGEST_MODEL}/",
+        "quality_alarm_name": f"{endpoint}-quality",
+        "schedule_rule_name": f"{endpoint}-schedule",
+        "endpoint_name": endpoint,
+        "rollback_alarm_names": (f"{endpoint}-5xx-errors", f"{endpoint}-model-latency"),
+    }
+    values.update(overrides)
+    return example_settings(**values)
+
+
+def all_problems(service: str, client: RecordingClient) -> list[str]:
+    return [problem for name, params in client.requests for problem in problems(service, name, params)]
+
+
+def guardrail_problems(update: dict[str, Any], variant: dict[str, Any]) -> list[str]:
+    """The documented rules linking UpdateEndpoint's DeploymentConfig to the new config's variant."""
+    config = update.get("DeploymentConfig")
+    if "ServerlessConfig" in variant:
+        return ["DeploymentConfig sent for a serverless variant"] if config else []
+    if not config:
+        return []
+    found: list[str] = []
+    policy = config["BlueGreenUpdatePolicy"]
+    routing = policy["TrafficRoutingConfiguration"]
+    count = variant["InitialInstanceCount"]
+
+    def instances(size: dict[str, Any]) -> float:
+        return float(size["Value"] if size["Type"] == "INSTANCE_COUNT" else count * size["Value"] / 100)
+
+    bakes = 1
+    if routing["Type"] == "CANARY":
+        canary = instances(routing["CanarySize"])
+        if not 1 <= canary <= count / 2:
+            found.append(f"canary of {canary:g} instance(s) on a variant of {count}: needs 1 to {count / 2:g}")
+    elif routing["Type"] == "LINEAR":
+        step = instances(routing["LinearStepSize"])
+        if not (step >= 1 and count * 0.1 <= step <= count / 2):
+            found.append(f"linear step of {step:g} instance(s) on a variant of {count}: needs 10-50% and >= 1")
+        bakes = math.ceil(count / step) if step > 0 else 10**6
+    waits = bakes * routing["WaitIntervalInSeconds"] + policy.get("TerminationWaitInSeconds", 0)
+    timeout = policy.get("MaximumExecutionTimeoutInSeconds")
+    if timeout is not None and not timeout > waits:
+        found.append(f"MaximumExecutionTimeoutInSeconds {timeout} does not exceed the {waits} s of waits")
+    return found
+
+
+def sagemaker_for_deploy(*, endpoint_exists: bool) -> RecordingClient:
+    """SageMaker with an approved package and, maybe, an endpoint in service on version 2."""
+    package = {"ModelApprovalStatus": "Approved", "InferenceSpecification": INFERENCE_SPECIFICATION}
+
+    def endpoint(params: dict[str, Any]) -> dict[str, Any]:
+        if not endpoint_exists:
+            raise not_found("DescribeEndpoint")
+        return {
+            "EndpointName": params["EndpointName"],
+            "EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{params['EndpointName']}",
+            "EndpointConfigName": deployer.version_resource_name(params["EndpointName"], 2),
+            "EndpointStatus": "InService",
+        }
+
+    return RecordingClient(
+        "sagemaker",
+        answers={
+            "DescribeModelPackage": package,
+            "DescribeEndpoint": endpoint,
+            "DescribeModel": not_found("DescribeModel"),
+            "DescribeEndpointConfig": not_found("DescribeEndpointConfig"),
+        },
+    )
+
+
+def deploy(settings: ModelSettings, *, endpoint_exists: bool = True) -> tuple[RecordingClient, list[Any]]:
+    """Run the deployer's core on an approval of package 3 and return what it sent and published."""
+    group = f"{settings.name}-1a2b3c"
+    detail = ApprovedPackage.model_validate(
+        {
+            "ModelPackageGroupName": group,
+            "ModelPackageArn": package_arn(settings.name, 3),
+            "ModelApprovalStatus": "Approved",
+        }
+    )
+    sagemaker = sagemaker_for_deploy(endpoint_exists=endpoint_exists)
+    published: list[Any] = []
+    deployer.deploy_approved(
+        detail, settings, sagemaker=sagemaker, publish=published.append, execution_role_arn=ROLE_ARN
+    )
+    return sagemaker, published
+
+
+EXTREMES = [
+    pytest.param({"deployment_strategy": "canary", "instance_count": 1}, id="canary-10pct-1-instance"),
+    pytest.param({"deployment_strategy": "canary", "instance_count": 2}, id="canary-10pct-2-instances"),
+    pytest.param({"deployment_strategy": "canary", "instance_count": 4}, id="canary-10pct-4-instances"),
+    pytest.param(
+        {"deployment_strategy": "canary", "instance_count": 4, "canary_percent": 50}, id="canary-50pct-4-instances"
+    ),
+    pytest.param(
+        {"deployment_strategy": "linear", "linear_step_percent": 50, "instance_count": 1},
+        id="linear-50pct-1-instance-waits-max",
+    ),
+    pytest.param(
+        {"deployment_strategy": "linear", "linear_step_percent": 50, "instance_count": 4},
+        id="linear-50pct-4-instances-waits-max",
+    ),
+    pytest.param(
+        {"deployment_strategy": "linear", "linear_step_percent": 10, "instance_count": 20, "wait_seconds": 2340},
+        id="linear-10pct-20-instances-longest-wait-that-fits",
+    ),
+    pytest.param({"deployment_strategy": "all-at-once", "instance_count": 100}, id="all-at-once-100-instances"),
+    pytest.param(
+        {"deployment_strategy": "all-at-once", "serverless_memory_mb": 6144, "serverless_max_concurrency": 200},
+        id="serverless",
+    ),
+]
+
+
+def update_problems(settings: ModelSettings) -> list[str]:
+    """What is wrong with the requests of an update of an endpoint in service on version 2."""
+    sagemaker, _ = deploy(settings)
+    found = all_problems("sagemaker", sagemaker)
+    configs, updates = sagemaker.sent("CreateEndpointConfig"), sagemaker.sent("UpdateEndpoint")
+    if len(configs) != 1 or len(updates) != 1:
+        return [*found, f"expected one CreateEndpointConfig and one UpdateEndpoint, got {sagemaker.requests}"]
+    return found + guardrail_problems(updates[0], configs[0]["ProductionVariants"][0])
+
+
+def test_every_endpoint_update_at_the_settings_extremes_is_a_request_sagemaker_accepts() -> None:
+    # Given settings at each extreme, waits at their maximum unless stated, and the longest names
+    found: dict[str, list[str]] = {}
+    for case in EXTREMES:
+        (overrides,) = case.values
+        settings = longest_settings(
+            **{"wait_seconds": MAX_WAIT_SECONDS, "termination_wait_seconds": MAX_WAIT_SECONDS, **overrides}
+        )
+
+        # When version 3 replaces version 2, and when it is the first version deployed
+        found[f"{case.id} update"] = update_problems(settings)
+        first, _ = deploy(settings, endpoint_exists=False)
+        found[f"{case.id} create"] = all_problems("sagemaker", first)
+        if [name for name, _ in first.requests if name.startswith("Create")] != [
+            "CreateModel",
+            "CreateEndpointConfig",
+            "CreateEndpoint",
+        ]:
+            found[f"{case.id} create"].append(f"unexpected requests {first.requests}")
+
+    # Then every request fits the service model, and every update's traffic shifting its variant
+    assert {case: problems for case, problems in found.items() if problems} == {}
+
+
+def test_a_serverless_update_sends_no_deployment_config() -> None:
+    # Given a serverless model
+    settings = longest_settings(serverless_memory_mb=1024, serverless_max_concurrency=1)
+
+    # When its endpoint is updated
+    sagemaker, _ = deploy(settings)
+
+    # Then UpdateEndpoint carries no deployment configuration
+    (update,) = sagemaker.sent("UpdateEndpoint")
+    assert "DeploymentConfig" not in update
+
+
+def test_linear_steps_whose_waits_cannot_fit_the_timeout_are_refused_without_a_request() -> None:
+    # Given linear steps of 10% (ten bakes) of an hour each: 10 h of waits, SageMaker allows 8 h in all
+    settings = longest_settings(
+        deployment_strategy="linear",
+        linear_step_percent=10,
+        instance_count=20,
+        wait_seconds=MAX_WAIT_SECONDS,
+        termination_wait_seconds=MAX_WAIT_SECONDS,
+    )
+
+    # When the approval arrives
+    sagemaker, published = deploy(settings)
+
+    # Then nothing is created or updated, and the failure names the settings to change
+    assert [name for name, _ in sagemaker.requests if not name.startswith("Describe")] == []
+    (failed,) = published
+    assert failed.detail_type == domain_events.DEPLOYMENT_FAILED
+    for key in ("deployment.linear_step_percent", "deployment.wait_minutes", "deployment.termination_wait_minutes"):
+        assert key in failed.reason
+
+
+def test_configuration_refuses_linear_waits_that_cannot_fit_naming_the_keys() -> None:
+    # Given a model whose linear update would wait 10 x 60 min + 60 min
+    platform = {
+        "prefix": "mlops",
+        "environments": {
+            "dev": {
+                "models": [
+                    {
+                        "name": "churn",
+                        "endpoint": {"instance_count": 20},
+                        "deployment": {
+                            "strategy": "linear",
+                            "linear_step_percent": 10,
+                            "wait_minutes": 60,
+                            "termination_wait_minutes": 60,
+                        },
+                    }
+                ]
+            }
+        },
+    }
+
+    # When it is loaded, then synth stops and the error names each key involved
+    with pytest.raises(ConfigError) as error:
+        load_environment(platform, "dev")
+    for key in ("deployment.linear_step_percent", "deployment.wait_minutes", "deployment.termination_wait_minutes"):
+        assert f"platform.environments.dev.models[0].{key}" in str(error.value)
+
+
+def test_the_endpoint_outcome_is_read_back_with_requests_sagemaker_accepts() -> None:
+    # Given an endpoint in service on the version-3 config of the longest names
+    settings = longest_settings()
+    serving = deployer.version_resource_name(settings.endpoint_name, 3)
+    arn = package_arn(settings.name, 3)
+    sagemaker = RecordingClient(
+        "sagemaker",
+        answers={
+            "DescribeEndpoint": {"EndpointStatus": "InService", "EndpointConfigName": serving},
+            "DescribeEndpointConfig": {"ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": serving}]},
+            "DescribeModel": {"Containers": [{"ModelPackageName": arn}]},
+        },
+    )
+    mlflow = FakeMlflow()
+    mlflow.add_version(settings.name, 3)
+    event = EndpointStateDetail.model_validate(
+        {"EndpointName": settings.endpoint_name, "EndpointConfigName": serving, "EndpointStatus": "IN_SERVICE"}
+    )
+
+    # When the deployer reads the outcome back
+    deployer.on_endpoint_state(event, settings, sagemaker=sagemaker, mlflow=mlflow, publish=lambda _: None)
+
+    # Then it described the endpoint, and every request fits the service model
+    assert sagemaker.sent("DescribeEndpoint") == [{"EndpointName": settings.endpoint_name}]
+    assert all_problems("sagemaker", sagemaker) == []
+
+
+def gate_update(existing_entries: int) -> tuple[dict[str, str], dict[str, Any], list[str]]:
+    """The gate's UpdateModelPackage for a package that carries `existing_entries` metadata entries."""
+    settings = longest_settings(approval_mode="auto")
+    arn = package_arn(settings.name, 3)
+    metadata = {f"owner-key-{index:02d}": f"value {index}" for index in range(existing_entries)}
+    sagemaker = RecordingClient(
+        "sagemaker",
+        answers={
+            "DescribeModelPackage": {
+                "ModelApprovalStatus": "PendingManualApproval",
+                "ModelPackageStatus": "Completed",
+                "CustomerMetadataProperties": metadata,
+            }
+        },
+    )
+    mlflow = FakeMlflow()
+    mlflow.add_version(settings.name, 3, {"accuracy": 0.95})
+    detail = PendingPackage.model_validate(
+        {
+            "ModelPackageGroupName": f"{settings.name}-1a2b3c",
+            "ModelPackageArn": arn,
+            "ModelApprovalStatus": "PendingManualApproval",
+        }
+    )
+
+    gate.evaluate_package(detail, settings, sagemaker=sagemaker, mlflow=mlflow, publish=lambda _: None)
+    (update,) = sagemaker.sent("UpdateModelPackage")
+    return metadata, update, all_problems("sagemaker", sagemaker)
+
+
+def test_the_gate_decision_fits_update_model_package_however_much_metadata_the_package_has() -> None:
+    for existing_entries in (0, 42, 45, 50):
+        # Given a pending package that already carries metadata entries of its own
+        # When the gate decides
+        metadata, update, found = gate_update(existing_entries)
+
+        # Then UpdateModelPackage fits the service model (entry count, key and value limits)
+        assert (existing_entries, found) == (existing_entries, [])
+        # And the package keeps every entry it had
+        assert metadata.items() <= update["CustomerMetadataProperties"].items()
+
+
+def entry_size(entry: dict[str, Any]) -> int:
+    """EventBridge's size of a PutEvents entry (14 bytes for Time when given)."""
+    size = 14 if "Time" in entry else 0
+    size += sum(len(str(entry.get(key, "")).encode("utf-8")) for key in ("Source", "DetailType", "Detail"))
+    return size + sum(len(resource.encode("utf-8")) for resource in entry.get("Resources", []))
+
+
+def test_a_domain_event_fits_put_events_whatever_it_echoes() -> None:
+    for echo_bytes in (0, 100_000, 300_000):
+        assert_fits_put_events(echo_bytes)
+
+
+def assert_fits_put_events(echo_bytes: int) -> None:
+    # Given a rejection that quotes what it was given (here, a field of `echo_bytes` characters)
+    event = domain_events.DomainEvent(
+        domain_events.EVENT_REJECTED,
+        None,
+        "not a usable event: " + "é" * (echo_bytes // 2),
+        {"handler": "deployer", "detailType": "x" * echo_bytes, "problems": [{"field": "f", "problem": "p"}] * 500},
+        "3d5a7c9e-1b2f-4e6a-8c0d-9f7e5b3a1c24",
+    )
+    events = RecordingClient("events", answers={"PutEvents": {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]}})
+
+    # When it is published
+    domain_events.publish(events, f"{ENDPOINT_PREFIX}-platform", event)
+
+    # Then the entry fits the service model and EventBridge's size limit, and stays valid JSON
+    (request,) = events.sent("PutEvents")
+    (entry,) = request["Entries"]
+    assert all_problems("events", events) == []
+    assert (echo_bytes, entry_size(entry) < ENTRY_LIMIT_BYTES) == (echo_bytes, True)
+    assert json.loads(entry["Detail"])["correlationId"] == "3d5a7c9e-1b2f-4e6a-8c0d-9f7e5b3a1c24"
+
+
+def test_the_trigger_starts_runs_with_requests_sagemaker_accepts() -> None:
+    """A guard: the trigger's requests already fit; it keeps them fitting at the longest names."""
+    # Given the longest model and pipeline names, and a request quoting a long reason
+    settings = longest_settings()
+    event = RetrainingRequestedEvent.model_validate(
+        {
+            "version": "0",
+            "id": "5a7e3c2d-9b1f-4d6e-a8c0-3f2b1e9d7c65" * 4,
+            "detail-type": domain_events.RETRAINING_REQUESTED,
+            "source": domain_events.SOURCE,
+            "account": ACCOUNT,
+            "time": "2025-03-18T13:45:12Z",
+            "region": REGION,
+            "resources": [],
+            "detail": {"model": settings.name, "reason": "r" * 1024},
+        }
+    )
+    sagemaker = RecordingClient(
+        "sagemaker",
+        answers={
+            "ListPipelineExecutions": {"PipelineExecutionSummaries": []},
+            "StartPipelineExecution": {"PipelineExecutionArn": "arn:execution"},
+        },
+    )
+
+    # When the trigger handles it
+    trigger.process(
+        event,
+        catalog=Catalog([settings]),
+        sagemaker=sagemaker,
+        data_bucket=f"{ENDPOINT_PREFIX}-data-{ACCOUNT}-{REGION}",
+        now=datetime(2025, 3, 18, 13, 46, tzinfo=UTC),
+    )
+
+    # Then the run was started with requests that fit the service model
+    assert len(sagemaker.sent("StartPipelineExecution")) == 1
+    assert all_problems("sagemaker", sagemaker) == []
