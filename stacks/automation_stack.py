@@ -176,6 +176,7 @@ class AutomationStack(Stack):
             self, _camel(spec.name), spec=spec, resource_prefix=self.config.resource_prefix, code=code,
             environment=environment, key=self.key, dead_letter_queue=self.functions_dlq,
             log_retention=_retention(self.config.retention.log_retention_days),
+            reserved_concurrency=self.config.functions.reserved_concurrency.get(spec.name),
         )  # fmt: skip
         function.allow(iam.PolicyStatement(sid="PublishDomainEvents", actions=["events:PutEvents"],
                                            resources=[self.bus.event_bus_arn]))  # fmt: skip
