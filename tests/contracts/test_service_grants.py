@@ -14,6 +14,8 @@ What each service needs, from AWS documentation:
   `ArnEquals aws:SourceArn` the rule's ARN; CloudWatch Logs needs a resource policy letting
   `events.amazonaws.com` and `delivery.logs.amazonaws.com` call `logs:CreateLogStream` and
   `logs:PutLogEvents` on `log-group:<name>:*`.
+- The same page, "AWS Lambda permissions": the function's policy allows `events.amazonaws.com`
+  `lambda:InvokeFunction` with the rule as `aws:SourceArn`.
 - EventBridge User Guide, "Event retry policy and using dead-letter queues"
   (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html): the same
   queue statement for a rule's dead-letter queue.
@@ -131,6 +133,22 @@ def test_every_rule_target_arn_is_in_the_form_its_service_accepts(synthesized_en
         dlq = target.get("DeadLetterConfig", {}).get("Arn")
         assert dlq is not None, f"{rule}: target {target['Id']} has no dead-letter queue"
         assert _service(dlq) == "sqs" and TARGET_FORMS["sqs"].fullmatch(dlq.rsplit(":", 1)[1]), (rule, dlq)
+
+
+def test_eventbridge_may_invoke_every_function_it_targets(synthesized_env: Synthesized) -> None:
+    """Given a rule targeting a function, then the function's policy lets EventBridge invoke it
+    for exactly that rule (a lambda:InvokeFunction permission with the rule as source)."""
+    env = deployed(synthesized_env)
+    function_targets = [(rule, arn, t) for rule, arn, t in _rules(env) if _service(t["Arn"]) == "lambda"]
+    assert function_targets, f"{env.label}: no rule invokes a function"
+    permissions = [
+        (p.prop("FunctionName"), p.prop("Action"), p.prop("Principal"), p.prop("SourceArn"))
+        for p in env.of_type("AWS::Lambda::Permission")
+    ]
+    for rule, rule_arn, target in function_targets:
+        assert (target["Arn"], "lambda:InvokeFunction", "events.amazonaws.com", rule_arn) in permissions, (
+            f"{rule}: no permission lets {rule_arn} invoke {target['Arn']}"
+        )
 
 
 def test_eventbridge_may_publish_to_every_topic_it_targets(synthesized_env: Synthesized) -> None:
@@ -308,8 +326,12 @@ def test_cloudwatch_logs_may_use_the_key_of_every_encrypted_log_group(synthesize
         missing = _key_allows(env, group.prop("KmsKeyId"), service, LOGS_KEY_ACTIONS, own)
         assert not missing, f"{group.prop('LogGroupName')}: the key does not allow CloudWatch Logs {missing}"
         foreign = {"kms:EncryptionContext:aws:logs:arn": f"arn:{PARTITION}:logs:{REGION}:999999999999:log-group:x"}
-        assert _key_allows(env, group.prop("KmsKeyId"), service, LOGS_KEY_ACTIONS, foreign) == list(LOGS_KEY_ACTIONS)
-        assert _key_allows(env, group.prop("KmsKeyId"), service, LOGS_KEY_ACTIONS, {}) == list(LOGS_KEY_ACTIONS)
+        for context in (foreign, {}):
+            refused = _key_allows(env, group.prop("KmsKeyId"), service, LOGS_KEY_ACTIONS, context)
+            assert refused == list(LOGS_KEY_ACTIONS), (
+                f"{group.prop('LogGroupName')}: the key lets CloudWatch Logs use it outside this account's "
+                f"log groups ({context or 'no encryption context'})"
+            )
 
 
 @pytest.mark.parametrize(
