@@ -58,6 +58,7 @@ def log_group_arn(name: str) -> str:
 
 
 def alarm_arn(name: str) -> str:
+    """An alarm's ARN, the aws:SourceArn of the notifications it publishes."""
     return f"arn:{PARTITION}:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
 
 
@@ -72,15 +73,18 @@ class Resource:
     resolver: DeployedResolver
 
     def prop(self, name: str, default: Any = None) -> Any:
+        """A property with its intrinsics resolved."""
         if name not in self.raw:
             return default
         return self.resolver.resolve(self.unit, self.raw[name])
 
     @property
     def ref(self) -> Any:
+        """What Ref returns for this resource."""
         return self.resolver.resolve(self.unit, {"Ref": self.logical_id})
 
     def att(self, attribute: str) -> Any:
+        """What Fn::GetAtt returns for this resource."""
         return self.resolver.resolve(self.unit, {"Fn::GetAtt": [self.logical_id, attribute]})
 
 
@@ -97,6 +101,7 @@ class Deployed:
         ]
 
     def of_type(self, resource_type: str) -> Iterator[Resource]:
+        """Every resource of one type, across the environment's stacks."""
         return (r for r in self._resources if r.type == resource_type)
 
     def key_policy(self, key: str) -> Mapping[str, Any]:
