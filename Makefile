@@ -10,6 +10,11 @@ PY := $(VENV)/bin/python
 STAMPS := .make
 CDK := npx --no-install cdk
 
+# Node.js for the CDK CLI and jsii: $(NODE_LTS) is the LTS line to use; $(NODE_MIN) (end of life since
+# 2026-10-30) still runs, with a warning from `prerequisites` instead of jsii's banner.
+NODE_LTS := 22
+NODE_MIN := 20
+
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -23,7 +28,10 @@ prerequisites:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or newer (or run make PYTHON=/path/to/python3.11)"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { echo "error: $$($(PYTHON) --version) is too old; install Python 3.11 or newer (or run make PYTHON=/path/to/python3.11)"; exit 1; }
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "error: the venv module is missing; install python3-venv for your Python"; exit 1; }
-	@command -v node >/dev/null || { echo "error: node not found; install Node.js 20 or newer (https://nodejs.org) for the AWS CDK CLI"; exit 1; }
+	@command -v node >/dev/null || { echo "error: node not found; install Node.js $(NODE_LTS) LTS (https://nodejs.org) for the AWS CDK CLI"; exit 1; }
+	@major=$$(node -p 'process.versions.node.split(".")[0]'); \
+	if [ "$$major" -lt $(NODE_MIN) ]; then echo "error: Node.js $$(node --version) is too old; install Node.js $(NODE_LTS) LTS"; exit 1; fi; \
+	if [ "$$major" -lt $(NODE_LTS) ]; then echo "warning: Node.js $$(node --version) is end of life (since 2026-10-30, as jsii reports); it still works, but install Node.js $(NODE_LTS) LTS"; fi
 	@command -v npm >/dev/null || { echo "error: npm not found; install npm (it ships with Node.js)"; exit 1; }
 
 $(STAMPS)/venv: requirements.txt requirements-dev.txt | prerequisites
@@ -74,8 +82,11 @@ publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ to ENV's pipeline code location
 	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make publish-code ENV=dev MODEL=churn"; exit 2; }
 	$(PY) -m tools.publish_model_code --env $(ENV) --model $(MODEL)
 
+# `cdk diff` has no --all (the CLI ignores it with a warning): without stack names it compares
+# every top-level stack of the app, here the stacks of ENV (aws-cdk 2.1148.1, `cdk diff --help`;
+# lib/cli/cdk-toolkit.js, selectTopLevelOrMatchingStacks).
 diff: $(STAMPS)/venv $(STAMPS)/node ## Show what deploy would change in ENV
-	$(CDK) diff --no-notices -c env=$(ENV) --all
+	$(CDK) diff --no-notices -c env=$(ENV)
 
 bench: $(STAMPS)/venv $(STAMPS)/mlflow-venv $(STAMPS)/node ## Benchmarks -> bench/results/latest.json
 	$(PY) -m bench

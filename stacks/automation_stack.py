@@ -90,6 +90,7 @@ class AutomationStack(Stack):
                                display_name=f"{prefix} MLOps platform", master_key=self.key, enforce_ssl=True)  # fmt: skip
         for address in config.notifications.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        self._let_alarms_notify()
         self.events_dlq = self._queue("EventsDlq", f"{prefix}-events-dlq")
         self.functions_dlq = self._queue("FunctionsDlq", f"{prefix}-functions-dlq")
         # Rules of the model stacks (schedules) dead-letter here too; they cannot add their own
@@ -136,11 +137,27 @@ class AutomationStack(Stack):
         key = kms.Key(self, "AutomationKey", alias=f"alias/{self.config.resource_prefix}-automation",
                       description="Encrypts the platform's logs, notifications, queues and function settings",
                       enable_key_rotation=True, removal_policy=RemovalPolicy.RETAIN)  # fmt: skip
-        # Services that write into encrypted logs, topics and queues on the platform's behalf.
+        # Services that write into the encrypted topic and queues on the platform's behalf need
+        # kms:GenerateDataKey* and kms:Decrypt (Amazon SNS Developer Guide, "Key management",
+        # "Enable compatibility between event sources from AWS services and encrypted topics";
+        # Amazon SQS Developer Guide, "Amazon SQS key management"). The documented statements
+        # carry no condition, and no page says these KMS requests carry aws:SourceAccount or
+        # aws:SourceArn: a condition on them could drop every delivery without an error. Who may
+        # publish is decided by the topic and queue policies, which are scoped.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ServicesDeliverToEncryptedTopicAndQueues",
+                principals=[
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                ],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
         key.add_to_resource_policy(iam.PolicyStatement(
-            sid="AllowPlatformServices",
-            principals=[iam.ServicePrincipal("events.amazonaws.com"), iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                        iam.ServicePrincipal("sns.amazonaws.com")],
+            sid="SnsOfThisAccount",
+            principals=[iam.ServicePrincipal("sns.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey"],
             resources=["*"],
             conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
@@ -154,6 +171,35 @@ class AutomationStack(Stack):
                                     f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"}},
         ))  # fmt: skip
         return key
+
+    def _let_alarms_notify(self) -> None:
+        """Let the platform's alarms publish to the topic.
+
+        The topic policy CDK writes replaces the default one, which admitted any principal of the
+        account; CloudWatch then needs its own statement, scoped to the platform's alarms by
+        aws:SourceArn and aws:SourceAccount (AWS re:Post Knowledge Center, "Why didn't I receive an
+        SNS notification for my CloudWatch alarm trigger?",
+        https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger). Every alarm
+        name starts with the resource prefix (the model stacks' alarms included).
+        """
+        alarms = self.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            resource_name=f"{self.config.resource_prefix}-*",
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PlatformAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": alarms},
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                },
+            )
+        )
 
     def _queue(self, construct_id: str, name: str) -> sqs.Queue:
         queue = sqs.Queue(self, construct_id, queue_name=name, encryption=sqs.QueueEncryption.KMS,
@@ -176,6 +222,7 @@ class AutomationStack(Stack):
             self, _camel(spec.name), spec=spec, resource_prefix=self.config.resource_prefix, code=code,
             environment=environment, key=self.key, dead_letter_queue=self.functions_dlq,
             log_retention=_retention(self.config.retention.log_retention_days),
+            reserved_concurrency=self.config.functions.reserved_concurrency.get(spec.name),
         )  # fmt: skip
         function.allow(iam.PolicyStatement(sid="PublishDomainEvents", actions=["events:PutEvents"],
                                            resources=[self.bus.event_bus_arn]))  # fmt: skip
@@ -305,12 +352,23 @@ class AutomationStack(Stack):
                         targets=[self._target(self.deployer)])  # fmt: skip
 
     def _log_target(self) -> events.IRuleTarget:
-        return _AuditLogTarget(self.audit_log.log_group_arn, self.events_dlq.queue_arn)
+        # EventBridge takes the log group ARN without the ":*" that Fn::GetAtt returns; with it,
+        # the target deploys and delivers nothing. aws-cdk-lib's events-targets CloudWatchLogGroup
+        # builds the ARN the same way (formatArn with the log group name as resource name).
+        arn = self.format_arn(
+            service="logs",
+            resource="log-group",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            resource_name=self.audit_log.log_group_name,
+        )
+        return _AuditLogTarget(arn, self.events_dlq.queue_arn)
 
     def _audit(self) -> None:
         """Copy every domain event and every AWS event of interest into the audit log group."""
         prefix = self.config.resource_prefix
-        # EventBridge writes to a log group only if the log group's account policy lets it.
+        # EventBridge writes to a log group only if a CloudWatch Logs resource policy lets it, on
+        # "log-group:<name>:*", the form Fn::GetAtt returns (EventBridge User Guide, "Using
+        # resource-based policies for Amazon EventBridge", "CloudWatch Logs permissions").
         logs.CfnResourcePolicy(self, "AuditLogDelivery", policy_name=f"{prefix}-audit-events",
                                policy_document=self.to_json_string({
                                    "Version": "2012-10-17",

@@ -202,6 +202,7 @@ class EnvironmentConfig:
     termination_protection: bool
     notifications: NotificationConfig
     models: tuple[ModelConfig, ...]
+    functions: FunctionsConfig = field(default_factory=lambda: FunctionsConfig())
 
     @property
     def resource_prefix(self) -> str:
@@ -514,6 +515,7 @@ def load_environment(platform: object, env_name: str) -> EnvironmentConfig:
         termination_protection=r.boolean("termination_protection", env_name == "prod"),
         notifications=_notifications(r.child("notifications")),
         models=_models(r),
+        functions=_functions(r.child("functions")),
     )
     r.finish()
     return config
@@ -523,3 +525,36 @@ def _notifications(r: _Reader) -> NotificationConfig:
     config = NotificationConfig(emails=r.string_list("emails", _EMAIL_RE, "an e-mail address"))
     r.finish()
     return config
+
+
+# Settings of the platform's Lambda functions (the retraining loop's handlers).
+HANDLER_NAMES = ("retraining-trigger", "model-gate", "deployer")
+# Lambda keeps at least 100 of a Region's concurrency unreserved, and the default quota is
+# 1,000 ("Configuring reserved concurrency for a function" and "Lambda quotas", Lambda
+# Developer Guide); new accounts start lower. 900 is all a default account can reserve.
+MAX_RESERVED_CONCURRENCY = 900
+
+
+@dataclass(frozen=True)
+class FunctionsConfig:
+    """Opt-in reserved concurrency per handler; none by default so any account can deploy."""
+
+    reserved_concurrency: Mapping[str, int] = field(default_factory=dict)
+
+
+def _functions(r: _Reader) -> FunctionsConfig:
+    raw: Mapping[str, Any] = r.get("reserved_concurrency", {}, Mapping)
+    path = f"{r.path}.reserved_concurrency"
+    reserved: dict[str, int] = {}
+    for name, value in raw.items():
+        if name not in HANDLER_NAMES:
+            raise ConfigError(f"{path}.{name}", value, "a handler name: " + ", ".join(HANDLER_NAMES))
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RESERVED_CONCURRENCY:
+            raise ConfigError(f"{path}.{name}", value, f"an integer from 1 to {MAX_RESERVED_CONCURRENCY}")
+        reserved[name] = value
+    if sum(reserved.values()) > MAX_RESERVED_CONCURRENCY:
+        raise ConfigError(
+            path, dict(raw), f"at most {MAX_RESERVED_CONCURRENCY} in total (the default quota less 100 kept unreserved)"
+        )
+    r.finish()
+    return FunctionsConfig(reserved_concurrency=reserved)

@@ -135,7 +135,7 @@ class ModelStack(Stack):
                 per_minute_sum("invocations", "Invocations"),
                 {
                     "id": "rate",
-                    "expression": "100 * errors / MAX([errors, invocations, 1])",
+                    "expression": monitoring.ERROR_RATE_EXPRESSION,
                     "label": "5xx error rate (%)",
                     "returnData": True,
                 },

@@ -16,6 +16,12 @@ from stacks.config import EnvironmentConfig, ModelConfig
 
 # SageMaker Model Monitor's model-quality job publishes here, per endpoint and schedule.
 MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
+# A rollback alarm's 5xx rate of a minute in percent, over the query ids `errors` and
+# `invocations`; 0 when nothing was invoked. Documented forms only (CloudWatch User Guide, "Using
+# math expressions with CloudWatch metrics"): IF(TS comparison S, TS, S) is one of the listed IF
+# syntaxes, and arithmetic treats a missing point of `errors` as 0. MAX takes time series, not
+# scalars, so MAX([errors, invocations, 1]) is no guard against dividing by zero.
+ERROR_RATE_EXPRESSION = "IF(invocations > 0, 100 * errors / invocations, 0)"
 # CloudWatch refuses a dashboard with more widgets than this.
 MAX_DASHBOARD_WIDGETS = 500
 _WIDGETS_PER_MODEL = 4

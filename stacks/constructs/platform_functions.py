@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import CfnDynamicReference, CfnDynamicReferenceService, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -16,12 +16,23 @@ from constructs import Construct
 from stacks.compliance import acknowledge, acknowledge_wildcards
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
-RUNTIME = lambda_.Runtime.PYTHON_3_11
-# Powertools comes from its official public layer (account 017000801446), not bundled, so the
-# code asset stays a few dozen KB. The layer version must ship the 3.x line pinned in
-# requirements-dev.txt; bump both together.
-POWERTOOLS_LAYER_VERSION = 36
-POWERTOOLS_ACCOUNT = "017000801446"
+# Deprecated on 2029-06-30, the latest date of any Python runtime (Lambda Developer Guide,
+# "Lambda runtimes", https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html).
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE = lambda_.Architecture.X86_64
+# The Powertools release the handlers run with: the same pin as requirements-dev.txt, which
+# the tests use (tests/contracts/test_lambda_settings.py holds the two together).
+POWERTOOLS_VERSION = "3.37.0"
+
+
+def powertools_layer_parameter(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> str:
+    """The public SSM parameter holding the ARN of the Powertools layer for this runtime.
+
+    Powertools for AWS Lambda (Python), "Installation", "Using SSM Parameter Store"
+    (https://docs.aws.amazon.com/powertools/python/latest/getting-started/install/): one
+    parameter per architecture, Python version (with its dot, e.g. python3.13) and release.
+    """
+    return f"/aws/service/powertools/python/{architecture.name}/{runtime.name}/{POWERTOOLS_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -32,21 +43,28 @@ class FunctionSpec:
     handler: str
     description: str
     timeout_seconds: int
-    # Serialising a function keeps its read-then-act decisions race-free (one start per
-    # model, one endpoint update at a time); the rate of these events is low.
-    reserved_concurrency: int
     memory_mb: int = 256
 
 
-RETRAINING_TRIGGER = FunctionSpec("retraining-trigger", "retraining_trigger.handler.lambda_handler",
-                                  "Starts a model's pipeline on new data, a quality alarm, a schedule or a request",
-                                  timeout_seconds=60, reserved_concurrency=1)  # fmt: skip
-MODEL_GATE = FunctionSpec("model-gate", "model_gate.handler.lambda_handler",
-                          "Approves a new model version only if it beats the champion",
-                          timeout_seconds=60, reserved_concurrency=2)  # fmt: skip
-DEPLOYER = FunctionSpec("deployer", "deployer.handler.lambda_handler",
-                        "Deploys approved versions with blue/green updates and tracks their outcome",
-                        timeout_seconds=120, reserved_concurrency=1)  # fmt: skip
+RETRAINING_TRIGGER = FunctionSpec(
+    "retraining-trigger",
+    "retraining_trigger.handler.lambda_handler",
+    "Starts a model's pipeline on new data, a quality alarm, a schedule or a request",
+    timeout_seconds=60,
+)
+MODEL_GATE = FunctionSpec(
+    "model-gate",
+    "model_gate.handler.lambda_handler",
+    "Approves a new model version only if it beats the champion",
+    timeout_seconds=60,
+)
+DEPLOYER = FunctionSpec(
+    "deployer",
+    "deployer.handler.lambda_handler",
+    "Deploys approved versions with blue/green updates and tracks their outcome",
+    timeout_seconds=120,
+)
+HANDLERS = (RETRAINING_TRIGGER, MODEL_GATE, DEPLOYER)
 
 
 class PlatformFunction(Construct):
@@ -64,6 +82,7 @@ class PlatformFunction(Construct):
         key: kms.IKey,
         dead_letter_queue: sqs.IQueue,
         log_retention: logs.RetentionDays,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         function_name = f"{resource_prefix}-{spec.name}"
@@ -74,25 +93,28 @@ class PlatformFunction(Construct):
         self.role = iam.Role(self, "Role", role_name=f"{function_name}-function",
                              assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                              description=f"Runs {function_name}")  # fmt: skip
-        powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools",
-            f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_ACCOUNT}:layer:"
-            f"AWSLambdaPowertoolsPythonV3-python311-x86_64:{POWERTOOLS_LAYER_VERSION}",
-        )  # fmt: skip
+        # CloudFormation reads the layer ARN from Powertools' public parameter at deploy time,
+        # so the layer always matches the pinned release, runtime, architecture and region.
+        layer_arn = CfnDynamicReference(
+            CfnDynamicReferenceService.SSM, powertools_layer_parameter(RUNTIME, ARCHITECTURE)
+        ).to_string()
+        powertools = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", layer_arn)
         self.function = lambda_.Function(
             self,
             "Function",
             function_name=function_name,
             description=spec.description,
             runtime=RUNTIME,
-            architecture=lambda_.Architecture.X86_64,
+            architecture=ARCHITECTURE,
             handler=spec.handler,
             code=code,
             layers=[powertools],
             role=self.role,
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
-            reserved_concurrent_executions=spec.reserved_concurrency,
+            # None unless the environment opts in: a reservation fails to deploy in accounts
+            # whose concurrency quota leaves less than the unreserved minimum (see config).
+            reserved_concurrent_executions=reserved_concurrency,
             environment={
                 **environment,
                 "POWERTOOLS_SERVICE_NAME": spec.name,
@@ -125,10 +147,20 @@ class PlatformFunction(Construct):
         acknowledge(self.function, "NIST.800.53.R5-LambdaInsideVPC",
                     "The function only calls AWS APIs (SageMaker, EventBridge, SSM, MLflow over SigV4); "
                     "there is no private network resource to reach, so a VPC would add NAT cost and nothing else.")  # fmt: skip
+        if reserved_concurrency is None:
+            acknowledge(
+                self.function,
+                "NIST.800.53.R5-LambdaConcurrency",
+                "Reserving concurrency fails to deploy in accounts whose quota leaves less than Lambda's unreserved "
+                "minimum; environments opt in with functions.reserved_concurrency. The handlers' event rate is low "
+                "and EventBridge retries throttled invocations, then keeps them in the dead-letter queue.",
+            )
         acknowledge(
             self.function,
             "AwsSolutions-L1",
-            "Python 3.11 is the runtime the handlers are tested on; move together with the test environment.",
+            f"{RUNTIME.name} is supported until 2029-06-30, the same date as python3.14 (Lambda runtimes page), so "
+            "the newer runtime would add no support time; it is adopted together with its Powertools layer and the "
+            "test environment.",
         )
 
     def allow(self, statement: iam.PolicyStatement, why_wildcards: str | None = None) -> None:

@@ -205,4 +205,4 @@ def test_every_function_can_use_the_key_of_its_settings_and_dead_letter_queue(
         granted = {a for s in key_statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
         assert {"kms:Decrypt", "kms:GenerateDataKey"} <= granted, props["FunctionName"]
         assert props["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][1] == "Arn"
-        assert props["ReservedConcurrentExecutions"] >= 1
+        assert "ReservedConcurrentExecutions" not in props, "reservations are opt-in (functions.reserved_concurrency)"
