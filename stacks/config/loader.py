@@ -1,0 +1,246 @@
+"""Reads the `platform` context object into the typed configuration of one environment."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, cast
+
+from stacks.config.reader import Reader
+from stacks.config.settings import (
+    ALARM_COMPARISONS,
+    APPROVAL_MODES,
+    DEPLOYMENT_STRATEGIES,
+    ENVIRONMENT_NAMES,
+    LOG_RETENTION_DAYS,
+    MLFLOW_KINDS,
+    TRACKING_SERVER_SIZES,
+    ConfigError,
+    DeploymentConfig,
+    EndpointConfig,
+    EnvironmentConfig,
+    MetricGate,
+    MlflowConfig,
+    ModelConfig,
+    NotificationConfig,
+    PersonaConfig,
+    ProcessingConfig,
+    QualityMetric,
+    RetentionConfig,
+    ServerlessEndpoint,
+    TrainingConfig,
+)
+
+_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
+_MODEL_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+_WINDOW_RE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):([0-5]\d)$")
+_MLFLOW_VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
+_PRINCIPAL_RE = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:(root|role/.+|user/.+)|\d{12})$")
+_POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/.+$")
+_INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+_IMAGE_URI_RE = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^\s]+$")
+_SCHEDULE_RE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
+_METRIC_NAME_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _mlflow(r: Reader) -> MlflowConfig:
+    config = MlflowConfig(
+        kind=cast(Any, r.choice("kind", "tracking-server", MLFLOW_KINDS)),
+        size=cast(Any, r.choice("size", "Small", TRACKING_SERVER_SIZES)),
+        version=r.string("version", "3.0", _MLFLOW_VERSION_RE, "an MLflow version such as 3.0") or "3.0",
+        maintenance_window=r.string(
+            "maintenance_window", "Sun:02:00", _WINDOW_RE, "a weekly window start like Sun:02:00 (Ddd:HH:MM, UTC)"
+        )
+        or "Sun:02:00",
+        automatic_model_registration=r.boolean("automatic_model_registration", True),
+    )
+    r.finish()
+    return config
+
+
+def _retention(r: Reader) -> RetentionConfig:
+    log_days = r.get("log_retention_days", 365, int)
+    if log_days not in LOG_RETENTION_DAYS:
+        periods = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise ConfigError(f"{r.path}.log_retention_days", log_days, f"one of the CloudWatch Logs periods {periods}")
+    config = RetentionConfig(
+        noncurrent_version_days=r.integer("noncurrent_version_days", 90, 1, 3650),
+        incomplete_upload_days=r.integer("incomplete_upload_days", 7, 1, 365),
+        access_log_days=r.integer("access_log_days", 365, 1, 3650),
+        log_retention_days=log_days,
+        event_archive_days=r.integer("event_archive_days", 365, 1, 3650),
+    )
+    r.finish()
+    return config
+
+
+def _personas(r: Reader) -> PersonaConfig:
+    config = PersonaConfig(
+        trusted_principals=r.string_list(
+            "trusted_principals", _PRINCIPAL_RE, "an account ID or an IAM root/role/user ARN"
+        ),
+        max_session_hours=r.integer("max_session_hours", 4, 1, 12),
+    )
+    r.finish()
+    return config
+
+
+def _model(r: Reader, env_path: str) -> ModelConfig:
+    name = r.string("name", None, _MODEL_NAME_RE, "2-32 lower-case letters, digits or hyphens, starting with a letter")
+    if name is None:
+        raise ConfigError(f"{r.path}.name", None, "a model name (required)")
+    data_prefix = r.string("data_prefix", f"datasets/{name}/") or f"datasets/{name}/"
+    if not data_prefix.startswith("datasets/") or not data_prefix.endswith("/") or "//" in data_prefix:
+        raise ConfigError(f"{r.path}.data_prefix", data_prefix, "a key prefix under datasets/ ending in '/'")
+
+    t = r.child("training")
+    training = TrainingConfig(
+        image_uri=t.string("image_uri", None, _IMAGE_URI_RE, "an ECR image URI"),
+        instance_type=t.string("instance_type", "ml.m5.large", _INSTANCE_TYPE_RE, "an ml.* instance type")
+        or "ml.m5.large",
+        instance_count=t.integer("instance_count", 1, 1, 20),
+        max_runtime_seconds=t.integer("max_runtime_seconds", 3600, 60, 432000),
+        hyperparameters=t.string_map("hyperparameters"),
+    )
+    t.finish()
+
+    p = r.child("processing")
+    processing = ProcessingConfig(
+        image_uri=p.string("image_uri", None, _IMAGE_URI_RE, "an ECR image URI"),
+        instance_type=p.string("instance_type", "ml.m5.large", _INSTANCE_TYPE_RE, "an ml.* instance type")
+        or "ml.m5.large",
+    )
+    p.finish()
+
+    m = r.child("metric")
+    metric = MetricGate(
+        name=m.string("name", "accuracy", _METRIC_NAME_RE, "a metric name") or "accuracy",
+        threshold=m.number("threshold", 0.90, -1e12, 1e12),
+        margin=m.number("margin", 0.0, 0.0, 1e12),
+        greater_is_better=m.boolean("greater_is_better", True),
+    )
+    m.finish()
+
+    e = r.child("endpoint")
+    serverless: ServerlessEndpoint | None = None
+    if e.has("serverless"):
+        s = e.child("serverless")
+        memory = s.get("memory_size_mb", 2048, int)
+        if memory not in (1024, 2048, 3072, 4096, 5120, 6144):
+            raise ConfigError(f"{s.path}.memory_size_mb", memory, "one of 1024, 2048, 3072, 4096, 5120, 6144")
+        serverless = ServerlessEndpoint(memory_size_mb=memory, max_concurrency=s.integer("max_concurrency", 5, 1, 200))
+        s.finish()
+    endpoint = EndpointConfig(
+        instance_type=e.string("instance_type", "ml.m5.large", _INSTANCE_TYPE_RE, "an ml.* instance type")
+        or "ml.m5.large",
+        instance_count=e.integer("instance_count", 1, 1, 100),
+        serverless=serverless,
+    )
+    e.finish()
+
+    d = r.child("deployment")
+    deployment = DeploymentConfig(
+        strategy=cast(Any, d.choice("strategy", "canary", DEPLOYMENT_STRATEGIES)),
+        canary_percent=d.integer("canary_percent", 10, 1, 50),
+        linear_step_percent=d.integer("linear_step_percent", 25, 10, 50),
+        wait_minutes=d.integer("wait_minutes", 10, 0, 60),
+        termination_wait_minutes=d.integer("termination_wait_minutes", 5, 0, 60),
+        max_error_rate_percent=d.number("max_error_rate_percent", 1.0, 0.0, 100.0),
+        max_latency_ms=d.integer("max_latency_ms", 1000, 1, 600000),
+    )
+    d.finish()
+    if serverless is not None and deployment.strategy != "all-at-once":
+        # SageMaker supports only all-at-once blue/green shifting for serverless endpoints.
+        raise ConfigError(f"{d.path}.strategy", deployment.strategy, "all-at-once for a serverless endpoint")
+
+    q = r.child("quality")
+    quality = QualityMetric(
+        namespace=q.string("namespace", None, re.compile(r"^[^:].{0,254}$"), "a CloudWatch namespace"),
+        metric_name=q.string("metric_name", None, re.compile(r"^.{1,255}$"), "a CloudWatch metric name"),
+        dimensions=q.string_map("dimensions"),
+        statistic=q.choice("statistic", "Average", ("Average", "Minimum", "Maximum", "Sum", "SampleCount")),
+        period_minutes=q.integer("period_minutes", 60, 1, 1440),
+        evaluation_periods=q.integer("evaluation_periods", 1, 1, 100),
+        threshold=q.number("threshold", metric.threshold, -1e12, 1e12),
+        comparison=q.choice("comparison", "LessThanThreshold", ALARM_COMPARISONS),
+    )
+    q.finish()
+    if (quality.namespace is None) != (quality.metric_name is None):
+        raise ConfigError(f"{q.path}", dict(q.raw), "both namespace and metric_name, or neither (Model Monitor)")
+
+    config = ModelConfig(
+        name=name,
+        data_prefix=data_prefix,
+        training=training,
+        processing=processing,
+        metric=metric,
+        approval=cast(Any, r.choice("approval", "auto", APPROVAL_MODES)),
+        endpoint=endpoint,
+        deployment=deployment,
+        schedule=r.string("schedule", None, _SCHEDULE_RE, "an EventBridge cron(...) or rate(...) expression"),
+        quality=quality,
+        coalesce_minutes=r.integer("coalesce_minutes", 30, 0, 1440),
+    )
+    r.finish()
+    return config
+
+
+def _models(r: Reader) -> tuple[ModelConfig, ...]:
+    raw: list[Any] = r.get("models", [], list)
+    models = tuple(_model(Reader(item, f"{r.path}.models[{i}]"), r.path) for i, item in enumerate(raw))
+    names = [m.name for m in models]
+    for i, model in enumerate(models):
+        if names.index(model.name) != i:
+            raise ConfigError(f"{r.path}.models[{i}].name", model.name, "a name no other model uses")
+    prefixes = [m.data_prefix for m in models]
+    for i, prefix in enumerate(prefixes):
+        for j, other in enumerate(prefixes):
+            if i != j and prefix.startswith(other):
+                expected = f"a prefix that does not overlap models[{j}] ({other})"
+                raise ConfigError(f"{r.path}.models[{i}].data_prefix", prefix, expected)
+    return models
+
+
+def load_environment(platform: object, env_name: str) -> EnvironmentConfig:
+    """Validate the `platform` context object and return the settings of one environment."""
+    root = Reader(platform, "platform")
+    prefix = root.string("prefix", "mlops", _PREFIX_RE, "3-16 lower-case letters, digits or hyphens") or "mlops"
+    environments: Mapping[str, Any] = root.get("environments", {}, Mapping)
+    root.finish()
+    if env_name not in ENVIRONMENT_NAMES:
+        raise ConfigError("env", env_name, "one of " + ", ".join(ENVIRONMENT_NAMES) + " (set with -c env=NAME)")
+    for key in environments:
+        if key not in ENVIRONMENT_NAMES:
+            raise ConfigError(
+                f"platform.environments.{key}", key, "an environment named " + ", ".join(ENVIRONMENT_NAMES)
+            )
+    if env_name not in environments:
+        raise ConfigError(f"platform.environments.{env_name}", None, "an object describing this environment")
+
+    r = Reader(environments[env_name], f"platform.environments.{env_name}")
+    boundary = r.string("permissions_boundary_arn", None, _POLICY_ARN_RE, "an IAM managed policy ARN")
+    config = EnvironmentConfig(
+        name=env_name,
+        prefix=r.string("prefix", prefix, _PREFIX_RE, "3-16 lower-case letters, digits or hyphens") or prefix,
+        account=r.string("account", None, _ACCOUNT_RE, "a 12-digit AWS account ID"),
+        region=r.string("region", None, _REGION_RE, "an AWS region such as eu-west-1"),
+        tags=r.string_map("tags"),
+        mlflow=_mlflow(r.child("mlflow")),
+        retention=_retention(r.child("retention")),
+        personas=_personas(r.child("personas")),
+        permissions_boundary_arn=boundary,
+        termination_protection=r.boolean("termination_protection", env_name == "prod"),
+        notifications=_notifications(r.child("notifications")),
+        models=_models(r),
+    )
+    r.finish()
+    return config
+
+
+def _notifications(r: Reader) -> NotificationConfig:
+    config = NotificationConfig(emails=r.string_list("emails", _EMAIL_RE, "an e-mail address"))
+    r.finish()
+    return config
