@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from stacks.config.reader import Reader
+from stacks.config.schedules import SOURCE as SCHEDULE_SOURCE
+from stacks.config.schedules import ScheduleError, check_schedule
 from stacks.config.settings import (
     ALARM_COMPARISONS,
     APPROVAL_MODES,
@@ -41,7 +43,6 @@ _PRINCIPAL_RE = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:(root|role/.+|user/.+)
 _POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/.+$")
 _INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _IMAGE_URI_RE = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^\s]+$")
-_SCHEDULE_RE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 _METRIC_NAME_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -180,12 +181,22 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
         approval=cast(Any, r.choice("approval", "auto", APPROVAL_MODES)),
         endpoint=endpoint,
         deployment=deployment,
-        schedule=r.string("schedule", None, _SCHEDULE_RE, "an EventBridge cron(...) or rate(...) expression"),
+        schedule=_schedule(r),
         quality=quality,
         coalesce_minutes=r.integer("coalesce_minutes", 30, 0, 1440),
     )
     r.finish()
     return config
+
+
+def _schedule(r: Reader) -> str | None:
+    expression = r.get("schedule", None, str)
+    if expression is not None:
+        try:
+            check_schedule(expression)
+        except ScheduleError as error:
+            raise ConfigError(f"{r.path}.schedule", expression, f"{error} ({SCHEDULE_SOURCE})") from None
+    return expression
 
 
 def _models(r: Reader) -> tuple[ModelConfig, ...]:

@@ -125,3 +125,91 @@ def test_bad_prefix_is_refused() -> None:
     platform["prefix"] = "ML_Ops"
     with pytest.raises(ConfigError, match=r"'platform\.prefix'"):
         load_environment(platform, "dev")
+
+
+def model_with_schedule(schedule: str) -> dict[str, Any]:
+    return platform_with({"models": [{"name": "churn", "schedule": schedule}]})
+
+
+# EventBridge User Guide, "Schedule expressions for rules" (Using cron and rate expressions to
+# schedule rules): https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        "rate(1 minute)",
+        "rate(5 minutes)",
+        "rate(1 hour)",
+        "rate(12 hours)",
+        "rate(1 day)",
+        "rate(7 days)",
+        "cron(0 3 ? * MON *)",
+        "cron(0/15 * * * ? *)",
+        # The examples of the page's cron table.
+        "cron(0 10 * * ? *)",
+        "cron(15 12 * * ? *)",
+        "cron(0 18 ? * MON-FRI *)",
+        "cron(0 8 1 * ? *)",
+        "cron(0/10 * ? * MON-FRI *)",
+        "cron(0/5 8-17 ? * MON-FRI *)",
+        "cron(0 9 ? * 2#1 *)",
+        # Each field's other values and wildcards.
+        "cron(0 12 L * ? *)",
+        "cron(0 12 3W * ? *)",
+        "cron(0 12 ? * L *)",
+        "cron(5,35 0-6,18-23 1-15 JAN,JUL ? 2030-2035)",
+        "cron(59 23 31 12 ? 2199)",
+        "cron(0 0 ? 1-12 1-7 1970/5)",
+    ],
+)
+def test_schedules_eventbridge_accepts_load(schedule: str) -> None:
+    (model,) = load_environment(model_with_schedule(schedule), "dev").models
+    assert model.schedule == schedule
+
+
+@pytest.mark.parametrize(
+    ("schedule", "reason"),
+    [
+        ("rate(1 days)", "rate(1 day)"),
+        ("rate(1 hours)", "rate(1 hour)"),
+        ("rate(5 day)", "rate(5 days)"),
+        ("rate(5 minute)", "rate(5 minutes)"),
+        ("rate(0 minutes)", "a positive whole number"),
+        ("rate(2 weeks)", "minute(s), hour(s) or day(s)"),
+        ("rate(5  minutes)", "rate(value unit)"),
+        ("cron(0 3 * * MON *)", "'?' in day-of-month or day-of-week"),
+        ("cron(0 3 1 * MON *)", "'?' in day-of-month or day-of-week"),
+        ("cron(0 3 ? * ? *)", "only one of day-of-month and day-of-week"),
+        ("cron(0 3 ? * MON)", "six fields"),
+        ("cron(0 3 ? * MON * *)", "six fields"),
+        ("cron(60 3 ? * MON *)", "minutes"),
+        ("cron(0 24 ? * MON *)", "hours"),
+        ("cron(0 3 32 * ? *)", "day-of-month"),
+        ("cron(0 3 0 * ? *)", "day-of-month"),
+        ("cron(0 3 ? 13 MON *)", "month"),
+        ("cron(0 3 ? * 8 *)", "day-of-week"),
+        ("cron(0 3 ? * MON 1969)", "year"),
+        ("cron(0 3 ? * MON 2200)", "year"),
+        ("cron(0 3 ? JUNE MON *)", "month"),
+        ("cron(0 3 ? * mon *)", "day-of-week"),
+        ("cron(0 3 L * ? *)", None),  # L is a day-of-month wildcard, valid (control for the next cases)
+        ("cron(0 L ? * MON *)", "hours"),
+        ("cron(0 3 ? * MON#2 *)", "day-of-week"),
+        ("cron(0 3 ? * 2#1,6#3 *)", "'#'"),
+        ("cron(0 3 ? * 2#6 *)", "day-of-week"),
+        ("cron(0 3 ? * 5W *)", "day-of-week"),
+        ("cron(*/5 * * * ? *)", "0/5"),
+        ("cron(0 3 10-5 * ? *)", "day-of-month"),
+        ("cron(0 3 ? * MON-FRI/2 *)", "day-of-week"),
+        ("cron(0 3 ? * MON *", "cron(...) or rate(...)"),
+        ("every day", "cron(...) or rate(...)"),
+    ],
+)
+def test_schedules_eventbridge_refuses_are_refused(schedule: str, reason: str | None) -> None:
+    if reason is None:
+        assert load_environment(model_with_schedule(schedule), "dev").models[0].schedule == schedule
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_environment(model_with_schedule(schedule), "dev")
+    assert caught.value.path == "platform.environments.dev.models[0].schedule"
+    assert caught.value.value == schedule
+    assert reason in caught.value.expected
