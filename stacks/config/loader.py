@@ -12,10 +12,12 @@ from stacks.config.schedules import ScheduleError, check_schedule
 from stacks.config.settings import (
     ALARM_COMPARISONS,
     APPROVAL_MODES,
+    DEFAULT_MLFLOW_VERSION,
     DEPLOYMENT_STRATEGIES,
     ENVIRONMENT_NAMES,
     LOG_RETENTION_DAYS,
     MLFLOW_KINDS,
+    TRACKING_SERVER_MLFLOW_VERSIONS,
     TRACKING_SERVER_SIZES,
     ConfigError,
     DeploymentConfig,
@@ -38,7 +40,6 @@ _MODEL_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _WINDOW_RE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):([0-5]\d)$")
-_MLFLOW_VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _PRINCIPAL_RE = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:(root|role/.+|user/.+)|\d{12})$")
 _POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/.+$")
 _INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
@@ -48,10 +49,11 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _mlflow(r: Reader) -> MlflowConfig:
+    kind = r.choice("kind", "tracking-server", MLFLOW_KINDS)
     config = MlflowConfig(
-        kind=cast(Any, r.choice("kind", "tracking-server", MLFLOW_KINDS)),
+        kind=cast(Any, kind),
         size=cast(Any, r.choice("size", "Small", TRACKING_SERVER_SIZES)),
-        version=r.string("version", "3.0", _MLFLOW_VERSION_RE, "an MLflow version such as 3.0") or "3.0",
+        version=_mlflow_version(r, kind),
         maintenance_window=r.string(
             "maintenance_window", "Sun:02:00", _WINDOW_RE, "a weekly window start like Sun:02:00 (Ddd:HH:MM, UTC)"
         )
@@ -60,6 +62,30 @@ def _mlflow(r: Reader) -> MlflowConfig:
     )
     r.finish()
     return config
+
+
+def _mlflow_version(r: Reader, kind: str) -> str | None:
+    """The MLflow version a tracking server runs; an App runs the one SageMaker chooses."""
+    if kind == "app":
+        version = r.get("version", None, str)
+        if version is not None:
+            raise ConfigError(
+                f"{r.path}.version",
+                version,
+                "no version for an MLflow App (kind app): AWS::SageMaker::MlflowApp takes no MLflow version; "
+                "remove the key, or choose kind tracking-server",
+            )
+        return None
+    version = r.get("version", DEFAULT_MLFLOW_VERSION, str)
+    if version not in TRACKING_SERVER_MLFLOW_VERSIONS:
+        raise ConfigError(
+            f"{r.path}.version",
+            version,
+            "an MLflow version a SageMaker tracking server runs, one of "
+            + ", ".join(TRACKING_SERVER_MLFLOW_VERSIONS)
+            + ' (SageMaker Developer Guide, "Integrate MLflow with your environment")',
+        )
+    return version
 
 
 def _retention(r: Reader) -> RetentionConfig:

@@ -9,6 +9,12 @@ from typing import Literal
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
 MLFLOW_KINDS = ("tracking-server", "app")
 TRACKING_SERVER_SIZES = ("Small", "Medium", "Large")
+# The MLflow versions a tracking server runs (SageMaker Developer Guide, "Integrate MLflow with
+# your environment": "For tracking server 2.13.x ..., 2.16.x ..., 3.0.x ...",
+# https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-track-experiments.html). An MLflow App
+# takes no version: neither CreateMlflowApp nor AWS::SageMaker::MlflowApp has the property.
+TRACKING_SERVER_MLFLOW_VERSIONS = ("2.13", "2.16", "3.0")
+DEFAULT_MLFLOW_VERSION = "3.0"
 APPROVAL_MODES = ("auto", "manual")
 DEPLOYMENT_STRATEGIES = ("all-at-once", "canary", "linear")
 ALARM_COMPARISONS = (
@@ -60,7 +66,7 @@ class MlflowConfig:
 
     kind: Literal["tracking-server", "app"] = "tracking-server"
     size: Literal["Small", "Medium", "Large"] = "Small"
-    version: str = "3.0"
+    version: str | None = DEFAULT_MLFLOW_VERSION  # None for an MLflow App
     maintenance_window: str = "Sun:02:00"
     automatic_model_registration: bool = True
 

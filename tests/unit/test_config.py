@@ -213,3 +213,30 @@ def test_schedules_eventbridge_refuses_are_refused(schedule: str, reason: str | 
     assert caught.value.path == "platform.environments.dev.models[0].schedule"
     assert caught.value.value == schedule
     assert reason in caught.value.expected
+
+
+def test_tracking_server_versions_are_the_documented_ones() -> None:
+    # SageMaker Developer Guide, "Integrate MLflow with your environment": tracking servers run
+    # MLflow 2.13.x, 2.16.x or 3.0.x.
+    for version in ("2.13", "2.16", "3.0"):
+        config = load_environment(platform_with({"mlflow": {"version": version}}), "dev")
+        assert config.mlflow.version == version
+    assert load_environment(platform_with({}), "dev").mlflow.version == "3.0"
+
+
+@pytest.mark.parametrize("version", ["2.15", "3.1", "4.0", "3", "3.0.0.1", "latest"])
+def test_undocumented_tracking_server_versions_are_refused(version: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_environment(platform_with({"mlflow": {"version": version}}), "dev")
+    assert caught.value.path == "platform.environments.dev.mlflow.version"
+    assert "2.13, 2.16, 3.0" in caught.value.expected
+
+
+def test_an_mlflow_app_takes_no_version() -> None:
+    # AWS::SageMaker::MlflowApp and CreateMlflowApp have no MLflow version property.
+    config = load_environment(platform_with({"mlflow": {"kind": "app"}}), "dev")
+    assert config.mlflow.version is None
+    with pytest.raises(ConfigError) as caught:
+        load_environment(platform_with({"mlflow": {"kind": "app", "version": "3.0"}}), "dev")
+    assert caught.value.path == "platform.environments.dev.mlflow.version"
+    assert "MLflow App" in caught.value.expected
