@@ -201,7 +201,7 @@ class ModelStack(Stack):
             rollback_alarm_names=(errors_name, latency_name),
         )
         self.catalog_entry = ssm.StringParameter(
-            self, "CatalogEntry", parameter_name=f"{naming.catalog_path(config)}{model.name}",
+            self, "CatalogEntry", parameter_name=naming.catalog_entry_name(config, model.name),
             string_value=self.settings.to_json(),
             description=f"Settings of model {model.name} read by the platform's handlers",
         )  # fmt: skip

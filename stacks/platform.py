@@ -14,7 +14,7 @@ from stacks.config import EnvironmentConfig
 from stacks.constructs.persona_roles import PlatformResources
 from stacks.data_stack import DATASETS_PREFIX, MLFLOW_ARTIFACTS_PREFIX, DataStack
 from stacks.model_stack import ModelStack
-from stacks.naming import artifact_bucket_name, data_bucket_name
+from stacks.naming import artifact_bucket_name, data_bucket_name, model_stack_name
 from stacks.tracking_stack import TrackingStack
 
 
@@ -60,7 +60,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
     models = tuple(
         ModelStack(
             app,
-            config.stack_name(f"model-{model.name}"),
+            model_stack_name(config, model.name),
             config=config,
             model=model,
             pipeline_role=automation.roles.pipeline_role,

@@ -4,7 +4,7 @@ Every invalid value raises `ConfigError` naming the key path (for example
 `platform.environments.dev.mlflow.size`), the value found and what is allowed, so `cdk synth`
 stops before any construct is built. The modules: `settings` (the typed configuration),
 `reader` (walking the raw context), `loader` (reading one environment), `schedules` (EventBridge
-schedule expressions).
+schedule expressions), `name_limits` (names computed from the configuration against AWS's limits).
 """
 
 from stacks.config.loader import load_environment

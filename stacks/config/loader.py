@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, cast
 
+from stacks.config.name_limits import check_names
 from stacks.config.reader import Reader
 from stacks.config.schedules import SOURCE as SCHEDULE_SOURCE
 from stacks.config.schedules import ScheduleError, check_schedule
@@ -259,6 +260,7 @@ def load_environment(platform: object, env_name: str) -> EnvironmentConfig:
 
     r = Reader(environments[env_name], f"platform.environments.{env_name}")
     boundary = r.string("permissions_boundary_arn", None, _POLICY_ARN_RE, "an IAM managed policy ARN")
+    prefix_key = f"{r.path}.prefix" if r.has("prefix") else "platform.prefix"
     config = EnvironmentConfig(
         name=env_name,
         prefix=r.string("prefix", prefix, _PREFIX_RE, "3-16 lower-case letters, digits or hyphens") or prefix,
@@ -274,6 +276,7 @@ def load_environment(platform: object, env_name: str) -> EnvironmentConfig:
         models=_models(r),
     )
     r.finish()
+    check_names(config, prefix_key=prefix_key, environment_path=r.path)
     return config
 
 

@@ -240,3 +240,70 @@ def test_an_mlflow_app_takes_no_version() -> None:
         load_environment(platform_with({"mlflow": {"kind": "app", "version": "3.0"}}), "dev")
     assert caught.value.path == "platform.environments.dev.mlflow.version"
     assert "MLflow App" in caught.value.expected
+
+
+def staging_with(environment: dict[str, Any], platform_prefix: str = "mlops") -> dict[str, Any]:
+    return {"prefix": platform_prefix, "environments": {"staging": environment}}
+
+
+def test_a_prefix_too_long_for_the_bucket_names_is_refused_with_the_count_to_remove() -> None:
+    # prefix-staging-mlflow-artifacts-<12-digit account>-<region>, the region at its longest
+    # supported name (14 characters): 63 allows a 10-character prefix in staging.
+    with pytest.raises(ConfigError) as caught:
+        load_environment(staging_with({"prefix": "p" * 13}), "staging")
+    assert caught.value.path == "platform.environments.staging.prefix"
+    assert "S3 bucket name" in caught.value.expected
+    assert "at most 63" in caught.value.expected
+    assert "remove 3 characters" in caught.value.expected
+    assert load_environment(staging_with({"prefix": "p" * 10}), "staging").prefix == "p" * 10
+
+
+def test_the_platform_prefix_is_named_when_the_environment_inherits_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_environment(staging_with({}, platform_prefix="p" * 11), "staging")
+    assert caught.value.path == "platform.prefix"
+    assert "remove 1 character " in caught.value.expected
+
+
+def test_a_pinned_region_counts_at_its_own_length() -> None:
+    # us-east-1 is 9 characters: the staging prefix may be 15 instead of 10.
+    pinned = {"account": "123456789012", "region": "us-east-1", "prefix": "p" * 15}
+    assert load_environment(staging_with(pinned), "staging").prefix == "p" * 15
+
+
+def test_prefix_and_model_name_together_are_refused_naming_both_keys() -> None:
+    # With us-east-1 pinned, a 15-character prefix and a 32-character model make the schedule
+    # rule <prefix>-staging-<model>-schedule 65 characters; EventBridge allows 64.
+    pinned = {
+        "account": "123456789012",
+        "region": "us-east-1",
+        "prefix": "p" * 15,
+        "models": [{"name": "m" * 32, "schedule": "rate(1 day)"}],
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_environment(staging_with(pinned), "staging")
+    assert caught.value.path == (
+        "platform.environments.staging.prefix and platform.environments.staging.models[0].name"
+    )
+    assert "EventBridge rule name" in caught.value.expected
+    assert "at most 64" in caught.value.expected
+    assert "remove 1 character " in caught.value.expected
+    # Without a schedule there is no rule, and the same names fit.
+    del pinned["models"][0]["schedule"]  # type: ignore[index]
+    assert load_environment(staging_with(pinned), "staging").models[0].name == "m" * 32
+
+
+@pytest.mark.parametrize(
+    ("prefix", "rule"),
+    [
+        ("xn--ml", "S3 bucket name"),  # S3: bucket names must not start with xn--
+        ("sthree-ml", "S3 bucket name"),  # S3: nor with sthree-
+        ("awsml", "SSM parameter name"),  # SSM: names must not be prefixed with aws or ssm
+        ("ssm-ml", "SSM parameter name"),
+    ],
+)
+def test_prefixes_that_make_reserved_names_are_refused(prefix: str, rule: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_environment(platform_with({"prefix": prefix, "models": [{"name": "churn"}]}), "dev")
+    assert caught.value.path.startswith("platform.environments.dev.prefix")
+    assert rule in caught.value.expected
