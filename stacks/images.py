@@ -23,8 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aws_cdk import Aws, CfnMapping, CfnRule, CfnRuleAssertion, Fn, Stack, Token
+
 SKLEARN_REPOSITORY = "sagemaker-scikit-learn"
 SKLEARN_IMAGE_TAG = "1.4-2-cpu-py3"
+_MAPPING_ID = "SklearnImageAccounts"
+_RULE_ID = "SupportedRegion"
 
 # ECR account of the scikit-learn 1.4-2 image, per supported region.
 SKLEARN_IMAGE_ACCOUNTS: Mapping[str, str] = {
@@ -99,3 +103,46 @@ def default_image_uri_for_region(region: str) -> str:
     if region not in SKLEARN_IMAGE_ACCOUNTS:
         raise ValueError(f"no default image in {region}; supported regions: {', '.join(SKLEARN_IMAGE_ACCOUNTS)}")
     return f"{SKLEARN_IMAGE_ACCOUNTS[region]}.dkr.ecr.{region}.amazonaws.com/{SKLEARN_REPOSITORY}:{SKLEARN_IMAGE_TAG}"
+
+
+def default_image_uri(stack: Stack) -> str:
+    """The default image URI for jobs defined in `stack`.
+
+    A literal when the stack's region is known at synth time; otherwise a lookup CloudFormation
+    resolves in the region it deploys to, from a mapping added once per stack (the stack's
+    region rule, `require_supported_region`, keeps it to regions the mapping holds).
+    """
+    if not Token.is_unresolved(stack.region):
+        return default_image_uri_for_region(stack.region)
+    mapping = stack.node.try_find_child(_MAPPING_ID)
+    if not isinstance(mapping, CfnMapping):
+        mapping = CfnMapping(
+            stack,
+            _MAPPING_ID,
+            mapping={region: {"account": account} for region, account in SKLEARN_IMAGE_ACCOUNTS.items()},
+        )
+    account = mapping.find_in_map(Aws.REGION, "account")
+    return f"{account}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/{SKLEARN_REPOSITORY}:{SKLEARN_IMAGE_TAG}"
+
+
+def require_supported_region(stack: Stack, kind: str) -> None:
+    """Make an environment-agnostic stack refuse, before creating anything, a region the platform does not support.
+
+    A stack pinned to a region needs nothing: configuration validation has already checked it.
+    """
+    if not Token.is_unresolved(stack.region) or stack.node.try_find_child(_RULE_ID) is not None:
+        return
+    regions = supported_regions(kind)
+    CfnRule(
+        stack,
+        _RULE_ID,
+        assertions=[
+            CfnRuleAssertion(
+                assert_=Fn.condition_contains(list(regions), Aws.REGION),
+                assert_description=(
+                    f"This platform (managed MLflow {kind}) deploys only to these regions: {', '.join(regions)}. "
+                    "Deploy there, or pin platform.environments.<env>.region in cdk.json to one of them."
+                ),
+            )
+        ],
+    )

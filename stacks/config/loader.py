@@ -35,6 +35,7 @@ from stacks.config.settings import (
     ServerlessEndpoint,
     TrainingConfig,
 )
+from stacks.images import supported_regions
 
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
 _MODEL_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
@@ -261,13 +262,14 @@ def load_environment(platform: object, env_name: str) -> EnvironmentConfig:
     r = Reader(environments[env_name], f"platform.environments.{env_name}")
     boundary = r.string("permissions_boundary_arn", None, _POLICY_ARN_RE, "an IAM managed policy ARN")
     prefix_key = f"{r.path}.prefix" if r.has("prefix") else "platform.prefix"
+    mlflow = _mlflow(r.child("mlflow"))
     config = EnvironmentConfig(
         name=env_name,
         prefix=r.string("prefix", prefix, _PREFIX_RE, "3-16 lower-case letters, digits or hyphens") or prefix,
         account=r.string("account", None, _ACCOUNT_RE, "a 12-digit AWS account ID"),
-        region=r.string("region", None, _REGION_RE, "an AWS region such as eu-west-1"),
+        region=_region(r, mlflow.kind),
         tags=r.string_map("tags"),
-        mlflow=_mlflow(r.child("mlflow")),
+        mlflow=mlflow,
         retention=_retention(r.child("retention")),
         personas=_personas(r.child("personas")),
         permissions_boundary_arn=boundary,
@@ -278,6 +280,20 @@ def load_environment(platform: object, env_name: str) -> EnvironmentConfig:
     r.finish()
     check_names(config, prefix_key=prefix_key, environment_path=r.path)
     return config
+
+
+def _region(r: Reader, kind: str) -> str | None:
+    region = r.string("region", None, _REGION_RE, "an AWS region such as eu-west-1")
+    if region is not None and region not in supported_regions(kind):
+        raise ConfigError(
+            f"{r.path}.region",
+            region,
+            f"a region the platform supports with managed MLflow {kind}: "
+            + ", ".join(supported_regions(kind))
+            + " (where CloudFormation offers the MLflow resource and SageMaker publishes the default image; "
+            "stacks/images.py)",
+        )
+    return region
 
 
 def _notifications(r: Reader) -> NotificationConfig:
