@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import CfnMapping, CfnOutput, Duration, Fn, Stack
+from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -23,21 +23,9 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from platform_common.catalog import ModelSettings
-from stacks import monitoring, naming
+from stacks import images, monitoring, naming
 from stacks.config import EnvironmentConfig, ModelConfig
 from stacks.pipeline_definition import DefaultImages, build_pipeline_definition
-
-# SageMaker's prebuilt scikit-learn images (framework 1.4-2, Python 3.10) by region; the account differs
-# per region (SageMaker Developer Guide, "Docker Registry Paths and Example Code").
-SKLEARN_IMAGE_ACCOUNTS = {
-    "us-east-1": "683313688378",
-    "us-east-2": "257758044811",
-    "us-west-2": "246618743249",
-    "eu-west-1": "141502667606",
-    "eu-central-1": "492215442770",
-    "ap-southeast-2": "783357654285",
-}
-SKLEARN_IMAGE = "sagemaker-scikit-learn:1.4-2-cpu-py3"
 
 
 class ModelStack(Stack):
@@ -68,15 +56,17 @@ class ModelStack(Stack):
         # The definition is written with ${Name} placeholders and resolved by Fn::Sub: one
         # string for CloudFormation to fill in, instead of the whole document passing through
         # the CDK's token resolution (the costliest step of a model stack's synth).
-        images = self._default_images()
         variables = {
             "PipelineRoleArn": role_arn,
             "DataBucket": naming.data_bucket_name(config),
             "ArtifactBucket": naming.artifact_bucket_name(config),
             "TrackingServerArn": mlflow_arn,
             "DataKeyArn": data_key_arn,
-            "DefaultImage": images.training,
         }
+        # The default image is looked up only when a job uses it: a model naming both of its
+        # images needs no region table at all.
+        if model.training.image_uri is None or model.processing.image_uri is None:
+            variables["DefaultImage"] = images.default_image_uri(self)
         definition = build_pipeline_definition(
             model,
             role_arn="${PipelineRoleArn}",
@@ -85,7 +75,10 @@ class ModelStack(Stack):
             tracking_server_arn="${TrackingServerArn}",
             code_prefix_uri=f"s3://${{ArtifactBucket}}/code/{model.name}/",
             kms_key_arn="${DataKeyArn}",
-            default_image_uris=DefaultImages(training="${DefaultImage}", processing="${DefaultImage}"),
+            default_image_uris=DefaultImages(
+                training=model.training.image_uri or "${DefaultImage}",
+                processing=model.processing.image_uri or "${DefaultImage}",
+            ),
         )
         self.pipeline = sagemaker.CfnPipeline(
             self, "Pipeline", pipeline_name=pipeline_name, role_arn=role_arn,
@@ -201,7 +194,7 @@ class ModelStack(Stack):
             rollback_alarm_names=(errors_name, latency_name),
         )
         self.catalog_entry = ssm.StringParameter(
-            self, "CatalogEntry", parameter_name=f"{naming.catalog_path(config)}{model.name}",
+            self, "CatalogEntry", parameter_name=naming.catalog_entry_name(config, model.name),
             string_value=self.settings.to_json(),
             description=f"Settings of model {model.name} read by the platform's handlers",
         )  # fmt: skip
@@ -210,13 +203,6 @@ class ModelStack(Stack):
         CfnOutput(self, "EndpointName", value=endpoint)
         CfnOutput(self, "CodeLocation", value=f"s3://{naming.artifact_bucket_name(config)}/code/{model.name}/",
                   description="Publish the model's scripts here (make publish-code)")  # fmt: skip
-
-    def _default_images(self) -> DefaultImages:
-        mapping = CfnMapping(self, "SklearnImageAccounts",
-                             mapping={region: {"account": account} for region, account in SKLEARN_IMAGE_ACCOUNTS.items()})  # fmt: skip
-        account = mapping.find_in_map(self.region, "account")
-        image = f"{account}.dkr.ecr.{self.region}.{self.url_suffix}/{SKLEARN_IMAGE}"
-        return DefaultImages(training=image, processing=image)
 
     def _alarm(self, construct_id: str, **props: Any) -> cloudwatch.CfnAlarm:
         """An alarm that treats missing data as fine, declared in one call.

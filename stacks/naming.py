@@ -8,10 +8,18 @@ policies read as plain ARNs.
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from aws_cdk import Aws
 
-from stacks.config import EnvironmentConfig
+if TYPE_CHECKING:
+    # Only for annotations: configuration validation measures these names, so it imports this module.
+    from stacks.config import EnvironmentConfig
+
+# Automatic model registration names a model's package group `{model}-{suffix}`, the suffix being
+# the first six characters of a SHA-256 (SageMaker Developer Guide, "Automatically register
+# SageMaker AI models with SageMaker Model Registry").
+PACKAGE_GROUP_SUFFIX_LENGTH = 6
 
 
 @cache
@@ -19,6 +27,12 @@ def _account_and_region() -> tuple[str, str]:
     # Each read of a pseudo parameter is a call into the CDK runtime, and names are built
     # hundreds of times at 100 models; the tokens are the same for every stack, so read once.
     return Aws.ACCOUNT_ID, Aws.REGION
+
+
+def with_pseudo_values(name: str, *, account: str, region: str) -> str:
+    """`name` as it is once deployed: the account and region tokens these functions insert, replaced."""
+    token_account, token_region = _account_and_region()
+    return name.replace(token_account, account).replace(token_region, region)
 
 
 def bucket_name(config: EnvironmentConfig, purpose: str) -> str:
@@ -45,6 +59,15 @@ def mlflow_name(config: EnvironmentConfig) -> str:
 def catalog_path(config: EnvironmentConfig) -> str:
     """SSM path under which each model stack writes its catalog entry."""
     return f"/{config.prefix}/{config.name}/models/"
+
+
+def catalog_entry_name(config: EnvironmentConfig, model: str) -> str:
+    """SSM parameter holding one model's catalog entry."""
+    return f"{catalog_path(config)}{model}"
+
+
+def model_stack_name(config: EnvironmentConfig, model: str) -> str:
+    return config.stack_name(f"model-{model}")
 
 
 def platform_bus_name(config: EnvironmentConfig) -> str:

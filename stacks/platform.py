@@ -13,8 +13,9 @@ from stacks.compliance import apply_compliance_checks
 from stacks.config import EnvironmentConfig
 from stacks.constructs.persona_roles import PlatformResources
 from stacks.data_stack import DATASETS_PREFIX, MLFLOW_ARTIFACTS_PREFIX, DataStack
+from stacks.images import require_supported_region
 from stacks.model_stack import ModelStack
-from stacks.naming import artifact_bucket_name, data_bucket_name
+from stacks.naming import artifact_bucket_name, data_bucket_name, model_stack_name
 from stacks.tracking_stack import TrackingStack
 
 
@@ -60,7 +61,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
     models = tuple(
         ModelStack(
             app,
-            config.stack_name(f"model-{model.name}"),
+            model_stack_name(config, model.name),
             config=config,
             model=model,
             pipeline_role=automation.roles.pipeline_role,
@@ -102,6 +103,8 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
         model_stack.add_stack_dependency(automation)
     platform = Platform(data=data, tracking=tracking, automation=automation, access=access, models=models)
     for stack in platform.stacks:
+        # Without a pinned region, each stack refuses an unsupported one before creating anything.
+        require_supported_region(stack, config.mlflow.kind)
         Tags.of(stack).add("platform", config.prefix)
         Tags.of(stack).add("environment", config.name)
         for key, value in config.tags.items():

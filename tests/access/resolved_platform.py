@@ -112,7 +112,9 @@ def customised_settings() -> dict[str, Any]:
         "max_session_hours": CUSTOM_SESSION_HOURS,
     }
     dev["permissions_boundary_arn"] = BOUNDARY_ARN
-    dev.setdefault("mlflow", {})["kind"] = "app"
+    mlflow = dev.setdefault("mlflow", {})
+    mlflow["kind"] = "app"
+    mlflow.pop("version", None)  # an MLflow App takes no version
     return settings
 
 

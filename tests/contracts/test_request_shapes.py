@@ -54,7 +54,7 @@ from platform_common.catalog import Catalog, ModelSettings
 from retraining_trigger import logic as trigger
 from retraining_trigger.models import RetrainingRequestedEvent
 from stacks.config import ConfigError, load_environment
-from tests.contracts.configs import LONGEST_ENVIRONMENT, LONGEST_MODEL, LONGEST_PREFIX
+from tests.contracts.configs import LONGEST_ENVIRONMENT, longest_model_name, longest_prefix, prefix_of
 from tests.contracts.service_model import RecordingClient, not_found, problems
 from tests.handlers.conftest import example_settings
 from tests.handlers.fakes import ACCOUNT, REGION, FakeMlflow, package_arn
@@ -62,6 +62,9 @@ from tests.handlers.fakes import ACCOUNT, REGION, FakeMlflow, package_arn
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-model-execution"
 ENTRY_LIMIT_BYTES = 256 * 1024
 MAX_WAIT_SECONDS = 3600
+# The longest names validation accepts (tests/contracts/configs.py finds them).
+LONGEST_PREFIX = prefix_of(longest_prefix())
+LONGEST_MODEL = "m" * longest_model_name()
 ENDPOINT_PREFIX = f"{LONGEST_PREFIX}-{LONGEST_ENVIRONMENT}"
 INFERENCE_SPECIFICATION = {
     "Containers": [{"Image": f"141502667606.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1"}],

@@ -125,3 +125,185 @@ def test_bad_prefix_is_refused() -> None:
     platform["prefix"] = "ML_Ops"
     with pytest.raises(ConfigError, match=r"'platform\.prefix'"):
         load_environment(platform, "dev")
+
+
+def model_with_schedule(schedule: str) -> dict[str, Any]:
+    return platform_with({"models": [{"name": "churn", "schedule": schedule}]})
+
+
+# EventBridge User Guide, "Schedule expressions for rules" (Using cron and rate expressions to
+# schedule rules): https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        "rate(1 minute)",
+        "rate(5 minutes)",
+        "rate(1 hour)",
+        "rate(12 hours)",
+        "rate(1 day)",
+        "rate(7 days)",
+        "cron(0 3 ? * MON *)",
+        "cron(0/15 * * * ? *)",
+        # The examples of the page's cron table.
+        "cron(0 10 * * ? *)",
+        "cron(15 12 * * ? *)",
+        "cron(0 18 ? * MON-FRI *)",
+        "cron(0 8 1 * ? *)",
+        "cron(0/10 * ? * MON-FRI *)",
+        "cron(0/5 8-17 ? * MON-FRI *)",
+        "cron(0 9 ? * 2#1 *)",
+        # Each field's other values and wildcards.
+        "cron(0 12 L * ? *)",
+        "cron(0 12 3W * ? *)",
+        "cron(0 12 ? * L *)",
+        "cron(5,35 0-6,18-23 1-15 JAN,JUL ? 2030-2035)",
+        "cron(59 23 31 12 ? 2199)",
+        "cron(0 0 ? 1-12 1-7 1970/5)",
+    ],
+)
+def test_schedules_eventbridge_accepts_load(schedule: str) -> None:
+    (model,) = load_environment(model_with_schedule(schedule), "dev").models
+    assert model.schedule == schedule
+
+
+@pytest.mark.parametrize(
+    ("schedule", "reason"),
+    [
+        ("rate(1 days)", "rate(1 day)"),
+        ("rate(1 hours)", "rate(1 hour)"),
+        ("rate(5 day)", "rate(5 days)"),
+        ("rate(5 minute)", "rate(5 minutes)"),
+        ("rate(0 minutes)", "a positive whole number"),
+        ("rate(2 weeks)", "minute(s), hour(s) or day(s)"),
+        ("rate(5  minutes)", "rate(value unit)"),
+        ("cron(0 3 * * MON *)", "'?' in day-of-month or day-of-week"),
+        ("cron(0 3 1 * MON *)", "'?' in day-of-month or day-of-week"),
+        ("cron(0 3 ? * ? *)", "only one of day-of-month and day-of-week"),
+        ("cron(0 3 ? * MON)", "six fields"),
+        ("cron(0 3 ? * MON * *)", "six fields"),
+        ("cron(60 3 ? * MON *)", "minutes"),
+        ("cron(0 24 ? * MON *)", "hours"),
+        ("cron(0 3 32 * ? *)", "day-of-month"),
+        ("cron(0 3 0 * ? *)", "day-of-month"),
+        ("cron(0 3 ? 13 MON *)", "month"),
+        ("cron(0 3 ? * 8 *)", "day-of-week"),
+        ("cron(0 3 ? * MON 1969)", "year"),
+        ("cron(0 3 ? * MON 2200)", "year"),
+        ("cron(0 3 ? JUNE MON *)", "month"),
+        ("cron(0 3 ? * mon *)", "day-of-week"),
+        ("cron(0 3 L * ? *)", None),  # L is a day-of-month wildcard, valid (control for the next cases)
+        ("cron(0 L ? * MON *)", "hours"),
+        ("cron(0 3 ? * MON#2 *)", "day-of-week"),
+        ("cron(0 3 ? * 2#1,6#3 *)", "'#'"),
+        ("cron(0 3 ? * 2#6 *)", "day-of-week"),
+        ("cron(0 3 ? * 5W *)", "day-of-week"),
+        ("cron(*/5 * * * ? *)", "0/5"),
+        ("cron(0 3 10-5 * ? *)", "day-of-month"),
+        ("cron(0 3 ? * MON-FRI/2 *)", "day-of-week"),
+        ("cron(0 3 ? * MON *", "cron(...) or rate(...)"),
+        ("every day", "cron(...) or rate(...)"),
+    ],
+)
+def test_schedules_eventbridge_refuses_are_refused(schedule: str, reason: str | None) -> None:
+    if reason is None:
+        assert load_environment(model_with_schedule(schedule), "dev").models[0].schedule == schedule
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_environment(model_with_schedule(schedule), "dev")
+    assert caught.value.path == "platform.environments.dev.models[0].schedule"
+    assert caught.value.value == schedule
+    assert reason in caught.value.expected
+
+
+def test_tracking_server_versions_are_the_documented_ones() -> None:
+    # SageMaker Developer Guide, "Integrate MLflow with your environment": tracking servers run
+    # MLflow 2.13.x, 2.16.x or 3.0.x.
+    for version in ("2.13", "2.16", "3.0"):
+        config = load_environment(platform_with({"mlflow": {"version": version}}), "dev")
+        assert config.mlflow.version == version
+    assert load_environment(platform_with({}), "dev").mlflow.version == "3.0"
+
+
+@pytest.mark.parametrize("version", ["2.15", "3.1", "4.0", "3", "3.0.0.1", "latest"])
+def test_undocumented_tracking_server_versions_are_refused(version: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_environment(platform_with({"mlflow": {"version": version}}), "dev")
+    assert caught.value.path == "platform.environments.dev.mlflow.version"
+    assert "2.13, 2.16, 3.0" in caught.value.expected
+
+
+def test_an_mlflow_app_takes_no_version() -> None:
+    # AWS::SageMaker::MlflowApp and CreateMlflowApp have no MLflow version property.
+    config = load_environment(platform_with({"mlflow": {"kind": "app"}}), "dev")
+    assert config.mlflow.version is None
+    with pytest.raises(ConfigError) as caught:
+        load_environment(platform_with({"mlflow": {"kind": "app", "version": "3.0"}}), "dev")
+    assert caught.value.path == "platform.environments.dev.mlflow.version"
+    assert "MLflow App" in caught.value.expected
+
+
+def staging_with(environment: dict[str, Any], platform_prefix: str = "mlops") -> dict[str, Any]:
+    return {"prefix": platform_prefix, "environments": {"staging": environment}}
+
+
+def test_a_prefix_too_long_for_the_bucket_names_is_refused_with_the_count_to_remove() -> None:
+    # prefix-staging-mlflow-artifacts-<12-digit account>-<region>, the region at its longest
+    # supported name (14 characters): 63 allows a 10-character prefix in staging.
+    with pytest.raises(ConfigError) as caught:
+        load_environment(staging_with({"prefix": "p" * 13}), "staging")
+    assert caught.value.path == "platform.environments.staging.prefix"
+    assert "S3 bucket name" in caught.value.expected
+    assert "at most 63" in caught.value.expected
+    assert "remove 3 characters" in caught.value.expected
+    assert load_environment(staging_with({"prefix": "p" * 10}), "staging").prefix == "p" * 10
+
+
+def test_the_platform_prefix_is_named_when_the_environment_inherits_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_environment(staging_with({}, platform_prefix="p" * 11), "staging")
+    assert caught.value.path == "platform.prefix"
+    assert "remove 1 character " in caught.value.expected
+
+
+def test_a_pinned_region_counts_at_its_own_length() -> None:
+    # us-east-1 is 9 characters: the staging prefix may be 15 instead of 10.
+    pinned = {"account": "123456789012", "region": "us-east-1", "prefix": "p" * 15}
+    assert load_environment(staging_with(pinned), "staging").prefix == "p" * 15
+
+
+def test_prefix_and_model_name_together_are_refused_naming_both_keys() -> None:
+    # With us-east-1 pinned, a 15-character prefix and a 32-character model make the schedule
+    # rule <prefix>-staging-<model>-schedule 65 characters; EventBridge allows 64.
+    pinned = {
+        "account": "123456789012",
+        "region": "us-east-1",
+        "prefix": "p" * 15,
+        "models": [{"name": "m" * 32, "schedule": "rate(1 day)"}],
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_environment(staging_with(pinned), "staging")
+    assert caught.value.path == (
+        "platform.environments.staging.prefix and platform.environments.staging.models[0].name"
+    )
+    assert "EventBridge rule name" in caught.value.expected
+    assert "at most 64" in caught.value.expected
+    assert "remove 1 character " in caught.value.expected
+    # Without a schedule there is no rule, and the same names fit.
+    del pinned["models"][0]["schedule"]  # type: ignore[index]
+    assert load_environment(staging_with(pinned), "staging").models[0].name == "m" * 32
+
+
+@pytest.mark.parametrize(
+    ("prefix", "rule"),
+    [
+        ("xn--ml", "S3 bucket name"),  # S3: bucket names must not start with xn--
+        ("sthree-ml", "S3 bucket name"),  # S3: nor with sthree-
+        ("awsml", "SSM parameter name"),  # SSM: names must not be prefixed with aws or ssm
+        ("ssm-ml", "SSM parameter name"),
+    ],
+)
+def test_prefixes_that_make_reserved_names_are_refused(prefix: str, rule: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_environment(platform_with({"prefix": prefix, "models": [{"name": "churn"}]}), "dev")
+    assert caught.value.path.startswith("platform.environments.dev.prefix")
+    assert rule in caught.value.expected

@@ -1,0 +1,343 @@
+"""Reads the `platform` context object into the typed configuration of one environment."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, cast
+
+from platform_common.deployment_policy import DeploymentPolicyError, plan_traffic_shift
+from stacks.config.name_limits import check_names
+from stacks.config.reader import Reader
+from stacks.config.schedules import SOURCE as SCHEDULE_SOURCE
+from stacks.config.schedules import ScheduleError, check_schedule
+from stacks.config.settings import (
+    ALARM_COMPARISONS,
+    APPROVAL_MODES,
+    DEFAULT_MLFLOW_VERSION,
+    DEPLOYMENT_STRATEGIES,
+    ENVIRONMENT_NAMES,
+    HANDLER_NAMES,
+    LOG_RETENTION_DAYS,
+    MAX_RESERVED_CONCURRENCY,
+    MLFLOW_KINDS,
+    TRACKING_SERVER_MLFLOW_VERSIONS,
+    TRACKING_SERVER_SIZES,
+    ConfigError,
+    DeploymentConfig,
+    EndpointConfig,
+    EnvironmentConfig,
+    FunctionsConfig,
+    MetricGate,
+    MlflowConfig,
+    ModelConfig,
+    NotificationConfig,
+    PersonaConfig,
+    ProcessingConfig,
+    QualityMetric,
+    RetentionConfig,
+    ServerlessEndpoint,
+    TrainingConfig,
+)
+from stacks.images import supported_regions
+
+_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
+_MODEL_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+_WINDOW_RE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):([0-5]\d)$")
+_PRINCIPAL_RE = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:(root|role/.+|user/.+)|\d{12})$")
+_POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/.+$")
+_INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+_IMAGE_URI_RE = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^\s]+$")
+_METRIC_NAME_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _mlflow(r: Reader) -> MlflowConfig:
+    kind = r.choice("kind", "tracking-server", MLFLOW_KINDS)
+    config = MlflowConfig(
+        kind=cast(Any, kind),
+        size=cast(Any, r.choice("size", "Small", TRACKING_SERVER_SIZES)),
+        version=_mlflow_version(r, kind),
+        maintenance_window=r.string(
+            "maintenance_window", "Sun:02:00", _WINDOW_RE, "a weekly window start like Sun:02:00 (Ddd:HH:MM, UTC)"
+        )
+        or "Sun:02:00",
+        automatic_model_registration=r.boolean("automatic_model_registration", True),
+    )
+    r.finish()
+    return config
+
+
+def _mlflow_version(r: Reader, kind: str) -> str | None:
+    """The MLflow version a tracking server runs; an App runs the one SageMaker chooses."""
+    if kind == "app":
+        version = r.get("version", None, str)
+        if version is not None:
+            raise ConfigError(
+                f"{r.path}.version",
+                version,
+                "no version for an MLflow App (kind app): AWS::SageMaker::MlflowApp takes no MLflow version; "
+                "remove the key, or choose kind tracking-server",
+            )
+        return None
+    version = r.get("version", DEFAULT_MLFLOW_VERSION, str)
+    if version not in TRACKING_SERVER_MLFLOW_VERSIONS:
+        raise ConfigError(
+            f"{r.path}.version",
+            version,
+            "an MLflow version a SageMaker tracking server runs, one of "
+            + ", ".join(TRACKING_SERVER_MLFLOW_VERSIONS)
+            + ' (SageMaker Developer Guide, "Integrate MLflow with your environment")',
+        )
+    return version
+
+
+def _retention(r: Reader) -> RetentionConfig:
+    log_days = r.get("log_retention_days", 365, int)
+    if log_days not in LOG_RETENTION_DAYS:
+        periods = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise ConfigError(f"{r.path}.log_retention_days", log_days, f"one of the CloudWatch Logs periods {periods}")
+    config = RetentionConfig(
+        noncurrent_version_days=r.integer("noncurrent_version_days", 90, 1, 3650),
+        incomplete_upload_days=r.integer("incomplete_upload_days", 7, 1, 365),
+        access_log_days=r.integer("access_log_days", 365, 1, 3650),
+        log_retention_days=log_days,
+        event_archive_days=r.integer("event_archive_days", 365, 1, 3650),
+    )
+    r.finish()
+    return config
+
+
+def _personas(r: Reader) -> PersonaConfig:
+    config = PersonaConfig(
+        trusted_principals=r.string_list(
+            "trusted_principals", _PRINCIPAL_RE, "an account ID or an IAM root/role/user ARN"
+        ),
+        max_session_hours=r.integer("max_session_hours", 4, 1, 12),
+    )
+    r.finish()
+    return config
+
+
+def _model(r: Reader, env_path: str) -> ModelConfig:
+    name = r.string("name", None, _MODEL_NAME_RE, "2-32 lower-case letters, digits or hyphens, starting with a letter")
+    if name is None:
+        raise ConfigError(f"{r.path}.name", None, "a model name (required)")
+    data_prefix = r.string("data_prefix", f"datasets/{name}/") or f"datasets/{name}/"
+    if not data_prefix.startswith("datasets/") or not data_prefix.endswith("/") or "//" in data_prefix:
+        raise ConfigError(f"{r.path}.data_prefix", data_prefix, "a key prefix under datasets/ ending in '/'")
+
+    t = r.child("training")
+    training = TrainingConfig(
+        image_uri=t.string("image_uri", None, _IMAGE_URI_RE, "an ECR image URI"),
+        instance_type=t.string("instance_type", "ml.m5.large", _INSTANCE_TYPE_RE, "an ml.* instance type")
+        or "ml.m5.large",
+        instance_count=t.integer("instance_count", 1, 1, 20),
+        max_runtime_seconds=t.integer("max_runtime_seconds", 3600, 60, 432000),
+        hyperparameters=t.string_map("hyperparameters"),
+    )
+    t.finish()
+
+    p = r.child("processing")
+    processing = ProcessingConfig(
+        image_uri=p.string("image_uri", None, _IMAGE_URI_RE, "an ECR image URI"),
+        instance_type=p.string("instance_type", "ml.m5.large", _INSTANCE_TYPE_RE, "an ml.* instance type")
+        or "ml.m5.large",
+    )
+    p.finish()
+
+    m = r.child("metric")
+    metric = MetricGate(
+        name=m.string("name", "accuracy", _METRIC_NAME_RE, "a metric name") or "accuracy",
+        threshold=m.number("threshold", 0.90, -1e12, 1e12),
+        margin=m.number("margin", 0.0, 0.0, 1e12),
+        greater_is_better=m.boolean("greater_is_better", True),
+    )
+    m.finish()
+
+    e = r.child("endpoint")
+    serverless: ServerlessEndpoint | None = None
+    if e.has("serverless"):
+        s = e.child("serverless")
+        memory = s.get("memory_size_mb", 2048, int)
+        if memory not in (1024, 2048, 3072, 4096, 5120, 6144):
+            raise ConfigError(f"{s.path}.memory_size_mb", memory, "one of 1024, 2048, 3072, 4096, 5120, 6144")
+        serverless = ServerlessEndpoint(memory_size_mb=memory, max_concurrency=s.integer("max_concurrency", 5, 1, 200))
+        s.finish()
+    endpoint = EndpointConfig(
+        instance_type=e.string("instance_type", "ml.m5.large", _INSTANCE_TYPE_RE, "an ml.* instance type")
+        or "ml.m5.large",
+        instance_count=e.integer("instance_count", 1, 1, 100),
+        serverless=serverless,
+    )
+    e.finish()
+
+    d = r.child("deployment")
+    deployment = DeploymentConfig(
+        strategy=cast(Any, d.choice("strategy", "canary", DEPLOYMENT_STRATEGIES)),
+        canary_percent=d.integer("canary_percent", 10, 1, 50),
+        linear_step_percent=d.integer("linear_step_percent", 25, 10, 50),
+        wait_minutes=d.integer("wait_minutes", 10, 0, 60),
+        termination_wait_minutes=d.integer("termination_wait_minutes", 5, 0, 60),
+        max_error_rate_percent=d.number("max_error_rate_percent", 1.0, 0.0, 100.0),
+        max_latency_ms=d.integer("max_latency_ms", 1000, 1, 600000),
+    )
+    d.finish()
+    if serverless is not None and deployment.strategy != "all-at-once":
+        # SageMaker supports only all-at-once blue/green shifting for serverless endpoints.
+        raise ConfigError(f"{d.path}.strategy", deployment.strategy, "all-at-once for a serverless endpoint")
+    _check_deployment(r.path, endpoint, deployment)
+
+    q = r.child("quality")
+    quality = QualityMetric(
+        namespace=q.string("namespace", None, re.compile(r"^[^:].{0,254}$"), "a CloudWatch namespace"),
+        metric_name=q.string("metric_name", None, re.compile(r"^.{1,255}$"), "a CloudWatch metric name"),
+        dimensions=q.string_map("dimensions"),
+        statistic=q.choice("statistic", "Average", ("Average", "Minimum", "Maximum", "Sum", "SampleCount")),
+        period_minutes=q.integer("period_minutes", 60, 1, 1440),
+        evaluation_periods=q.integer("evaluation_periods", 1, 1, 100),
+        threshold=q.number("threshold", metric.threshold, -1e12, 1e12),
+        comparison=q.choice("comparison", "LessThanThreshold", ALARM_COMPARISONS),
+    )
+    q.finish()
+    if (quality.namespace is None) != (quality.metric_name is None):
+        raise ConfigError(f"{q.path}", dict(q.raw), "both namespace and metric_name, or neither (Model Monitor)")
+
+    config = ModelConfig(
+        name=name,
+        data_prefix=data_prefix,
+        training=training,
+        processing=processing,
+        metric=metric,
+        approval=cast(Any, r.choice("approval", "auto", APPROVAL_MODES)),
+        endpoint=endpoint,
+        deployment=deployment,
+        schedule=_schedule(r),
+        quality=quality,
+        coalesce_minutes=r.integer("coalesce_minutes", 30, 0, 1440),
+    )
+    r.finish()
+    return config
+
+
+def _schedule(r: Reader) -> str | None:
+    expression = r.get("schedule", None, str)
+    if expression is not None:
+        try:
+            check_schedule(expression)
+        except ScheduleError as error:
+            raise ConfigError(f"{r.path}.schedule", expression, f"{error} ({SCHEDULE_SOURCE})") from None
+    return expression
+
+
+def _models(r: Reader) -> tuple[ModelConfig, ...]:
+    raw: list[Any] = r.get("models", [], list)
+    models = tuple(_model(Reader(item, f"{r.path}.models[{i}]"), r.path) for i, item in enumerate(raw))
+    names = [m.name for m in models]
+    for i, model in enumerate(models):
+        if names.index(model.name) != i:
+            raise ConfigError(f"{r.path}.models[{i}].name", model.name, "a name no other model uses")
+    prefixes = [m.data_prefix for m in models]
+    for i, prefix in enumerate(prefixes):
+        for j, other in enumerate(prefixes):
+            if i != j and prefix.startswith(other):
+                expected = f"a prefix that does not overlap models[{j}] ({other})"
+                raise ConfigError(f"{r.path}.models[{i}].data_prefix", prefix, expected)
+    return models
+
+
+def load_environment(platform: object, env_name: str) -> EnvironmentConfig:
+    """Validate the `platform` context object and return the settings of one environment."""
+    root = Reader(platform, "platform")
+    prefix = root.string("prefix", "mlops", _PREFIX_RE, "3-16 lower-case letters, digits or hyphens") or "mlops"
+    environments: Mapping[str, Any] = root.get("environments", {}, Mapping)
+    root.finish()
+    if env_name not in ENVIRONMENT_NAMES:
+        raise ConfigError("env", env_name, "one of " + ", ".join(ENVIRONMENT_NAMES) + " (set with -c env=NAME)")
+    for key in environments:
+        if key not in ENVIRONMENT_NAMES:
+            raise ConfigError(
+                f"platform.environments.{key}", key, "an environment named " + ", ".join(ENVIRONMENT_NAMES)
+            )
+    if env_name not in environments:
+        raise ConfigError(f"platform.environments.{env_name}", None, "an object describing this environment")
+
+    r = Reader(environments[env_name], f"platform.environments.{env_name}")
+    boundary = r.string("permissions_boundary_arn", None, _POLICY_ARN_RE, "an IAM managed policy ARN")
+    prefix_key = f"{r.path}.prefix" if r.has("prefix") else "platform.prefix"
+    mlflow = _mlflow(r.child("mlflow"))
+    config = EnvironmentConfig(
+        name=env_name,
+        prefix=r.string("prefix", prefix, _PREFIX_RE, "3-16 lower-case letters, digits or hyphens") or prefix,
+        account=r.string("account", None, _ACCOUNT_RE, "a 12-digit AWS account ID"),
+        region=_region(r, mlflow.kind),
+        tags=r.string_map("tags"),
+        mlflow=mlflow,
+        retention=_retention(r.child("retention")),
+        personas=_personas(r.child("personas")),
+        permissions_boundary_arn=boundary,
+        termination_protection=r.boolean("termination_protection", env_name == "prod"),
+        notifications=_notifications(r.child("notifications")),
+        models=_models(r),
+        functions=_functions(r.child("functions")),
+    )
+    r.finish()
+    check_names(config, prefix_key=prefix_key, environment_path=r.path)
+    return config
+
+
+def _region(r: Reader, kind: str) -> str | None:
+    region = r.string("region", None, _REGION_RE, "an AWS region such as eu-west-1")
+    if region is not None and region not in supported_regions(kind):
+        raise ConfigError(
+            f"{r.path}.region",
+            region,
+            f"a region the platform supports with managed MLflow {kind}: "
+            + ", ".join(supported_regions(kind))
+            + " (where CloudFormation offers the MLflow resource and SageMaker publishes the default image; "
+            "stacks/images.py)",
+        )
+    return region
+
+
+def _notifications(r: Reader) -> NotificationConfig:
+    config = NotificationConfig(emails=r.string_list("emails", _EMAIL_RE, "an e-mail address"))
+    r.finish()
+    return config
+
+
+def _check_deployment(model_path: str, endpoint: EndpointConfig, deployment: DeploymentConfig) -> None:
+    """Refuse what SageMaker would refuse at UpdateEndpoint, by the rules the deployer applies too."""
+    try:
+        plan_traffic_shift(
+            strategy=deployment.strategy,
+            instance_count=endpoint.instance_count,
+            serverless=endpoint.serverless is not None,
+            canary_percent=deployment.canary_percent,
+            linear_step_percent=deployment.linear_step_percent,
+            wait_seconds=deployment.wait_minutes * 60,
+            termination_wait_seconds=deployment.termination_wait_minutes * 60,
+        )
+    except DeploymentPolicyError as error:
+        keys = ", ".join(f"{model_path}.{key}" for key in error.keys)
+        raise ConfigError(keys, error.values, error.expected) from None
+
+
+def _functions(r: Reader) -> FunctionsConfig:
+    raw: Mapping[str, Any] = r.get("reserved_concurrency", {}, Mapping)
+    path = f"{r.path}.reserved_concurrency"
+    reserved: dict[str, int] = {}
+    for name, value in raw.items():
+        if name not in HANDLER_NAMES:
+            raise ConfigError(f"{path}.{name}", value, "a handler name: " + ", ".join(HANDLER_NAMES))
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RESERVED_CONCURRENCY:
+            raise ConfigError(f"{path}.{name}", value, f"an integer from 1 to {MAX_RESERVED_CONCURRENCY}")
+        reserved[name] = value
+    if sum(reserved.values()) > MAX_RESERVED_CONCURRENCY:
+        raise ConfigError(
+            path, dict(raw), f"at most {MAX_RESERVED_CONCURRENCY} in total (the default quota less 100 kept unreserved)"
+        )
+    r.finish()
+    return FunctionsConfig(reserved_concurrency=reserved)
