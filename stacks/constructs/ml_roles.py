@@ -69,8 +69,13 @@ class MlServiceRoles(Construct):
             (iam.PolicyStatement(sid="ReadModelCode", actions=["s3:GetObject"],
                                  resources=[_s3(artifact_bucket_name, "/code/*")]),
              "Each model's scripts and source archive are published under code/<model>/ (make publish-code)."),
-            (iam.PolicyStatement(sid="UseKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+            (iam.PolicyStatement(sid="UseKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                                  resources=[key.key_arn]), None),
+            # Only when SageMaker asks on the role's behalf (VolumeKmsKeyId of the jobs), never directly:
+            # AWS KMS Developer Guide, "AWS KMS condition keys", kms:GrantIsForAWSResource
+            # (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html).
+            (iam.PolicyStatement(sid="GrantKeyToJobs", actions=["kms:CreateGrant"], resources=[key.key_arn],
+                                 conditions={"Bool": {"kms:GrantIsForAWSResource": True}}), None),
             (iam.PolicyStatement(sid="TrackExperiments",
                                  actions=MLFLOW_READ_ACTIONS + MLFLOW_EXPERIMENT_WRITE_ACTIONS,
                                  resources=[mlflow_arn]), None),

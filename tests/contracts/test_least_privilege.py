@@ -10,6 +10,11 @@ AWS documentation relied on:
 - AWS KMS Developer Guide, "Creating a key policy"
   (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html): in a key
   policy, `"Resource": "*"` means "this KMS key", so it is no wildcard there.
+- AWS KMS Developer Guide, "AWS KMS condition keys", kms:GrantIsForAWSResource
+  (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html): set to true, it
+  allows CreateGrant only when an AWS service integrated with AWS KMS calls it on the
+  principal's behalf, never directly; the documented form is
+  `"Bool": {"kms:GrantIsForAWSResource": true}`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from aws_cdk import aws_iam as iam
 
 from stacks.config import load_environment
 from stacks.platform import Platform, build_platform
-from tests.contracts.conftest import synthesized
+from tests.contracts.conftest import Synthesized, synthesized
 from tests.synth import cdk_context, new_app
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -178,5 +183,41 @@ def test_every_wildcard_is_acknowledged_by_the_statement_that_grants_it(env_name
     assert wildcard_grants, "the platform grants wildcards (X-Ray, log streams, ...); none were found"
 
 
+def _policy_statements(env: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(unit, logical id, statement) of every identity-based policy statement."""
+    for unit, template in env.templates.items():
+        for logical_id, resource in template.get("Resources", {}).items():
+            properties = resource.get("Properties", {})
+            documents = []
+            if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                documents.append(properties["PolicyDocument"])
+            elif resource["Type"] == "AWS::IAM::Role":
+                documents.extend(p["PolicyDocument"] for p in properties.get("Policies", []))
+            for document in documents:
+                for statement in document["Statement"]:
+                    yield unit, logical_id, statement
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+def test_create_grant_is_only_allowed_for_aws_resources(env_name: str) -> None:
+    # Given every identity-based statement of the environment
+    env = synthesized(env_name)
+    granting = [
+        (unit, logical_id, statement)
+        for unit, logical_id, statement in _policy_statements(env)
+        if statement["Effect"] == "Allow" and "kms:CreateGrant" in _as_list(statement.get("Action", []))
+    ]
+    # Then the pipeline role may create grants (training volumes are encrypted with the key) ...
+    assert granting, "no statement allows kms:CreateGrant; the pipeline role needs it"
+    for unit, logical_id, statement in granting:
+        where = f"{unit}/{logical_id}/{statement.get('Sid')}"
+        # ... only in a statement of its own, and only when an AWS service asks on its behalf
+        assert _as_list(statement["Action"]) == ["kms:CreateGrant"], where
+        assert statement.get("Condition") in (
+            {"Bool": {"kms:GrantIsForAWSResource": True}},
+            {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ), where
