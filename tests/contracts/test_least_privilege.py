@@ -15,13 +15,22 @@ AWS documentation relied on:
   allows CreateGrant only when an AWS service integrated with AWS KMS calls it on the
   principal's behalf, never directly; the documented form is
   `"Bool": {"kms:GrantIsForAWSResource": true}`.
+- SageMaker Developer Guide, "Automatically register SageMaker AI models with SageMaker Model
+  Registry": a model registered in MLflow becomes a package version in the group
+  `<MLflow model name>-<suffix>`, the suffix being the first six characters of the SHA-256
+  hash of the last segment of the tracking server or MLflow App ARN.
+- IAM User Guide, "IAM JSON policy elements: Resource"
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html):
+  `?` in an ARN matches any single character, so `<model>-??????` matches a six-character suffix.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +40,9 @@ from aws_cdk import aws_iam as iam
 
 from stacks.config import load_environment
 from stacks.platform import Platform, build_platform
+from tests.access.cfn_resolver import Resolver
 from tests.contracts.conftest import Synthesized, synthesized
-from tests.synth import cdk_context, new_app
+from tests.synth import cdk_context, new_app, synth
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 
@@ -221,3 +231,58 @@ def test_create_grant_is_only_allowed_for_aws_resources(env_name: str) -> None:
             {"Bool": {"kms:GrantIsForAWSResource": True}},
             {"Bool": {"kms:GrantIsForAWSResource": "true"}},
         ), where
+
+
+def _registration_resources(env: Synthesized) -> list[str] | None:
+    """The resources of the MLflow service role's AutomaticModelRegistration statement, resolved."""
+    resolver = Resolver({env.platform.tracking.stack_name: env.templates["tracking"]})
+    found = [
+        (logical_id, statement)
+        for unit, logical_id, statement in _policy_statements(env)
+        if unit == "tracking" and statement.get("Sid") == "AutomaticModelRegistration"
+    ]
+    if not found:
+        return None
+    assert len(found) == 1, found
+    resources = resolver.resolve(env.platform.tracking.stack_name, found[0][1]["Resource"])
+    return sorted(_as_list(resources))
+
+
+def _expected_registration_resources(env: Synthesized, group_suffix: str) -> list[str]:
+    sagemaker = "arn:aws:sagemaker:eu-west-1:123456789012"
+    expected = []
+    for model in env.platform.automation.config.models:
+        expected.append(f"{sagemaker}:model-package-group/{model.name}-{group_suffix}")
+        expected.append(f"{sagemaker}:model-package/{model.name}-{group_suffix}/*")
+    return sorted(expected)
+
+
+@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+def test_mlflow_registers_only_the_configured_models_of_this_server(env_name: str) -> None:
+    # Given a tracking server, whose name (the last segment of its ARN) is known at synth time
+    env = synthesized(env_name)
+    server_name = env.platform.tracking.mlflow.name
+    suffix = hashlib.sha256(server_name.encode()).hexdigest()[:6]
+    # Then its service role may create and update only the package groups and versions of the
+    # configured models, in the groups this server's automatic registration names
+    resources = _registration_resources(env)
+    if not env.platform.automation.config.models:
+        assert resources is None, "no model is configured, so nothing may be registered"
+    else:
+        assert resources == _expected_registration_resources(env, suffix)
+
+
+@cache
+def _app_platform() -> Synthesized:
+    platform_context = cdk_context()["platform"]
+    platform_context["environments"]["dev"]["mlflow"] = {"kind": "app"}
+    platform, templates = synth("dev", platform_context)
+    return Synthesized("dev-app", platform, {unit: t.to_json() for unit, t in templates.items()})
+
+
+def test_an_mlflow_app_registers_only_the_configured_models_whatever_its_id() -> None:
+    # Given an MLflow App, whose ID (and so the group suffix) is only known once it exists
+    env = _app_platform()
+    assert env.platform.automation.config.models, "the dev configuration has a model"
+    # Then the groups are matched by model name and a six-character suffix
+    assert _registration_resources(env) == _expected_registration_resources(env, "??????")
