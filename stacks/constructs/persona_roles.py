@@ -355,17 +355,17 @@ class PersonaRoles(Construct):
                     self._arn("endpoint", self._owned),
                 ],
             ),
+            # Run, stop and retry only. The model stacks own the pipeline definitions, so nobody
+            # updates them by hand; renaming an execution (UpdatePipelineExecution) would hide a
+            # redelivered event from the trigger, which matches the display name's event hash; and
+            # the pipelines have no callback steps to report outcomes for.
             iam.PolicyStatement(
                 sid="PipelineOperations",
                 actions=[
                     "sagemaker:StartPipelineExecution",
                     "sagemaker:StopPipelineExecution",
                     "sagemaker:RetryPipelineExecution",
-                    "sagemaker:UpdatePipeline",
-                    "sagemaker:UpdatePipelineExecution",
-                    "sagemaker:SendPipelineExecutionStepSuccess",
-                    "sagemaker:SendPipelineExecutionStepFailure",
-                ],  # fmt: skip
+                ],
                 resources=[self._pipelines(), f"{self._pipelines()}/execution/*"],
             ),
             iam.PolicyStatement(
