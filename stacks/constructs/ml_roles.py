@@ -53,7 +53,8 @@ class MlServiceRoles(Construct):
                 "sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob",
                 "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
                 "sagemaker:AddTags"], resources=jobs),
-             "Pipelines name their jobs at run time (pipelines-<execution>-<step>); scoped to job resources."),
+             "SageMaker Pipelines names each step's job at run time, so the names are unknown at synth; limited "
+             "to processing and training jobs."),
             (iam.PolicyStatement(sid="PassSelfToJobs", actions=["iam:PassRole"],
                                  resources=[self.pipeline_role.role_arn],
                                  conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
@@ -84,7 +85,8 @@ class MlServiceRoles(Construct):
             (iam.PolicyStatement(sid="PullImageLayers", actions=[
                 "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
                 resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")]),
-             "Training and processing images come from SageMaker's prebuilt repositories or the user's own."),
+             "A custom training or processing image (training.image_uri, processing.image_uri) lives in a repository "
+             "of this account named by the user; other accounts' repositories are not covered here."),
             (iam.PolicyStatement(sid="JobLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream",
                                                          "logs:PutLogEvents", "logs:DescribeLogStreams"],
                                  resources=[logs, f"{logs}:log-stream:*"]),
@@ -107,7 +109,8 @@ class MlServiceRoles(Construct):
             (iam.PolicyStatement(sid="PullImageLayers", actions=[
                 "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
                 resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")]),
-             "Inference images come from SageMaker's prebuilt repositories or the user's own."),
+             "A custom inference image lives in a repository of this account named by the user; other accounts' "
+             "repositories are not covered here."),
             (iam.PolicyStatement(sid="EndpointLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream",
                                                               "logs:PutLogEvents"],
                                  resources=[logs, f"{logs}:log-stream:*"]),
