@@ -125,7 +125,8 @@ def record_acknowledgement(scope: IConstruct, statement: PolicyStatement, reason
         )
     if Token.is_unresolved(reason) or len(reason.strip()) < MIN_REASON_LENGTH:
         raise ValueError(
-            f"{scope.node.path}: say why the wildcards are needed (at least {MIN_REASON_LENGTH} characters)"
+            f"{scope.node.path}: say why the wildcards are needed, in plain text of at least {MIN_REASON_LENGTH} "
+            "characters (no deploy-time values)"
         )
     scope.node.add_metadata(ACKNOWLEDGEMENT_METADATA, {"actions": actions, "resources": resources, "reason": reason})
 
