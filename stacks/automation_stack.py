@@ -27,7 +27,11 @@ from constructs import Construct
 
 from platform_common import domain_events, env_names
 from stacks import event_patterns, monitoring, naming
-from stacks.compliance import acknowledge
+from stacks.compliance import (
+    acknowledge,
+    acknowledge_default_key_policy,
+    acknowledge_resource_policy_wildcards,
+)
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
 from stacks.constructs.ml_roles import MlServiceRoles
 from stacks.constructs.persona_roles import MLFLOW_ALIAS_ACTIONS, MLFLOW_READ_ACTIONS
@@ -162,14 +166,35 @@ class AutomationStack(Stack):
             resources=["*"],
             conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
         ))  # fmt: skip
-        key.add_to_resource_policy(iam.PolicyStatement(
+        logs_encryption = iam.PolicyStatement(
             sid="AllowLogsEncryption",
             principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
             actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
             resources=["*"],
             conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
                                     f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"}},
-        ))  # fmt: skip
+        )  # fmt: skip
+        key.add_to_resource_policy(logs_encryption)
+        acknowledge_default_key_policy(key)
+        acknowledge_resource_policy_wildcards(
+            key,
+            logs_encryption,
+            "CloudWatch Logs encrypts this account's log groups with the key; the key policy statement the CloudWatch "
+            "Logs User Guide gives for it ('Encrypt log data in CloudWatch Logs using AWS KMS') uses these wildcard "
+            "actions, held here to log-group encryption contexts.",
+        )
+        # The notification rules' SNS targets make CDK add this statement for EventBridge, which
+        # publishes to the encrypted topic.
+        acknowledge_resource_policy_wildcards(
+            key,
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            ),
+            "An AWS service publishing to an encrypted SNS topic needs kms:GenerateDataKey* and kms:Decrypt on its key "
+            "(Amazon SNS Developer Guide, 'Managing Amazon SNS encryption keys and costs').",
+        )
         return key
 
     def _let_alarms_notify(self) -> None:

@@ -1,7 +1,9 @@
-"""Security gates that run on every synth: cdk-nag's AWS Solutions and NIST 800-53 rev 5 packs.
+"""Security gates that run on every synth: cdk-nag's AWS Solutions and NIST 800-53 rev 5 packs,
+and the platform's own least-privilege check (stacks/least_privilege.py).
 
 Any finding that is not acknowledged fails synthesis. Acknowledgements live next to the
-resource they concern (see `acknowledge`), each with a reason specific to that resource.
+resource they concern (see `acknowledge`), each with a reason specific to that resource; a
+wildcard grant is acknowledged with the statement that makes it (`acknowledge_wildcards`).
 """
 
 from __future__ import annotations
@@ -9,13 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aws_cdk import Acknowledgment, App, Stack, Validations
-from aws_cdk.aws_iam import PolicyStatement
+from aws_cdk.aws_iam import AccountRootPrincipal, PolicyStatement
+from aws_cdk.aws_kms import IKey
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import IConstruct
 
+from stacks import least_privilege
+
 
 def apply_compliance_checks(app: App, stacks: Iterable[Stack]) -> None:
-    """Register the rule packs once per app (their findings fail `synth`)."""
+    """Register the checks once per app (their findings fail `synth`)."""
+    least_privilege.register(app)
     if app.node.try_get_context("platform:nag") == "off":
         return
     if not getattr(app, "_platform_nag_registered", False):
@@ -25,9 +31,11 @@ def apply_compliance_checks(app: App, stacks: Iterable[Stack]) -> None:
 
 
 def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
-    """Accept one finding (e.g. `AwsSolutions-IAM5[Resource::*]`) on `scope` and below."""
-    pack = finding.split("-", 1)[0]
-    Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{finding}", reason=reason))
+    """Accept one finding (e.g. `NIST.800.53.R5-IAMNoInlinePolicy`) on `scope` and below."""
+    if finding.startswith("AwsSolutions-IAM5"):
+        # Such an acknowledgement would cover any statement on that wildcard in the scope.
+        raise ValueError(f"{finding} on {scope.node.path}: acknowledge wildcards with the statement they are for")
+    _acknowledge(scope, finding, reason)
 
 
 def _nag_text(value: object) -> str:
@@ -49,16 +57,39 @@ def _nag_text(value: object) -> str:
 
 
 def acknowledge_wildcards(scope: IConstruct, statement: PolicyStatement, reason: str) -> None:
-    """Acknowledge exactly the AwsSolutions-IAM5 findings `statement` raises, one by one.
+    """Acknowledge the wildcards of one identity-policy statement, for the policies at or below `scope`.
 
-    cdk-nag 3 raises one finding per wildcard action and per wildcard resource; naming each
-    one keeps a new wildcard added later from slipping through under an old acknowledgement.
+    The least-privilege check then accepts exactly this statement's (action, resource) pairs.
+    cdk-nag 3 raises one AwsSolutions-IAM5 finding per wildcard action and per wildcard
+    resource; each is acknowledged by name as well.
     """
+    least_privilege.record_acknowledgement(scope, statement, reason)
     stack = Stack.of(scope)
     for action in statement.actions:
         if "*" in action:
-            acknowledge(scope, f"AwsSolutions-IAM5[Action::{action}]", reason)
+            _acknowledge(scope, f"AwsSolutions-IAM5[Action::{action}]", reason)
     for resource in statement.resources:
         text = _nag_text(stack.resolve(resource))
         if "*" in text:
-            acknowledge(scope, f"AwsSolutions-IAM5[Resource::{text}]", reason)
+            _acknowledge(scope, f"AwsSolutions-IAM5[Resource::{text}]", reason)
+
+
+def acknowledge_resource_policy_wildcards(scope: IConstruct, statement: PolicyStatement, reason: str) -> None:
+    """Acknowledge the wildcards of one resource-policy statement (key, bucket, queue, topic policy)."""
+    least_privilege.record_acknowledgement(scope, statement, reason)
+
+
+def acknowledge_default_key_policy(key: IKey) -> None:
+    """Acknowledge the `kms:*` that a key's default policy gives its own account."""
+    acknowledge_resource_policy_wildcards(
+        key,
+        PolicyStatement(actions=["kms:*"], resources=["*"], principals=[AccountRootPrincipal()]),
+        "The default key policy statement: the account administers the key and lets IAM policies grant its use; "
+        "without it no IAM policy could use the key (AWS KMS Developer Guide, 'Default key policy'). Who may use "
+        "it is then decided by the least-privilege IAM policies of this platform.",
+    )
+
+
+def _acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
+    pack = finding.split("-", 1)[0]
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{finding}", reason=reason))

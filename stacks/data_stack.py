@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.compliance import acknowledge
+from stacks.compliance import acknowledge, acknowledge_default_key_policy
 from stacks.config import EnvironmentConfig
 from stacks.constructs.secure_bucket import SecureBucket
 from stacks.naming import access_log_bucket_name, artifact_bucket_name, data_bucket_name
@@ -33,6 +33,7 @@ class DataStack(Stack):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        acknowledge_default_key_policy(self.key)
 
         # S3 server access logs can only be delivered to a bucket encrypted with SSE-S3.
         self.access_log_bucket = s3.Bucket(

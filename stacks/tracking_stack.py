@@ -35,6 +35,7 @@ class TrackingStack(Stack):
             artifact_bucket_name=artifact_bucket_name(config),
             artifact_prefix=MLFLOW_ARTIFACTS_PREFIX,
             key=key,
+            model_names=[model.name for model in config.models],
         )
         CfnOutput(self, "MlflowArn", value=self.mlflow.arn,
                   description="Use as MLflow tracking URI (pip install sagemaker-mlflow)")  # fmt: skip

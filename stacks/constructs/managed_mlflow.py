@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -25,6 +26,13 @@ AUTOMATIC_REGISTRATION_ACTIONS = [
 ]
 
 
+# An App's ID, and so its suffix, exists only after creation: six single-character IAM
+# wildcards then match exactly the suffix's length ("?" matches any single character; IAM User
+# Guide, "IAM JSON policy elements: Resource",
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html).
+UNKNOWN_SUFFIX = "??????"
+
+
 def model_package_group_suffix(server_name_or_app_id: str) -> str:
     """The suffix automatic registration appends to a model's package group name."""
     return hashlib.sha256(server_name_or_app_id.encode()).hexdigest()[:6]
@@ -43,6 +51,7 @@ class ManagedMlflow(Construct):
         artifact_bucket_name: str,
         artifact_prefix: str,
         key: kms.IKey,
+        model_names: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.name = name
@@ -79,15 +88,24 @@ class ManagedMlflow(Construct):
                 resources=[key.key_arn],
             ),
         ]
+        # Only the configured models' groups (`<model>-<suffix>`) and their versions: the names are
+        # known at synth, and the suffix too for a tracking server (its name is the ARN's last segment).
+        suffix = model_package_group_suffix(name) if settings.kind == "tracking-server" else UNKNOWN_SUFFIX
+        groups = [f"{model}-{suffix}" for model in model_names]
         registration = iam.PolicyStatement(
             sid="AutomaticModelRegistration",
             actions=AUTOMATIC_REGISTRATION_ACTIONS,
             resources=[
-                stack.format_arn(service="sagemaker", resource="model-package-group", resource_name="*"),
-                stack.format_arn(service="sagemaker", resource="model-package", resource_name="*"),
+                arn
+                for group in groups
+                for arn in (
+                    stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=group),
+                    stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*"),
+                )
             ],
         )
-        if settings.automatic_model_registration:
+        registers = settings.automatic_model_registration and bool(groups)
+        if registers:
             statements.append(registration)
         policy = iam.ManagedPolicy(self, "ServicePolicy", managed_policy_name=f"{name}-service",
                                    statements=statements, roles=[self.role])  # fmt: skip
@@ -95,11 +113,11 @@ class ManagedMlflow(Construct):
             policy, artifact_objects,
             "MLflow writes one key per run artifact under this server's own artifact root; nothing else in the bucket.",
         )  # fmt: skip
-        if settings.automatic_model_registration:
+        if registers:
             acknowledge_wildcards(
                 policy, registration,
-                "Automatic registration creates a package group per MLflow model (<model>-<hash>) and a package per "
-                "version; their names are unknown until a model is registered.",
+                "Automatic registration numbers each configured model's package versions (<model>-<suffix>/<n>); for "
+                "an MLflow App the suffix comes from its ID, unknown until it exists, so it is matched by length.",
             )  # fmt: skip
 
         artifact_store_uri = f"s3://{artifact_bucket_name}/{artifact_root}"

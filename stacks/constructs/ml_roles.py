@@ -53,7 +53,8 @@ class MlServiceRoles(Construct):
                 "sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob",
                 "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
                 "sagemaker:AddTags"], resources=jobs),
-             "Pipelines name their jobs at run time (pipelines-<execution>-<step>); scoped to job resources."),
+             "SageMaker Pipelines names each step's job at run time, so the names are unknown at synth; limited "
+             "to processing and training jobs."),
             (iam.PolicyStatement(sid="PassSelfToJobs", actions=["iam:PassRole"],
                                  resources=[self.pipeline_role.role_arn],
                                  conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
@@ -69,8 +70,13 @@ class MlServiceRoles(Construct):
             (iam.PolicyStatement(sid="ReadModelCode", actions=["s3:GetObject"],
                                  resources=[_s3(artifact_bucket_name, "/code/*")]),
              "Each model's scripts and source archive are published under code/<model>/ (make publish-code)."),
-            (iam.PolicyStatement(sid="UseKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+            (iam.PolicyStatement(sid="UseKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                                  resources=[key.key_arn]), None),
+            # Only when SageMaker asks on the role's behalf (VolumeKmsKeyId of the jobs), never directly:
+            # AWS KMS Developer Guide, "AWS KMS condition keys", kms:GrantIsForAWSResource
+            # (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html).
+            (iam.PolicyStatement(sid="GrantKeyToJobs", actions=["kms:CreateGrant"], resources=[key.key_arn],
+                                 conditions={"Bool": {"kms:GrantIsForAWSResource": True}}), None),
             (iam.PolicyStatement(sid="TrackExperiments",
                                  actions=MLFLOW_READ_ACTIONS + MLFLOW_EXPERIMENT_WRITE_ACTIONS,
                                  resources=[mlflow_arn]), None),
@@ -79,7 +85,8 @@ class MlServiceRoles(Construct):
             (iam.PolicyStatement(sid="PullImageLayers", actions=[
                 "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
                 resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")]),
-             "Training and processing images come from SageMaker's prebuilt repositories or the user's own."),
+             "A custom training or processing image (training.image_uri, processing.image_uri) lives in a repository "
+             "of this account named by the user; other accounts' repositories are not covered here."),
             (iam.PolicyStatement(sid="JobLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream",
                                                          "logs:PutLogEvents", "logs:DescribeLogStreams"],
                                  resources=[logs, f"{logs}:log-stream:*"]),
@@ -102,7 +109,8 @@ class MlServiceRoles(Construct):
             (iam.PolicyStatement(sid="PullImageLayers", actions=[
                 "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
                 resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")]),
-             "Inference images come from SageMaker's prebuilt repositories or the user's own."),
+             "A custom inference image lives in a repository of this account named by the user; other accounts' "
+             "repositories are not covered here."),
             (iam.PolicyStatement(sid="EndpointLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream",
                                                               "logs:PutLogEvents"],
                                  resources=[logs, f"{logs}:log-stream:*"]),

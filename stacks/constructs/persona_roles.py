@@ -92,13 +92,20 @@ MONITORING_READ_ACTIONS = [
 ]
 
 
-# Why each statement that uses a wildcard needs it (keyed by statement id).
+# Why each statement that uses a wildcard needs it (keyed by statement id). Which actions support
+# resource-level permissions is from the Service Authorization Reference
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html),
+# the pages of SageMaker, CloudWatch, CloudTrail and EventBridge.
 WILDCARD_REASONS = {
-    "SageMakerRead": "Describe/List/Search calls of SageMaker do not support resource-level permissions for "
-    "most resource types; they are read-only.",
-    "MonitoringRead": "CloudWatch metric, alarm and dashboard reads do not support resource-level permissions.",
-    "CloudTrailRead": "cloudtrail:LookupEvents only supports resource '*'; it is read-only.",
-    "EventsRead": "Auditors list and describe every rule and archive of the platform; read-only calls.",
+    "SageMakerRead": "SageMaker's List* and Search calls support no resource-level permissions; Describe* is "
+    "granted account-wide because jobs, executions and package versions are named at run time; read-only.",
+    "MonitoringRead": "Metrics are read by namespace, not as resources the platform owns, and GetMetricStatistics "
+    "and ListDashboards support no resource-level permissions; alarms and dashboards are read account-wide so the "
+    "platform's alarms can be seen beside the account's own; read-only.",
+    "CloudTrailRead": "LookupEvents and DescribeTrails support no resource-level permissions, and the trail whose "
+    "status is read belongs to the account or organisation, not to the platform; read-only.",
+    "EventsRead": "ListRules and ListArchives support no resource-level permissions; rules and buses are described "
+    "account-wide so auditors also see rules that are not the platform's; read-only.",
     "LogGroupsList": "logs:DescribeLogGroups is authorized against the account's log-group list, not a named "
     "log group; it returns names and settings only, never log events.",
     "LogsRead": "Read access to the log groups of SageMaker jobs and of this environment's functions, "
@@ -355,17 +362,17 @@ class PersonaRoles(Construct):
                     self._arn("endpoint", self._owned),
                 ],
             ),
+            # Run, stop and retry only. The model stacks own the pipeline definitions, so nobody
+            # updates them by hand; renaming an execution (UpdatePipelineExecution) would hide a
+            # redelivered event from the trigger, which matches the display name's event hash; and
+            # the pipelines have no callback steps to report outcomes for.
             iam.PolicyStatement(
                 sid="PipelineOperations",
                 actions=[
                     "sagemaker:StartPipelineExecution",
                     "sagemaker:StopPipelineExecution",
                     "sagemaker:RetryPipelineExecution",
-                    "sagemaker:UpdatePipeline",
-                    "sagemaker:UpdatePipelineExecution",
-                    "sagemaker:SendPipelineExecutionStepSuccess",
-                    "sagemaker:SendPipelineExecutionStepFailure",
-                ],  # fmt: skip
+                ],
                 resources=[self._pipelines(), f"{self._pipelines()}/execution/*"],
             ),
             iam.PolicyStatement(

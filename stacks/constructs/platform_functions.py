@@ -138,9 +138,14 @@ class PlatformFunction(Construct):
         # one and sending to the other both need it.
         self.allow(iam.PolicyStatement(sid="UseAutomationKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
                                        resources=[key.key_arn]))  # fmt: skip
-        acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]",
-                    "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no "
-                    "resource-level permissions.")  # fmt: skip
+        # Active tracing makes the Lambda construct grant these two on `*` itself.
+        tracing = iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"])
+        acknowledge_wildcards(
+            self.role,
+            tracing,
+            "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level "
+            "permissions (Service Authorization Reference, AWS X-Ray).",
+        )
         acknowledge(self.role, "NIST.800.53.R5-IAMNoInlinePolicy",
                     f"The inline policy is specific to {function_name} and built from the grants it needs; "
                     "a managed policy would add a resource with no reuse.")  # fmt: skip

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.compliance import acknowledge_resource_policy_wildcards
 from stacks.config import RetentionConfig
 
 
@@ -47,6 +49,18 @@ class SecureBucket(Construct):
                 )
             ],
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        # The access-log bucket's policy now lets S3's logging service write this bucket's logs
+        # (CDK adds the statement, conditioned on this bucket's ARN and account).
+        acknowledge_resource_policy_wildcards(
+            access_log_bucket,
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[access_log_bucket.arn_for_objects(f"{bucket_name}/*")],
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+            ),
+            "S3 server access logging writes one object per log delivery under this bucket's own prefix, with names "
+            "S3 chooses (Amazon S3 User Guide, 'Enabling Amazon S3 server access logging').",
         )
         if event_bridge:
             # The bucket's own EventBridge switch; `event_bridge_enabled=True` would add a

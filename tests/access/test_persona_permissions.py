@@ -182,7 +182,7 @@ MLOPS_ENGINEER_MAY = [
         ],
         ENDPOINT,
     ),  # fmt: skip
-    *calls(["sagemaker:StartPipelineExecution", "sagemaker:UpdatePipeline"], PIPELINE),
+    Call("sagemaker:StartPipelineExecution", PIPELINE),
     *calls(["sagemaker:StopPipelineExecution", "sagemaker:RetryPipelineExecution"], EXECUTION),
     *calls([f"sagemaker:{a}" for a in SERVER_CONTROL if not a.startswith("Delete")], "{server}"),
     *mlflow(
@@ -238,6 +238,12 @@ MLOPS_ENGINEER_MAY_NOT = [
     Call("sagemaker:DeleteEndpointConfig", "{sm}:endpoint-config/other-team-config"),
     Call("sagemaker:CreateModel", "{sm}:model/other-team-model"),
     Call("sagemaker:StartPipelineExecution", "{sm}:pipeline/other-team-pipeline"),
+    # CloudFormation owns the pipeline definitions. Renaming an execution would also break the
+    # trigger's recognition of a redelivered event (it matches the display name's event hash).
+    Call("sagemaker:UpdatePipeline", PIPELINE),
+    Call("sagemaker:UpdatePipelineExecution", EXECUTION),
+    # The pipelines have no callback steps, so there is no step outcome to report by hand.
+    *calls(["sagemaker:SendPipelineExecutionStepSuccess", "sagemaker:SendPipelineExecutionStepFailure"], EXECUTION),
     *mlflow("SetRegisteredModelAlias", on="{other_server}"),
     *calls(["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:SetAlarmState"], "*"),
     Call("events:PutEvents", PLATFORM_BUS, FORGED_EVENT),
@@ -462,17 +468,9 @@ PERMITTED_WRITES: dict[str, set[tuple[str, str]]] = {
             OWNED_SERVING,
         )  # fmt: skip
         | _grants(
-            [
-                "sagemaker:StartPipelineExecution",
-                "sagemaker:StopPipelineExecution",
-                "sagemaker:RetryPipelineExecution",
-                "sagemaker:UpdatePipeline",
-                "sagemaker:UpdatePipelineExecution",
-                "sagemaker:SendPipelineExecutionStepSuccess",
-                "sagemaker:SendPipelineExecutionStepFailure",
-            ],
+            ["sagemaker:StartPipelineExecution", "sagemaker:StopPipelineExecution", "sagemaker:RetryPipelineExecution"],
             ["pipeline", "execution"],
-        )  # fmt: skip
+        )
         | _grants(
             [f"sagemaker:{a}" for a in SERVER_CONTROL if not a.startswith("Delete")]
             + ["sagemaker:UpdateMlflowApp", *UI_URL],

@@ -1,16 +1,21 @@
-"""The gates every synth passes: cdk-nag (no unacknowledged finding) and cfn-lint (clean)."""
+"""The gates every synth passes: cdk-nag and the least-privilege check (no unacknowledged
+finding), and cfn-lint (clean)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint
 
+from stacks import least_privilege
+from stacks.compliance import acknowledge, acknowledge_default_key_policy, acknowledge_wildcards
 from stacks.config import load_environment
 from stacks.platform import build_platform
 from tests.synth import cdk_context, new_app, synth_default
@@ -62,6 +67,17 @@ def test_every_acknowledgement_names_one_finding_and_gives_a_reason(tmp_path: Pa
             if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
                 acknowledged.update(entry.data)
     assert acknowledged, "no acknowledgement metadata found"
+    wildcards = [
+        entry.data
+        for node in app.node.find_all()
+        for entry in node.node.metadata
+        if entry.type == least_privilege.ACKNOWLEDGEMENT_METADATA
+    ]
+    assert wildcards, "no wildcard acknowledgement found"
+    for data in wildcards:
+        # A wildcard acknowledgement names the actions and resources of one statement.
+        assert data["actions"] and data["resources"], data
+        assert len(data["reason"]) >= 40, data
     for finding, reason in acknowledged.items():
         pack, rule = finding.split("::", 1)
         assert rule.startswith(pack), finding
@@ -69,3 +85,128 @@ def test_every_acknowledgement_names_one_finding_and_gives_a_reason(tmp_path: Pa
         if rule.startswith("AwsSolutions-IAM5"):
             assert rule.startswith(("AwsSolutions-IAM5[Action::", "AwsSolutions-IAM5[Resource::")), finding
         assert len(reason) >= 40, f"{finding}: reason too thin: {reason!r}"
+
+
+# The least-privilege check on small apps of its own: what an acknowledgement covers, and what not.
+TRACING = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+WHY_TRACING = "Active tracing needs both X-Ray actions, which support no resource-level permissions."
+
+
+def _checked_app() -> tuple[cdk.App, cdk.Stack]:
+    app = cdk.App(builtin_cloud_formation_validation=False)
+    least_privilege.register(app)
+    return app, cdk.Stack(app, "Checked")
+
+
+def _role(stack: cdk.Stack, name: str) -> iam.Role:
+    return iam.Role(stack, name, role_name=name, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+
+
+def _traced(stack: cdk.Stack, name: str) -> iam.Role:
+    role = _role(stack, name)
+    tracing = iam.PolicyStatement(actions=TRACING, resources=["*"])
+    role.add_to_policy(tracing)
+    acknowledge_wildcards(role, tracing, WHY_TRACING)
+    return role
+
+
+def _synth_failure(app: cdk.App) -> str:
+    with pytest.raises(RuntimeError) as failure:
+        app.synth()
+    return str(failure.value)
+
+
+def test_an_acknowledged_statement_synthesizes() -> None:
+    app, stack = _checked_app()
+    _traced(stack, "Tracer")
+    assert app.synth().get_stack_by_name("Checked").template["Resources"]
+
+
+def test_an_acknowledgement_covers_only_the_actions_it_lists() -> None:
+    # Given a role whose X-Ray grant on `*` is acknowledged
+    app, stack = _checked_app()
+    role = _traced(stack, "Tracer")
+    # When the same role is also given iam:PassRole on `*`
+    role.add_to_policy(iam.PolicyStatement(actions=["iam:PassRole"], resources=["*"]))
+    # Then synthesis names the new grant, and only that one
+    report = _synth_failure(app)
+    assert re.search(r'role Tracer\b.*may iam:PassRole on "\*"', report), report
+    assert "xray:" not in report, report
+
+
+def test_an_acknowledgement_covers_only_the_resources_it_lists() -> None:
+    app, stack = _checked_app()
+    role = _role(stack, "Reader")
+    reading = iam.PolicyStatement(actions=["s3:GetObject"], resources=["arn:aws:s3:::data/datasets/*"])
+    role.add_to_policy(reading)
+    acknowledge_wildcards(role, reading, "Data sets live under datasets/<model>/ and models are added over time.")
+    role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=["arn:aws:s3:::data/*"]))
+    report = _synth_failure(app)
+    assert re.search(r'role Reader\b.*may s3:GetObject on "arn:aws:s3:::data/\*"', report), report
+
+
+def test_an_acknowledgement_covers_only_the_role_it_was_given_for() -> None:
+    # Given two roles with the same X-Ray grant, acknowledged on the first only
+    app, stack = _checked_app()
+    _traced(stack, "Tracer")
+    _role(stack, "Other").add_to_policy(iam.PolicyStatement(actions=TRACING, resources=["*"]))
+    # Then the second role's grant is refused
+    report = _synth_failure(app)
+    assert re.search(r'role Other\b.*may xray:PutTraceSegments on "\*"', report), report
+    assert "role Tracer" not in report, report
+
+
+def test_an_acknowledgement_of_a_grant_no_longer_made_fails() -> None:
+    # Given an acknowledgement whose statement was never added to the role
+    app, stack = _checked_app()
+    role = _role(stack, "Tracer")
+    acknowledge_wildcards(role, iam.PolicyStatement(actions=TRACING, resources=["*"]), WHY_TRACING)
+    # Then synthesis asks for it to be removed, before it covers a grant nobody reviewed
+    report = _synth_failure(app)
+    assert "StaleAcknowledgement" in report and "Checked/Tracer" in report, report
+
+
+def test_a_cdk_acknowledgement_cannot_silence_a_wildcard() -> None:
+    app, stack = _checked_app()
+    role = _role(stack, "Tracer")
+    role.add_to_policy(iam.PolicyStatement(actions=TRACING, resources=["*"]))
+    for rule in least_privilege.LeastPrivilegeCheck().rule_ids:
+        cdk.Validations.of(role).acknowledge(cdk.Acknowledgment(id=f"Least-Privilege::{rule}", reason="bulk"))
+    assert "may xray:PutTraceSegments" in _synth_failure(app)
+
+
+def test_a_negated_grant_is_refused() -> None:
+    app, stack = _checked_app()
+    _role(stack, "Broad").add_to_policy(iam.PolicyStatement(not_actions=["iam:*"], resources=["*"]))
+    assert "NegatedGrant" in _synth_failure(app)
+
+
+def test_a_key_policy_needs_its_wildcard_actions_acknowledged_but_not_its_own_resource() -> None:
+    # Given a key whose default policy gives the account kms:* on "*" (the key itself)
+    app, stack = _checked_app()
+    key = kms.Key(stack, "Key")
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            actions=["kms:Decrypt"], resources=["*"], principals=[iam.ServicePrincipal("events.amazonaws.com")]
+        )
+    )
+    # Then kms:* must be acknowledged; kms:Decrypt on the key itself need not be
+    report = _synth_failure(app)
+    assert re.search(r'may kms:\* on "\*"', report) and "kms:Decrypt" not in report, report
+    acknowledge_default_key_policy(key)
+    assert app.synth(force=True).get_stack_by_name("Checked").template["Resources"]
+
+
+def test_wildcards_cannot_be_acknowledged_in_bulk() -> None:
+    _, stack = _checked_app()
+    role = _role(stack, "Tracer")
+    with pytest.raises(ValueError, match="statement"):
+        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", WHY_TRACING)
+    with pytest.raises(ValueError, match="whole stack"):
+        acknowledge_wildcards(stack, iam.PolicyStatement(actions=TRACING, resources=["*"]), WHY_TRACING)
+    with pytest.raises(ValueError, match="no wildcard"):
+        acknowledge_wildcards(
+            role, iam.PolicyStatement(actions=["s3:GetObject"], resources=["arn:aws:s3:::b/k"]), WHY_TRACING
+        )
+    with pytest.raises(ValueError, match="say why"):
+        acknowledge_wildcards(role, iam.PolicyStatement(actions=TRACING, resources=["*"]), "tracing")
