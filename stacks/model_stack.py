@@ -86,6 +86,7 @@ class ModelStack(Stack):
             code_prefix_uri=f"s3://${{ArtifactBucket}}/code/{model.name}/",
             kms_key_arn="${DataKeyArn}",
             default_image_uris=DefaultImages(training="${DefaultImage}", processing="${DefaultImage}"),
+            mlflow_server_version=config.mlflow.version,
         )
         self.pipeline = sagemaker.CfnPipeline(
             self, "Pipeline", pipeline_name=pipeline_name, role_arn=role_arn,
