@@ -214,10 +214,11 @@ class AutomationStack(Stack):
                                 resources=[packages]),
             "Model package versions are created by MLflow automatic registration, in groups named per model.",
         )  # fmt: skip
-        kind = self.config.mlflow.kind
-        self.gate.allow(mlflow_api_statement(
-            sid="ReadAndTagMlflowVersions", kind=kind, arn=mlflow_arn,
-            actions=[*MLFLOW_READ_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"]))  # fmt: skip
+        mlflow_kind = self.config.mlflow.kind
+        gate_mlflow = [*MLFLOW_READ_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"]
+        self.gate.allow(
+            mlflow_api_statement(sid="ReadAndTagMlflowVersions", kind=mlflow_kind, arn=mlflow_arn, actions=gate_mlflow)
+        )
 
         owned = [self.format_arn(service="sagemaker", resource=kind, resource_name=f"{prefix}-*")
                  for kind in ("model", "endpoint-config", "endpoint")]  # fmt: skip
@@ -235,9 +236,10 @@ class AutomationStack(Stack):
         self.deployer.allow(iam.PolicyStatement(
             sid="PassModelRole", actions=["iam:PassRole"], resources=[self.roles.model_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))  # fmt: skip
-        self.deployer.allow(mlflow_api_statement(
-            sid="MoveChampionAlias", kind=kind, arn=mlflow_arn,
-            actions=[*MLFLOW_READ_ACTIONS, *MLFLOW_ALIAS_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"]))  # fmt: skip
+        deployer_mlflow = [*MLFLOW_READ_ACTIONS, *MLFLOW_ALIAS_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"]
+        self.deployer.allow(
+            mlflow_api_statement(sid="MoveChampionAlias", kind=mlflow_kind, arn=mlflow_arn, actions=deployer_mlflow)
+        )
         self.deployer.allow(iam.PolicyStatement(
             sid="ReadRollbackAlarms", actions=["cloudwatch:DescribeAlarms"],
             resources=[self.format_arn(service="cloudwatch", resource="alarm", resource_name=f"{prefix}-*",

@@ -202,21 +202,30 @@ GET_ARTIFACT = S3Call("get_object", {"Bucket": "{artifacts}", "Key": ARTIFACT_KE
                       "s3:GetObject", _object("artifacts", ARTIFACT_KEY))  # fmt: skip
 PUT_ARTIFACT = S3Call("put_object", {"Bucket": "{artifacts}", "Key": ARTIFACT_KEY, "Body": "model v2"},
                       "s3:PutObject", _object("artifacts", ARTIFACT_KEY))  # fmt: skip
-PUT_LOGGED_MODEL = S3Call("put_object", {"Bucket": "{artifacts}", "Key": LOGGED_MODEL_KEY, "Body": "model"},
-                          "s3:PutObject", _object("artifacts", LOGGED_MODEL_KEY))  # fmt: skip
+
+
+def _put_artifact(key: str) -> S3Call:
+    return S3Call(
+        "put_object", {"Bucket": "{artifacts}", "Key": key, "Body": "x"}, "s3:PutObject", _object("artifacts", key)
+    )
+
+
+PUT_LOGGED_MODEL = _put_artifact(LOGGED_MODEL_KEY)
 # log_model of a large model: boto3's upload_file switches to a multipart upload.
-START_ARTIFACT_UPLOAD = S3Call("create_multipart_upload", {"Bucket": "{artifacts}", "Key": LOGGED_MODEL_KEY},
-                               "s3:PutObject", _object("artifacts", LOGGED_MODEL_KEY))  # fmt: skip
-PUT_OTHER_SERVER_ARTIFACT = S3Call(
-    "put_object", {"Bucket": "{artifacts}", "Key": OTHER_SERVER_ARTIFACT_KEY, "Body": "x"},
-    "s3:PutObject", _object("artifacts", OTHER_SERVER_ARTIFACT_KEY),
-)  # fmt: skip
-PUT_ARTIFACT_BUCKET_ELSEWHERE = S3Call(
-    "put_object", {"Bucket": "{artifacts}", "Key": ARTIFACT_BUCKET_ELSEWHERE_KEY, "Body": "x"},
-    "s3:PutObject", _object("artifacts", ARTIFACT_BUCKET_ELSEWHERE_KEY),
-)  # fmt: skip
-DELETE_ARTIFACT = S3Call("delete_object", {"Bucket": "{artifacts}", "Key": ARTIFACT_KEY},
-                         "s3:DeleteObject", _object("artifacts", ARTIFACT_KEY))  # fmt: skip
+START_ARTIFACT_UPLOAD = S3Call(
+    "create_multipart_upload",
+    {"Bucket": "{artifacts}", "Key": LOGGED_MODEL_KEY},
+    "s3:PutObject",
+    _object("artifacts", LOGGED_MODEL_KEY),
+)
+PUT_OTHER_SERVER_ARTIFACT = _put_artifact(OTHER_SERVER_ARTIFACT_KEY)
+PUT_ARTIFACT_BUCKET_ELSEWHERE = _put_artifact(ARTIFACT_BUCKET_ELSEWHERE_KEY)
+DELETE_ARTIFACT = S3Call(
+    "delete_object",
+    {"Bucket": "{artifacts}", "Key": ARTIFACT_KEY},
+    "s3:DeleteObject",
+    _object("artifacts", ARTIFACT_KEY),
+)
 LIST_DATA_SETS = S3Call("list_objects_v2", {"Bucket": "{data}", "Prefix": "datasets/"},
                         "s3:ListBucket", _bucket("data"), {"s3:prefix": "datasets/"})  # fmt: skip
 LIST_ARTIFACTS = S3Call("list_objects_v2", {"Bucket": "{artifacts}", "Prefix": "mlflow/"},
