@@ -59,6 +59,10 @@ class MlflowClient:
 CLIENTS: Mapping[str, MlflowClient] = {
     "3.0": MlflowClient(mlflow="3.0.1", sagemaker_mlflow="0.5.0"),
 }
+# An MLflow App takes no version (neither CreateMlflowApp nor AWS::SageMaker::MlflowApp has the
+# property): SageMaker chooses it, and DescribeMlflowApp reports it as MlflowVersion. Until a
+# deployed App says otherwise, its callers use the newest pinned line.
+APP_SERVER_VERSION = "3.0"
 
 
 class UnsupportedMlflowVersion(ValueError):
@@ -69,12 +73,15 @@ class UnsupportedMlflowVersion(ValueError):
         supported = ", ".join(sorted(CLIENTS))
         super().__init__(
             f"invalid configuration at '{config_path}': got {server_version!r}; expected an MLflow server version "
-            f"whose client the platform pins (stacks/mlflow_clients.py): {supported}"
+            f"whose client the platform pins (stacks/mlflow_clients.py): {supported}. The pipeline's Register "
+            "step needs MLflow 3 (logged models and their inference specification)"
         )
 
 
-def client_for(server_version: str, *, config_path: str = "mlflow.version") -> MlflowClient:
-    """The client for a server version such as `3.0` or `3.0.2` (matched on major.minor)."""
+def client_for(server_version: str | None, *, config_path: str = "mlflow.version") -> MlflowClient:
+    """The client for a server version such as `3.0` or `3.0.2` (matched on major.minor); None: an MLflow App."""
+    if server_version is None:
+        return CLIENTS[APP_SERVER_VERSION]
     line = ".".join(server_version.split(".")[:2])
     client = CLIENTS.get(line)
     if client is None:
@@ -82,7 +89,7 @@ def client_for(server_version: str, *, config_path: str = "mlflow.version") -> M
     return client
 
 
-def _configured_version(environment: str, cdk_json: Path) -> tuple[str, str]:
+def _configured_version(environment: str, cdk_json: Path) -> tuple[str | None, str]:
     from stacks.config import load_environment
 
     context = json.loads(cdk_json.read_text())["context"]

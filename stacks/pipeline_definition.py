@@ -144,14 +144,14 @@ def build_pipeline_definition(
     code_prefix_uri: str,
     kms_key_arn: str,
     default_image_uris: DefaultImages,
-    mlflow_server_version: str,
+    mlflow_server_version: str | None,
 ) -> JsonObject:
     """The pipeline definition of `model`, as a JSON-serializable dict.
 
     `code_prefix_uri` is the S3 prefix holding the model's scripts and `sourcedir.tar.gz`;
     intermediate data and the model artifact go under `s3://<artifact bucket>/pipelines/<model>/`.
-    `mlflow_server_version` (`mlflow.version` of the configuration) picks the MLflow client the
-    jobs install; a version without a pinned client is refused.
+    `mlflow_server_version` (`mlflow.version` of the configuration; None for an MLflow App) picks
+    the MLflow client the jobs install; a version without a pinned client is refused.
     """
     _require_text(
         role_arn=role_arn,

@@ -705,6 +705,12 @@ def test_jobs_install_the_mlflow_client_pinned_for_the_server_version() -> None:
     assert CLIENTS["3.0"].environment() == CLIENT_ENVIRONMENT
 
 
+def test_an_mlflow_app_takes_the_newest_pinned_client() -> None:
+    # An App has no configured version (SageMaker chooses it), so mlflow.version is None.
+    environment = steps_by_name(build(mlflow_server_version=None))["Register"]["Arguments"]["Environment"]
+    assert {key: environment[key] for key in CLIENT_ENVIRONMENT} == CLIENT_ENVIRONMENT
+
+
 @pytest.mark.parametrize("version", ["2.16", "2.13.2", "3.1"])
 def test_a_server_version_without_a_pinned_client_is_refused(version: str) -> None:
     with pytest.raises(UnsupportedMlflowVersion) as caught:
