@@ -33,6 +33,7 @@ from stacks.compliance import (
     acknowledge_resource_policy_wildcards,
 )
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
+from stacks.constructs.managed_mlflow import mlflow_api_statement
 from stacks.constructs.ml_roles import MlServiceRoles
 from stacks.constructs.persona_roles import MLFLOW_ALIAS_ACTIONS, MLFLOW_READ_ACTIONS
 from stacks.constructs.platform_functions import (
@@ -111,7 +112,7 @@ class AutomationStack(Stack):
         self.roles = MlServiceRoles(
             self, "ServiceRoles", resource_prefix=prefix, data_bucket_name=naming.data_bucket_name(config),
             datasets_prefix=DATASETS_PREFIX, artifact_bucket_name=naming.artifact_bucket_name(config),
-            key=data_key, mlflow_arn=mlflow_arn,
+            key=data_key, mlflow_arn=mlflow_arn, mlflow_kind=config.mlflow.kind,
         )  # fmt: skip
 
         code = lambda_code()
@@ -285,9 +286,11 @@ class AutomationStack(Stack):
                                 resources=[packages]),
             "Model package versions are created by MLflow automatic registration, in groups named per model.",
         )  # fmt: skip
-        self.gate.allow(iam.PolicyStatement(
-            sid="ReadAndTagMlflowVersions",
-            actions=[*MLFLOW_READ_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"], resources=[mlflow_arn]))  # fmt: skip
+        mlflow_kind = self.config.mlflow.kind
+        gate_mlflow = [*MLFLOW_READ_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"]
+        self.gate.allow(
+            mlflow_api_statement(sid="ReadAndTagMlflowVersions", kind=mlflow_kind, arn=mlflow_arn, actions=gate_mlflow)
+        )
 
         owned = [self.format_arn(service="sagemaker", resource=kind, resource_name=f"{prefix}-*")
                  for kind in ("model", "endpoint-config", "endpoint")]  # fmt: skip
@@ -305,10 +308,10 @@ class AutomationStack(Stack):
         self.deployer.allow(iam.PolicyStatement(
             sid="PassModelRole", actions=["iam:PassRole"], resources=[self.roles.model_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))  # fmt: skip
-        self.deployer.allow(iam.PolicyStatement(
-            sid="MoveChampionAlias",
-            actions=[*MLFLOW_READ_ACTIONS, *MLFLOW_ALIAS_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"],
-            resources=[mlflow_arn]))  # fmt: skip
+        deployer_mlflow = [*MLFLOW_READ_ACTIONS, *MLFLOW_ALIAS_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"]
+        self.deployer.allow(
+            mlflow_api_statement(sid="MoveChampionAlias", kind=mlflow_kind, arn=mlflow_arn, actions=deployer_mlflow)
+        )
         self.deployer.allow(iam.PolicyStatement(
             sid="ReadRollbackAlarms", actions=["cloudwatch:DescribeAlarms"],
             resources=[self.format_arn(service="cloudwatch", resource="alarm", resource_name=f"{prefix}-*",

@@ -79,6 +79,7 @@ class ModelStack(Stack):
                 training=model.training.image_uri or "${DefaultImage}",
                 processing=model.processing.image_uri or "${DefaultImage}",
             ),
+            mlflow_server_version=config.mlflow.version,
         )
         self.pipeline = sagemaker.CfnPipeline(
             self, "Pipeline", pipeline_name=pipeline_name, role_arn=role_arn,

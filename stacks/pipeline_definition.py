@@ -15,16 +15,28 @@ Shape of the pipeline:
 - `Evaluate` (processing) scores the trained model on the test split and writes
   `evaluation.json`, declared as a property file.
 - `CheckMetric` (condition) compares the gate metric from that file with `MetricThreshold`.
-  When it passes, `Register` (processing) logs the test metrics to the run and registers the
-  run's model as a new MLflow model version, tagged with those metrics and the trigger. When
-  it misses, `MetricCheckFailed` fails the execution with the metric, its value and the
-  threshold in the message.
+  When it passes, `Register` (processing) logs the test metrics to the run, attaches an
+  inference specification to the logged model (the serving image and the model artifact), and
+  registers the run's model as a new MLflow model version, tagged with those metrics and the
+  trigger. When it misses, `MetricCheckFailed` fails the execution with the metric, its value
+  and the threshold in the message.
 
 Registering only in the passing branch matters because, with automatic model registration, a
 new MLflow version becomes a SageMaker model package awaiting approval, which the approval
 gate acts on: a model that failed the check must never reach that point. The processing image
 has no MLflow, so `Register` installs the model's `requirements.txt` (the same pins script-mode
 training installs) before it runs `register.py`.
+
+The MLflow client both steps install matches the server's version: the definition reads the
+pins for the configured server version from `stacks/mlflow_clients.py` and sets them in the
+steps' environment, where pip expands them in requirements.txt (`mlflow==${MLFLOW_CLIENT_VERSION}`).
+
+The package that automatic registration creates carries an inference specification only if
+the logged model had one attached before registration (SageMaker Developer Guide,
+"Automatically register SageMaker AI models with SageMaker Model Registry",
+https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-track-experiments-model-registration.html);
+`Register` is given the serving image (the image the model trains with) and the model
+artifact's S3 URI to write one.
 
 Four constructs used here are missing from the published JSON schema of pipeline
 definitions, although the SageMaker Python SDK emits them and the service accepts them:
@@ -40,6 +52,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stacks.config import ModelConfig
+from stacks.mlflow_clients import client_for
 
 JsonObject = dict[str, Any]
 
@@ -78,6 +91,9 @@ ENV_MLFLOW_REGISTERED_MODEL_NAME = "MLFLOW_REGISTERED_MODEL_NAME"
 ENV_TRIGGER_REASON = "TRIGGER_REASON"
 ENV_TRIGGER_EVENT_ID = "TRIGGER_EVENT_ID"
 ENV_PIPELINE_EXECUTION_ARN = "PIPELINE_EXECUTION_ARN"
+# register.py's inference specification: the image that serves the model and its artifact.
+ENV_SERVING_IMAGE_URI = "SERVING_IMAGE_URI"
+ENV_MODEL_DATA_URL = "MODEL_DATA_URL"
 # Jobs in the platform's accounts send no usage data to the MLflow project.
 _NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 
@@ -128,11 +144,14 @@ def build_pipeline_definition(
     code_prefix_uri: str,
     kms_key_arn: str,
     default_image_uris: DefaultImages,
+    mlflow_server_version: str | None,
 ) -> JsonObject:
     """The pipeline definition of `model`, as a JSON-serializable dict.
 
     `code_prefix_uri` is the S3 prefix holding the model's scripts and `sourcedir.tar.gz`;
     intermediate data and the model artifact go under `s3://<artifact bucket>/pipelines/<model>/`.
+    `mlflow_server_version` (`mlflow.version` of the configuration; None for an MLflow App) picks
+    the MLflow client the jobs install; a version without a pinned client is refused.
     """
     _require_text(
         role_arn=role_arn,
@@ -152,6 +171,7 @@ def build_pipeline_definition(
         output_root=f"s3://{artifact_bucket_name}/pipelines/{model.name}",
         training_image=model.training.image_uri or default_image_uris.training,
         processing_image=model.processing.image_uri or default_image_uris.processing,
+        mlflow_client_environment=client_for(mlflow_server_version).environment(),
     )
     return {
         "Version": DEFINITION_VERSION,
@@ -174,6 +194,8 @@ class _Context:
     output_root: str
     training_image: str
     processing_image: str
+    # MLFLOW_CLIENT_VERSION and MLFLOW_PLUGIN_VERSION, which requirements.txt expands.
+    mlflow_client_environment: dict[str, str]
 
 
 def _require_text(**values: str) -> None:
@@ -340,6 +362,8 @@ def _train_step(context: _Context, tracking_server_arn: str) -> JsonObject:
                 ENV_MLFLOW_EXPERIMENT_NAME: model.name,
                 **_trigger_environment(),
                 **_NO_TELEMETRY,
+                # Read by pip when the training toolkit installs requirements.txt.
+                **context.mlflow_client_environment,
             },
             "InputDataConfig": channels,
             "OutputDataConfig": {
@@ -421,13 +445,18 @@ def _register_step(context: _Context, tracking_server_arn: str) -> JsonObject:
     environment = {
         ENV_MLFLOW_TRACKING_ARN: tracking_server_arn,
         ENV_MLFLOW_REGISTERED_MODEL_NAME: context.model.name,
+        # The inference specification: served by the image it was trained in, from its artifact.
+        ENV_SERVING_IMAGE_URI: context.training_image,
+        ENV_MODEL_DATA_URL: _model_artifact(),
         **_trigger_environment(),
         **_NO_TELEMETRY,
+        # Read by pip when the step installs requirements.txt.
+        **context.mlflow_client_environment,
     }
     return {
         "Name": STEP_REGISTER,
         "Type": "Processing",
-        "Description": "Register the checked model as a new MLflow model version, tagged with its test metrics.",
+        "Description": "Register the checked model, with its inference specification, as a new MLflow model version.",
         "Arguments": _processing_arguments(
             context, REGISTER_SCRIPT, inputs, outputs, environment=environment, install_requirements=True
         ),

@@ -85,6 +85,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
             artifact_bucket_name=artifact_bucket_name(config),
             datasets_prefix=DATASETS_PREFIX,
             mlflow_artifacts_prefix=MLFLOW_ARTIFACTS_PREFIX,
+            mlflow_artifact_root=tracking.mlflow.artifact_root,
             key=data.key,
             mlflow_arn=tracking.mlflow.arn,
             mlflow_kind=config.mlflow.kind,

@@ -1,7 +1,11 @@
 """Run a real local `mlflow server` for tests, from the separate MLflow environment.
 
-The server runs in its own process group so that stopping it also stops the uvicorn
-worker it forks; killing only the parent leaves that worker holding the port.
+The server runs in its own process group so that stopping it also stops the worker it
+forks; killing only the parent leaves that worker holding the port.
+
+It must be the MLflow version the platform pins for the configured server version
+(stacks/mlflow_clients.py, read for the dev environment of cdk.json, which `make` builds the
+environment for): a test against another version would prove nothing about the managed server.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stacks.config import load_environment
+from stacks.mlflow_clients import client_for
+from tests.synth import cdk_context
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MLFLOW_BIN = REPO_ROOT / ".venv-mlflow" / "bin" / "mlflow"
 READY_TIMEOUT_SECONDS = 60.0
@@ -24,6 +32,8 @@ READY_TIMEOUT_SECONDS = 60.0
 # silently ignores the group (pytest-dev/pytest-xdist#1386): then each worker starts its own.
 MLFLOW_XDIST_GROUP = "mlflow-server"
 _STOP_GRACE_SECONDS = 10.0
+# The environment whose configured MLflow server version the test environment is built for.
+TEST_ENVIRONMENT = "dev"
 _LOG_TAIL_LINES = 40
 
 
@@ -37,6 +47,7 @@ class MlflowServer:
 
     url: str
     port: int
+    version: str
     backend_store_uri: str
     artifact_root: Path
     workdir: Path
@@ -64,6 +75,12 @@ class MlflowServer:
     def stop(self) -> None:
         """Stop the whole process group: TERM, then KILL if it does not exit in time."""
         _stop_group(self.process)
+
+
+def expected_mlflow_version() -> str:
+    """The mlflow client (and local server) version pinned for the test environment's server version."""
+    config = load_environment(cdk_context()["platform"], TEST_ENVIRONMENT)
+    return client_for(config.mlflow.version, config_path=f"environments.{TEST_ENVIRONMENT}.mlflow.version").mlflow
 
 
 def start_mlflow_server(
@@ -113,12 +130,20 @@ def start_mlflow_server(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(process, url, log_path, ready_timeout_seconds)
+        version = _running_version(url)
+        expected = expected_mlflow_version()
+        if version != expected:
+            raise MlflowServerError(
+                f"the MLflow test environment runs mlflow {version}, but the configured server version needs "
+                f"{expected} (stacks/mlflow_clients.py); rebuild it: rm -f .make/mlflow-venv && make test"
+            )
     except BaseException:
         _stop_group(process)
         raise
     return MlflowServer(
         url=url,
         port=port,
+        version=version,
         backend_store_uri=backend_store_uri,
         artifact_root=artifact_root,
         workdir=workdir,
@@ -134,6 +159,11 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _running_version(url: str) -> str:
+    with urllib.request.urlopen(f"{url}/version", timeout=5) as response:
+        return str(response.read().decode().strip())
 
 
 def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float) -> None:

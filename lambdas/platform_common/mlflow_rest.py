@@ -3,8 +3,17 @@
 The handlers need a handful of registry calls (read a version, move an alias, tag a
 version, read a run's metrics). The `mlflow` package is far too large for a Lambda
 package and slow to import, so this speaks the wire protocol directly: MLflow's REST API
-(`/api/2.0/mlflow/...`), each request signed with SigV4 for the `sagemaker-mlflow`
-service, using only the standard library and botocore (which the Lambda runtime ships).
+(`/api/2.0/mlflow/...`), each request signed with SigV4, using only the standard library
+and botocore (which the Lambda runtime ships).
+
+The two kinds of managed MLflow differ on the wire, and the kind is read from the ARN's
+resource type. AWS's sagemaker-mlflow plugin (github.com/aws/sagemaker-mlflow) is the
+reference: `sagemaker_mlflow/auth_provider.py` signs `mlflow-tracking-server` requests for
+service `sagemaker-mlflow` and `mlflow-app` requests for service `sagemaker`;
+`sagemaker_mlflow/mlflow_sagemaker_helpers.py` sends them to
+`https://<region>.experiments.sagemaker.<suffix>` and `https://mlflow.sagemaker.<region>.app.<suffix>`;
+`sagemaker_mlflow/mlflow_sagemaker_request_header_provider.py` names the target in
+`x-mlflow-sm-tracking-server-arn` or `x-sm-mlflow-app-arn`.
 """
 
 from __future__ import annotations
@@ -32,8 +41,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SIGNING_SERVICE = "sagemaker-mlflow"
 API_PREFIX = "/api/2.0/mlflow/"
+
+# The SigV4 service each kind is signed for. IAM authorises tracking server calls with the
+# `sagemaker-mlflow:` actions, App calls with `sagemaker:CallMlflowAppApi`.
+_SIGNING_SERVICES = {
+    "mlflow-tracking-server": "sagemaker-mlflow",
+    "mlflow-app": "sagemaker",
+}
 
 # The managed service routes a request to the right server by this header, not by host name.
 _ROUTING_HEADERS = {
@@ -144,6 +159,7 @@ class MlflowRestClient:
         self.timeout_seconds = timeout_seconds
         self.max_attempts = max_attempts
         self._routing_header = _ROUTING_HEADERS[resource.resource_type]
+        self.signing_service = _SIGNING_SERVICES[resource.resource_type]
         self._credentials = credentials
         self._load_credentials: Callable[[], botocore.credentials.Credentials | None] | None = None
 
@@ -298,7 +314,7 @@ class MlflowRestClient:
         if credentials is None:
             raise NoCredentialsError()
         request = AWSRequest(method=method, url=url, data=body, headers=headers)
-        SigV4Auth(credentials.get_frozen_credentials(), SIGNING_SERVICE, self.region).add_auth(request)
+        SigV4Auth(credentials.get_frozen_credentials(), self.signing_service, self.region).add_auth(request)
         return request.prepare()
 
     def _resolve_credentials(self) -> botocore.credentials.Credentials | None:

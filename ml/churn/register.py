@@ -9,19 +9,30 @@ exists only for a model that met the threshold. It reads:
   holding the file itself works too.
 - `evaluation.json` from the Evaluate step: the test-set metrics the check was made on.
 
-The test metrics are logged to the run as `test_<name>` first, then the version is created
-with its tags in the same call: the trigger, the pipeline execution and `test_<name>` for each
-metric. In that order, anything that reacts to the new version (the model card SageMaker
-builds from the run's metrics, the approval gate) already finds the numbers that passed the
-check. A version already registered from the same run is reused, so a retried step never
-creates a second one; it only gets any tag it lacks.
+The test metrics are logged to the run as `test_<name>` first, then an inference
+specification is attached to the logged model, then the version is created with its tags in
+the same call: the trigger, the pipeline execution and `test_<name>` for each metric. In that
+order, anything that reacts to the new version (the model card SageMaker builds from the run's
+metrics, the approval gate) already finds the numbers that passed the check, and the SageMaker
+model package that automatic registration creates carries the specification: it does so only
+if the specification was attached to the logged model before registration (SageMaker Developer
+Guide, "Automatically register SageMaker AI models with SageMaker Model Registry",
+https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-track-experiments-model-registration.html).
+The specification names the serving image and the model artifact SageMaker packed
+(`model.tar.gz`, which the scikit-learn image unpacks into /opt/ml/model); AWS's
+sagemaker-mlflow plugin stores it as the logged model's `sagemaker_inference_specification.json`
+(`sagemaker_mlflow/sagemaker_model_registry/inference_specification.py`).
+
+A version already registered from the same run is reused, so a retried step never creates a
+second one; it only gets any tag it lacks.
 
 Settings come from the environment the pipeline sets (MLFLOW_TRACKING_ARN, else
-MLFLOW_TRACKING_URI; MLFLOW_REGISTERED_MODEL_NAME; TRIGGER_REASON, TRIGGER_EVENT_ID,
-PIPELINE_EXECUTION_ARN), each with an option for local runs:
+MLFLOW_TRACKING_URI; MLFLOW_REGISTERED_MODEL_NAME; SERVING_IMAGE_URI, MODEL_DATA_URL;
+TRIGGER_REASON, TRIGGER_EVENT_ID, PIPELINE_EXECUTION_ARN), each with an option for local runs:
 
     python register.py --model-dir model/ --evaluation-dir evaluation/ --output-dir registration/ \\
-        --tracking-uri http://127.0.0.1:5000 --registered-model-name churn
+        --tracking-uri http://127.0.0.1:5000 --registered-model-name churn \\
+        --serving-image-uri <ECR image URI> --model-data-url s3://<bucket>/<key>/model.tar.gz
 """
 
 from __future__ import annotations
@@ -31,11 +42,12 @@ import json
 import os
 import tarfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import sagemaker_mlflow
 from mlflow.entities import Metric
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -45,6 +57,8 @@ MODEL_ARCHIVE = "model.tar.gz"
 EVALUATION_FILE = "evaluation.json"
 REGISTRATION_FILE = "registration.json"
 TEST_METRIC_PREFIX = "test_"
+# What the scikit-learn serving image reads and answers by default.
+SERVING_CONTENT_TYPES = ["text/csv"]
 
 
 class RegistrationError(ValueError):
@@ -71,8 +85,8 @@ def read_run_info(model_dir: Path) -> dict[str, Any]:
     else:
         raise RegistrationError(f"neither {RUN_INFO_FILE} nor {MODEL_ARCHIVE} is in {model_dir}")
     info = json.loads(text)
-    if not isinstance(info, dict) or not info.get("run_id") or not info.get("model_uri"):
-        raise RegistrationError(f"{RUN_INFO_FILE} must name a run_id and a model_uri; it holds {info!r}")
+    if not isinstance(info, dict) or not all(info.get(key) for key in ("run_id", "model_uri", "model_id")):
+        raise RegistrationError(f"{RUN_INFO_FILE} must name a run_id, a model_uri and a model_id; it holds {info!r}")
     return info
 
 
@@ -113,6 +127,25 @@ def log_test_metrics(client: mlflow.MlflowClient, run_id: str, test_metrics: Map
     return [metric.key for metric in missing]
 
 
+def inference_specification(serving_image_uri: str, model_data_url: str) -> dict[str, Any]:
+    """The SageMaker InferenceSpecification of the model: one container, CSV in and out."""
+    return {
+        "Containers": [{"Image": serving_image_uri, "ModelDataUrl": model_data_url}],
+        "SupportedContentTypes": SERVING_CONTENT_TYPES,
+        "SupportedResponseMIMETypes": SERVING_CONTENT_TYPES,
+    }
+
+
+def attach_inference_specification(model_id: str, specification: Mapping[str, Any]) -> str:
+    """Store the specification on the logged model, where registration looks for it; its artifact URI."""
+    try:
+        return str(sagemaker_mlflow.log_inference_specification(model_id, dict(specification)))
+    except MlflowException as error:
+        raise RegistrationError(
+            f"cannot attach the inference specification to logged model {model_id}: {error}"
+        ) from error
+
+
 def existing_version(client: mlflow.MlflowClient, name: str, run_id: str) -> ModelVersion | None:
     """The earliest version of `name` registered from `run_id`, if any."""
     versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
@@ -120,9 +153,19 @@ def existing_version(client: mlflow.MlflowClient, name: str, run_id: str) -> Mod
 
 
 def register(
-    client: mlflow.MlflowClient, *, name: str, run_info: Mapping[str, Any], tags: Mapping[str, str]
+    client: mlflow.MlflowClient,
+    *,
+    name: str,
+    run_info: Mapping[str, Any],
+    tags: Mapping[str, str],
+    before_creating: Callable[[], None] = lambda: None,
 ) -> tuple[ModelVersion, bool]:
-    """The version of `name` for the run, created unless it exists; True when it was created."""
+    """The version of `name` for the run, created unless it exists; True when it was created.
+
+    `before_creating` runs only when a version is about to be created, and a failure there
+    leaves the model unregistered. An existing version's package was made when it was created,
+    so nothing attached now would reach it.
+    """
     run_id = str(run_info["run_id"])
     found = existing_version(client, name, run_id)
     if found is not None:
@@ -130,6 +173,7 @@ def register(
             if found.tags.get(key) != value:
                 client.set_model_version_tag(name, found.version, key, value)
         return found, False
+    before_creating()
     # Tags go in with the version so nothing triggered by its creation sees it untagged.
     return mlflow.register_model(str(run_info["model_uri"]), name, tags=dict(tags)), True
 
@@ -146,12 +190,21 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argpar
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/registration"))
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--registered-model-name", default=environ.get("MLFLOW_REGISTERED_MODEL_NAME") or None)
+    parser.add_argument("--serving-image-uri", default=environ.get("SERVING_IMAGE_URI") or None)
+    parser.add_argument("--model-data-url", default=environ.get("MODEL_DATA_URL") or None)
     parser.add_argument("--trigger-reason", default=environ.get("TRIGGER_REASON") or "manual")
     parser.add_argument("--trigger-event-id", default=environ.get("TRIGGER_EVENT_ID") or "")
     parser.add_argument("--pipeline-execution-arn", default=environ.get("PIPELINE_EXECUTION_ARN") or "")
     args = parser.parse_args(argv)
     if not args.registered_model_name:
         parser.error("no model name: set MLFLOW_REGISTERED_MODEL_NAME or pass --registered-model-name")
+    # Without these the package would have no inference specification and could not be deployed.
+    if not args.serving_image_uri:
+        parser.error("no serving image: set SERVING_IMAGE_URI or pass --serving-image-uri")
+    if not args.model_data_url or not args.model_data_url.startswith("s3://"):
+        parser.error(
+            f"MODEL_DATA_URL / --model-data-url must be the model artifact's s3:// URI, got {args.model_data_url!r}"
+        )
     return args
 
 
@@ -175,7 +228,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "pipeline_execution_arn": args.pipeline_execution_arn,
         },
     )
-    version, created = register(client, name=args.registered_model_name, run_info=run_info, tags=tags)
+    specification = inference_specification(args.serving_image_uri, args.model_data_url)
+    attached: list[str] = []
+
+    def attach() -> None:
+        attached.append(attach_inference_specification(str(run_info["model_id"]), specification))
+
+    version, created = register(
+        client, name=args.registered_model_name, run_info=run_info, tags=tags, before_creating=attach
+    )
 
     record = {
         "registered_model_name": args.registered_model_name,
@@ -184,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run_id": run_id,
         "model_uri": run_info["model_uri"],
         "test_metrics": test_metrics,
+        "inference_specification": specification,
+        "inference_specification_uri": attached[0] if attached else None,
     }
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / REGISTRATION_FILE).write_text(json.dumps(record, indent=2) + "\n")

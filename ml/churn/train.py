@@ -67,10 +67,6 @@ MODEL_FILE = "model.joblib"
 RUN_INFO_FILE = "mlflow_run.json"
 MODEL_ARTIFACT_PATH = "model"
 DEFAULT_EXPERIMENT = "churn"
-# MLflow saves scikit-learn models with skops, which loads only types it is told to trust.
-# Both ensembles need exactly this one beyond skops' defaults: the trees' node storage, which
-# is safe here because the model is built by this script, not read from elsewhere.
-SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
 
 
 class DataError(ValueError):
@@ -268,7 +264,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             signature=infer_signature(validation_x, model.predict(validation_x)),
             input_example=train_x.head(5),
             registered_model_name=args.registered_model_name,
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
         write_run_info(args.model_dir, run, model_info)
         if args.registered_model_name:

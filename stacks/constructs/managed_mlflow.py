@@ -14,9 +14,9 @@ from constructs import Construct
 from stacks.compliance import acknowledge_wildcards
 from stacks.config import MlflowConfig
 
-# What SageMaker needs to register MLflow models as model package versions
-# (SageMaker Developer Guide, "Automatically register SageMaker AI models with SageMaker
-# Model Registry").
+# What SageMaker needs to register MLflow models as model package versions (SageMaker
+# Developer Guide, "Automatically register SageMaker AI models with SageMaker Model Registry",
+# https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-track-experiments-model-registration.html).
 AUTOMATIC_REGISTRATION_ACTIONS = [
     "sagemaker:AddTags",
     "sagemaker:CreateModelPackageGroup",
@@ -24,6 +24,25 @@ AUTOMATIC_REGISTRATION_ACTIONS = [
     "sagemaker:UpdateModelPackage",
     "sagemaker:DescribeModelPackageGroup",
 ]
+# The same page: without these the package is registered but its lineage is dropped, silently.
+REGISTRATION_LINEAGE_ACTIONS = ["sagemaker:CreateAction", "sagemaker:AddAssociation", "sagemaker:AddTags"]
+# Lineage entities AddAssociation links (Service Authorization Reference, "Actions, resources,
+# and condition keys for Amazon SageMaker AI": resource types action, artifact, context, ...).
+LINEAGE_RESOURCE_TYPES = ("action", "artifact", "context")
+# An MLflow App authorises every MLflow API call with this one action, on resource type
+# mlflow-app (same reference: "Grants permission to invoke MLflow APIs", access level Write);
+# a tracking server is authorised by the sagemaker-mlflow: actions, one per API.
+MLFLOW_APP_API_ACTION = "sagemaker:CallMlflowAppApi"
+
+
+def mlflow_api_statement(*, sid: str, kind: str, arn: str, actions: Sequence[str]) -> iam.PolicyStatement:
+    """Leave to call the MLflow API of one server or App: `actions` for a tracking server, CallMlflowAppApi for an App.
+
+    `actions` are the sagemaker-mlflow actions the caller needs; an App cannot tell them apart,
+    so there the caller gets the App's one action, on that App only.
+    """
+    granted = [MLFLOW_APP_API_ACTION] if kind == "app" else list(actions)
+    return iam.PolicyStatement(sid=sid, actions=granted, resources=[arn])
 
 
 # An App's ID, and so its suffix, exists only after creation: six single-character IAM
@@ -68,6 +87,8 @@ class ManagedMlflow(Construct):
             description=f"Lets managed MLflow {name} use its artifact store and register models",
         )
         artifact_root = f"{artifact_prefix}/{name}"
+        # Every run and logged model of this server keeps its artifacts below this key prefix.
+        self.artifact_root = artifact_root
         bucket_arn = f"arn:{Aws.PARTITION}:s3:::{artifact_bucket_name}"
         artifact_objects = iam.PolicyStatement(
             sid="ArtifactObjects",
@@ -78,10 +99,15 @@ class ManagedMlflow(Construct):
             artifact_objects,
             iam.PolicyStatement(
                 sid="ArtifactListing",
-                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                actions=["s3:ListBucket"],
                 resources=[bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [artifact_root, f"{artifact_root}/*"]}},
             ),
+            # Apart: s3:prefix is a condition key of ListBucket and ListBucketVersions only
+            # (Service Authorization Reference, "Actions, resources, and condition keys for
+            # Amazon S3", https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html),
+            # so under that condition GetBucketLocation would never be allowed.
+            iam.PolicyStatement(sid="ArtifactBucketLocation", actions=["s3:GetBucketLocation"], resources=[bucket_arn]),
             iam.PolicyStatement(
                 sid="ArtifactEncryption",
                 actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
@@ -104,9 +130,17 @@ class ManagedMlflow(Construct):
                 )
             ],
         )
+        lineage = iam.PolicyStatement(
+            sid="RegistrationLineage",
+            actions=REGISTRATION_LINEAGE_ACTIONS,
+            resources=[
+                stack.format_arn(service="sagemaker", resource=kind, resource_name="*")
+                for kind in LINEAGE_RESOURCE_TYPES
+            ],
+        )
         registers = settings.automatic_model_registration and bool(groups)
         if registers:
-            statements.append(registration)
+            statements.extend([registration, lineage])
         policy = iam.ManagedPolicy(self, "ServicePolicy", managed_policy_name=f"{name}-service",
                                    statements=statements, roles=[self.role])  # fmt: skip
         acknowledge_wildcards(
@@ -119,6 +153,12 @@ class ManagedMlflow(Construct):
                 "Automatic registration numbers each configured model's package versions (<model>-<suffix>/<n>); for "
                 "an MLflow App the suffix comes from its ID, unknown until it exists, so it is matched by length.",
             )  # fmt: skip
+            acknowledge_wildcards(
+                policy,
+                lineage,
+                "Automatic registration records each registration as lineage actions, artifacts and contexts that "
+                "SageMaker names when it creates them; scoped to those three resource types in this account and Region.",
+            )
 
         artifact_store_uri = f"s3://{artifact_bucket_name}/{artifact_root}"
         resource: sagemaker.CfnMlflowTrackingServer | sagemaker.CfnMlflowApp

@@ -8,6 +8,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from stacks.compliance import acknowledge_wildcards
+from stacks.constructs.managed_mlflow import mlflow_api_statement
 from stacks.constructs.persona_roles import MLFLOW_EXPERIMENT_WRITE_ACTIONS, MLFLOW_READ_ACTIONS
 
 
@@ -29,6 +30,7 @@ class MlServiceRoles(Construct):
         artifact_bucket_name: str,
         key: kms.IKey,
         mlflow_arn: str,
+        mlflow_kind: str,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -77,9 +79,8 @@ class MlServiceRoles(Construct):
             # (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html).
             (iam.PolicyStatement(sid="GrantKeyToJobs", actions=["kms:CreateGrant"], resources=[key.key_arn],
                                  conditions={"Bool": {"kms:GrantIsForAWSResource": True}}), None),
-            (iam.PolicyStatement(sid="TrackExperiments",
-                                 actions=MLFLOW_READ_ACTIONS + MLFLOW_EXPERIMENT_WRITE_ACTIONS,
-                                 resources=[mlflow_arn]), None),
+            (mlflow_api_statement(sid="TrackExperiments", kind=mlflow_kind, arn=mlflow_arn,
+                                  actions=MLFLOW_READ_ACTIONS + MLFLOW_EXPERIMENT_WRITE_ACTIONS), None),
             (iam.PolicyStatement(sid="PullImages", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
              "ecr:GetAuthorizationToken does not support resource-level permissions."),
             (iam.PolicyStatement(sid="PullImageLayers", actions=[

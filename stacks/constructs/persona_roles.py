@@ -17,6 +17,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from stacks.compliance import acknowledge_wildcards
+from stacks.constructs.managed_mlflow import mlflow_api_statement
 
 # MLflow data-plane actions (service prefix sagemaker-mlflow), grouped by intent.
 MLFLOW_READ_ACTIONS = [
@@ -113,6 +114,8 @@ WILDCARD_REASONS = {
     "DatasetsReadWrite": "Data sets live under datasets/<model>/ and models are added over time; scoped to that prefix.",
     "DatasetsRead": "Read-only access to every model's data sets under the datasets/ prefix.",
     "MlflowArtifactsRead": "MLflow writes artifacts under per-run keys below mlflow/; read-only.",
+    "MlflowArtifactsWrite": "The MLflow client uploads each artifact straight to S3 under a per-run or per-model key "
+    "below this server's artifact root; write only, no delete.",
     "StartRetraining": "Pipelines are created per model as models are onboarded; scoped to this environment's prefix.",
     "PipelineOperations": "Pipelines and their executions are created per model; scoped to this environment's prefix.",
     "ServingResources": "Models, endpoint configs and endpoints are named per model version by the deployer; "
@@ -131,6 +134,8 @@ class PlatformResources:
     artifact_bucket_name: str
     datasets_prefix: str
     mlflow_artifacts_prefix: str
+    # This server's own artifact root (`<mlflow_artifacts_prefix>/<server name>`).
+    mlflow_artifact_root: str
     key: kms.IKey
     mlflow_arn: str
     mlflow_kind: str
@@ -226,6 +231,9 @@ class PersonaRoles(Construct):
     def _mlflow_resource(self) -> str:
         return self._r.mlflow_arn
 
+    def _mlflow_api(self, sid: str, actions: list[str]) -> iam.PolicyStatement:
+        return mlflow_api_statement(sid=sid, kind=self._r.mlflow_kind, arn=self._mlflow_resource(), actions=actions)
+
     def _ui_url_statement(self) -> iam.PolicyStatement:
         action = (
             "sagemaker:CreatePresignedMlflowTrackingServerUrl"
@@ -302,11 +310,7 @@ class PersonaRoles(Construct):
         r = self._r
         datasets = r.datasets_prefix
         return [
-            iam.PolicyStatement(
-                sid="MlflowExperiments",
-                actions=MLFLOW_READ_ACTIONS + MLFLOW_EXPERIMENT_WRITE_ACTIONS,
-                resources=[self._mlflow_resource()],
-            ),
+            self._mlflow_api("MlflowExperiments", MLFLOW_READ_ACTIONS + MLFLOW_EXPERIMENT_WRITE_ACTIONS),
             self._ui_url_statement(),
             iam.PolicyStatement(
                 sid="DatasetsReadWrite",
@@ -324,9 +328,23 @@ class PersonaRoles(Construct):
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[_objects(r.artifact_bucket_name, f"{r.mlflow_artifacts_prefix}/*")],
             ),
+            # AWS's sagemaker-mlflow plugin uploads artifacts (log_artifact, log_figure, log_model)
+            # straight to S3 with the caller's own credentials unless presigned uploads are
+            # switched on (sagemaker_mlflow/s3_presigned_artifact_repo.py: without
+            # SAGEMAKER_PRESIGNED_URL_UPLOAD_ENABLED=true it is MLflow's S3ArtifactRepository).
+            # Put and multipart only, on this server's root: nothing can be deleted, and as the
+            # bucket is versioned, an overwritten artifact keeps its earlier version. MLflow
+            # keys name no user (<experiment>/<run>/artifacts/...), so a scientist's writes
+            # cannot be narrowed to their own runs.
+            iam.PolicyStatement(
+                sid="MlflowArtifactsWrite",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[_objects(r.artifact_bucket_name, f"{r.mlflow_artifact_root}/*")],
+            ),
             iam.PolicyStatement(
                 sid="MlflowArtifactsList", actions=["s3:ListBucket"], resources=[_bucket(r.artifact_bucket_name)]
             ),
+            # Uploads to the SSE-KMS bucket need GenerateDataKey; multipart uploads Decrypt too.
             self._key_use("KeyUseThroughS3", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]),
             iam.PolicyStatement(
                 sid="StartRetraining", actions=["sagemaker:StartPipelineExecution"], resources=[self._pipelines()]
@@ -386,10 +404,9 @@ class PersonaRoles(Construct):
                 resources=[self._mlflow_resource()],
             ),
             self._ui_url_statement(),
-            iam.PolicyStatement(
-                sid="MlflowReadAndAliases",
-                actions=MLFLOW_READ_ACTIONS + MLFLOW_ALIAS_ACTIONS + ["sagemaker-mlflow:SetModelVersionTag"],
-                resources=[self._mlflow_resource()],
+            self._mlflow_api(
+                "MlflowReadAndAliases",
+                MLFLOW_READ_ACTIONS + MLFLOW_ALIAS_ACTIONS + ["sagemaker-mlflow:SetModelVersionTag"],
             ),
             iam.PolicyStatement(
                 sid="DatasetsRead",
@@ -424,8 +441,15 @@ class PersonaRoles(Construct):
 
     def _auditor_statements(self) -> list[iam.PolicyStatement]:
         r = self._r
+        # An App authorises every MLflow call, deletes included, with one action: granting it would
+        # end the Auditor's read-only guarantee, so with an App the Auditor reads through the UI URL.
+        mlflow_read = (
+            [iam.PolicyStatement(sid="MlflowRead", actions=MLFLOW_READ_ACTIONS, resources=[self._mlflow_resource()])]
+            if r.mlflow_kind == "tracking-server"
+            else []
+        )
         return [
-            iam.PolicyStatement(sid="MlflowRead", actions=MLFLOW_READ_ACTIONS, resources=[self._mlflow_resource()]),
+            *mlflow_read,
             self._ui_url_statement(),
             iam.PolicyStatement(
                 sid="CloudTrailRead",

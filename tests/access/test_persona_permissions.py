@@ -48,6 +48,7 @@ VIA_S3 = {"kms:ViaService": "s3.{region}.amazonaws.com"}
 DATA_SET = "arn:aws:s3:::{data}/datasets/churn/2024-06/train.csv"
 DATA_ELSEWHERE = "arn:aws:s3:::{data}/exports/customers.csv"
 ARTIFACT = "arn:aws:s3:::{artifacts}/mlflow/{mlflow_name}/1/0a1b2c/artifacts/model/model.pkl"
+OTHER_SERVER_ARTIFACT = "arn:aws:s3:::{artifacts}/mlflow/other-team-mlflow/1/0a1b2c/artifacts/model/model.pkl"
 DATA_BUCKET = "arn:aws:s3:::{data}"
 ARTIFACT_BUCKET = "arn:aws:s3:::{artifacts}"
 PIPELINE = "{sm}:pipeline/{prefix}-churn"
@@ -108,6 +109,8 @@ DATA_SCIENTIST_MAY = [
     Call("s3:ListBucket", DATA_BUCKET, {"s3:prefix": "datasets/"}),
     Call("s3:ListBucket", DATA_BUCKET, {"s3:prefix": "datasets/churn/"}),
     Call("s3:GetObject", ARTIFACT),
+    # log_artifact / log_figure / log_model upload with the caller's own credentials.
+    *calls(["s3:PutObject", "s3:AbortMultipartUpload"], ARTIFACT),
     Call("s3:ListBucket", ARTIFACT_BUCKET, {"s3:prefix": "mlflow/"}),
     *calls(["kms:Decrypt", "kms:GenerateDataKey"], "{key}", VIA_S3),
     Call("sagemaker:StartPipelineExecution", PIPELINE),
@@ -136,7 +139,9 @@ DATA_SCIENTIST_MAY_NOT = [
         ["s3:DeleteBucket", "s3:PutBucketPolicy", "s3:PutBucketVersioning", "s3:PutLifecycleConfiguration"], DATA_BUCKET
     ),
     Call("s3:DeleteBucket", ARTIFACT_BUCKET),
-    Call("s3:PutObject", ARTIFACT),
+    *calls(["s3:DeleteObject", "s3:DeleteObjectVersion"], ARTIFACT),
+    Call("s3:PutObject", OTHER_SERVER_ARTIFACT),
+    Call("s3:PutObject", "arn:aws:s3:::{artifacts}/exports/report.csv"),
     *calls(["s3:PutObject", "s3:GetObject"], DATA_ELSEWHERE),
     Call("s3:ListBucket", DATA_BUCKET, {"s3:prefix": "exports/"}),
     Call("s3:ListBucket", DATA_BUCKET),  # no prefix: the whole bucket
@@ -459,7 +464,7 @@ PERMITTED_WRITES: dict[str, set[tuple[str, str]]] = {
         | _grants(UI_URL, ["server"])
         # The pipeline pattern also covers its executions' ARNs, which AWS never checks this action against.
         | _grants(["sagemaker:StartPipelineExecution"], ["pipeline", "execution"])
-        | _grants(["s3:PutObject", "s3:AbortMultipartUpload"], ["data set"])
+        | _grants(["s3:PutObject", "s3:AbortMultipartUpload"], ["data set", "artifact"])
     ),
     "MLOpsEngineer": (
         _grants(["sagemaker:UpdateModelPackage"], ["model package"])

@@ -35,6 +35,10 @@ pytestmark = pytest.mark.xdist_group("access")
 DATA_SET_KEY = "datasets/churn/2024-06/train.csv"
 ELSEWHERE_KEY = "exports/customers.csv"
 ARTIFACT_KEY = "mlflow/{mlflow_name}/1/0a1b2c/artifacts/model/model.pkl"
+# Where MLflow 3 keeps a logged model's files, and outside this server's artifact root.
+LOGGED_MODEL_KEY = "mlflow/{mlflow_name}/1/models/m-0a1b2c/artifacts/model.pkl"
+OTHER_SERVER_ARTIFACT_KEY = "mlflow/other-team-mlflow/1/0a1b2c/artifacts/model/model.pkl"
+ARTIFACT_BUCKET_ELSEWHERE_KEY = "exports/report.csv"
 # Credential and signature errors mean the test itself is broken, not that IAM said no.
 _SETUP_ERRORS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "InvalidClientTokenId"}
 
@@ -196,8 +200,32 @@ GET_ELSEWHERE = S3Call(
 )
 GET_ARTIFACT = S3Call("get_object", {"Bucket": "{artifacts}", "Key": ARTIFACT_KEY},
                       "s3:GetObject", _object("artifacts", ARTIFACT_KEY))  # fmt: skip
-PUT_ARTIFACT = S3Call("put_object", {"Bucket": "{artifacts}", "Key": ARTIFACT_KEY, "Body": "tampered"},
+PUT_ARTIFACT = S3Call("put_object", {"Bucket": "{artifacts}", "Key": ARTIFACT_KEY, "Body": "model v2"},
                       "s3:PutObject", _object("artifacts", ARTIFACT_KEY))  # fmt: skip
+
+
+def _put_artifact(key: str) -> S3Call:
+    return S3Call(
+        "put_object", {"Bucket": "{artifacts}", "Key": key, "Body": "x"}, "s3:PutObject", _object("artifacts", key)
+    )
+
+
+PUT_LOGGED_MODEL = _put_artifact(LOGGED_MODEL_KEY)
+# log_model of a large model: boto3's upload_file switches to a multipart upload.
+START_ARTIFACT_UPLOAD = S3Call(
+    "create_multipart_upload",
+    {"Bucket": "{artifacts}", "Key": LOGGED_MODEL_KEY},
+    "s3:PutObject",
+    _object("artifacts", LOGGED_MODEL_KEY),
+)
+PUT_OTHER_SERVER_ARTIFACT = _put_artifact(OTHER_SERVER_ARTIFACT_KEY)
+PUT_ARTIFACT_BUCKET_ELSEWHERE = _put_artifact(ARTIFACT_BUCKET_ELSEWHERE_KEY)
+DELETE_ARTIFACT = S3Call(
+    "delete_object",
+    {"Bucket": "{artifacts}", "Key": ARTIFACT_KEY},
+    "s3:DeleteObject",
+    _object("artifacts", ARTIFACT_KEY),
+)
 LIST_DATA_SETS = S3Call("list_objects_v2", {"Bucket": "{data}", "Prefix": "datasets/"},
                         "s3:ListBucket", _bucket("data"), {"s3:prefix": "datasets/"})  # fmt: skip
 LIST_ARTIFACTS = S3Call("list_objects_v2", {"Bucket": "{artifacts}", "Prefix": "mlflow/"},
@@ -220,6 +248,9 @@ DELETE_ARTIFACT_BUCKET = S3Call("delete_bucket", {"Bucket": "{artifacts}"}, "s3:
 
 EXPECTED: dict[str, tuple[list[S3Call], list[S3Call]]] = {
     # persona: (allowed, denied)
+    # The DataScientist writes MLflow artifacts: AWS's sagemaker-mlflow plugin uploads them
+    # straight to S3 with the caller's credentials (sagemaker_mlflow/s3_presigned_artifact_repo.py,
+    # presigned uploads being opt-in). Only under this server's root, and nothing is deleted.
     "DataScientist": (
         [
             PUT_DATA_SET,
@@ -228,6 +259,9 @@ EXPECTED: dict[str, tuple[list[S3Call], list[S3Call]]] = {
             START_UPLOAD,
             ABORT_UPLOAD,
             GET_ARTIFACT,
+            PUT_ARTIFACT,
+            PUT_LOGGED_MODEL,
+            START_ARTIFACT_UPLOAD,
             LIST_DATA_SETS,
             LIST_ARTIFACTS,
         ],
@@ -235,7 +269,9 @@ EXPECTED: dict[str, tuple[list[S3Call], list[S3Call]]] = {
             DELETE_DATA_SET_VERSION,
             DELETE_DATA_BUCKET,
             DELETE_ARTIFACT_BUCKET,
-            PUT_ARTIFACT,
+            DELETE_ARTIFACT,
+            PUT_OTHER_SERVER_ARTIFACT,
+            PUT_ARTIFACT_BUCKET_ELSEWHERE,
             PUT_ELSEWHERE,
             GET_ELSEWHERE,
             PUT_POLICY,

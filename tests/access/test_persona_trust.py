@@ -98,15 +98,18 @@ def test_a_configured_boundary_bounds_every_role_of_every_stack(customised: Reso
 
 
 def test_the_boundary_caps_what_a_persona_policy_grants(customised: ResolvedPlatform) -> None:
-    """With a boundary that leaves MLflow out, the DataScientist's MLflow grant has no effect."""
+    """With a boundary that leaves MLflow out, the DataScientist's MLflow grant has no effect.
+
+    The customised dev runs an MLflow App, whose API calls are all the one action CallMlflowAppApi.
+    """
     boundary = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "NotAction": ["sagemaker-mlflow:*", "iam:*"], "Resource": "*"}],
+        "Statement": [{"Effect": "Allow", "NotAction": ["sagemaker:CallMlflowAppApi", "iam:*"], "Resource": "*"}],
     }
     boundaries = {BOUNDARY_ARN: boundary}
     role = customised.role("DataScientist")
     assert role.permissions_boundary is not None
-    run = Request("sagemaker-mlflow:CreateRun", customised.fill("{server}"))
+    run = Request("sagemaker:CallMlflowAppApi", customised.fill("{server}"))
     data_set = Request("s3:PutObject", customised.fill("arn:aws:s3:::{data}/datasets/churn/train.csv"))
     assert customised.decide("DataScientist", run).allowed
     assert not customised.decide("DataScientist", run, boundaries[role.permissions_boundary]).allowed
@@ -114,7 +117,15 @@ def test_the_boundary_caps_what_a_persona_policy_grants(customised: ResolvedPlat
 
 
 class TestMlflowApp:
-    """The customised dev runs the serverless MLflow App: the grants follow its ARN and actions."""
+    """The customised dev runs the serverless MLflow App: the grants follow its ARN and actions.
+
+    An App authorises every MLflow API call with sagemaker:CallMlflowAppApi on its ARN (Service
+    Authorization Reference, "Actions, resources, and condition keys for Amazon SageMaker AI",
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html);
+    the sagemaker-mlflow actions apply to tracking servers only. One action cannot tell a read
+    from an alias move, so with an App the registry-control rules rest on the MLOps review, not
+    on IAM, and the Auditor gets no API access (docs/testing-personas.md).
+    """
 
     def test_the_app_is_what_the_personas_use(self, customised: ResolvedPlatform) -> None:
         assert ":mlflow-app/" in customised.fill("{server}")
@@ -123,16 +134,18 @@ class TestMlflowApp:
         ("persona", "action", "allowed"),
         [
             ("DataScientist", "sagemaker:CreatePresignedMlflowAppUrl", True),
-            ("DataScientist", "sagemaker-mlflow:CreateRun", True),
+            ("DataScientist", "sagemaker:CallMlflowAppApi", True),
             ("DataScientist", "sagemaker:UpdateMlflowApp", False),
-            ("DataScientist", "sagemaker-mlflow:SetRegisteredModelAlias", False),
+            ("DataScientist", "sagemaker:DeleteMlflowApp", False),
             ("MLOpsEngineer", "sagemaker:UpdateMlflowApp", True),
-            ("MLOpsEngineer", "sagemaker-mlflow:SetRegisteredModelAlias", True),
+            ("MLOpsEngineer", "sagemaker:CallMlflowAppApi", True),
             ("MLOpsEngineer", "sagemaker:DeleteMlflowApp", False),
             ("Auditor", "sagemaker:CreatePresignedMlflowAppUrl", True),
-            ("Auditor", "sagemaker-mlflow:SearchRuns", True),
-            ("Auditor", "sagemaker-mlflow:CreateRun", False),
+            ("Auditor", "sagemaker:CallMlflowAppApi", False),
             ("Auditor", "sagemaker:UpdateMlflowApp", False),
+            # Tracking server actions grant nothing on an App, so none is granted on it.
+            *[(persona, "sagemaker-mlflow:CreateRun", False) for persona in ("DataScientist", "MLOpsEngineer")],
+            ("Auditor", "sagemaker-mlflow:SearchRuns", False),
         ],
     )
     def test_app_grants(self, customised: ResolvedPlatform, persona: str, action: str, allowed: bool) -> None:

@@ -107,13 +107,25 @@ def test_tracking_service_policy_is_limited_to_its_artifact_root_and_registry(
 ) -> None:
     (policy,) = resources(dev_templates["tracking"], "AWS::IAM::ManagedPolicy").values()
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-    assert set(statements) == {"ArtifactObjects", "ArtifactListing", "ArtifactEncryption", "AutomaticModelRegistration"}
+    assert set(statements) == {
+        "ArtifactObjects",
+        "ArtifactListing",
+        "ArtifactBucketLocation",
+        "ArtifactEncryption",
+        "AutomaticModelRegistration",
+        "RegistrationLineage",
+    }
     objects = statements["ArtifactObjects"]["Resource"]["Fn::Join"][1]
     assert objects[-1].endswith("/mlflow/mlops-dev-mlflow/*")
     assert sorted(statements["AutomaticModelRegistration"]["Action"]) == sorted([
         "sagemaker:AddTags", "sagemaker:CreateModelPackageGroup", "sagemaker:CreateModelPackage",
         "sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackageGroup",
     ])  # fmt: skip
+    assert sorted(statements["RegistrationLineage"]["Action"]) == [
+        "sagemaker:AddAssociation",
+        "sagemaker:AddTags",
+        "sagemaker:CreateAction",
+    ]
     for statement in statements.values():
         assert statement["Effect"] == "Allow"
         assert "*" not in statement["Action"]

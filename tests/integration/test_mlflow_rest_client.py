@@ -177,13 +177,23 @@ class TestAgainstRealMlflowServer:
         assert error.method == "GET"
         assert error.path == "/api/2.0/mlflow/model-versions/get"
 
-    def test_alias_lookup_on_a_missing_model_raises_instead_of_returning_none(self, client: MlflowRestClient) -> None:
+    def test_alias_lookup_on_a_missing_model_reads_as_unset_so_the_version_is_read_first(
+        self, client: MlflowRestClient
+    ) -> None:
+        """MLflow 3.0's registry answers an alias of a missing model as an unset alias.
+
+        Its SQL store raises INVALID_PARAMETER_VALUE "Registered model alias champion not
+        found." without looking the model up (mlflow 3.0.1, sqlalchemy_store.py,
+        get_model_version_by_alias); later versions say the model is missing. The gate and
+        the deployer read the version itself first, which does raise not-found.
+        """
         # Given a model name nobody registered
         name = f"no-such-model-{uuid.uuid4().hex[:8]}"
-        # When an alias of it is looked up
-        # Then that is an error, not an unset alias
+        # When an alias of it is looked up, then it reads as unset
+        assert client.get_model_version_by_alias(name, "champion") is None
+        # And reading a version of it is the not-found error callers rely on
         with pytest.raises(MlflowNotFoundError, match=name):
-            client.get_model_version_by_alias(name, "champion")
+            client.get_model_version(name, "1")
 
     def test_missing_run_raises_not_found(self, client: MlflowRestClient) -> None:
         with pytest.raises(MlflowNotFoundError, match="deadbeef"):
@@ -334,7 +344,9 @@ class TestOnTheWire:
         assert request.path == "/api/2.0/mlflow/registered-models/alias"
         assert json.loads(request.body) == {"name": "churn", "alias": "champion"}
 
-    def test_mlflow_app_arn_is_routed_by_the_app_header(self, scripted: ScriptedServer) -> None:
+    def test_mlflow_app_arn_is_routed_by_the_app_header_and_signed_for_sagemaker(
+        self, scripted: ScriptedServer
+    ) -> None:
         # Given a client for an MLflow App rather than a tracking server
         scripted.script.append(ScriptedResponse(200, MODEL_VERSION_BODY))
         # When it makes a call
@@ -343,6 +355,12 @@ class TestOnTheWire:
         (request,) = scripted.received
         assert request.headers["x-sm-mlflow-app-arn"] == MLFLOW_APP_ARN
         assert "x-mlflow-sm-tracking-server-arn" not in request.headers
+        # And it is signed for service sagemaker, as AWS's plugin signs App calls (auth_provider.py)
+        auth = AUTH_HEADER_RE.fullmatch(request.headers["authorization"])
+        assert auth is not None, request.headers["authorization"]
+        assert (auth["region"], auth["service"]) == (REGION, "sagemaker")
+        assert "x-sm-mlflow-app-arn" in auth["signed"].split(";")
+        assert_signature_verifies(request)
 
     def test_rotating_credentials_are_picked_up_on_every_request(self, scripted: ScriptedServer) -> None:
         # Given credentials that are always close to expiry, so botocore refreshes them on each use

@@ -5,7 +5,12 @@ MLflow environment, handing over paths as the pipeline does (SM_* variables for 
 model packed as model.tar.gz, evaluation.json beside it). Training is given a registered model
 name in its environment, as it used to be in the pipeline, to prove it no longer registers.
 Register is given the tracking server ARN, as the pipeline gives it, which the sagemaker-mlflow
-plugin sends to the local server. The server is then read over its REST API.
+plugin sends to the local server, and the serving image and model artifact the pipeline gives
+it for the inference specification. The server is then read over its REST API.
+
+The server and the scripts run the MLflow version stacks/mlflow_clients.py pins for the
+configured server version (the test environment is built with it; tests/mlflow_server.py
+refuses to start another).
 
 Small data and few trees keep it quick: the metric values do not matter here, only where
 they end up.
@@ -39,6 +44,11 @@ ROWS = 1000
 HYPERPARAMETERS = ("--n_estimators", "20", "--max_depth", "2")
 TRACKING_SERVER_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/local-test"
 EXECUTION_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn/execution/reg123"
+SERVING_IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+MODEL_DATA_URL = (
+    "s3://mlops-dev-mlflow-artifacts-123456789012-eu-west-1/pipelines/churn/reg123/train/job/output/model.tar.gz"
+)
+SPECIFICATION_FILE = "sagemaker_inference_specification.json"
 SCRIPT_TIMEOUT_SECONDS = 300
 # Settings of the calling shell that would leak into the scripts and change what they do.
 _FOREIGN_ENV_PREFIXES = ("MLFLOW_", "AWS_", "SM_", "SAGEMAKER_", "TRIGGER_", "TRAINING_JOB", "PIPELINE_EXECUTION")
@@ -60,6 +70,10 @@ class PipelineRun:
     first_registration: dict[str, Any]
     second_registration: dict[str, Any]
     second_output: str
+    # The logged model's specification file on the server's artifact store, and when it was
+    # last written (ms since the epoch), read right after the first registration.
+    specification: dict[str, Any]
+    specification_written_ms: int
 
 
 def run_script(
@@ -124,6 +138,16 @@ def pack_like_sagemaker(model_dir: Path, destination: Path) -> Path:
     return destination
 
 
+def logged_model_artifact(server: MlflowServer, model_id: str, name: str) -> Path:
+    """Where the local server keeps one file of a logged model's artifacts."""
+    model = rest(server, f"logged-models/{model_id}")["model"]
+    location = urllib.parse.urlparse(model["info"]["artifact_uri"])
+    # A local artifact root is a plain path (or file: URI); a proxied one maps onto the same directory.
+    if location.scheme in ("", "file"):
+        return Path(location.path) / name
+    return server.artifact_root / location.path.lstrip("/") / name
+
+
 def arn_tracking_env(server: MlflowServer, workdir: Path) -> dict[str, str]:
     """The tracking server ARN, as the pipeline passes it, routed by the plugin to the local server."""
     return {
@@ -186,12 +210,18 @@ def pipeline_run(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathF
             env={
                 **arn_tracking_env(mlflow_server, workdir),
                 pd.ENV_MLFLOW_REGISTERED_MODEL_NAME: model_name,
+                pd.ENV_SERVING_IMAGE_URI: SERVING_IMAGE,
+                pd.ENV_MODEL_DATA_URL: MODEL_DATA_URL,
                 **trigger,
             },
         )
 
     register("registration-1")
     versions_after_register = model_versions(mlflow_server, model_name)
+    model_id = json.loads((model_dir / pd.MLFLOW_RUN_FILE).read_text())["model_id"]
+    specification_path = logged_model_artifact(mlflow_server, model_id, SPECIFICATION_FILE)
+    specification = json.loads(specification_path.read_text())
+    specification_written_ms = specification_path.stat().st_mtime_ns // 1_000_000
     second = register("registration-2")
     return PipelineRun(
         model_name=model_name,
@@ -206,6 +236,8 @@ def pipeline_run(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathF
         first_registration=json.loads((workdir / "registration-1" / "registration.json").read_text()),
         second_registration=json.loads((workdir / "registration-2" / "registration.json").read_text()),
         second_output=second.stdout + second.stderr,
+        specification=specification,
+        specification_written_ms=specification_written_ms,
     )
 
 
@@ -264,6 +296,95 @@ def test_registering_the_same_run_again_reuses_its_version(pipeline_run: Pipelin
     assert "already registered as" in pipeline_run.second_output
 
 
+def test_the_logged_model_carries_the_inference_specification_the_pipeline_asked_for(
+    pipeline_run: PipelineRun,
+) -> None:
+    # Given the serving image and model artifact the Register step was given
+    # Then the logged model holds exactly that specification, which names the packed artifact
+    # (so the plugin did not substitute the logged model's own folder)
+    assert pipeline_run.specification == {
+        "Containers": [{"Image": SERVING_IMAGE, "ModelDataUrl": MODEL_DATA_URL}],
+        "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"],
+    }
+    assert pipeline_run.first_registration["inference_specification"] == pipeline_run.specification
+    assert pipeline_run.first_registration["inference_specification_uri"].endswith(f"/{SPECIFICATION_FILE}")
+
+
+def test_the_specification_is_written_before_the_version_is_registered(pipeline_run: PipelineRun) -> None:
+    # Automatic registration reads it when the version is created; written later, it would be ignored.
+    (version,) = pipeline_run.versions_after_register
+    assert pipeline_run.specification_written_ms <= int(version["creation_timestamp"])
+
+
+def test_registering_again_leaves_the_specification_as_it_was(pipeline_run: PipelineRun) -> None:
+    # The version exists, so its package exists: nothing is attached again.
+    assert pipeline_run.second_registration["inference_specification_uri"] is None
+
+
+def test_a_model_whose_specification_cannot_be_attached_is_not_registered(
+    mlflow_server: MlflowServer, pipeline_run: PipelineRun, tmp_path: Path
+) -> None:
+    # Given a model artifact whose run exists but whose logged model does not
+    info = json.loads(read_member(pipeline_run.packed_model / "model.tar.gz", pd.MLFLOW_RUN_FILE))
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / pd.MLFLOW_RUN_FILE).write_text(json.dumps({**info, "model_id": "m-doesnotexist"}))
+    name = f"{pipeline_run.model_name}-nospec"
+    # When Register runs for it
+    completed = run_script(
+        pd.REGISTER_SCRIPT,
+        *("--model-dir", "model", "--evaluation-dir", str(pipeline_run.workdir / "evaluation"), "--output-dir", "out"),
+        cwd=tmp_path,
+        env={
+            **arn_tracking_env(mlflow_server, tmp_path),
+            pd.ENV_MLFLOW_REGISTERED_MODEL_NAME: name,
+            pd.ENV_SERVING_IMAGE_URI: SERVING_IMAGE,
+            pd.ENV_MODEL_DATA_URL: MODEL_DATA_URL,
+        },
+        check=False,
+    )
+    # Then it fails naming the logged model, and no version (hence no package) exists
+    assert completed.returncode != 0
+    assert "cannot attach the inference specification to logged model m-doesnotexist" in completed.stderr
+    assert model_versions(mlflow_server, name) == []
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        (pd.ENV_SERVING_IMAGE_URI, "no serving image"),
+        (pd.ENV_MODEL_DATA_URL, "MODEL_DATA_URL / --model-data-url must be the model artifact's s3:// URI"),
+    ],
+)
+def test_register_refuses_to_start_without_what_the_specification_needs(
+    pipeline_run: PipelineRun, tmp_path: Path, missing: str, message: str
+) -> None:
+    environment = {
+        "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+        pd.ENV_MLFLOW_REGISTERED_MODEL_NAME: pipeline_run.model_name,
+        pd.ENV_SERVING_IMAGE_URI: SERVING_IMAGE,
+        pd.ENV_MODEL_DATA_URL: MODEL_DATA_URL,
+    }
+    del environment[missing]
+    completed = run_script(
+        pd.REGISTER_SCRIPT,
+        *("--model-dir", str(pipeline_run.packed_model), "--evaluation-dir", str(pipeline_run.workdir / "evaluation")),
+        cwd=tmp_path,
+        env=environment,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert message in completed.stderr
+
+
+def read_member(archive: Path, name: str) -> bytes:
+    with tarfile.open(archive, "r:gz") as tar:
+        member = tar.extractfile(name)
+        assert member is not None, f"{archive} has no {name}"
+        return member.read()
+
+
 def test_register_refuses_a_model_artifact_without_its_run(pipeline_run: PipelineRun, tmp_path: Path) -> None:
     (tmp_path / "model").mkdir()
     completed = run_script(
@@ -271,7 +392,11 @@ def test_register_refuses_a_model_artifact_without_its_run(pipeline_run: Pipelin
         *("--model-dir", "model", "--evaluation-dir", str(pipeline_run.workdir / "evaluation")),
         *("--output-dir", "out", "--registered-model-name", pipeline_run.model_name),
         cwd=tmp_path,
-        env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"},
+        env={
+            "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+            pd.ENV_SERVING_IMAGE_URI: SERVING_IMAGE,
+            pd.ENV_MODEL_DATA_URL: MODEL_DATA_URL,
+        },
         check=False,
     )
     assert completed.returncode != 0

@@ -20,6 +20,7 @@ import pytest
 
 from stacks import pipeline_definition as pd
 from stacks.config import ModelConfig, load_environment
+from stacks.mlflow_clients import CLIENTS, UnsupportedMlflowVersion
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_COPY = REPO_ROOT / "tests" / "schemas" / "sagemaker-pipeline-definition.schema.json"
@@ -34,6 +35,9 @@ CODE_PREFIX = f"s3://{ARTIFACT_BUCKET}/code/churn/"
 KMS_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 SKLEARN_IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 DEFAULT_IMAGES = pd.DefaultImages(training=SKLEARN_IMAGE, processing=SKLEARN_IMAGE)
+SERVER_VERSION = "3.0"
+# What the jobs install for that server version (stacks/mlflow_clients.py).
+CLIENT_ENVIRONMENT = {"MLFLOW_CLIENT_VERSION": "3.0.1", "MLFLOW_PLUGIN_VERSION": "0.5.0"}
 
 
 def model_config(**model: Any) -> ModelConfig:
@@ -52,6 +56,7 @@ def build(model: ModelConfig | None = None, **overrides: Any) -> dict[str, Any]:
         "code_prefix_uri": CODE_PREFIX,
         "kms_key_arn": KMS_KEY_ARN,
         "default_image_uris": DEFAULT_IMAGES,
+        "mlflow_server_version": SERVER_VERSION,
         **overrides,
     }
     return pd.build_pipeline_definition(model or model_config(), **arguments)
@@ -464,6 +469,7 @@ def test_training_environment_points_mlflow_at_the_tracking_server_without_a_mod
         "TRIGGER_EVENT_ID": {"Get": "Parameters.TriggerEventId"},
         "PIPELINE_EXECUTION_ARN": {"Get": "Execution.PipelineExecutionArn"},
         "MLFLOW_DISABLE_TELEMETRY": "true",
+        **CLIENT_ENVIRONMENT,
     }
 
 
@@ -664,11 +670,54 @@ def test_register_environment_names_the_server_the_model_and_the_trigger() -> No
     assert register_step()["Arguments"]["Environment"] == {
         "MLFLOW_TRACKING_ARN": TRACKING_ARN,
         "MLFLOW_REGISTERED_MODEL_NAME": "churn",
+        "SERVING_IMAGE_URI": SKLEARN_IMAGE,
+        "MODEL_DATA_URL": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
         "TRIGGER_REASON": {"Get": "Parameters.TriggerReason"},
         "TRIGGER_EVENT_ID": {"Get": "Parameters.TriggerEventId"},
         "PIPELINE_EXECUTION_ARN": {"Get": "Execution.PipelineExecutionArn"},
         "MLFLOW_DISABLE_TELEMETRY": "true",
+        **CLIENT_ENVIRONMENT,
     }
+
+
+def test_the_inference_specification_is_served_by_the_image_the_model_trains_in() -> None:
+    # Given a model that brings its own training image (and one that does not)
+    own = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/churn-trainer:7"
+    environment = register_step(build(model_config(training={"image_uri": own})))["Arguments"]["Environment"]
+    # Then its package is served by that image, and by the default image otherwise
+    assert environment["SERVING_IMAGE_URI"] == own
+    assert register_step()["Arguments"]["Environment"]["SERVING_IMAGE_URI"] == SKLEARN_IMAGE
+    # And the serving image stays the training image when only processing changes
+    processing = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/churn-processing:7"
+    environment = register_step(build(model_config(processing={"image_uri": processing})))["Arguments"]["Environment"]
+    assert environment["SERVING_IMAGE_URI"] == SKLEARN_IMAGE
+
+
+def test_jobs_install_the_mlflow_client_pinned_for_the_server_version() -> None:
+    # requirements.txt names the versions as ${...}; pip expands them from the job's environment.
+    requirements = (CHURN_CODE / pd.REQUIREMENTS_FILE).read_text().splitlines()
+    assert "mlflow==${MLFLOW_CLIENT_VERSION}" in requirements
+    assert "sagemaker-mlflow==${MLFLOW_PLUGIN_VERSION}" in requirements
+    steps = steps_by_name(build(mlflow_server_version="3.0.2"))
+    for name in ("Train", "Register"):
+        environment = steps[name]["Arguments"]["Environment"]
+        assert {key: environment[key] for key in CLIENT_ENVIRONMENT} == CLIENT_ENVIRONMENT, name
+    assert CLIENTS["3.0"].environment() == CLIENT_ENVIRONMENT
+
+
+def test_an_mlflow_app_takes_the_newest_pinned_client() -> None:
+    # An App has no configured version (SageMaker chooses it), so mlflow.version is None.
+    environment = steps_by_name(build(mlflow_server_version=None))["Register"]["Arguments"]["Environment"]
+    assert {key: environment[key] for key in CLIENT_ENVIRONMENT} == CLIENT_ENVIRONMENT
+
+
+@pytest.mark.parametrize("version", ["2.16", "2.13.2", "3.1"])
+def test_a_server_version_without_a_pinned_client_is_refused(version: str) -> None:
+    with pytest.raises(UnsupportedMlflowVersion) as caught:
+        build(mlflow_server_version=version)
+    message = str(caught.value)
+    assert f"'mlflow.version': got {version!r}" in message
+    assert "3.0" in message
 
 
 def test_register_uses_the_models_name_for_the_registered_model() -> None:
@@ -752,3 +801,5 @@ def test_churn_scripts_read_what_the_definition_provides() -> None:
     for script in (pd.PREPARE_SCRIPT, pd.TRAIN_SCRIPT, pd.EVALUATE_SCRIPT, pd.REGISTER_SCRIPT, pd.REQUIREMENTS_FILE):
         assert (CHURN_CODE / script).is_file()
     assert "mlflow==" in (CHURN_CODE / pd.REQUIREMENTS_FILE).read_text(), "register.py needs MLflow installed"
+    for name in (pd.ENV_SERVING_IMAGE_URI, pd.ENV_MODEL_DATA_URL):
+        assert f'"{name}"' in register, f"register.py does not read {name}"
