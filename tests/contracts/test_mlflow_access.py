@@ -235,19 +235,28 @@ def test_service_role_can_do_everything_automatic_registration_needs(synthesized
     found, deployment = _deployed(synthesized_env.label)
     assert found.platform.automation.config.mlflow.automatic_model_registration
     bucket, root = _artifact_root(found, deployment)
-    group = f"{SM}:model-package-group/churn-abc123"
+    models = found.platform.automation.config.models
+    if not models:
+        # Registration is scoped to the configured models' groups: with none, nothing may register.
+        probe = Request("sagemaker:CreateModelPackageGroup", f"{SM}:model-package-group/churn-abc123")
+        assert not _decide(deployment, _service_role(found), probe)
+        return
+    # A tracking server's suffix is known at synth; an App's is matched by length (any six characters).
+    suffix = found.platform.tracking.mlflow.package_group_suffix or "abc123"
+    name = f"{models[0].name}-{suffix}"
+    group = f"{SM}:model-package-group/{name}"
     spec = f"arn:aws:s3:::{bucket}/{root}/1/models/m-0a1b2c/artifacts/sagemaker_inference_specification.json"
     needed = [
         Request("sagemaker:CreateModelPackageGroup", group),
         Request("sagemaker:DescribeModelPackageGroup", group),
         Request("sagemaker:AddTags", group),
-        Request("sagemaker:CreateModelPackage", f"{SM}:model-package/churn-abc123/1"),
-        Request("sagemaker:UpdateModelPackage", f"{SM}:model-package/churn-abc123/1"),
-        Request("sagemaker:AddTags", f"{SM}:model-package/churn-abc123/1"),
+        Request("sagemaker:CreateModelPackage", f"{SM}:model-package/{name}/1"),
+        Request("sagemaker:UpdateModelPackage", f"{SM}:model-package/{name}/1"),
+        Request("sagemaker:AddTags", f"{SM}:model-package/{name}/1"),
         Request("sagemaker:CreateAction", f"{SM}:action/mlflow-registration-0a1b2c"),
         Request("sagemaker:AddAssociation", f"{SM}:action/mlflow-registration-0a1b2c"),
         Request("sagemaker:AddAssociation", f"{SM}:artifact/0a1b2c3d4e5f"),
-        Request("sagemaker:AddAssociation", f"{SM}:context/churn-abc123-context"),
+        Request("sagemaker:AddAssociation", f"{SM}:context/{name}-context"),
         Request("s3:GetObject", spec),
         Request("s3:PutObject", f"arn:aws:s3:::{bucket}/{root}/1/0a1b2c/artifacts/plots/roc.png"),
         Request("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": f"{root}/1/"}),
