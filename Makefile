@@ -44,11 +44,11 @@ $(STAMPS)/venv: requirements.txt requirements-dev.txt | prerequisites
 # The real MLflow server and the example training code: large, so in a venv of its own. MLflow
 # is the client version stacks/mlflow_clients.py pins for ENV's configured server version
 # (cdk.json), so the tests run the versions the pipeline installs.
-$(STAMPS)/mlflow-venv: requirements-mlflow.txt stacks/mlflow_clients.py cdk.json | prerequisites
+$(STAMPS)/mlflow-venv: requirements-mlflow.txt stacks/mlflow_clients.py cdk.json $(STAMPS)/venv | prerequisites
 	@mkdir -p $(STAMPS)
-	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(PYTHON) -m venv --clear $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
-	pins="$$($(PYTHON) -m stacks.mlflow_clients --env $(ENV))" && \
+	pins="$$($(PY) -m stacks.mlflow_clients --env $(ENV))" && \
 		env $$pins $(MLFLOW_VENV)/bin/python -m pip install --quiet -r requirements-mlflow.txt
 	@touch $@
 
