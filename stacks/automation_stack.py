@@ -40,6 +40,7 @@ from stacks.constructs.platform_functions import (
     lambda_code,
 )
 from stacks.constructs.trigger_lock import TriggerLock
+from stacks.constructs.trigger_timer import TriggerTimer
 from stacks.data_stack import DATASETS_PREFIX
 
 # Domain events people are told about (failures, decisions that need a person, outcomes).
@@ -121,6 +122,15 @@ class AutomationStack(Stack):
             **common_env, env_names.DATA_BUCKET_NAME: naming.data_bucket_name(config),
             env_names.RETRAINING_LOCK_TABLE_NAME: self.trigger_lock.table.table_name})  # fmt: skip
         self.trigger_lock.grant_items(self.trigger)
+        self.trigger_timer = TriggerTimer(
+            self,
+            "TriggerTimer",
+            name=f"{prefix}-retraining-window",
+            target=self.trigger,
+            dead_letter_queue=self.events_dlq,
+            key=self.key,
+        )
+        self.trigger_timer.grant_scheduling(self.trigger)
         self.gate = self._function(MODEL_GATE, code, {**common_env, env_names.MLFLOW_TRACKING_SERVER_ARN: mlflow_arn})
         self.deployer = self._function(DEPLOYER, code, {
             **common_env, env_names.MLFLOW_TRACKING_SERVER_ARN: mlflow_arn,
@@ -205,6 +215,14 @@ class AutomationStack(Stack):
                                 resources=[pipelines]),
             "Each model stack adds a pipeline named <prefix>-<env>-<model>.",
         )  # fmt: skip
+        self.trigger.allow(
+            iam.PolicyStatement(
+                sid="ReadPipelineExecutions",
+                actions=["sagemaker:DescribePipelineExecution"],
+                resources=[f"{pipelines}/execution/*"],
+            ),
+            "Executions are created at run time under each model's pipeline.",
+        )
         # Only this server's groups (<model>-<suffix>) when the suffix is known at synth time.
         packages = self.format_arn(
             service="sagemaker",
@@ -286,6 +304,13 @@ class AutomationStack(Stack):
                     targets=[self._target(self.trigger)])  # fmt: skip
         if not models:
             return
+        self._rule(
+            "PipelineRunEnded",
+            rule_name=f"{prefix}-pipeline-run-ended",
+            description="A pipeline run ended: start one trailing run on data that waited for it",
+            pattern=event_patterns.pipeline_run_ended(f"*:pipeline/{prefix}-*"),
+            targets=[self._target(self.trigger)],
+        )
         alarm_names = [naming.quality_alarm_name(self.config, m.name) for m in models]
         for index, chunk in enumerate(event_patterns.chunks(alarm_names)):
             self._rule(f"QualityAlarm{index}", rule_name=f"{prefix}-quality-alarm-{index}",

@@ -18,6 +18,9 @@ RETRAINING_STARTED = "RetrainingStarted"
 RETRAINING_COALESCED = "RetrainingCoalesced"
 RETRAINING_IGNORED = "RetrainingIgnored"
 EVENT_REJECTED = "EventRejected"
+# Not published on the bus: the trigger's own one-time schedule delivers it to the trigger when
+# a model's coalescing window closes.
+RETRAINING_WINDOW_CLOSED = "RetrainingWindowClosed"
 MODEL_APPROVED = "ModelApproved"
 MODEL_REJECTED = "ModelRejected"
 MODEL_REVIEW_REQUESTED = "ModelReviewRequested"

@@ -8,6 +8,7 @@ propagates, so Lambda's async retries and the dead-letter queue keep the event.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -21,29 +22,55 @@ from retraining_trigger import logic
 from retraining_trigger.lease import LeaseTable
 from retraining_trigger.models import TriggerEvent, model_for
 from retraining_trigger.outcome import Outcome, announce, rejection
+from retraining_trigger.state import StateTable
+from retraining_trigger.timer import WindowTimer
 
 MAX_REPORTED_ERRORS = 10
 
 logger = Logger()
 
 
-def _data_bucket_from_env() -> str:
-    return runtime.require_env(env_names.DATA_BUCKET_NAME)
+@dataclass(frozen=True)
+class TriggerSettings:
+    """What the automation stack tells the trigger beyond the settings every handler gets."""
+
+    data_bucket: str
+    lock_table: str
+    timer_group: str
+    timer_role_arn: str
+    timer_dead_letter_arn: str
+
+    @classmethod
+    def from_env(cls) -> TriggerSettings:
+        """Read the settings; a missing one raises MissingSettingError naming the variable."""
+        return cls(
+            data_bucket=runtime.require_env(env_names.DATA_BUCKET_NAME),
+            lock_table=runtime.require_env(env_names.RETRAINING_LOCK_TABLE_NAME),
+            timer_group=runtime.require_env(env_names.RETRAINING_TIMER_GROUP_NAME),
+            timer_role_arn=runtime.require_env(env_names.RETRAINING_TIMER_ROLE_ARN),
+            timer_dead_letter_arn=runtime.require_env(env_names.RETRAINING_TIMER_DEAD_LETTER_ARN),
+        )
 
 
-data_bucket = runtime.lazy(_data_bucket_from_env)
+trigger_settings = runtime.lazy(TriggerSettings.from_env)
 
 
-def _lock_table_from_env() -> str:
-    return runtime.require_env(env_names.RETRAINING_LOCK_TABLE_NAME)
-
-
-lock_table = runtime.lazy(_lock_table_from_env)
-
-
-def leases() -> LeaseTable:
-    """The per-model leases, in the table the automation stack names."""
-    return LeaseTable(runtime.client("dynamodb"), lock_table(), clock=logic.utc_now, sleep=time.sleep)
+def services(function_arn: str) -> logic.Services:
+    """The core's AWS side: SageMaker, the lock table (leases and state) and the window timer."""
+    settings = trigger_settings()
+    dynamodb = runtime.client("dynamodb")
+    return logic.Services(
+        sagemaker=runtime.client("sagemaker"),
+        leases=LeaseTable(dynamodb, settings.lock_table, clock=logic.utc_now, sleep=time.sleep),
+        states=StateTable(dynamodb, settings.lock_table, clock=logic.utc_now),
+        timer=WindowTimer(
+            runtime.client("scheduler"),
+            group_name=settings.timer_group,
+            role_arn=settings.timer_role_arn,
+            dead_letter_arn=settings.timer_dead_letter_arn,
+        ),
+        function_arn=function_arn,
+    )
 
 
 def reset() -> None:
@@ -114,9 +141,8 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             outcome = logic.process(
                 parsed,
                 catalog=runtime.catalog(),
-                sagemaker=runtime.client("sagemaker"),
-                data_bucket=data_bucket(),
-                leases=leases(),
+                data_bucket=trigger_settings().data_bucket,
+                services=services(context.invoked_function_arn),
             )
         # Logged before publishing, so a run that started is on record even if the bus fails.
         _log(outcome)

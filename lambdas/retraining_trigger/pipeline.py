@@ -26,6 +26,8 @@ RECENT_EXECUTIONS = 50
 EVENT_HASH_LENGTH = 16
 MAX_DESCRIPTION_LENGTH = 3072
 
+DATA_RUN_LABEL = "data"
+
 _DISPLAY_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
 
 
@@ -57,6 +59,10 @@ class Trigger:
     event_id: str
     event_time: datetime
     description: str
+    # The object that asked for a data run (for messages and the waiting record).
+    data_key: str = ""
+    # True when the run reads the model's whole data prefix, so it reads every data set so far.
+    whole_prefix: bool = False
 
     @property
     def token(self) -> str:
@@ -95,6 +101,11 @@ class Execution:
             start_time=start if isinstance(start, datetime) else None,
         )
 
+    @property
+    def is_data_run(self) -> bool:
+        """Started by the trigger for data (its display name starts with the trigger reason)."""
+        return self.display_name.startswith(f"{DATA_RUN_LABEL}-")
+
 
 def newest_first(executions: Iterable[Execution]) -> list[Execution]:
     oldest = datetime.min.replace(tzinfo=UTC)
@@ -123,3 +134,12 @@ def start(trigger: Trigger, sagemaker: Any) -> str:
         ClientRequestToken=trigger.token,
     )
     return str(response["PipelineExecutionArn"])
+
+
+def describe_status(sagemaker: Any, execution_arn: str) -> str | None:
+    """The execution's current status, or None if SageMaker does not know the execution."""
+    try:
+        response = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+    except sagemaker.exceptions.ResourceNotFound:
+        return None
+    return str(response.get("PipelineExecutionStatus", ""))

@@ -1,4 +1,4 @@
-"""The retraining trigger's lock table: one lease item per model, so that concurrent invocations decide one at a time."""
+"""The retraining trigger's lock table: per model, a lease (one decision at a time) and the model's retraining state."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from stacks.constructs.platform_functions import PlatformFunction
 KEY_ATTRIBUTE = "id"
 TTL_ATTRIBUTE = "expiresAt"
 # The calls the trigger makes on the table, and nothing else (no Scan, Query or UpdateItem).
-ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem")
+ITEM_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
 
 
 class TriggerLock(Construct):
@@ -25,9 +25,11 @@ class TriggerLock(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, table_name: str, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
         self.key = key
-        # Not retained: every item is a lease of at most a few minutes, rebuilt by the next event,
-        # so a deleted stack leaves nothing behind worth keeping (a retained table would only
-        # block redeploying the stack under the same table name).
+        # Not retained. Leases last two minutes. The state items point at data in the data bucket,
+        # which is retained: losing them (only with the stack, which takes the trigger with it)
+        # loses no data, only the note that the newest data set still awaits a run, which a person
+        # can ask for (RetrainingRequested). A retained table would also block redeploying the
+        # stack, whose table name is fixed.
         self.table = dynamodb.Table(
             self,
             "Table",
@@ -45,7 +47,8 @@ class TriggerLock(Construct):
         acknowledge(
             self.table,
             "NIST.800.53.R5-DynamoDBInBackupPlan",
-            "The table holds short-lived leases only; point-in-time recovery is on, a backup plan would keep nothing of value.",
+            "The table holds leases and notes that point at retained data; point-in-time recovery is on, "
+            "a backup plan would keep nothing that cannot be rebuilt.",
         )
 
     def grant_items(self, function: PlatformFunction) -> None:

@@ -20,6 +20,7 @@ from moto.core.models import botocore_stubber
 
 from platform_common import domain_events, env_names, runtime
 from retraining_trigger import handler, keys, logic, pipeline
+from retraining_trigger.state import ModelState
 from tests.handlers.conftest import ACCOUNT, BUS_NAME, REGION, example_settings, load_event, put_catalog
 from tests.handlers.trigger_platform import (
     CHURN_FOLDER,
@@ -652,7 +653,8 @@ def test_redelivery_is_recognised_before_a_running_execution() -> None:
     other = pipeline.Execution("arn:other", "Executing", "studio-run", now)
 
     # When deciding, Then it is a duplicate of its own run, not a coalesce into the other
-    decision = logic.decide(trigger, [other, own], now)
+    situation = logic.Situation(executions=(other, own), running=other, last_data_run=own)
+    decision = logic.decide(trigger, ModelState("churn"), situation, now)
     assert (decision.action, decision.execution) == ("duplicate", own)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from retraining_trigger import handler, lease, logic
 from retraining_trigger.models import ObjectCreatedEvent
 from retraining_trigger.outcome import Outcome
 from retraining_trigger.pipeline import Trigger
+from retraining_trigger.state import StateConflictError
 from tests.handlers.conftest import example_settings
 from tests.handlers.trigger_platform import (
     DATA_BUCKET,
@@ -74,10 +76,8 @@ def process(platform: Platform, event: ObjectCreatedEvent, clock: FakeClock, sag
     return logic.process(
         event,
         catalog=Catalog([example_settings("churn")]),
-        sagemaker=sagemaker or platform.sagemaker,
         data_bucket=DATA_BUCKET,
-        leases=platform.leases(clock, clock.sleep),
-        clock=clock,
+        services=platform.services(clock, clock.sleep, sagemaker=sagemaker),
     )
 
 
@@ -174,24 +174,21 @@ def test_an_event_decided_inside_anothers_decision_waits_and_is_coalesced(platfo
 
 
 def test_without_the_lease_the_same_interleaving_starts_two_runs(platform: Platform) -> None:
-    """The interleaving above is a real race: without mutual exclusion it starts a second run."""
+    """The interleaving above is a real race: without mutual exclusion it starts a second run.
+
+    The state's version check notices afterwards (the first invocation cannot record its run),
+    but only the lease keeps the second run from starting.
+    """
     clock = FakeClock()
     keep_runs_executing(platform.sagemaker)
+    unguarded = replace(platform.services(clock, clock.sleep), leases=NoLease())
 
     def handle_b() -> None:
-        logic.run(
-            Trigger(example_settings("churn"), "data", "s3://b/", "drop-b", clock(), "b"),
-            platform.sagemaker,
-            NoLease(),  # type: ignore[arg-type]
-            clock,
-        )
+        logic.run(Trigger(example_settings("churn"), "data", "s3://b/", "drop-b", clock(), "b"), unguarded)
 
-    logic.run(
-        Trigger(example_settings("churn"), "data", "s3://a/", "drop-a", clock(), "a"),
-        ListThenInterleave(platform.sagemaker, handle_b),
-        NoLease(),  # type: ignore[arg-type]
-        clock,
-    )
+    interleaved = replace(unguarded, sagemaker=ListThenInterleave(platform.sagemaker, handle_b))
+    with pytest.raises(StateConflictError, match="model churn"):
+        logic.run(Trigger(example_settings("churn"), "data", "s3://a/", "drop-a", clock(), "a"), interleaved)
 
     assert [e["PipelineExecutionStatus"] for e in platform.executions()] == ["Executing", "Executing"]
 
@@ -249,7 +246,7 @@ def test_an_error_while_holding_the_lease_gives_it_back(platform: Platform) -> N
 def test_a_lease_is_given_back_only_by_its_owner(platform: Platform) -> None:
     # Given a lease that expired and was taken over by another invocation
     clock = FakeClock()
-    leases = platform.leases(clock, clock.sleep)
+    leases = platform.services(clock, clock.sleep).leases
     stale = leases.acquire("churn", "slow-invocation")
     clock.sleep(lease.LEASE_SECONDS + 1)
     current = leases.acquire("churn", "next-invocation")

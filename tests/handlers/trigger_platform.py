@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from moto.sagemaker.models import sagemaker_backends
 
 from platform_common import domain_events, env_names
-from retraining_trigger import handler, lease, pipeline
+from retraining_trigger import handler, lease, logic, pipeline, state, timer
 from tests.handlers.conftest import (
     ACCOUNT,
     BUS_NAME,
@@ -34,6 +34,9 @@ from tests.handlers.conftest import (
 DATA_BUCKET = f"mlops-dev-data-{ACCOUNT}-{REGION}"
 PIPELINE = "mlops-dev-churn"
 LOCK_TABLE = "mlops-dev-retraining-lock"
+TIMER_GROUP = "mlops-dev-retraining-window"
+TIMER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-retraining-window"
+TIMER_DEAD_LETTER_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:mlops-dev-events-dlq"
 CHURN_FOLDER = f"s3://{DATA_BUCKET}/datasets/churn/2025-03-14/"
 CHURN_PREFIX = f"s3://{DATA_BUCKET}/datasets/churn/"
 
@@ -56,6 +59,7 @@ class Platform:
 
     sagemaker: Any
     dynamodb: Any
+    scheduler: Any
     sqs: Any
     queue_url: str
 
@@ -109,15 +113,46 @@ class Platform:
             },
         )
 
-    def leases(self, clock: lease.Clock, sleep: lease.Sleep, **kwargs: Any) -> lease.LeaseTable:
-        """A lease table on the test's clock (for calling the core directly)."""
-        return lease.LeaseTable(self.dynamodb, LOCK_TABLE, clock=clock, sleep=sleep, **kwargs)
+    def services(self, clock: lease.Clock, sleep: lease.Sleep, *, sagemaker: Any = None) -> logic.Services:
+        """The core's AWS side on the test's clock (for calling the core directly)."""
+        return logic.Services(
+            sagemaker=sagemaker or self.sagemaker,
+            leases=lease.LeaseTable(self.dynamodb, LOCK_TABLE, clock=clock, sleep=sleep),
+            states=state.StateTable(self.dynamodb, LOCK_TABLE, clock=clock),
+            timer=timer.WindowTimer(
+                self.scheduler, group_name=TIMER_GROUP, role_arn=TIMER_ROLE_ARN, dead_letter_arn=TIMER_DEAD_LETTER_ARN
+            ),
+            function_arn=FakeLambdaContext.invoked_function_arn,
+            clock=clock,
+        )
+
+    def state(self, model: str = "churn") -> state.ModelState:
+        return state.StateTable(self.dynamodb, LOCK_TABLE, clock=logic.utc_now).load(model)
+
+    def schedules(self) -> list[dict[str, Any]]:
+        """The window schedules in the trigger's group, with their targets."""
+        names = [s["Name"] for s in self.scheduler.list_schedules(GroupName=TIMER_GROUP)["Schedules"]]
+        return [self.scheduler.get_schedule(Name=n, GroupName=TIMER_GROUP) for n in sorted(names)]
+
+    def fire(self, schedule: dict[str, Any]) -> dict[str, Any]:
+        """Do what EventBridge Scheduler does when the schedule is due: invoke its target with its input."""
+        assert schedule["Target"]["Arn"] == FakeLambdaContext.invoked_function_arn
+        self.scheduler.delete_schedule(Name=schedule["Name"], GroupName=TIMER_GROUP)
+        return self.invoke(json.loads(schedule["Target"]["Input"]))
+
+    def end_run(self, execution_arn: str, status: str = "Succeeded", *, event_id: str | None = None) -> dict[str, Any]:
+        """The run ends in SageMaker, and its status change event reaches the trigger."""
+        self.set_status(execution_arn, status)
+        return self.invoke(run_ended(execution_arn, status, event_id=event_id or f"end-{execution_arn[-12:]}"))
 
 
 def build_platform(monkeypatch: pytest.MonkeyPatch) -> Platform:
     """Catalog, pipeline, lock table and a queue that captures domain events, all in moto."""
     monkeypatch.setenv(env_names.DATA_BUCKET_NAME, DATA_BUCKET)
     monkeypatch.setenv(env_names.RETRAINING_LOCK_TABLE_NAME, LOCK_TABLE)
+    monkeypatch.setenv(env_names.RETRAINING_TIMER_GROUP_NAME, TIMER_GROUP)
+    monkeypatch.setenv(env_names.RETRAINING_TIMER_ROLE_ARN, TIMER_ROLE_ARN)
+    monkeypatch.setenv(env_names.RETRAINING_TIMER_DEAD_LETTER_ARN, TIMER_DEAD_LETTER_ARN)
     put_catalog(example_settings("churn"))
 
     sagemaker = boto3.client("sagemaker", region_name=REGION)
@@ -139,6 +174,9 @@ def build_platform(monkeypatch: pytest.MonkeyPatch) -> Platform:
         TableName=LOCK_TABLE, TimeToLiveSpecification={"AttributeName": lease.TTL_ATTRIBUTE, "Enabled": True}
     )
 
+    scheduler = boto3.client("scheduler", region_name=REGION)
+    scheduler.create_schedule_group(Name=TIMER_GROUP)
+
     events = boto3.client("events", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
     events.create_event_bus(Name=BUS_NAME)
@@ -150,7 +188,7 @@ def build_platform(monkeypatch: pytest.MonkeyPatch) -> Platform:
         EventPattern=json.dumps({"source": [domain_events.SOURCE]}),
     )
     events.put_targets(Rule="capture-domain-events", EventBusName=BUS_NAME, Targets=[{"Id": "queue", "Arn": queue_arn}])
-    return Platform(sagemaker=sagemaker, dynamodb=dynamodb, sqs=sqs, queue_url=queue_url)
+    return Platform(sagemaker=sagemaker, dynamodb=dynamodb, scheduler=scheduler, sqs=sqs, queue_url=queue_url)
 
 
 def keep_runs_executing(sagemaker_client: Any) -> None:
@@ -185,9 +223,13 @@ def wait_for_the_other(barrier: threading.Barrier) -> Callable[[], None]:
     return wait
 
 
-def object_created(key: str, *, event_id: str, size: int | None = 1024, bucket: str = DATA_BUCKET) -> dict[str, Any]:
+def object_created(
+    key: str, *, event_id: str, size: int | None = 1024, bucket: str = DATA_BUCKET, time: str | None = None
+) -> dict[str, Any]:
     event = load_event("s3_object_created")
     event["id"] = event_id
+    if time is not None:
+        event["time"] = time
     event["detail"]["bucket"]["name"] = bucket
     event["resources"] = [f"arn:aws:s3:::{bucket}"]
     event["detail"]["object"]["key"] = key
@@ -195,6 +237,18 @@ def object_created(key: str, *, event_id: str, size: int | None = 1024, bucket: 
         del event["detail"]["object"]["size"]
     else:
         event["detail"]["object"]["size"] = size
+    return event
+
+
+def run_ended(execution_arn: str, status: str = "Succeeded", *, event_id: str) -> dict[str, Any]:
+    """SageMaker's status change event for the end of `execution_arn` (documented shape)."""
+    event = load_event("pipeline_execution_succeeded")
+    pipeline_arn = execution_arn.split("/execution/", 1)[0]
+    event["id"] = event_id
+    event["resources"] = [pipeline_arn, execution_arn]
+    event["detail"].update(
+        pipelineArn=pipeline_arn, pipelineExecutionArn=execution_arn, currentPipelineExecutionStatus=status
+    )
     return event
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.sagemaker.models import sagemaker_backends
 
 from platform_common import env_names
 from stacks.constructs.managed_mlflow import model_package_group_suffix
@@ -154,7 +155,42 @@ def test_pipeline_failure_is_notified(routed: Any) -> None:
         },
     }
     routed.put(event)
-    assert set(routed.matched()) == {"mlops-dev-notify-pipeline-failed", "mlops-dev-audit-pipelines"}
+    assert set(routed.matched()) == {
+        "mlops-dev-notify-pipeline-failed",
+        "mlops-dev-audit-pipelines",
+        "mlops-dev-pipeline-run-ended",
+    }
+
+
+def pipeline_status(status: str, pipeline: str = "mlops-dev-churn", execution_arn: str | None = None) -> dict[str, Any]:
+    event = load_event("pipeline_execution_succeeded")
+    arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{pipeline}"
+    execution = execution_arn or f"{arn}/execution/k2u7c5x0q9fa"
+    event["detail"].update(currentPipelineExecutionStatus=status, pipelineArn=arn, pipelineExecutionArn=execution)
+    event["resources"] = [arn, execution]
+    return event
+
+
+@pytest.mark.parametrize(
+    ("status", "pipeline", "expected"),
+    [
+        ("Succeeded", "mlops-dev-churn", {"mlops-dev-pipeline-run-ended", "mlops-dev-audit-pipelines"}),
+        ("Stopped", "mlops-dev-churn", {"mlops-dev-pipeline-run-ended", "mlops-dev-audit-pipelines"}),
+        (
+            "Failed",
+            "mlops-dev-churn",
+            {"mlops-dev-pipeline-run-ended", "mlops-dev-audit-pipelines", "mlops-dev-notify-pipeline-failed"},
+        ),
+        ("Executing", "mlops-dev-churn", {"mlops-dev-audit-pipelines"}),
+        ("Stopping", "mlops-dev-churn", {"mlops-dev-audit-pipelines"}),
+        ("Succeeded", "team-b-churn", set()),
+    ],
+    ids=["succeeded", "stopped", "failed", "executing", "stopping", "other-pipeline"],
+)
+def test_the_end_of_a_run_reaches_the_trigger(routed: Any, status: str, pipeline: str, expected: set[str]) -> None:
+    """Every end of a platform pipeline's run, whatever its outcome, and nothing else."""
+    routed.put(pipeline_status(status, pipeline))
+    assert set(routed.matched()) == expected
 
 
 def _function(templates: dict[str, dict[str, Any]], resolver: Resolver, name: str) -> tuple[str, dict[str, str]]:
@@ -253,3 +289,33 @@ def test_a_malformed_event_changes_nothing(
     executions = boto3.client("sagemaker", region_name=REGION).list_pipeline_executions(PipelineName=pipeline)
     assert result["outcome"] == "rejected"
     assert executions["PipelineExecutionSummaries"] == []
+
+
+def test_a_run_end_routed_to_the_configured_handler_starts_the_trailing_run(
+    routed: Any, templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a run of the churn pipeline executing (started from Studio), and data that landed meanwhile
+    pipeline = _deploy_model_state(templates, resolver)
+    handler, environment = _function(templates, resolver, "mlops-dev-retraining-trigger")
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    running = sagemaker.start_pipeline_execution(
+        PipelineName=pipeline, PipelineExecutionDisplayName="studio-run", ClientRequestToken="s" * 32
+    )["PipelineExecutionArn"]
+    backend = sagemaker_backends[ACCOUNT][REGION].pipelines[pipeline].pipeline_executions[running]
+    backend.pipeline_execution_status = "Executing"
+    routed.put(load_event("s3_object_created"))
+    (landed,) = routed.matched()["mlops-dev-data-landed"]
+    waiting = _invoke(handler, environment, landed, monkeypatch)
+
+    # When the run ends and the rule delivers SageMaker's status change
+    backend.pipeline_execution_status = "Succeeded"
+    routed.put(pipeline_status("Succeeded", pipeline, running))
+    (ended,) = routed.matched()["mlops-dev-pipeline-run-ended"]
+    trailing = _invoke(handler, environment, ended, monkeypatch)
+
+    # Then the drop waited for the run, and one trailing run started on it when the run ended
+    executions = sagemaker.list_pipeline_executions(PipelineName=pipeline)["PipelineExecutionSummaries"]
+    assert (waiting["outcome"], waiting["reason"]) == ("coalesced", "execution-running")
+    assert trailing["outcome"] == "started"
+    assert trailing["inputDataUri"].endswith("/datasets/churn/2025-03-14/")
+    assert len(executions) == 2
