@@ -1,4 +1,4 @@
-"""Which S3 objects are training data, and which S3 location a run reads.
+"""Which S3 objects are training data, and which S3 locations a run may read.
 
 An object under a model's prefix is *not* data, and is ignored with
 a RetrainingIgnored event naming the rule, when:
@@ -15,6 +15,11 @@ a RetrainingIgnored event naming the rule, when:
 
 Keys under no model's prefix are ignored as ``unknown-prefix``; objects in a bucket other
 than the data bucket as ``foreign-bucket``.
+
+A run reads only the model's own data: the folder of a data object, the model's whole data
+prefix, or, for a manual request, a location the request names that lies under the model's data
+prefix in the platform's data bucket (`outside_reason`). Anything else is refused, so a request
+cannot point the pipeline at whatever else the pipeline role may read.
 """
 
 from __future__ import annotations
@@ -50,3 +55,19 @@ def folder_uri(bucket: str, key: str) -> str:
 def prefix_uri(bucket: str, prefix: str) -> str:
     """`s3://bucket/prefix`: a model's whole data prefix."""
     return f"s3://{bucket}/{prefix}"
+
+
+def outside_reason(uri: str, bucket: str, data_prefix: str) -> str | None:
+    """Why `uri` is not a location under `s3://bucket/data_prefix`, or None if it is one."""
+    location = uri.removeprefix("s3://")
+    uri_bucket, _, key = location.partition("/")
+    if not uri.startswith("s3://") or uri_bucket != bucket:
+        return f"it is not in the platform's data bucket {bucket}"
+    if not key.startswith(data_prefix):
+        return f"it is not under the model's data prefix {data_prefix}"
+    # S3 keys are literal, so '..' climbs nowhere; such locations are refused anyway, because
+    # tools that do resolve them would read outside the prefix.
+    segments = key[len(data_prefix) :].split("/")
+    if any(segment in {".", ".."} for segment in segments) or "" in segments[:-1]:
+        return "it has an empty, '.' or '..' path segment"
+    return None

@@ -90,6 +90,10 @@ class ScheduledEvent(EventBridgeModel):
 
 
 class RetrainingRequestDetail(_Detail):
+    # Other fields are kept, not dropped, so that the trigger can refuse them by name: a request
+    # never sets pipeline parameters, and a misspelt inputDataUri must not fall back silently.
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
     model: str = Field(min_length=1, max_length=256)
     reason: str = Field(min_length=1, max_length=1024)
     input_data_uri: str | None = Field(

@@ -13,10 +13,13 @@ from platform_common.catalog import ModelSettings
 
 TriggerReason = Literal["data", "quality", "schedule", "manual"]
 
-# Parameter names the model pipelines declare.
+# Parameter names the model pipelines declare (stacks/pipeline_definition.py). The trigger
+# passes these three and nothing else:
 PARAM_INPUT_DATA_URI = "InputDataUri"
 PARAM_TRIGGER_REASON = "TriggerReason"
 PARAM_TRIGGER_EVENT_ID = "TriggerEventId"
+# The others keep the defaults the model's configuration gave them; no request can set them.
+CONFIGURED_PARAMETERS = ("TrainingInstanceType", "TrainingInstanceCount", "ProcessingInstanceType", "MetricThreshold")
 
 RUNNING_STATUSES = frozenset({"Executing", "Stopping"})
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from difflib import get_close_matches
 from typing import Any
 
 from platform_common.catalog import Catalog, ModelSettings, UnknownModelError
-from retraining_trigger.keys import folder_uri, non_data_reason, prefix_uri
+from retraining_trigger.keys import folder_uri, non_data_reason, outside_reason, prefix_uri
 from retraining_trigger.models import (
     MAX_PARAMETER_VALUE_LENGTH,
     AlarmStateChangeEvent,
@@ -49,18 +50,23 @@ class WindowClosed:
 
 Request = Trigger | RunEnded | WindowClosed
 
+# What a RetrainingRequested event may say (detail); anything else is refused by name.
+REQUEST_FIELDS = ("model", "reason", "inputDataUri", "requestedBy")
+
 
 def _ignored(reason: str, message: str, event: TriggerEvent, **fields: Any) -> Outcome:
     return Outcome(outcome="ignored", reason=reason, message=message, event_id=event.id, **fields)
 
 
-def _rejected(reason: str, message: str, event: TriggerEvent, **fields: Any) -> Outcome:
+def _rejected(
+    reason: str, message: str, event: TriggerEvent, *, extra: dict[str, Any] | None = None, **fields: Any
+) -> Outcome:
     return Outcome(
         outcome="rejected",
         reason=reason,
         message=message,
         event_id=event.id,
-        extra={"source": event.source, "detailType": event.detail_type},
+        extra={"source": event.source, "detailType": event.detail_type, **(extra or {})},
         **fields,
     )
 
@@ -135,16 +141,59 @@ def _resolve_run_status(event: PipelineExecutionStatusEvent, catalog: Catalog) -
     return RunEnded(model, detail.pipeline_execution_arn, detail.current_status, event.id)
 
 
+def _unaccepted_fields(fields: list[str]) -> str:
+    named = ", ".join(f"detail.{name}" for name in fields)
+    message = f"{named}: not accepted in a RetrainingRequested event (accepted: {', '.join(REQUEST_FIELDS)})"
+    hints = [f"did you mean {match[0]}?" for name in fields if (match := get_close_matches(name, REQUEST_FIELDS, 1))]
+    if any(word in name.lower() for name in fields for word in ("instance", "threshold", "parameter")):
+        hints.append(
+            "instance types, instance count and metric threshold come from the model's configuration "
+            "(models[].training, models[].processing, models[].metric in cdk.json), not from requests"
+        )
+    return "; ".join([message, *hints])
+
+
 def _resolve_request(event: RetrainingRequestedEvent, catalog: Catalog, data_bucket: str) -> Trigger | Outcome:
     request = event.detail
     try:
         model = catalog.by_name(request.model)
     except UnknownModelError as error:
         return _unknown_model(error, event)
+    extra_fields = sorted(request.model_extra or {})
+    if extra_fields:
+        message = _unaccepted_fields(extra_fields)
+        return _rejected("field-not-accepted", message, event, model=model.name, trigger="manual")
     whole = prefix_uri(data_bucket, model.data_prefix)
+    if request.input_data_uri is not None:
+        why = outside_reason(request.input_data_uri, data_bucket, model.data_prefix)
+        nested = _nested_model(catalog, model, request.input_data_uri, data_bucket)
+        if why is None and nested is not None:
+            why = f"it is under model {nested}'s data prefix"
+        if why is not None:
+            message = (
+                f"detail.inputDataUri {request.input_data_uri!r} is refused: {why}; expected a location under {whole}"
+            )
+            return _rejected(
+                "input-outside-model-data",
+                message,
+                event,
+                model=model.name,
+                trigger="manual",
+                extra={"allowedPrefix": whole},
+            )
     uri = request.input_data_uri or whole
     who = f" by {request.requested_by}" if request.requested_by else ""
     return _trigger(model, "manual", uri, event, f"requested{who}: {request.reason}", whole_prefix=uri == whole)
+
+
+def _nested_model(catalog: Catalog, model: ModelSettings, uri: str, data_bucket: str) -> str | None:
+    """Another model whose data prefix lies inside this model's and holds `uri` (validation forbids overlaps)."""
+    key = uri.removeprefix(f"s3://{data_bucket}/")
+    try:
+        owner = catalog.for_key(key)
+    except UnknownModelError:
+        return None
+    return owner.name if owner.name != model.name else None
 
 
 def _trigger(
