@@ -44,12 +44,12 @@ from stacks.constructs.trigger_timer import TriggerTimer
 from stacks.data_stack import DATASETS_PREFIX
 
 # Domain events people are told about (failures, decisions that need a person, outcomes).
+# Rejected events have a message of their own: they concern no model version.
 NOTIFIED_DOMAIN_EVENTS = (
     domain_events.MODEL_REJECTED,
     domain_events.MODEL_REVIEW_REQUESTED,
     domain_events.DEPLOYMENT_SUCCEEDED,
     domain_events.DEPLOYMENT_FAILED,
-    domain_events.EVENT_REJECTED,
 )
 
 
@@ -387,6 +387,24 @@ class AutomationStack(Stack):
                     pattern=(event_patterns.platform_events(NOTIFIED_DOMAIN_EVENTS)),
                     targets=[targets.SnsTopic(self.topic, message=domain_message, dead_letter_queue=self.events_dlq,
                                               retry_attempts=8)])  # fmt: skip
+
+        # Every EventRejected carries a summary (model, what, why) and a next step (domain_events.DomainEvent).
+        rejection_message = events.RuleTargetInput.from_text(
+            f"[{prefix}] {events.EventField.detail_type}: {events.EventField.from_path('$.detail.summary')} "
+            f"Next: {events.EventField.from_path('$.detail.nextStep')}"
+        )
+        self._rule(
+            "NotifyRejections",
+            rule_name=f"{prefix}-notify-rejections",
+            event_bus=self.bus,
+            description="Tell people an event was rejected: for which model, why, and what to do",
+            pattern=event_patterns.platform_events([domain_events.EVENT_REJECTED]),
+            targets=[
+                targets.SnsTopic(
+                    self.topic, message=rejection_message, dead_letter_queue=self.events_dlq, retry_attempts=8
+                )
+            ],
+        )
 
     def _dashboard(self) -> None:
         body = monitoring.dashboard_body(

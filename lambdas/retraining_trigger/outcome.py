@@ -52,13 +52,72 @@ class Outcome:
             "rejected": domain_events.EVENT_REJECTED,
         }[self.outcome]
         data = {k: v for k, v in self.as_dict().items() if k not in {"outcome", "reason", "model", "eventId"}}
+        summary, next_step = explain(self)
         return domain_events.DomainEvent(
             detail_type=detail_type,
             model=self.model,
             reason=self.reason,
             data=data,
             correlation_id=self.event_id,
+            summary=summary,
+            next_step=next_step,
         )
+
+
+_HEADLINES = {
+    "started": "retraining run started",
+    "coalesced": "no new run now",
+    "duplicate": "event already handled, nothing more started",
+    "ignored": "event ignored, nothing started",
+    "rejected": "event rejected, nothing started",
+}
+
+_REJECTION_NEXT_STEPS = {
+    "malformed-event": "fix the field named above where the event is produced, then send it again",
+    "unsupported-event": (
+        "check the rules that target the retraining trigger: it handles S3 Object Created, quality alarm "
+        "state changes, scheduled events, RetrainingRequested and the end of pipeline runs"
+    ),
+    "unknown-model": (
+        "use a model of the catalog, or add the model to models in cdk.json and deploy its stack; "
+        "a rule or alarm that names no model means catalog and rules drifted apart: redeploy"
+    ),
+    "input-outside-model-data": (
+        "put the data under the allowed prefix and send the request again, or leave inputDataUri out "
+        "to train on the model's whole data prefix"
+    ),
+    "field-not-accepted": (
+        "send the request again with model, reason and optionally inputDataUri and requestedBy only; "
+        "change instance types, count or the metric threshold in the model's configuration and deploy"
+    ),
+    "input-uri-too-long": "name a shorter location (SageMaker takes at most 1024 characters per parameter)",
+}
+
+
+def explain(outcome: Outcome) -> tuple[str, str]:
+    """One line for people: model, what happened and why; and what to do next."""
+    model = f"model {outcome.model}" if outcome.model else "unknown model"
+    summary = f"Retraining trigger, {model}: {_HEADLINES[outcome.outcome]} ({outcome.reason}). {outcome.message}"
+    if outcome.outcome == "rejected":
+        return summary, _REJECTION_NEXT_STEPS.get(outcome.reason, "fix the event at its source and send it again")
+    if outcome.outcome == "started":
+        arn = outcome.execution_arn
+        return (
+            summary,
+            f"nothing to do; follow the run with aws sagemaker describe-pipeline-execution --pipeline-execution-arn {arn}",
+        )
+    if outcome.outcome == "coalesced" and "waitingDataUri" in outcome.extra:
+        return summary, "nothing to do: the data waits and one trailing run starts on it as said above"
+    if outcome.outcome == "coalesced" and outcome.reason == "execution-running":
+        return summary, "nothing to do; if another run is still needed once that run ends, ask again then"
+    if outcome.reason == "not-data":
+        return (
+            summary,
+            "nothing to do, unless this object is data: then rename it (no leading '_' or '.', no temporary suffix)",
+        )
+    if outcome.reason == "unknown-prefix":
+        return summary, "nothing to do, unless this is data for a model: then put it under that model's data prefix"
+    return summary, "nothing to do"
 
 
 def rejection(reason: str, message: str, *, source: object, detail_type: object, event_id: object) -> Outcome:

@@ -696,3 +696,48 @@ def test_importing_the_handler_loads_no_aws_sdk() -> None:
         check=True,
     )
     assert done.stdout.strip() == "[]"
+
+
+# What people are told
+
+
+@pytest.mark.parametrize(
+    ("event", "summary", "next_step"),
+    [
+        pytest.param(
+            lambda: _with("s3_object_created", ("detail", "object", "size"), "lots"),
+            "Retraining trigger, unknown model: event rejected, nothing started (malformed-event)",
+            "fix the field named above",
+            id="malformed",
+        ),
+        pytest.param(
+            lambda: retraining_requested(model="fraud", reason="please"),
+            "Retraining trigger, unknown model: event rejected, nothing started (unknown-model)",
+            "add the model to models in cdk.json",
+            id="unknown-model",
+        ),
+        pytest.param(
+            lambda: object_created("datasets/churn/2025-03-14/_SUCCESS", event_id="m", size=3),
+            "Retraining trigger, model churn: event ignored, nothing started (not-data)",
+            "rename it",
+            id="not-data",
+        ),
+        pytest.param(
+            lambda: load_event("s3_object_created"),
+            "Retraining trigger, model churn: retraining run started (data)",
+            "aws sagemaker describe-pipeline-execution --pipeline-execution-arn arn:aws:sagemaker:",
+            id="started",
+        ),
+    ],
+)
+def test_every_announcement_says_model_what_why_and_what_next(
+    platform: Platform, event: Callable[[], dict[str, Any]], summary: str, next_step: str
+) -> None:
+    # When an event is handled
+    platform.invoke(event())
+
+    # Then its domain event tells a person the model, what happened and why, and what to do next
+    [announced] = platform.published()
+    assert announced["detail"]["summary"].startswith(summary)
+    assert announced["detail"]["message"] in announced["detail"]["summary"]
+    assert next_step in announced["detail"]["nextStep"]

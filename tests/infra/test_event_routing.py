@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 from moto.sagemaker.models import sagemaker_backends
 
-from platform_common import env_names
+from platform_common import domain_events, env_names
 from stacks.constructs.managed_mlflow import model_package_group_suffix
 from tests.cfn import ACCOUNT, REGION, Resolver
 from tests.handlers.conftest import FakeLambdaContext, load_event
@@ -319,3 +319,62 @@ def test_a_run_end_routed_to_the_configured_handler_starts_the_trailing_run(
     assert trailing["outcome"] == "started"
     assert trailing["inputDataUri"].endswith("/datasets/churn/2025-03-14/")
     assert len(executions) == 2
+
+
+def _notification(templates: dict[str, dict[str, Any]], rule_name: str, event: dict[str, Any]) -> str:
+    """The text EventBridge would send to the topic: the rule's input template filled from `event`.
+
+    A path the event lacks comes out as null, as EventBridge renders it (that is how rejections
+    used to read "model null version null").
+    """
+    template = templates["automation"]
+    [rule] = [r for r in template["Resources"].values() if r["Properties"].get("Name") == rule_name]
+    [target] = rule["Properties"]["Targets"]
+    transformer = target["InputTransformer"]
+    text = json.loads(transformer["InputTemplate"])
+    for name, path in transformer["InputPathsMap"].items():
+        value: Any = event
+        for part in path.removeprefix("$.").split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        text = text.replace(f"<{name}>", "null" if value is None else str(value))
+    return str(text)
+
+
+def test_a_rejected_request_is_notified_with_model_reason_and_next_step(
+    routed: Any, templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a request to retrain churn on data outside its prefix, handled by the configured trigger
+    _deploy_model_state(templates, resolver)
+    handler, environment = _function(templates, resolver, "mlops-dev-retraining-trigger")
+    request = load_event("retraining_requested")
+    request["detail"]["inputDataUri"] = "s3://someone-elses-bucket/churn/"
+    _invoke(handler, environment, request, monkeypatch)
+
+    # When the EventRejected it published is routed
+    matched = routed.matched()
+    (rejected,) = matched["mlops-dev-notify-rejections"]
+
+    # Then it goes to the rejection notification (not the model-version one), which names the model,
+    # what happened, why and what to do, with no placeholder left empty
+    assert "mlops-dev-notify-decisions" not in matched
+    text = _notification(templates, "mlops-dev-notify-rejections", rejected)
+    assert text.startswith(
+        "[mlops-dev] EventRejected: Retraining trigger, model churn: event rejected, nothing started"
+    )
+    assert "detail.inputDataUri" in text
+    assert "expected a location under s3://" in text
+    assert "Next: put the data under the allowed prefix" in text
+    assert "null" not in text
+
+
+def test_a_rejection_by_another_handler_is_notified_without_empty_fields(templates: dict[str, dict[str, Any]]) -> None:
+    """The gate and the deployer publish EventRejected without a summary; the shared event fills one in."""
+    event = domain_events.DomainEvent(
+        domain_events.EVENT_REJECTED, None, "malformed-event", {"handler": "deployer"}, "evt-42"
+    )
+    text = _notification(
+        templates, "mlops-dev-notify-rejections", {"detail-type": "EventRejected", "detail": event.detail()}
+    )
+    assert text.startswith("[mlops-dev] EventRejected: deployer rejected an event (no known model): malformed-event")
+    assert "correlationId evt-42" in text
+    assert "null" not in text
