@@ -44,15 +44,17 @@ from stacks.constructs.platform_functions import (
     PlatformFunction,
     lambda_code,
 )
+from stacks.constructs.trigger_lock import TriggerLock
+from stacks.constructs.trigger_timer import TriggerTimer
 from stacks.data_stack import DATASETS_PREFIX
 
 # Domain events people are told about (failures, decisions that need a person, outcomes).
+# Rejected events have a message of their own: they concern no model version.
 NOTIFIED_DOMAIN_EVENTS = (
     domain_events.MODEL_REJECTED,
     domain_events.MODEL_REVIEW_REQUESTED,
     domain_events.DEPLOYMENT_SUCCEEDED,
     domain_events.DEPLOYMENT_FAILED,
-    domain_events.EVENT_REJECTED,
 )
 
 
@@ -121,8 +123,20 @@ class AutomationStack(Stack):
             env_names.MODEL_CATALOG_PATH: self.catalog_path,
             env_names.ENVIRONMENT_NAME: config.name,
         }
+        self.trigger_lock = TriggerLock(self, "TriggerLock", table_name=f"{prefix}-retraining-lock", key=self.key)
         self.trigger = self._function(RETRAINING_TRIGGER, code, {
-            **common_env, env_names.DATA_BUCKET_NAME: naming.data_bucket_name(config)})  # fmt: skip
+            **common_env, env_names.DATA_BUCKET_NAME: naming.data_bucket_name(config),
+            env_names.RETRAINING_LOCK_TABLE_NAME: self.trigger_lock.table.table_name})  # fmt: skip
+        self.trigger_lock.grant_items(self.trigger)
+        self.trigger_timer = TriggerTimer(
+            self,
+            "TriggerTimer",
+            name=f"{prefix}-retraining-window",
+            target=self.trigger,
+            dead_letter_queue=self.events_dlq,
+            key=self.key,
+        )
+        self.trigger_timer.grant_scheduling(self.trigger)
         self.gate = self._function(MODEL_GATE, code, {**common_env, env_names.MLFLOW_TRACKING_SERVER_ARN: mlflow_arn})
         self.deployer = self._function(DEPLOYER, code, {
             **common_env, env_names.MLFLOW_TRACKING_SERVER_ARN: mlflow_arn,
@@ -274,6 +288,14 @@ class AutomationStack(Stack):
                                 resources=[pipelines]),
             "Each model stack adds a pipeline named <prefix>-<env>-<model>.",
         )  # fmt: skip
+        self.trigger.allow(
+            iam.PolicyStatement(
+                sid="ReadPipelineExecutions",
+                actions=["sagemaker:DescribePipelineExecution"],
+                resources=[f"{pipelines}/execution/*"],
+            ),
+            "Executions are created at run time under each model's pipeline.",
+        )
         # Only this server's groups (<model>-<suffix>) when the suffix is known at synth time.
         packages = self.format_arn(
             service="sagemaker",
@@ -357,6 +379,13 @@ class AutomationStack(Stack):
                     targets=[self._target(self.trigger)])  # fmt: skip
         if not models:
             return
+        self._rule(
+            "PipelineRunEnded",
+            rule_name=f"{prefix}-pipeline-run-ended",
+            description="A pipeline run ended: start one trailing run on data that waited for it",
+            pattern=event_patterns.pipeline_run_ended(f"*:pipeline/{prefix}-*"),
+            targets=[self._target(self.trigger)],
+        )
         alarm_names = [naming.quality_alarm_name(self.config, m.name) for m in models]
         for index, chunk in enumerate(event_patterns.chunks(alarm_names)):
             self._rule(f"QualityAlarm{index}", rule_name=f"{prefix}-quality-alarm-{index}",
@@ -444,6 +473,24 @@ class AutomationStack(Stack):
                     pattern=(event_patterns.platform_events(NOTIFIED_DOMAIN_EVENTS)),
                     targets=[targets.SnsTopic(self.topic, message=domain_message, dead_letter_queue=self.events_dlq,
                                               retry_attempts=8)])  # fmt: skip
+
+        # Every EventRejected carries a summary (model, what, why) and a next step (domain_events.DomainEvent).
+        rejection_message = events.RuleTargetInput.from_text(
+            f"[{prefix}] {events.EventField.detail_type}: {events.EventField.from_path('$.detail.summary')} "
+            f"Next: {events.EventField.from_path('$.detail.nextStep')}"
+        )
+        self._rule(
+            "NotifyRejections",
+            rule_name=f"{prefix}-notify-rejections",
+            event_bus=self.bus,
+            description="Tell people an event was rejected: for which model, why, and what to do",
+            pattern=event_patterns.platform_events([domain_events.EVENT_REJECTED]),
+            targets=[
+                targets.SnsTopic(
+                    self.topic, message=rejection_message, dead_letter_queue=self.events_dlq, retry_attempts=8
+                )
+            ],
+        )
 
     def _dashboard(self) -> None:
         body = monitoring.dashboard_body(

@@ -72,6 +72,23 @@ def pipeline_failed(pipeline_arn_wildcard: str) -> Pattern:
     }
 
 
+# A pipeline execution ends in one of these (PipelineExecutionSummary, Amazon SageMaker API
+# Reference, https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_PipelineExecutionSummary.html).
+PIPELINE_END_STATUSES = ("Succeeded", "Failed", "Stopped")
+
+
+def pipeline_run_ended(pipeline_arn_wildcard: str) -> Pattern:
+    """A run of one of the platform's pipelines ended, whatever the outcome."""
+    return {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Building Pipeline Execution Status Change"],
+        "detail": {
+            "currentPipelineExecutionStatus": list(PIPELINE_END_STATUSES),
+            "pipelineArn": [{"wildcard": pipeline_arn_wildcard}],
+        },
+    }
+
+
 def platform_events(detail_types: Sequence[str] | None = None) -> Pattern:
     """Domain events the handlers publish (all of them when `detail_types` is None)."""
     pattern: Pattern = {"source": [domain_events.SOURCE]}

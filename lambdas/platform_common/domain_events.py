@@ -18,6 +18,9 @@ RETRAINING_STARTED = "RetrainingStarted"
 RETRAINING_COALESCED = "RetrainingCoalesced"
 RETRAINING_IGNORED = "RetrainingIgnored"
 EVENT_REJECTED = "EventRejected"
+# Not published on the bus: the trigger's own one-time schedule delivers it to the trigger when
+# a model's coalescing window closes.
+RETRAINING_WINDOW_CLOSED = "RetrainingWindowClosed"
 MODEL_APPROVED = "ModelApproved"
 MODEL_REJECTED = "ModelRejected"
 MODEL_REVIEW_REQUESTED = "ModelReviewRequested"
@@ -60,12 +63,51 @@ class DomainEvent:
     reason: str
     data: Mapping[str, Any]
     correlation_id: str | None = None
+    # For the person who reads the notification: what happened to which model and why, and
+    # what to do next. Rejections are always notified, so they get both even when the
+    # publisher gives neither.
+    summary: str | None = None
+    next_step: str | None = None
 
     def detail(self) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "reason": self.reason, **self.data}
         if self.correlation_id:
             body["correlationId"] = self.correlation_id
+        summary, next_step = self.summary, self.next_step
+        if self.detail_type == EVENT_REJECTED:
+            summary = summary or self._rejection_summary()
+            next_step = next_step or self._rejection_next_step()
+        if summary:
+            body["summary"] = notification_text(summary)
+        if next_step:
+            body["nextStep"] = notification_text(next_step)
         return body
+
+    def _rejection_summary(self) -> str:
+        handler = self.data.get("handler") or "a platform handler"
+        about = f"model {self.model}" if self.model else "no known model"
+        return f"{handler} rejected an event ({about}): {self.reason}; nothing was changed"
+
+    def _rejection_next_step(self) -> str:
+        where = f"correlationId {self.correlation_id}" if self.correlation_id else f"reason {self.reason}"
+        return (
+            f"find the event in the audit log group by {where}, fix it at its source and send it again "
+            "(or redrive it from the functions dead-letter queue once the cause is fixed)"
+        )
+
+
+# Longest summary or next step a notification carries; the full text stays in the event's other fields.
+NOTIFICATION_TEXT_LIMIT = 600
+
+
+def notification_text(text: str) -> str:
+    """`text` on one line, without double quotes, short enough for a notification.
+
+    EventBridge input transformers splice these fields into a quoted template; single quotes
+    and one line keep the result a plain, valid string whatever the text holds.
+    """
+    flat = " ".join(text.replace('"', "'").replace("\\", "/").split())
+    return flat if len(flat) <= NOTIFICATION_TEXT_LIMIT else flat[: NOTIFICATION_TEXT_LIMIT - 3] + "..."
 
 
 def publish(events_client: Any, bus_name: str, event: DomainEvent) -> str:

@@ -7,6 +7,8 @@ propagates, so Lambda's async retries and the dead-letter queue keep the event.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -17,18 +19,58 @@ from pydantic import ValidationError
 
 from platform_common import env_names, runtime
 from retraining_trigger import logic
+from retraining_trigger.lease import LeaseTable
 from retraining_trigger.models import TriggerEvent, model_for
+from retraining_trigger.outcome import Outcome, announce, rejection
+from retraining_trigger.state import StateTable
+from retraining_trigger.timer import WindowTimer
 
 MAX_REPORTED_ERRORS = 10
 
 logger = Logger()
 
 
-def _data_bucket_from_env() -> str:
-    return runtime.require_env(env_names.DATA_BUCKET_NAME)
+@dataclass(frozen=True)
+class TriggerSettings:
+    """What the automation stack tells the trigger beyond the settings every handler gets."""
+
+    data_bucket: str
+    lock_table: str
+    timer_group: str
+    timer_role_arn: str
+    timer_dead_letter_arn: str
+
+    @classmethod
+    def from_env(cls) -> TriggerSettings:
+        """Read the settings; a missing one raises MissingSettingError naming the variable."""
+        return cls(
+            data_bucket=runtime.require_env(env_names.DATA_BUCKET_NAME),
+            lock_table=runtime.require_env(env_names.RETRAINING_LOCK_TABLE_NAME),
+            timer_group=runtime.require_env(env_names.RETRAINING_TIMER_GROUP_NAME),
+            timer_role_arn=runtime.require_env(env_names.RETRAINING_TIMER_ROLE_ARN),
+            timer_dead_letter_arn=runtime.require_env(env_names.RETRAINING_TIMER_DEAD_LETTER_ARN),
+        )
 
 
-data_bucket = runtime.lazy(_data_bucket_from_env)
+trigger_settings = runtime.lazy(TriggerSettings.from_env)
+
+
+def services(function_arn: str) -> logic.Services:
+    """The core's AWS side: SageMaker, the lock table (leases and state) and the window timer."""
+    settings = trigger_settings()
+    dynamodb = runtime.client("dynamodb")
+    return logic.Services(
+        sagemaker=runtime.client("sagemaker"),
+        leases=LeaseTable(dynamodb, settings.lock_table, clock=logic.utc_now, sleep=time.sleep),
+        states=StateTable(dynamodb, settings.lock_table, clock=logic.utc_now),
+        timer=WindowTimer(
+            runtime.client("scheduler"),
+            group_name=settings.timer_group,
+            role_arn=settings.timer_role_arn,
+            dead_letter_arn=settings.timer_dead_letter_arn,
+        ),
+        function_arn=function_arn,
+    )
 
 
 def reset() -> None:
@@ -47,10 +89,10 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def parse_event(event: Any) -> TriggerEvent | logic.Outcome:
+def parse_event(event: Any) -> TriggerEvent | Outcome:
     """The typed event, or the rejection that says what was wrong with it."""
     if not isinstance(event, dict):
-        return logic.rejection(
+        return rejection(
             "malformed-event",
             f"event is a {type(event).__name__}, not a JSON object",
             source=None,
@@ -60,7 +102,7 @@ def parse_event(event: Any) -> TriggerEvent | logic.Outcome:
     source, detail_type, event_id = event.get("source"), event.get("detail-type"), event.get("id")
     model = model_for(source, detail_type)
     if model is None:
-        return logic.rejection(
+        return rejection(
             "unsupported-event",
             f"this function does not handle source {source!r} with detail-type {detail_type!r}",
             source=source,
@@ -70,7 +112,7 @@ def parse_event(event: Any) -> TriggerEvent | logic.Outcome:
     try:
         return parse(event=event, model=model)
     except ValidationError as error:
-        return logic.rejection(
+        return rejection(
             "malformed-event",
             f"{detail_type} event failed validation: {_describe(error)}",
             source=source,
@@ -79,7 +121,7 @@ def parse_event(event: Any) -> TriggerEvent | logic.Outcome:
         )
 
 
-def _log(outcome: logic.Outcome) -> None:
+def _log(outcome: Outcome) -> None:
     fields = {"retraining": outcome.as_dict()}
     if outcome.outcome == "rejected":
         logger.warning(f"rejected event, nothing started: {outcome.message}", extra=fields)
@@ -93,18 +135,18 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         settings = runtime.settings()
         parsed = parse_event(event)
-        if isinstance(parsed, logic.Outcome):
+        if isinstance(parsed, Outcome):
             outcome = parsed
         else:
             outcome = logic.process(
                 parsed,
                 catalog=runtime.catalog(),
-                sagemaker=runtime.client("sagemaker"),
-                data_bucket=data_bucket(),
+                data_bucket=trigger_settings().data_bucket,
+                services=services(context.invoked_function_arn),
             )
         # Logged before publishing, so a run that started is on record even if the bus fails.
         _log(outcome)
-        logic.announce(outcome, events=runtime.client("events"), bus_name=settings.bus_name)
+        announce(outcome, events=runtime.client("events"), bus_name=settings.bus_name)
     except Exception:
         logger.exception("could not finish handling the event; raising so that it is retried or dead-lettered")
         raise

@@ -1,9 +1,10 @@
-"""Decide whether an event starts a retraining run, and start it at most once.
+"""Decide what an event does to a model's retraining, and start at most one run of a model at a time.
 
 Triggers (TriggerReason pipeline parameter):
 
 - ``data``: S3 "Object Created" for a data object under a model's data prefix in the data
-  bucket. The run reads the object's folder: ``s3://<bucket>/<key up to the last '/'>/``.
+  bucket (which objects are data: `keys.py`). The run reads the object's folder:
+  ``s3://<bucket>/<key up to the last '/'>/``.
 - ``quality``: the model's quality alarm entered ALARM (other states start nothing and
   publish nothing: an alarm recovering is not a request to retrain).
 - ``schedule``: the model's schedule rule fired.
@@ -11,434 +12,342 @@ Triggers (TriggerReason pipeline parameter):
   The last three read the model's whole data prefix in the data bucket, unless a manual
   request names its own ``inputDataUri``.
 
-Which objects are data. An object under a model's prefix is *not* data, and is ignored with
-a RetrainingIgnored event naming the rule, when:
+Data is never dropped: leading and trailing edge. A data drop starts a run on its folder at
+once (the leading edge) unless
 
-1. its key ends with ``/`` (a folder marker from a console or a sync tool);
-2. its size is 0 (a marker object; an event without a size is not judged on size);
-3. any path segment below the data prefix, the file name included, starts with ``_`` or
-   ``.``: completion markers (``_SUCCESS``, ``_committed_*``), hidden files (``.DS_Store``),
-   checksum files (``.part-0.crc``) and whole staging folders (``_temporary/``,
-   ``.spark-staging-*/``, ``_delta_log/``). This is the rule Hadoop and Spark use to hide
-   paths from readers, so the training job would not read these objects either;
-4. its name ends (any case) with ``.tmp``, ``.temp``, ``.part``, ``.crc`` or ``_$folder$``
-   (in-flight uploads, checksums, EMR/Glue folder placeholders).
+- a run of the model is executing (started by the trigger or by anyone else), or
+- a data run started less than ``coalesce_minutes`` ago. The window counts from the start of
+  the last *data* run (a run the trigger started for data, trailing runs included); runs that
+  failed or were stopped read nothing and do not count, nor do quality, schedule and manual runs.
 
-Keys under no model's prefix are ignored as ``unknown-prefix``; objects in a bucket other
-than the data bucket as ``foreign-bucket``.
+Then the drop waits. The model keeps one waiting data set, the newest (by event time; the later
+arrival on a tie); older ones are superseded. When the executing run ends (SageMaker's "Pipeline
+Execution Status Change" to Succeeded, Failed or Stopped), or else when the window closes (a
+one-time schedule, `timer.py`), and no run of the model is executing, one trailing run starts on
+the waiting data set. A drop older than data a started run already reads is superseded at once.
 
-No stacking, no duplicates, no state store. The pipeline's own executions are the ledger:
+Quality, schedule and manual triggers carry no new data and never wait: while a run executes
+they are coalesced into it (it is retraining the model), otherwise they start at once. A run on
+the whole prefix reads every data set that landed before it, waiting ones included, so it
+clears the waiting record; a manual run on one folder leaves it.
 
-- every start carries ``ClientRequestToken = sha256(event id)`` (64 hex characters, within
-  SageMaker's 32-128) and a display name ``<trigger>-<event time>-<first 16 hex of that
-  hash>`` (alphanumerics and hyphens, at most 82 characters, as SageMaker requires);
-- before starting, the newest executions of the pipeline are listed. One whose display name
-  ends with this event's hash means the event was delivered again: nothing starts, the
-  outcome is ``duplicate`` and a RetrainingCoalesced event with reason
-  ``duplicate-delivery`` points at that execution (if the first delivery died before
-  announcing its start, this is the record that links event and execution);
-- an execution that is Executing or Stopping coalesces any trigger, manual ones included:
-  nothing starts, RetrainingCoalesced names the running execution;
-- for ``data`` triggers only, an execution that started less than ``coalesce_minutes`` ago
-  (and did not fail or get stopped) coalesces too. A data drop of many files therefore
-  starts one run, on the folder of the first object processed; the later objects are
-  recorded as coalesced, not queued. Manual, schedule and quality triggers skip this window.
+Nothing starts while a run of the model is executing, so there are never two runs of a model
+at once.
 
-Two events processed at the same moment by two concurrent instances can both pass the list
-check; give the function a reserved concurrency of 1 to serialise them. The request token
-still stops the same event from starting twice whatever the concurrency.
+No duplicates. Every start carries ``ClientRequestToken = sha256(event id)`` (64 hex
+characters) and the display name ``<trigger>-<event time>-<first 16 hex of that hash>``
+(`pipeline.py`). Before deciding, the newest executions are listed: one whose display name ends
+with this event's hash means the event was delivered again; nothing starts and a
+RetrainingCoalesced event with reason ``duplicate-delivery`` points at that execution (if the
+first delivery died before announcing its start, this is the record that links event and
+execution). Data events already waiting, started or superseded are remembered in the model's
+state (`state.py`) and answered the same way (``already-handled``).
+
+Concurrency. Invocations run side by side (the function has no reserved concurrency). The
+request token stops one event from starting twice: SageMaker documents ClientRequestToken as "A
+unique, case-sensitive identifier that you provide to ensure the idempotency of the operation. An
+idempotent operation completes no more than once", 32 to 128 characters (StartPipelineExecution,
+Amazon SageMaker API Reference,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StartPipelineExecution.html).
+Two *different* events for one model could still both look, see nothing running and both
+start; so reading the state, listing, deciding, starting and writing the state happen under the
+model's lease (`lease.py`): the second event waits for the first to finish, then sees its run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from platform_common import domain_events
-from platform_common.catalog import Catalog, ModelSettings, UnknownModelError
-from retraining_trigger.models import (
-    MAX_PARAMETER_VALUE_LENGTH,
-    AlarmStateChangeEvent,
-    ObjectCreatedEvent,
-    RetrainingRequestedEvent,
-    ScheduledEvent,
-    TriggerEvent,
+from platform_common.catalog import Catalog, ModelSettings
+from retraining_trigger.lease import Clock, LeaseTable, new_owner
+from retraining_trigger.models import TriggerEvent
+from retraining_trigger.outcome import Outcome
+from retraining_trigger.pipeline import (
+    MAX_DESCRIPTION_LENGTH,
+    RUNNING_STATUSES,
+    Execution,
+    Trigger,
+    describe_status,
+    event_hash,
+    newest_first,
+    recent_executions,
+    start,
 )
+from retraining_trigger.resolve import Request, RunEnded, WindowClosed, resolve
+from retraining_trigger.state import ActiveRun, ModelState, StateTable, WaitingData
+from retraining_trigger.timer import WindowTimer
 
-TriggerReason = Literal["data", "quality", "schedule", "manual"]
-OutcomeKind = Literal["started", "coalesced", "duplicate", "ignored", "rejected"]
-
-# Parameter names the model pipelines declare.
-PARAM_INPUT_DATA_URI = "InputDataUri"
-PARAM_TRIGGER_REASON = "TriggerReason"
-PARAM_TRIGGER_EVENT_ID = "TriggerEventId"
-
-RUNNING_STATUSES = frozenset({"Executing", "Stopping"})
 # A run that failed or was stopped has not consumed the data, so it does not hold the window.
 WINDOW_EXEMPT_STATUSES = frozenset({"Failed", "Stopped"})
-
-# EventBridge retries a delivery for up to 24 hours and Lambda's async queue for up to 6;
-# fifty executions cover that span for any pipeline that is not retrained every few minutes.
-RECENT_EXECUTIONS = 50
-EVENT_HASH_LENGTH = 16
-MAX_DESCRIPTION_LENGTH = 3072
-
-TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".crc", "_$folder$")
-_DISPLAY_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
+# A run the trigger started but SageMaker does not list or describe yet was started moments
+# ago; one still unknown after this long is gone (its pipeline was replaced, say).
+UNKNOWN_RUN_GRACE = timedelta(minutes=15)
 
 
-def request_token(event_id: str) -> str:
-    """The ClientRequestToken for the run an event asks for (sha256 of the event id)."""
-    return hashlib.sha256(event_id.encode("utf-8")).hexdigest()
-
-
-def event_hash(event_id: str) -> str:
-    """The short form of the token that the execution's display name carries."""
-    return request_token(event_id)[:EVENT_HASH_LENGTH]
-
-
-def display_name(reason: str, event_time: datetime, event_id: str) -> str:
-    """`<reason>-<YYYYMMDDTHHMMSS>-<event hash>`, valid as a SageMaker execution display name."""
-    moment = event_time.astimezone(UTC) if event_time.tzinfo else event_time
-    # 82 = label (at most 48) + "-" + 15-character stamp + "-" + 16-character hash.
-    label = _DISPLAY_NAME_UNSAFE.sub("-", reason)[:48].strip("-") or "run"
-    return f"{label}-{moment:%Y%m%dT%H%M%S}-{event_hash(event_id)}"
-
-
-def non_data_reason(key: str, size: int | None, data_prefix: str) -> str | None:
-    """Why the object is not training data (see the module docstring), or None if it is."""
-    if key.endswith("/"):
-        return "folder marker"
-    if size == 0:
-        return "empty object"
-    relative = key[len(data_prefix) :] if key.startswith(data_prefix) else key
-    segments = relative.split("/")
-    for segment in segments[:-1]:
-        if segment.startswith(("_", ".")):
-            return f"under hidden or staging folder {segment!r}"
-    name = segments[-1]
-    if name.startswith(("_", ".")):
-        return f"marker or hidden file {name!r}"
-    if name.lower().endswith(TEMPORARY_SUFFIXES):
-        return f"temporary file {name!r}"
-    return None
-
-
-def folder_uri(bucket: str, key: str) -> str:
-    """`s3://bucket/<key up to and including its last '/'>`: the folder the object landed in."""
-    folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
-    return f"s3://{bucket}/{folder}"
-
-
-def prefix_uri(bucket: str, prefix: str) -> str:
-    """`s3://bucket/prefix`: a model's whole data prefix."""
-    return f"s3://{bucket}/{prefix}"
+def utc_now() -> datetime:
+    """The current time in UTC (the default clock)."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
-class Trigger:
-    """A resolved request for one run of one model's pipeline."""
+class Services:
+    """The AWS side the core acts on, its clock, and the ARN its window schedules invoke."""
 
-    model: ModelSettings
-    reason: TriggerReason
-    input_data_uri: str
-    event_id: str
-    event_time: datetime
-    description: str
-
-    @property
-    def token(self) -> str:
-        return request_token(self.event_id)
-
-    @property
-    def display_name(self) -> str:
-        return display_name(self.reason, self.event_time, self.event_id)
-
-    def parameters(self) -> list[dict[str, str]]:
-        return [
-            {"Name": PARAM_INPUT_DATA_URI, "Value": self.input_data_uri},
-            {"Name": PARAM_TRIGGER_REASON, "Value": self.reason},
-            {"Name": PARAM_TRIGGER_EVENT_ID, "Value": self.event_id},
-        ]
+    sagemaker: Any
+    leases: LeaseTable
+    states: StateTable
+    timer: WindowTimer
+    function_arn: str
+    clock: Clock = utc_now
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What became of one event; `as_dict()` is the handler's return value."""
+class Situation:
+    """The model's pipeline as the decision sees it."""
 
-    outcome: OutcomeKind
-    reason: str
-    message: str
-    model: str | None = None
-    trigger: str | None = None
-    execution_arn: str | None = None
-    input_data_uri: str | None = None
-    event_id: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    # Set for outcomes that are not a retraining decision at all (an alarm going back to OK).
-    silent: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "message": self.message,
-            "model": self.model,
-            "trigger": self.trigger,
-            "executionArn": self.execution_arn,
-            "inputDataUri": self.input_data_uri,
-            "eventId": self.event_id,
-            **self.extra,
-        }
-        return {key: value for key, value in body.items() if value is not None}
-
-    def domain_event(self) -> domain_events.DomainEvent | None:
-        if self.silent:
-            return None
-        detail_type = {
-            "started": domain_events.RETRAINING_STARTED,
-            "coalesced": domain_events.RETRAINING_COALESCED,
-            "duplicate": domain_events.RETRAINING_COALESCED,
-            "ignored": domain_events.RETRAINING_IGNORED,
-            "rejected": domain_events.EVENT_REJECTED,
-        }[self.outcome]
-        data = {k: v for k, v in self.as_dict().items() if k not in {"outcome", "reason", "model", "eventId"}}
-        return domain_events.DomainEvent(
-            detail_type=detail_type,
-            model=self.model,
-            reason=self.reason,
-            data=data,
-            correlation_id=self.event_id,
-        )
-
-
-@dataclass(frozen=True)
-class Execution:
-    """The part of a pipeline execution summary the decision needs."""
-
-    arn: str
-    status: str
-    display_name: str
-    start_time: datetime | None
-
-    @classmethod
-    def from_summary(cls, summary: Mapping[str, Any]) -> Execution:
-        start = summary.get("StartTime")
-        if isinstance(start, datetime) and start.tzinfo is None:
-            start = start.replace(tzinfo=UTC)
-        return cls(
-            arn=str(summary.get("PipelineExecutionArn", "")),
-            status=str(summary.get("PipelineExecutionStatus", "")),
-            display_name=str(summary.get("PipelineExecutionDisplayName") or ""),
-            start_time=start if isinstance(start, datetime) else None,
-        )
+    executions: tuple[Execution, ...]
+    running: Execution | None
+    last_data_run: Execution | None
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Start, coalesce into `execution`, or recognise `execution` as this event's own run."""
+    """Start; coalesce into, or recognise as this event's own, `execution`; or wait for it (or `window_end`)."""
 
-    action: Literal["start", "coalesce", "duplicate"]
+    action: Literal["start", "coalesce", "duplicate", "wait"]
     reason: str
     execution: Execution | None = None
+    window_end: datetime | None = None
 
 
-def _newest_first(executions: Iterable[Execution]) -> list[Execution]:
-    oldest = datetime.min.replace(tzinfo=UTC)
-    return sorted(executions, key=lambda e: e.start_time or oldest, reverse=True)
+def observe(
+    sagemaker: Any, model: ModelSettings, state: ModelState, now: datetime, ended: RunEnded | None
+) -> Situation:
+    """List the pipeline's executions, completed by what the state knows and the event says."""
+    executions = recent_executions(sagemaker, model.pipeline_name)
+    if ended is not None:
+        # The listing may lag behind the event that says this run has ended.
+        executions = [replace(e, status=ended.status) if e.arn == ended.execution_arn else e for e in executions]
+    active = state.active
+    still_active = active is not None and (ended is None or active.arn != ended.execution_arn)
+    if active is not None and still_active and all(e.arn != active.arn for e in executions):
+        status = describe_status(sagemaker, active.arn)
+        if status is None and now - active.started_at < UNKNOWN_RUN_GRACE:
+            status = "Executing"
+        if status:
+            executions.append(Execution(active.arn, status, active.display_name, active.started_at))
+    ordered = tuple(newest_first(executions))
+    running = next((e for e in ordered if e.status in RUNNING_STATUSES), None)
+    last_data_run = next(
+        (e for e in ordered if e.is_data_run and e.status not in WINDOW_EXEMPT_STATUSES and e.start_time), None
+    )
+    return Situation(ordered, running, last_data_run)
 
 
-def decide(trigger: Trigger, recent: Sequence[Execution], now: datetime) -> Decision:
-    """Start, coalesce or recognise a redelivery, from the pipeline's recent executions."""
-    executions = _newest_first(recent)
+def _started_by(trigger: Trigger, executions: tuple[Execution, ...]) -> Execution | None:
     marker = f"-{event_hash(trigger.event_id)}"
-    for execution in executions:
-        if execution.display_name.endswith(marker):
-            return Decision("duplicate", "duplicate-delivery", execution)
-    for execution in executions:
-        if execution.status in RUNNING_STATUSES:
-            return Decision("coalesce", "execution-running", execution)
-    if trigger.reason == "data" and trigger.model.coalesce_minutes > 0:
-        window_start = now - timedelta(minutes=trigger.model.coalesce_minutes)
-        for execution in executions:
-            if execution.status in WINDOW_EXEMPT_STATUSES or execution.start_time is None:
-                continue
-            if execution.start_time >= window_start:
-                return Decision("coalesce", "within-coalesce-window", execution)
+    return next((e for e in executions if e.display_name.endswith(marker)), None)
+
+
+def decide(trigger: Trigger, state: ModelState, situation: Situation, now: datetime) -> Decision:
+    """Start, coalesce, wait, or recognise a redelivery (see the module docstring)."""
+    own = _started_by(trigger, situation.executions)
+    if own is not None:
+        return Decision("duplicate", "duplicate-delivery", own)
+    waiting_id = state.waiting.event_id if state.waiting else None
+    if trigger.event_id in state.absorbed or trigger.event_id == waiting_id:
+        return Decision("duplicate", "already-handled", situation.running or situation.last_data_run)
+    is_data = trigger.reason == "data"
+    if is_data and state.covered_until is not None and trigger.event_time < state.covered_until:
+        return Decision("coalesce", "superseded-by-newer-data", situation.running or situation.last_data_run)
+    if situation.running is not None:
+        return Decision("wait" if is_data else "coalesce", "execution-running", situation.running)
+    last = situation.last_data_run
+    if is_data and trigger.model.coalesce_minutes > 0 and last is not None and last.start_time is not None:
+        window_end = last.start_time + timedelta(minutes=trigger.model.coalesce_minutes)
+        if now < window_end:
+            return Decision("wait", "within-coalesce-window", last, window_end)
     return Decision("start", trigger.reason)
 
 
-def _ignored(reason: str, message: str, event: TriggerEvent, **fields: Any) -> Outcome:
-    return Outcome(outcome="ignored", reason=reason, message=message, event_id=event.id, **fields)
+def _after_start(state: ModelState, trigger: Trigger, arn: str, started_at: datetime) -> ModelState:
+    """The state once `trigger`'s run is known to have started."""
+    state = replace(state, active=ActiveRun(arn, started_at, trigger.display_name, trigger.event_id))
+    if trigger.reason == "data":
+        state = state.absorb(trigger.event_id).cover(trigger.event_time)
+    elif trigger.whole_prefix:
+        state = state.cover(started_at)
+    waiting = state.waiting
+    if waiting is not None and (
+        waiting.event_id == trigger.event_id
+        or (state.covered_until is not None and waiting.event_time < state.covered_until)
+    ):
+        state = replace(state, waiting=None)
+    return state
 
 
-def _rejected(reason: str, message: str, event: TriggerEvent, **fields: Any) -> Outcome:
-    return Outcome(
-        outcome="rejected",
-        reason=reason,
-        message=message,
-        event_id=event.id,
-        extra={"source": event.source, "detailType": event.detail_type},
-        **fields,
+def _trailing(model: ModelSettings, waiting: WaitingData, cause: str) -> Trigger:
+    description = (
+        f"data trigger, trailing run after {cause}: newest waiting data {waiting.uri} (event {waiting.event_id})"
+    )
+    return Trigger(
+        model,
+        "data",
+        waiting.uri,
+        waiting.event_id,
+        waiting.event_time,
+        description[:MAX_DESCRIPTION_LENGTH],
+        data_key=waiting.key,
     )
 
 
-def _unknown_model(error: UnknownModelError, event: TriggerEvent) -> Outcome:
-    return _rejected("unknown-model", str(error), event)
-
-
-def resolve(event: TriggerEvent, catalog: Catalog, data_bucket: str) -> Trigger | Outcome:
-    """Map a parsed event to the run it asks for, or to the reason it asks for none."""
-    if isinstance(event, ObjectCreatedEvent):
-        return _resolve_object(event, catalog, data_bucket)
-    if isinstance(event, AlarmStateChangeEvent):
-        state = event.detail.state.value
-        if state != "ALARM":
-            message = f"alarm {event.detail.alarm_name} entered {state}, only ALARM asks for retraining"
-            return _ignored("alarm-not-in-alarm", message, event, trigger="quality", silent=True)
-        try:
-            model = catalog.for_alarm(event.detail.alarm_name)
-        except UnknownModelError as error:
-            return _unknown_model(error, event)
-        return _trigger(
-            model, "quality", prefix_uri(data_bucket, model.data_prefix), event, f"alarm {event.detail.alarm_name}"
-        )
-    if isinstance(event, ScheduledEvent):
-        try:
-            model = catalog.for_schedule_rule(event.rule_arn)
-        except UnknownModelError as error:
-            return _unknown_model(error, event)
-        return _trigger(model, "schedule", prefix_uri(data_bucket, model.data_prefix), event, f"rule {event.rule_arn}")
-    return _resolve_request(event, catalog, data_bucket)
-
-
-def _resolve_object(event: ObjectCreatedEvent, catalog: Catalog, data_bucket: str) -> Trigger | Outcome:
-    bucket = event.detail.bucket.name
-    key = event.detail.object.key
-    if bucket != data_bucket:
-        message = f"object s3://{bucket}/{key} is not in the data bucket {data_bucket}"
-        return _ignored("foreign-bucket", message, event, trigger="data", extra={"key": key, "bucket": bucket})
-    try:
-        model = catalog.for_key(key)
-    except UnknownModelError as error:
-        return _ignored("unknown-prefix", str(error), event, trigger="data", extra={"key": key})
-    rule = non_data_reason(key, event.detail.object.size, model.data_prefix)
-    if rule is not None:
-        message = f"s3://{bucket}/{key} is not data: {rule}"
-        return _ignored("not-data", message, event, model=model.name, trigger="data", extra={"key": key})
-    return _trigger(model, "data", folder_uri(bucket, key), event, f"object s3://{bucket}/{key}")
-
-
-def _resolve_request(event: RetrainingRequestedEvent, catalog: Catalog, data_bucket: str) -> Trigger | Outcome:
-    request = event.detail
-    try:
-        model = catalog.by_name(request.model)
-    except UnknownModelError as error:
-        return _unknown_model(error, event)
-    uri = request.input_data_uri or prefix_uri(data_bucket, model.data_prefix)
-    who = f" by {request.requested_by}" if request.requested_by else ""
-    return _trigger(model, "manual", uri, event, f"requested{who}: {request.reason}")
-
-
-def _trigger(
-    model: ModelSettings, reason: TriggerReason, uri: str, event: TriggerEvent, cause: str
-) -> Trigger | Outcome:
-    if len(uri) > MAX_PARAMETER_VALUE_LENGTH:
-        message = f"input URI is {len(uri)} characters, SageMaker accepts at most {MAX_PARAMETER_VALUE_LENGTH}"
-        return _rejected("input-uri-too-long", message, event, model=model.name, trigger=reason)
-    description = f"{reason} trigger, {cause} (event {event.id})"[:MAX_DESCRIPTION_LENGTH]
-    return Trigger(model, reason, uri, event.id, event.time, description)
-
-
-def recent_executions(sagemaker: Any, pipeline_name: str) -> list[Execution]:
-    """The pipeline's newest executions, at most RECENT_EXECUTIONS of them."""
-    response = sagemaker.list_pipeline_executions(
-        PipelineName=pipeline_name,
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        MaxResults=RECENT_EXECUTIONS,
-    )
-    summaries = response.get("PipelineExecutionSummaries", [])
-    return _newest_first(Execution.from_summary(s) for s in summaries)[:RECENT_EXECUTIONS]
-
-
-def start(trigger: Trigger, sagemaker: Any) -> str:
-    """Start the run and return its execution ARN (the token makes a repeated call harmless)."""
-    response = sagemaker.start_pipeline_execution(
-        PipelineName=trigger.model.pipeline_name,
-        PipelineExecutionDisplayName=trigger.display_name,
-        PipelineExecutionDescription=trigger.description,
-        PipelineParameters=trigger.parameters(),
-        ClientRequestToken=trigger.token,
-    )
-    return str(response["PipelineExecutionArn"])
-
-
-def run(trigger: Trigger, sagemaker: Any, now: datetime) -> Outcome:
-    """List, decide and (maybe) start: the only part that touches SageMaker."""
-    decision = decide(trigger, recent_executions(sagemaker, trigger.model.pipeline_name), now)
-    common: dict[str, Any] = {
+def _common(trigger: Trigger) -> dict[str, Any]:
+    return {
         "model": trigger.model.name,
         "trigger": trigger.reason,
         "input_data_uri": trigger.input_data_uri,
         "event_id": trigger.event_id,
     }
+
+
+def _handle_trigger(
+    trigger: Trigger, services: Services, state: ModelState, situation: Situation, now: datetime
+) -> tuple[Outcome, ModelState]:
+    decision = decide(trigger, state, situation, now)
     if decision.action == "start":
-        started_arn = start(trigger, sagemaker)
-        message = f"started {trigger.model.pipeline_name} for a {trigger.reason} trigger on {trigger.input_data_uri}"
-        return Outcome(
-            outcome="started",
-            reason=trigger.reason,
-            message=message,
-            execution_arn=started_arn,
-            extra={"displayName": trigger.display_name},
-            **common,
-        )
+        return _start_now(trigger, services, state, now)
+    if decision.action == "wait":
+        return _wait(trigger, decision, services, state, now)
     existing = decision.execution
     arn = existing.arn if existing else None
     if decision.action == "duplicate":
-        message = f"event {trigger.event_id} was already handled by execution {arn}"
-        return Outcome(outcome="duplicate", reason=decision.reason, message=message, execution_arn=arn, **common)
+        if (
+            existing is not None
+            and existing.status in RUNNING_STATUSES
+            and (state.active is None or state.active.arn != existing.arn)
+        ):
+            # The first delivery started this run but may not have lived to record it.
+            state = _after_start(state, trigger, existing.arn, existing.start_time or now)
+        message = f"event {trigger.event_id} was already handled" + (f" (execution {arn})" if arn else "")
+        return Outcome("duplicate", decision.reason, message, execution_arn=arn, **_common(trigger)), state
     status = existing.status if existing else "unknown"
     message = f"not started: execution {arn} ({status}) covers this {trigger.reason} trigger"
-    return Outcome(outcome="coalesced", reason=decision.reason, message=message, execution_arn=arn, **common)
+    if trigger.reason == "data":
+        state = state.absorb(trigger.event_id)
+    return Outcome("coalesced", decision.reason, message, execution_arn=arn, **_common(trigger)), state
 
 
-def process(
-    event: TriggerEvent,
-    *,
-    catalog: Catalog,
-    sagemaker: Any,
-    data_bucket: str,
-    now: datetime | None = None,
-) -> Outcome:
-    """Resolve the event, then decide and act on SageMaker; `announce` publishes the result."""
-    resolved = resolve(event, catalog, data_bucket)
-    if isinstance(resolved, Outcome):
-        return resolved
-    return run(resolved, sagemaker, now or datetime.now(UTC))
+def _start_now(trigger: Trigger, services: Services, state: ModelState, now: datetime) -> tuple[Outcome, ModelState]:
+    """Start the run the trigger asks for, or the waiting data if that is newer than this drop."""
+    pipeline = trigger.model.pipeline_name
+    waiting = state.waiting
+    if trigger.reason == "data" and waiting is not None and waiting.event_time > trigger.event_time:
+        trailing = _trailing(trigger.model, waiting, f"an older drop (event {trigger.event_id}) arrived")
+        arn = start(trailing, services.sagemaker)
+        state = _after_start(state, trailing, arn, now).absorb(trigger.event_id)
+        message = f"started {pipeline} on the newer waiting data {waiting.uri}; this drop is older"
+        return Outcome("coalesced", "superseded-by-waiting-data", message, execution_arn=arn, **_common(trigger)), state
+    arn = start(trigger, services.sagemaker)
+    message = f"started {pipeline} for a {trigger.reason} trigger on {trigger.input_data_uri}"
+    extra = {"displayName": trigger.display_name}
+    outcome = Outcome("started", trigger.reason, message, execution_arn=arn, extra=extra, **_common(trigger))
+    return outcome, _after_start(state, trigger, arn, now)
 
 
-def rejection(reason: str, message: str, *, source: object, detail_type: object, event_id: object) -> Outcome:
-    """The outcome for an event that could not be parsed at all."""
+def _wait(
+    trigger: Trigger, decision: Decision, services: Services, state: ModelState, now: datetime
+) -> tuple[Outcome, ModelState]:
+    """Record the drop as the waiting data set (if it is the newest) until the run ends or the window closes."""
+    waiting = state.waiting
+    if waiting is None or trigger.event_time >= waiting.event_time:
+        waiting = WaitingData(trigger.input_data_uri, trigger.data_key, trigger.event_id, trigger.event_time)
+    arn = decision.execution.arn if decision.execution else None
+    extra: dict[str, Any] = {"waitingDataUri": waiting.uri}
+    if decision.window_end is None:
+        when = f"when execution {arn} ends"
+    else:
+        # Scheduled before the state is written: if scheduling fails, nothing is recorded and the event is retried.
+        extra["schedule"] = services.timer.ensure(
+            model=trigger.model.name, at=decision.window_end, now=now, function_arn=services.function_arn
+        )
+        extra["windowEnd"] = decision.window_end.isoformat()
+        when = f"when the coalescing window closes at {decision.window_end.isoformat()}"
+    message = f"not started now: one trailing run starts on {waiting.uri} {when}"
+    outcome = Outcome("coalesced", decision.reason, message, execution_arn=arn, extra=extra, **_common(trigger))
+    return outcome, replace(state, waiting=waiting).absorb(trigger.event_id)
+
+
+def _quiet(reason: str, message: str, request: RunEnded | WindowClosed, arn: str | None = None) -> Outcome:
+    """A look at waiting data that started nothing: logged, not announced (the audit log has the AWS event)."""
     return Outcome(
-        outcome="rejected",
-        reason=reason,
-        message=message,
-        event_id=event_id if isinstance(event_id, str) else None,
-        extra={
-            "source": source if isinstance(source, str) else None,
-            "detailType": detail_type if isinstance(detail_type, str) else None,
-        },
+        "ignored", reason, message, model=request.model.name, execution_arn=arn, event_id=request.event_id, silent=True
     )
 
 
-def announce(outcome: Outcome, *, events: Any, bus_name: str) -> None:
-    """Publish the outcome's domain event (none for silent outcomes) on the platform bus."""
-    domain_event = outcome.domain_event()
-    if domain_event is not None:
-        domain_events.publish(events, bus_name, domain_event)
+def _settle(
+    request: RunEnded | WindowClosed, services: Services, state: ModelState, situation: Situation, now: datetime
+) -> tuple[Outcome, ModelState]:
+    """Start the trailing run on waiting data once nothing executes."""
+    model = request.model
+    if isinstance(request, RunEnded):
+        cause = f"execution {request.execution_arn} ended ({request.status})"
+        if state.active is not None and state.active.arn == request.execution_arn:
+            state = replace(state, active=None)
+    else:
+        cause = f"the coalescing window closed at {request.window_end.isoformat()}"
+    waiting = state.waiting
+    if waiting is None:
+        return _quiet("nothing-waiting", f"{cause}; no data is waiting", request), state
+    trailing = _trailing(model, waiting, cause)
+    own = _started_by(trailing, situation.executions)
+    if own is not None:
+        message = f"{cause}; the trailing run on {waiting.uri} already exists: {own.arn}"
+        repaired = _after_start(state, trailing, own.arn, own.start_time or now)
+        if own.status not in RUNNING_STATUSES:
+            repaired = replace(repaired, active=state.active)
+        return _quiet("trailing-run-exists", message, request, own.arn), repaired
+    if situation.running is not None:
+        message = f"{cause}; data waits for execution {situation.running.arn}, which is still running"
+        return _quiet("execution-running", message, request, situation.running.arn), state
+    arn = start(trailing, services.sagemaker)
+    message = f"started a trailing run of {model.pipeline_name} on {waiting.uri} because {cause}"
+    extra = {"displayName": trailing.display_name, "dataEventId": waiting.event_id, "trailingAfter": cause}
+    outcome = Outcome(
+        "started",
+        "data",
+        message,
+        model=model.name,
+        trigger="data",
+        execution_arn=arn,
+        input_data_uri=waiting.uri,
+        event_id=request.event_id,
+        extra=extra,
+    )
+    return outcome, _after_start(state, trailing, arn, now)
+
+
+def run(request: Request, services: Services) -> Outcome:
+    """Read the state, look at the pipeline, decide and act, all under the model's lease."""
+    model = request.model
+    with services.leases.hold(model.name, new_owner(request.event_id)):
+        now = services.clock()
+        state = services.states.load(model.name)
+        ended = request if isinstance(request, RunEnded) else None
+        situation = observe(services.sagemaker, model, state, now, ended)
+        if isinstance(request, Trigger):
+            outcome, changed = _handle_trigger(request, services, state, situation, now)
+        else:
+            outcome, changed = _settle(request, services, state, situation, now)
+        if changed != state:
+            services.states.save(changed)
+        return outcome
+
+
+def process(event: TriggerEvent, *, catalog: Catalog, data_bucket: str, services: Services) -> Outcome:
+    """Resolve the event, then decide and act; `outcome.announce` publishes the result."""
+    resolved = resolve(event, catalog, data_bucket)
+    if isinstance(resolved, Outcome):
+        return resolved
+    return run(resolved, services)

@@ -15,7 +15,9 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.sagemaker.models import sagemaker_backends
 
+from platform_common import domain_events, env_names
 from stacks.constructs.managed_mlflow import model_package_group_suffix
 from tests.cfn import ACCOUNT, REGION, Resolver
 from tests.handlers.conftest import FakeLambdaContext, load_event
@@ -153,7 +155,42 @@ def test_pipeline_failure_is_notified(routed: Any) -> None:
         },
     }
     routed.put(event)
-    assert set(routed.matched()) == {"mlops-dev-notify-pipeline-failed", "mlops-dev-audit-pipelines"}
+    assert set(routed.matched()) == {
+        "mlops-dev-notify-pipeline-failed",
+        "mlops-dev-audit-pipelines",
+        "mlops-dev-pipeline-run-ended",
+    }
+
+
+def pipeline_status(status: str, pipeline: str = "mlops-dev-churn", execution_arn: str | None = None) -> dict[str, Any]:
+    event = load_event("pipeline_execution_succeeded")
+    arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{pipeline}"
+    execution = execution_arn or f"{arn}/execution/k2u7c5x0q9fa"
+    event["detail"].update(currentPipelineExecutionStatus=status, pipelineArn=arn, pipelineExecutionArn=execution)
+    event["resources"] = [arn, execution]
+    return event
+
+
+@pytest.mark.parametrize(
+    ("status", "pipeline", "expected"),
+    [
+        ("Succeeded", "mlops-dev-churn", {"mlops-dev-pipeline-run-ended", "mlops-dev-audit-pipelines"}),
+        ("Stopped", "mlops-dev-churn", {"mlops-dev-pipeline-run-ended", "mlops-dev-audit-pipelines"}),
+        (
+            "Failed",
+            "mlops-dev-churn",
+            {"mlops-dev-pipeline-run-ended", "mlops-dev-audit-pipelines", "mlops-dev-notify-pipeline-failed"},
+        ),
+        ("Executing", "mlops-dev-churn", {"mlops-dev-audit-pipelines"}),
+        ("Stopping", "mlops-dev-churn", {"mlops-dev-audit-pipelines"}),
+        ("Succeeded", "team-b-churn", set()),
+    ],
+    ids=["succeeded", "stopped", "failed", "executing", "stopping", "other-pipeline"],
+)
+def test_the_end_of_a_run_reaches_the_trigger(routed: Any, status: str, pipeline: str, expected: set[str]) -> None:
+    """Every end of a platform pipeline's run, whatever its outcome, and nothing else."""
+    routed.put(pipeline_status(status, pipeline))
+    assert set(routed.matched()) == expected
 
 
 def _function(templates: dict[str, dict[str, Any]], resolver: Resolver, name: str) -> tuple[str, dict[str, str]]:
@@ -176,8 +213,25 @@ def _invoke(handler_path: str, environment: dict[str, str], event: dict[str, Any
     return getattr(module, function_name)(event, FakeLambdaContext())
 
 
+def _deploy_lock_table(templates: dict[str, dict[str, Any]], resolver: Resolver) -> None:
+    """Create the trigger's lock table with the declared key schema, under the name the trigger is told."""
+    template = templates["automation"]
+    _, environment = _function(templates, resolver, "mlops-dev-retraining-trigger")
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            props = resolver.resolve(resource["Properties"], template)
+            dynamodb.create_table(
+                TableName=environment[env_names.RETRAINING_LOCK_TABLE_NAME],
+                KeySchema=props["KeySchema"],
+                AttributeDefinitions=props["AttributeDefinitions"],
+                BillingMode=props["BillingMode"],
+            )
+
+
 def _deploy_model_state(templates: dict[str, dict[str, Any]], resolver: Resolver) -> str:
-    """Create what the model stack would: its pipeline and its catalog entry."""
+    """Create what the model stack would (its pipeline and catalog entry), and the trigger's lock table."""
+    _deploy_lock_table(templates, resolver)
     template = templates["model-churn"]
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     ssm = boto3.client("ssm", region_name=REGION)
@@ -235,3 +289,92 @@ def test_a_malformed_event_changes_nothing(
     executions = boto3.client("sagemaker", region_name=REGION).list_pipeline_executions(PipelineName=pipeline)
     assert result["outcome"] == "rejected"
     assert executions["PipelineExecutionSummaries"] == []
+
+
+def test_a_run_end_routed_to_the_configured_handler_starts_the_trailing_run(
+    routed: Any, templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a run of the churn pipeline executing (started from Studio), and data that landed meanwhile
+    pipeline = _deploy_model_state(templates, resolver)
+    handler, environment = _function(templates, resolver, "mlops-dev-retraining-trigger")
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    running = sagemaker.start_pipeline_execution(
+        PipelineName=pipeline, PipelineExecutionDisplayName="studio-run", ClientRequestToken="s" * 32
+    )["PipelineExecutionArn"]
+    backend = sagemaker_backends[ACCOUNT][REGION].pipelines[pipeline].pipeline_executions[running]
+    backend.pipeline_execution_status = "Executing"
+    routed.put(load_event("s3_object_created"))
+    (landed,) = routed.matched()["mlops-dev-data-landed"]
+    waiting = _invoke(handler, environment, landed, monkeypatch)
+
+    # When the run ends and the rule delivers SageMaker's status change
+    backend.pipeline_execution_status = "Succeeded"
+    routed.put(pipeline_status("Succeeded", pipeline, running))
+    (ended,) = routed.matched()["mlops-dev-pipeline-run-ended"]
+    trailing = _invoke(handler, environment, ended, monkeypatch)
+
+    # Then the drop waited for the run, and one trailing run started on it when the run ended
+    executions = sagemaker.list_pipeline_executions(PipelineName=pipeline)["PipelineExecutionSummaries"]
+    assert (waiting["outcome"], waiting["reason"]) == ("coalesced", "execution-running")
+    assert trailing["outcome"] == "started"
+    assert trailing["inputDataUri"].endswith("/datasets/churn/2025-03-14/")
+    assert len(executions) == 2
+
+
+def _notification(templates: dict[str, dict[str, Any]], rule_name: str, event: dict[str, Any]) -> str:
+    """The text EventBridge would send to the topic: the rule's input template filled from `event`.
+
+    A path the event lacks comes out as null, as EventBridge renders it (that is how rejections
+    used to read "model null version null").
+    """
+    template = templates["automation"]
+    [rule] = [r for r in template["Resources"].values() if r["Properties"].get("Name") == rule_name]
+    [target] = rule["Properties"]["Targets"]
+    transformer = target["InputTransformer"]
+    text = json.loads(transformer["InputTemplate"])
+    for name, path in transformer["InputPathsMap"].items():
+        value: Any = event
+        for part in path.removeprefix("$.").split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        text = text.replace(f"<{name}>", "null" if value is None else str(value))
+    return str(text)
+
+
+def test_a_rejected_request_is_notified_with_model_reason_and_next_step(
+    routed: Any, templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a request to retrain churn on data outside its prefix, handled by the configured trigger
+    _deploy_model_state(templates, resolver)
+    handler, environment = _function(templates, resolver, "mlops-dev-retraining-trigger")
+    request = load_event("retraining_requested")
+    request["detail"]["inputDataUri"] = "s3://someone-elses-bucket/churn/"
+    _invoke(handler, environment, request, monkeypatch)
+
+    # When the EventRejected it published is routed
+    matched = routed.matched()
+    (rejected,) = matched["mlops-dev-notify-rejections"]
+
+    # Then it goes to the rejection notification (not the model-version one), which names the model,
+    # what happened, why and what to do, with no placeholder left empty
+    assert "mlops-dev-notify-decisions" not in matched
+    text = _notification(templates, "mlops-dev-notify-rejections", rejected)
+    assert text.startswith(
+        "[mlops-dev] EventRejected: Retraining trigger, model churn: event rejected, nothing started"
+    )
+    assert "detail.inputDataUri" in text
+    assert "expected a location under s3://" in text
+    assert "Next: put the data under the allowed prefix" in text
+    assert "null" not in text
+
+
+def test_a_rejection_by_another_handler_is_notified_without_empty_fields(templates: dict[str, dict[str, Any]]) -> None:
+    """The gate and the deployer publish EventRejected without a summary; the shared event fills one in."""
+    event = domain_events.DomainEvent(
+        domain_events.EVENT_REJECTED, None, "malformed-event", {"handler": "deployer"}, "evt-42"
+    )
+    text = _notification(
+        templates, "mlops-dev-notify-rejections", {"detail-type": "EventRejected", "detail": event.detail()}
+    )
+    assert text.startswith("[mlops-dev] EventRejected: deployer rejected an event (no known model): malformed-event")
+    assert "correlationId evt-42" in text
+    assert "null" not in text

@@ -1,0 +1,73 @@
+"""Which S3 objects are training data, and which S3 locations a run may read.
+
+An object under a model's prefix is *not* data, and is ignored with
+a RetrainingIgnored event naming the rule, when:
+
+1. its key ends with ``/`` (a folder marker from a console or a sync tool);
+2. its size is 0 (a marker object; an event without a size is not judged on size);
+3. any path segment below the data prefix, the file name included, starts with ``_`` or
+   ``.``: completion markers (``_SUCCESS``, ``_committed_*``), hidden files (``.DS_Store``),
+   checksum files (``.part-0.crc``) and whole staging folders (``_temporary/``,
+   ``.spark-staging-*/``, ``_delta_log/``). This is the rule Hadoop and Spark use to hide
+   paths from readers, so the training job would not read these objects either;
+4. its name ends (any case) with ``.tmp``, ``.temp``, ``.part``, ``.crc`` or ``_$folder$``
+   (in-flight uploads, checksums, EMR/Glue folder placeholders).
+
+Keys under no model's prefix are ignored as ``unknown-prefix``; objects in a bucket other
+than the data bucket as ``foreign-bucket``.
+
+A run reads only the model's own data: the folder of a data object, the model's whole data
+prefix, or, for a manual request, a location the request names that lies under the model's data
+prefix in the platform's data bucket (`outside_reason`). Anything else is refused, so a request
+cannot point the pipeline at whatever else the pipeline role may read.
+"""
+
+from __future__ import annotations
+
+TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".crc", "_$folder$")
+
+
+def non_data_reason(key: str, size: int | None, data_prefix: str) -> str | None:
+    """Why the object is not training data (see the module docstring), or None if it is."""
+    if key.endswith("/"):
+        return "folder marker"
+    if size == 0:
+        return "empty object"
+    relative = key[len(data_prefix) :] if key.startswith(data_prefix) else key
+    segments = relative.split("/")
+    for segment in segments[:-1]:
+        if segment.startswith(("_", ".")):
+            return f"under hidden or staging folder {segment!r}"
+    name = segments[-1]
+    if name.startswith(("_", ".")):
+        return f"marker or hidden file {name!r}"
+    if name.lower().endswith(TEMPORARY_SUFFIXES):
+        return f"temporary file {name!r}"
+    return None
+
+
+def folder_uri(bucket: str, key: str) -> str:
+    """`s3://bucket/<key up to and including its last '/'>`: the folder the object landed in."""
+    folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+    return f"s3://{bucket}/{folder}"
+
+
+def prefix_uri(bucket: str, prefix: str) -> str:
+    """`s3://bucket/prefix`: a model's whole data prefix."""
+    return f"s3://{bucket}/{prefix}"
+
+
+def outside_reason(uri: str, bucket: str, data_prefix: str) -> str | None:
+    """Why `uri` is not a location under `s3://bucket/data_prefix`, or None if it is one."""
+    location = uri.removeprefix("s3://")
+    uri_bucket, _, key = location.partition("/")
+    if not uri.startswith("s3://") or uri_bucket != bucket:
+        return f"it is not in the platform's data bucket {bucket}"
+    if not key.startswith(data_prefix):
+        return f"it is not under the model's data prefix {data_prefix}"
+    # S3 keys are literal, so '..' climbs nowhere; such locations are refused anyway, because
+    # tools that do resolve them would read outside the prefix.
+    segments = key[len(data_prefix) :].split("/")
+    if any(segment in {".", ".."} for segment in segments) or "" in segments[:-1]:
+        return "it has an empty, '.' or '..' path segment"
+    return None
