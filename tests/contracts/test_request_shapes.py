@@ -42,7 +42,9 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from deployer import logic as deployer
 from deployer.models import EndpointStateDetail
@@ -51,6 +53,7 @@ from model_gate import logic as gate
 from model_gate.models import ModelPackageDetail as PendingPackage
 from platform_common import domain_events
 from platform_common.catalog import Catalog, ModelSettings
+from retraining_trigger import lease, state, timer
 from retraining_trigger import logic as trigger
 from retraining_trigger.models import RetrainingRequestedEvent
 from stacks.config import ConfigError, load_environment
@@ -394,7 +397,7 @@ def assert_fits_put_events(echo_bytes: int) -> None:
     assert json.loads(entry["Detail"])["correlationId"] == "3d5a7c9e-1b2f-4e6a-8c0d-9f7e5b3a1c24"
 
 
-def test_the_trigger_starts_runs_with_requests_sagemaker_accepts() -> None:
+def test_the_trigger_starts_runs_with_requests_sagemaker_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
     """A guard: the trigger's requests already fit; it keeps them fitting at the longest names."""
     # Given the longest model and pipeline names, and a request quoting a long reason
     settings = longest_settings()
@@ -418,15 +421,46 @@ def test_the_trigger_starts_runs_with_requests_sagemaker_accepts() -> None:
             "StartPipelineExecution": {"PipelineExecutionArn": "arn:execution"},
         },
     )
+    now = datetime(2025, 3, 18, 13, 46, tzinfo=UTC)
 
-    # When the trigger handles it
-    trigger.process(
-        event,
-        catalog=Catalog([settings]),
-        sagemaker=sagemaker,
-        data_bucket=f"{ENDPOINT_PREFIX}-data-{ACCOUNT}-{REGION}",
-        now=datetime(2025, 3, 18, 13, 46, tzinfo=UTC),
-    )
+    # When the trigger handles it, with its lease and state table in moto
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        table = f"{ENDPOINT_PREFIX}-retraining-lock"
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": lease.KEY_ATTRIBUTE, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": lease.KEY_ATTRIBUTE, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        group = f"{ENDPOINT_PREFIX}-retraining-window"
+        scheduler = boto3.client("scheduler", region_name=REGION)
+        scheduler.create_schedule_group(Name=group)
+        services = trigger.Services(
+            sagemaker=sagemaker,
+            leases=lease.LeaseTable(dynamodb, table, clock=lambda: now, sleep=lambda _: None),
+            states=state.StateTable(dynamodb, table, clock=lambda: now),
+            timer=timer.WindowTimer(
+                scheduler,
+                group_name=group,
+                role_arn=f"arn:aws:iam::{ACCOUNT}:role/{group}",
+                dead_letter_arn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:{ENDPOINT_PREFIX}-events-dlq",
+            ),
+            function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{ENDPOINT_PREFIX}-retraining-trigger",
+            clock=lambda: now,
+        )
+        trigger.process(
+            event,
+            catalog=Catalog([settings]),
+            data_bucket=f"{ENDPOINT_PREFIX}-data-{ACCOUNT}-{REGION}",
+            services=services,
+        )
 
     # Then the run was started with requests that fit the service model
     assert len(sagemaker.sent("StartPipelineExecution")) == 1
