@@ -7,6 +7,7 @@ propagates, so Lambda's async retries and the dead-letter queue keep the event.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from platform_common import env_names, runtime
 from retraining_trigger import logic
+from retraining_trigger.lease import LeaseTable
 from retraining_trigger.models import TriggerEvent, model_for
 
 MAX_REPORTED_ERRORS = 10
@@ -29,6 +31,18 @@ def _data_bucket_from_env() -> str:
 
 
 data_bucket = runtime.lazy(_data_bucket_from_env)
+
+
+def _lock_table_from_env() -> str:
+    return runtime.require_env(env_names.RETRAINING_LOCK_TABLE_NAME)
+
+
+lock_table = runtime.lazy(_lock_table_from_env)
+
+
+def leases() -> LeaseTable:
+    """The per-model leases, in the table the automation stack names."""
+    return LeaseTable(runtime.client("dynamodb"), lock_table(), clock=logic.utc_now, sleep=time.sleep)
 
 
 def reset() -> None:
@@ -101,6 +115,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
                 catalog=runtime.catalog(),
                 sagemaker=runtime.client("sagemaker"),
                 data_bucket=data_bucket(),
+                leases=leases(),
             )
         # Logged before publishing, so a run that started is on record even if the bus fails.
         _log(outcome)

@@ -27,7 +27,7 @@ a RetrainingIgnored event naming the rule, when:
 Keys under no model's prefix are ignored as ``unknown-prefix``; objects in a bucket other
 than the data bucket as ``foreign-bucket``.
 
-No stacking, no duplicates, no state store. The pipeline's own executions are the ledger:
+No duplicates. The pipeline's own executions are the ledger of what started:
 
 - every start carries ``ClientRequestToken = sha256(event id)`` (64 hex characters, within
   SageMaker's 32-128) and a display name ``<trigger>-<event time>-<first 16 hex of that
@@ -44,22 +44,29 @@ No stacking, no duplicates, no state store. The pipeline's own executions are th
   starts one run, on the folder of the first object processed; the later objects are
   recorded as coalesced, not queued. Manual, schedule and quality triggers skip this window.
 
-Two events processed at the same moment by two concurrent instances can both pass the list
-check; give the function a reserved concurrency of 1 to serialise them. The request token
-still stops the same event from starting twice whatever the concurrency.
+Concurrency. Invocations run side by side (the function has no reserved concurrency). The
+request token stops one event from starting twice: SageMaker documents ClientRequestToken as "A
+unique, case-sensitive identifier that you provide to ensure the idempotency of the operation. An
+idempotent operation completes no more than once", 32 to 128 characters (StartPipelineExecution,
+Amazon SageMaker API Reference,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StartPipelineExecution.html).
+Two *different* events for one model could still both list, see nothing running and both
+start; so the list-decide-start sequence runs under the model's lease (`lease.py`), and the
+second event waits for the first to finish, then sees its run and is coalesced into it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from platform_common import domain_events
 from platform_common.catalog import Catalog, ModelSettings, UnknownModelError
+from retraining_trigger.lease import LeaseTable, new_owner
 from retraining_trigger.models import (
     MAX_PARAMETER_VALUE_LENGTH,
     AlarmStateChangeEvent,
@@ -89,6 +96,11 @@ MAX_DESCRIPTION_LENGTH = 3072
 
 TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".crc", "_$folder$")
 _DISPLAY_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (the default clock)."""
+    return datetime.now(UTC)
 
 
 def request_token(event_id: str) -> str:
@@ -378,8 +390,13 @@ def start(trigger: Trigger, sagemaker: Any) -> str:
     return str(response["PipelineExecutionArn"])
 
 
-def run(trigger: Trigger, sagemaker: Any, now: datetime) -> Outcome:
-    """List, decide and (maybe) start: the only part that touches SageMaker."""
+def run(trigger: Trigger, sagemaker: Any, leases: LeaseTable, clock: Callable[[], datetime]) -> Outcome:
+    """List, decide and (maybe) start, holding the model's lease: the only part that touches SageMaker."""
+    with leases.hold(trigger.model.name, new_owner(trigger.event_id)):
+        return _decide_and_act(trigger, sagemaker, clock())
+
+
+def _decide_and_act(trigger: Trigger, sagemaker: Any, now: datetime) -> Outcome:
     decision = decide(trigger, recent_executions(sagemaker, trigger.model.pipeline_name), now)
     common: dict[str, Any] = {
         "model": trigger.model.name,
@@ -414,13 +431,14 @@ def process(
     catalog: Catalog,
     sagemaker: Any,
     data_bucket: str,
-    now: datetime | None = None,
+    leases: LeaseTable,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Outcome:
     """Resolve the event, then decide and act on SageMaker; `announce` publishes the result."""
     resolved = resolve(event, catalog, data_bucket)
     if isinstance(resolved, Outcome):
         return resolved
-    return run(resolved, sagemaker, now or datetime.now(UTC))
+    return run(resolved, sagemaker, leases, clock)
 
 
 def rejection(reason: str, message: str, *, source: object, detail_type: object, event_id: object) -> Outcome:
