@@ -20,6 +20,7 @@ from platform_common import env_names, runtime
 from retraining_trigger import logic
 from retraining_trigger.lease import LeaseTable
 from retraining_trigger.models import TriggerEvent, model_for
+from retraining_trigger.outcome import Outcome, announce, rejection
 
 MAX_REPORTED_ERRORS = 10
 
@@ -61,10 +62,10 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def parse_event(event: Any) -> TriggerEvent | logic.Outcome:
+def parse_event(event: Any) -> TriggerEvent | Outcome:
     """The typed event, or the rejection that says what was wrong with it."""
     if not isinstance(event, dict):
-        return logic.rejection(
+        return rejection(
             "malformed-event",
             f"event is a {type(event).__name__}, not a JSON object",
             source=None,
@@ -74,7 +75,7 @@ def parse_event(event: Any) -> TriggerEvent | logic.Outcome:
     source, detail_type, event_id = event.get("source"), event.get("detail-type"), event.get("id")
     model = model_for(source, detail_type)
     if model is None:
-        return logic.rejection(
+        return rejection(
             "unsupported-event",
             f"this function does not handle source {source!r} with detail-type {detail_type!r}",
             source=source,
@@ -84,7 +85,7 @@ def parse_event(event: Any) -> TriggerEvent | logic.Outcome:
     try:
         return parse(event=event, model=model)
     except ValidationError as error:
-        return logic.rejection(
+        return rejection(
             "malformed-event",
             f"{detail_type} event failed validation: {_describe(error)}",
             source=source,
@@ -93,7 +94,7 @@ def parse_event(event: Any) -> TriggerEvent | logic.Outcome:
         )
 
 
-def _log(outcome: logic.Outcome) -> None:
+def _log(outcome: Outcome) -> None:
     fields = {"retraining": outcome.as_dict()}
     if outcome.outcome == "rejected":
         logger.warning(f"rejected event, nothing started: {outcome.message}", extra=fields)
@@ -107,7 +108,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         settings = runtime.settings()
         parsed = parse_event(event)
-        if isinstance(parsed, logic.Outcome):
+        if isinstance(parsed, Outcome):
             outcome = parsed
         else:
             outcome = logic.process(
@@ -119,7 +120,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             )
         # Logged before publishing, so a run that started is on record even if the bus fails.
         _log(outcome)
-        logic.announce(outcome, events=runtime.client("events"), bus_name=settings.bus_name)
+        announce(outcome, events=runtime.client("events"), bus_name=settings.bus_name)
     except Exception:
         logger.exception("could not finish handling the event; raising so that it is retried or dead-lettered")
         raise

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from moto.core.models import botocore_stubber
 
 from platform_common import domain_events, env_names, runtime
-from retraining_trigger import handler, logic
+from retraining_trigger import handler, keys, logic, pipeline
 from tests.handlers.conftest import ACCOUNT, BUS_NAME, REGION, example_settings, load_event, put_catalog
 from tests.handlers.trigger_platform import (
     CHURN_FOLDER,
@@ -86,7 +86,7 @@ def test_data_drop_starts_one_execution_on_the_objects_folder(platform: Platform
     }
     name = executions[0]["PipelineExecutionDisplayName"]
     assert DISPLAY_NAME_RE.match(name)
-    assert name == f"data-20250314T092653-{logic.event_hash(event['id'])}"
+    assert name == f"data-20250314T092653-{pipeline.event_hash(event['id'])}"
     # And RetrainingStarted says what started and why
     [started] = platform.published()
     assert started["detail-type"] == domain_events.RETRAINING_STARTED
@@ -256,7 +256,7 @@ def test_window_of_zero_minutes_starts_a_run_per_file(platform: Platform) -> Non
     ],
 )
 def test_rule_names_why_a_key_is_not_data(key: str, size: int, why: str) -> None:
-    assert logic.non_data_reason(key, size, "datasets/churn/") == why
+    assert keys.non_data_reason(key, size, "datasets/churn/") == why
 
 
 @pytest.mark.parametrize(
@@ -270,7 +270,7 @@ def test_rule_names_why_a_key_is_not_data(key: str, size: int, why: str) -> None
     ],
 )
 def test_rule_accepts_data_objects(key: str, size: int | None) -> None:
-    assert logic.non_data_reason(key, size, "datasets/churn/") is None
+    assert keys.non_data_reason(key, size, "datasets/churn/") is None
 
 
 def test_marker_object_is_ignored_with_the_rule_it_broke(platform: Platform) -> None:
@@ -635,21 +635,21 @@ def test_run_is_not_started_twice_when_announcing_it_failed(
 @pytest.mark.parametrize("reason", ["data", "quality", "schedule", "manual"])
 def test_idempotency_fields_fit_sagemaker_limits(reason: str) -> None:
     event_id = "5a7e3c2d-9b1f-4d6e-a8c0-3f2b1e9d7c65"
-    token = logic.request_token(event_id)
-    name = logic.display_name(reason, datetime(2025, 3, 18, 13, 45, 12, tzinfo=UTC), event_id)
+    token = pipeline.request_token(event_id)
+    name = pipeline.display_name(reason, datetime(2025, 3, 18, 13, 45, 12, tzinfo=UTC), event_id)
     assert 32 <= len(token) <= 128
     assert DISPLAY_NAME_RE.match(name)
-    assert name.endswith(token[: logic.EVENT_HASH_LENGTH])
-    assert logic.request_token(event_id) == token
+    assert name.endswith(token[: pipeline.EVENT_HASH_LENGTH])
+    assert pipeline.request_token(event_id) == token
 
 
 def test_redelivery_is_recognised_before_a_running_execution() -> None:
     # Given the event's own run is still executing, next to an older running one
     model = example_settings("churn")
     now = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
-    trigger = logic.Trigger(model, "data", CHURN_FOLDER, "evt-1", now, "test")
-    own = logic.Execution("arn:own", "Executing", trigger.display_name, now - timedelta(minutes=1))
-    other = logic.Execution("arn:other", "Executing", "studio-run", now)
+    trigger = pipeline.Trigger(model, "data", CHURN_FOLDER, "evt-1", now, "test")
+    own = pipeline.Execution("arn:own", "Executing", trigger.display_name, now - timedelta(minutes=1))
+    other = pipeline.Execution("arn:other", "Executing", "studio-run", now)
 
     # When deciding, Then it is a duplicate of its own run, not a coalesce into the other
     decision = logic.decide(trigger, [other, own], now)

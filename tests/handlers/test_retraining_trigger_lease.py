@@ -22,6 +22,8 @@ from platform_common import runtime
 from platform_common.catalog import Catalog
 from retraining_trigger import handler, lease, logic
 from retraining_trigger.models import ObjectCreatedEvent
+from retraining_trigger.outcome import Outcome
+from retraining_trigger.pipeline import Trigger
 from tests.handlers.conftest import example_settings
 from tests.handlers.trigger_platform import (
     DATA_BUCKET,
@@ -68,7 +70,7 @@ def drop(name: str) -> ObjectCreatedEvent:
     return ObjectCreatedEvent.model_validate(object_created(f"datasets/churn/{name}/data.csv", event_id=f"drop-{name}"))
 
 
-def process(platform: Platform, event: ObjectCreatedEvent, clock: FakeClock, sagemaker: Any = None) -> logic.Outcome:
+def process(platform: Platform, event: ObjectCreatedEvent, clock: FakeClock, sagemaker: Any = None) -> Outcome:
     return logic.process(
         event,
         catalog=Catalog([example_settings("churn")]),
@@ -147,7 +149,7 @@ def test_an_event_decided_inside_anothers_decision_waits_and_is_coalesced(platfo
     # when drop b's invocation runs right then (and, as Lambda does, again after it failed)
     clock = FakeClock()
     keep_runs_executing(platform.sagemaker)
-    second_attempts: list[logic.Outcome | Exception] = []
+    second_attempts: list[Outcome | Exception] = []
 
     def handle_b() -> None:
         try:
@@ -178,14 +180,14 @@ def test_without_the_lease_the_same_interleaving_starts_two_runs(platform: Platf
 
     def handle_b() -> None:
         logic.run(
-            logic.Trigger(example_settings("churn"), "data", "s3://b/", "drop-b", clock(), "b"),
+            Trigger(example_settings("churn"), "data", "s3://b/", "drop-b", clock(), "b"),
             platform.sagemaker,
             NoLease(),  # type: ignore[arg-type]
             clock,
         )
 
     logic.run(
-        logic.Trigger(example_settings("churn"), "data", "s3://a/", "drop-a", clock(), "a"),
+        Trigger(example_settings("churn"), "data", "s3://a/", "drop-a", clock(), "a"),
         ListThenInterleave(platform.sagemaker, handle_b),
         NoLease(),  # type: ignore[arg-type]
         clock,

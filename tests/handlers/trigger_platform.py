@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from moto.sagemaker.models import sagemaker_backends
 
 from platform_common import domain_events, env_names
-from retraining_trigger import handler, lease, logic
+from retraining_trigger import handler, lease, pipeline
 from tests.handlers.conftest import (
     ACCOUNT,
     BUS_NAME,
@@ -42,9 +42,9 @@ CHURN_PREFIX = f"s3://{DATA_BUCKET}/datasets/churn/"
 PIPELINE_DEFINITION = {
     "Version": "2020-12-01",
     "Parameters": [
-        {"Name": logic.PARAM_INPUT_DATA_URI, "Type": "String"},
-        {"Name": logic.PARAM_TRIGGER_REASON, "Type": "String", "DefaultValue": "manual"},
-        {"Name": logic.PARAM_TRIGGER_EVENT_ID, "Type": "String", "DefaultValue": "none"},
+        {"Name": pipeline.PARAM_INPUT_DATA_URI, "Type": "String"},
+        {"Name": pipeline.PARAM_TRIGGER_REASON, "Type": "String", "DefaultValue": "manual"},
+        {"Name": pipeline.PARAM_TRIGGER_EVENT_ID, "Type": "String", "DefaultValue": "none"},
     ],
     "Steps": [{"Name": "Placeholder", "Type": "Fail", "Arguments": {"ErrorMessage": "stands in for training"}}],
 }
