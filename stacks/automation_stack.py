@@ -39,6 +39,7 @@ from stacks.constructs.platform_functions import (
     PlatformFunction,
     lambda_code,
 )
+from stacks.constructs.trigger_lock import TriggerLock
 from stacks.data_stack import DATASETS_PREFIX
 
 # Domain events people are told about (failures, decisions that need a person, outcomes).
@@ -115,8 +116,11 @@ class AutomationStack(Stack):
             env_names.MODEL_CATALOG_PATH: self.catalog_path,
             env_names.ENVIRONMENT_NAME: config.name,
         }
+        self.trigger_lock = TriggerLock(self, "TriggerLock", table_name=f"{prefix}-retraining-lock", key=self.key)
         self.trigger = self._function(RETRAINING_TRIGGER, code, {
-            **common_env, env_names.DATA_BUCKET_NAME: naming.data_bucket_name(config)})  # fmt: skip
+            **common_env, env_names.DATA_BUCKET_NAME: naming.data_bucket_name(config),
+            env_names.RETRAINING_LOCK_TABLE_NAME: self.trigger_lock.table.table_name})  # fmt: skip
+        self.trigger_lock.grant_items(self.trigger)
         self.gate = self._function(MODEL_GATE, code, {**common_env, env_names.MLFLOW_TRACKING_SERVER_ARN: mlflow_arn})
         self.deployer = self._function(DEPLOYER, code, {
             **common_env, env_names.MLFLOW_TRACKING_SERVER_ARN: mlflow_arn,

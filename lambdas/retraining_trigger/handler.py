@@ -7,6 +7,7 @@ propagates, so Lambda's async retries and the dead-letter queue keep the event.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -17,7 +18,9 @@ from pydantic import ValidationError
 
 from platform_common import env_names, runtime
 from retraining_trigger import logic
+from retraining_trigger.lease import LeaseTable
 from retraining_trigger.models import TriggerEvent, model_for
+from retraining_trigger.outcome import Outcome, announce, rejection
 
 MAX_REPORTED_ERRORS = 10
 
@@ -29,6 +32,18 @@ def _data_bucket_from_env() -> str:
 
 
 data_bucket = runtime.lazy(_data_bucket_from_env)
+
+
+def _lock_table_from_env() -> str:
+    return runtime.require_env(env_names.RETRAINING_LOCK_TABLE_NAME)
+
+
+lock_table = runtime.lazy(_lock_table_from_env)
+
+
+def leases() -> LeaseTable:
+    """The per-model leases, in the table the automation stack names."""
+    return LeaseTable(runtime.client("dynamodb"), lock_table(), clock=logic.utc_now, sleep=time.sleep)
 
 
 def reset() -> None:
@@ -47,10 +62,10 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def parse_event(event: Any) -> TriggerEvent | logic.Outcome:
+def parse_event(event: Any) -> TriggerEvent | Outcome:
     """The typed event, or the rejection that says what was wrong with it."""
     if not isinstance(event, dict):
-        return logic.rejection(
+        return rejection(
             "malformed-event",
             f"event is a {type(event).__name__}, not a JSON object",
             source=None,
@@ -60,7 +75,7 @@ def parse_event(event: Any) -> TriggerEvent | logic.Outcome:
     source, detail_type, event_id = event.get("source"), event.get("detail-type"), event.get("id")
     model = model_for(source, detail_type)
     if model is None:
-        return logic.rejection(
+        return rejection(
             "unsupported-event",
             f"this function does not handle source {source!r} with detail-type {detail_type!r}",
             source=source,
@@ -70,7 +85,7 @@ def parse_event(event: Any) -> TriggerEvent | logic.Outcome:
     try:
         return parse(event=event, model=model)
     except ValidationError as error:
-        return logic.rejection(
+        return rejection(
             "malformed-event",
             f"{detail_type} event failed validation: {_describe(error)}",
             source=source,
@@ -79,7 +94,7 @@ def parse_event(event: Any) -> TriggerEvent | logic.Outcome:
         )
 
 
-def _log(outcome: logic.Outcome) -> None:
+def _log(outcome: Outcome) -> None:
     fields = {"retraining": outcome.as_dict()}
     if outcome.outcome == "rejected":
         logger.warning(f"rejected event, nothing started: {outcome.message}", extra=fields)
@@ -93,7 +108,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         settings = runtime.settings()
         parsed = parse_event(event)
-        if isinstance(parsed, logic.Outcome):
+        if isinstance(parsed, Outcome):
             outcome = parsed
         else:
             outcome = logic.process(
@@ -101,10 +116,11 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
                 catalog=runtime.catalog(),
                 sagemaker=runtime.client("sagemaker"),
                 data_bucket=data_bucket(),
+                leases=leases(),
             )
         # Logged before publishing, so a run that started is on record even if the bus fails.
         _log(outcome)
-        logic.announce(outcome, events=runtime.client("events"), bus_name=settings.bus_name)
+        announce(outcome, events=runtime.client("events"), bus_name=settings.bus_name)
     except Exception:
         logger.exception("could not finish handling the event; raising so that it is retried or dead-lettered")
         raise

@@ -11,23 +11,7 @@ Triggers (TriggerReason pipeline parameter):
   The last three read the model's whole data prefix in the data bucket, unless a manual
   request names its own ``inputDataUri``.
 
-Which objects are data. An object under a model's prefix is *not* data, and is ignored with
-a RetrainingIgnored event naming the rule, when:
-
-1. its key ends with ``/`` (a folder marker from a console or a sync tool);
-2. its size is 0 (a marker object; an event without a size is not judged on size);
-3. any path segment below the data prefix, the file name included, starts with ``_`` or
-   ``.``: completion markers (``_SUCCESS``, ``_committed_*``), hidden files (``.DS_Store``),
-   checksum files (``.part-0.crc``) and whole staging folders (``_temporary/``,
-   ``.spark-staging-*/``, ``_delta_log/``). This is the rule Hadoop and Spark use to hide
-   paths from readers, so the training job would not read these objects either;
-4. its name ends (any case) with ``.tmp``, ``.temp``, ``.part``, ``.crc`` or ``_$folder$``
-   (in-flight uploads, checksums, EMR/Glue folder placeholders).
-
-Keys under no model's prefix are ignored as ``unknown-prefix``; objects in a bucket other
-than the data bucket as ``foreign-bucket``.
-
-No stacking, no duplicates, no state store. The pipeline's own executions are the ledger:
+No duplicates. The pipeline's own executions are the ledger of what started:
 
 - every start carries ``ClientRequestToken = sha256(event id)`` (64 hex characters, within
   SageMaker's 32-128) and a display name ``<trigger>-<event time>-<first 16 hex of that
@@ -44,22 +28,27 @@ No stacking, no duplicates, no state store. The pipeline's own executions are th
   starts one run, on the folder of the first object processed; the later objects are
   recorded as coalesced, not queued. Manual, schedule and quality triggers skip this window.
 
-Two events processed at the same moment by two concurrent instances can both pass the list
-check; give the function a reserved concurrency of 1 to serialise them. The request token
-still stops the same event from starting twice whatever the concurrency.
+Concurrency. Invocations run side by side (the function has no reserved concurrency). The
+request token stops one event from starting twice: SageMaker documents ClientRequestToken as "A
+unique, case-sensitive identifier that you provide to ensure the idempotency of the operation. An
+idempotent operation completes no more than once", 32 to 128 characters (StartPipelineExecution,
+Amazon SageMaker API Reference,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StartPipelineExecution.html).
+Two *different* events for one model could still both list, see nothing running and both
+start; so the list-decide-start sequence runs under the model's lease (`lease.py`), and the
+second event waits for the first to finish, then sees its run and is coalesced into it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from platform_common import domain_events
 from platform_common.catalog import Catalog, ModelSettings, UnknownModelError
+from retraining_trigger.keys import folder_uri, non_data_reason, prefix_uri
+from retraining_trigger.lease import LeaseTable, new_owner
 from retraining_trigger.models import (
     MAX_PARAMETER_VALUE_LENGTH,
     AlarmStateChangeEvent,
@@ -68,174 +57,26 @@ from retraining_trigger.models import (
     ScheduledEvent,
     TriggerEvent,
 )
+from retraining_trigger.outcome import Outcome
+from retraining_trigger.pipeline import (
+    MAX_DESCRIPTION_LENGTH,
+    RUNNING_STATUSES,
+    Execution,
+    Trigger,
+    TriggerReason,
+    event_hash,
+    newest_first,
+    recent_executions,
+    start,
+)
 
-TriggerReason = Literal["data", "quality", "schedule", "manual"]
-OutcomeKind = Literal["started", "coalesced", "duplicate", "ignored", "rejected"]
-
-# Parameter names the model pipelines declare.
-PARAM_INPUT_DATA_URI = "InputDataUri"
-PARAM_TRIGGER_REASON = "TriggerReason"
-PARAM_TRIGGER_EVENT_ID = "TriggerEventId"
-
-RUNNING_STATUSES = frozenset({"Executing", "Stopping"})
 # A run that failed or was stopped has not consumed the data, so it does not hold the window.
 WINDOW_EXEMPT_STATUSES = frozenset({"Failed", "Stopped"})
 
-# EventBridge retries a delivery for up to 24 hours and Lambda's async queue for up to 6;
-# fifty executions cover that span for any pipeline that is not retrained every few minutes.
-RECENT_EXECUTIONS = 50
-EVENT_HASH_LENGTH = 16
-MAX_DESCRIPTION_LENGTH = 3072
 
-TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".crc", "_$folder$")
-_DISPLAY_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
-
-
-def request_token(event_id: str) -> str:
-    """The ClientRequestToken for the run an event asks for (sha256 of the event id)."""
-    return hashlib.sha256(event_id.encode("utf-8")).hexdigest()
-
-
-def event_hash(event_id: str) -> str:
-    """The short form of the token that the execution's display name carries."""
-    return request_token(event_id)[:EVENT_HASH_LENGTH]
-
-
-def display_name(reason: str, event_time: datetime, event_id: str) -> str:
-    """`<reason>-<YYYYMMDDTHHMMSS>-<event hash>`, valid as a SageMaker execution display name."""
-    moment = event_time.astimezone(UTC) if event_time.tzinfo else event_time
-    # 82 = label (at most 48) + "-" + 15-character stamp + "-" + 16-character hash.
-    label = _DISPLAY_NAME_UNSAFE.sub("-", reason)[:48].strip("-") or "run"
-    return f"{label}-{moment:%Y%m%dT%H%M%S}-{event_hash(event_id)}"
-
-
-def non_data_reason(key: str, size: int | None, data_prefix: str) -> str | None:
-    """Why the object is not training data (see the module docstring), or None if it is."""
-    if key.endswith("/"):
-        return "folder marker"
-    if size == 0:
-        return "empty object"
-    relative = key[len(data_prefix) :] if key.startswith(data_prefix) else key
-    segments = relative.split("/")
-    for segment in segments[:-1]:
-        if segment.startswith(("_", ".")):
-            return f"under hidden or staging folder {segment!r}"
-    name = segments[-1]
-    if name.startswith(("_", ".")):
-        return f"marker or hidden file {name!r}"
-    if name.lower().endswith(TEMPORARY_SUFFIXES):
-        return f"temporary file {name!r}"
-    return None
-
-
-def folder_uri(bucket: str, key: str) -> str:
-    """`s3://bucket/<key up to and including its last '/'>`: the folder the object landed in."""
-    folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
-    return f"s3://{bucket}/{folder}"
-
-
-def prefix_uri(bucket: str, prefix: str) -> str:
-    """`s3://bucket/prefix`: a model's whole data prefix."""
-    return f"s3://{bucket}/{prefix}"
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """A resolved request for one run of one model's pipeline."""
-
-    model: ModelSettings
-    reason: TriggerReason
-    input_data_uri: str
-    event_id: str
-    event_time: datetime
-    description: str
-
-    @property
-    def token(self) -> str:
-        return request_token(self.event_id)
-
-    @property
-    def display_name(self) -> str:
-        return display_name(self.reason, self.event_time, self.event_id)
-
-    def parameters(self) -> list[dict[str, str]]:
-        return [
-            {"Name": PARAM_INPUT_DATA_URI, "Value": self.input_data_uri},
-            {"Name": PARAM_TRIGGER_REASON, "Value": self.reason},
-            {"Name": PARAM_TRIGGER_EVENT_ID, "Value": self.event_id},
-        ]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one event; `as_dict()` is the handler's return value."""
-
-    outcome: OutcomeKind
-    reason: str
-    message: str
-    model: str | None = None
-    trigger: str | None = None
-    execution_arn: str | None = None
-    input_data_uri: str | None = None
-    event_id: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    # Set for outcomes that are not a retraining decision at all (an alarm going back to OK).
-    silent: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "message": self.message,
-            "model": self.model,
-            "trigger": self.trigger,
-            "executionArn": self.execution_arn,
-            "inputDataUri": self.input_data_uri,
-            "eventId": self.event_id,
-            **self.extra,
-        }
-        return {key: value for key, value in body.items() if value is not None}
-
-    def domain_event(self) -> domain_events.DomainEvent | None:
-        if self.silent:
-            return None
-        detail_type = {
-            "started": domain_events.RETRAINING_STARTED,
-            "coalesced": domain_events.RETRAINING_COALESCED,
-            "duplicate": domain_events.RETRAINING_COALESCED,
-            "ignored": domain_events.RETRAINING_IGNORED,
-            "rejected": domain_events.EVENT_REJECTED,
-        }[self.outcome]
-        data = {k: v for k, v in self.as_dict().items() if k not in {"outcome", "reason", "model", "eventId"}}
-        return domain_events.DomainEvent(
-            detail_type=detail_type,
-            model=self.model,
-            reason=self.reason,
-            data=data,
-            correlation_id=self.event_id,
-        )
-
-
-@dataclass(frozen=True)
-class Execution:
-    """The part of a pipeline execution summary the decision needs."""
-
-    arn: str
-    status: str
-    display_name: str
-    start_time: datetime | None
-
-    @classmethod
-    def from_summary(cls, summary: Mapping[str, Any]) -> Execution:
-        start = summary.get("StartTime")
-        if isinstance(start, datetime) and start.tzinfo is None:
-            start = start.replace(tzinfo=UTC)
-        return cls(
-            arn=str(summary.get("PipelineExecutionArn", "")),
-            status=str(summary.get("PipelineExecutionStatus", "")),
-            display_name=str(summary.get("PipelineExecutionDisplayName") or ""),
-            start_time=start if isinstance(start, datetime) else None,
-        )
+def utc_now() -> datetime:
+    """The current time in UTC (the default clock)."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -247,14 +88,9 @@ class Decision:
     execution: Execution | None = None
 
 
-def _newest_first(executions: Iterable[Execution]) -> list[Execution]:
-    oldest = datetime.min.replace(tzinfo=UTC)
-    return sorted(executions, key=lambda e: e.start_time or oldest, reverse=True)
-
-
 def decide(trigger: Trigger, recent: Sequence[Execution], now: datetime) -> Decision:
     """Start, coalesce or recognise a redelivery, from the pipeline's recent executions."""
-    executions = _newest_first(recent)
+    executions = newest_first(recent)
     marker = f"-{event_hash(trigger.event_id)}"
     for execution in executions:
         if execution.display_name.endswith(marker):
@@ -354,32 +190,13 @@ def _trigger(
     return Trigger(model, reason, uri, event.id, event.time, description)
 
 
-def recent_executions(sagemaker: Any, pipeline_name: str) -> list[Execution]:
-    """The pipeline's newest executions, at most RECENT_EXECUTIONS of them."""
-    response = sagemaker.list_pipeline_executions(
-        PipelineName=pipeline_name,
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        MaxResults=RECENT_EXECUTIONS,
-    )
-    summaries = response.get("PipelineExecutionSummaries", [])
-    return _newest_first(Execution.from_summary(s) for s in summaries)[:RECENT_EXECUTIONS]
+def run(trigger: Trigger, sagemaker: Any, leases: LeaseTable, clock: Callable[[], datetime]) -> Outcome:
+    """List, decide and (maybe) start, holding the model's lease: the only part that touches SageMaker."""
+    with leases.hold(trigger.model.name, new_owner(trigger.event_id)):
+        return _decide_and_act(trigger, sagemaker, clock())
 
 
-def start(trigger: Trigger, sagemaker: Any) -> str:
-    """Start the run and return its execution ARN (the token makes a repeated call harmless)."""
-    response = sagemaker.start_pipeline_execution(
-        PipelineName=trigger.model.pipeline_name,
-        PipelineExecutionDisplayName=trigger.display_name,
-        PipelineExecutionDescription=trigger.description,
-        PipelineParameters=trigger.parameters(),
-        ClientRequestToken=trigger.token,
-    )
-    return str(response["PipelineExecutionArn"])
-
-
-def run(trigger: Trigger, sagemaker: Any, now: datetime) -> Outcome:
-    """List, decide and (maybe) start: the only part that touches SageMaker."""
+def _decide_and_act(trigger: Trigger, sagemaker: Any, now: datetime) -> Outcome:
     decision = decide(trigger, recent_executions(sagemaker, trigger.model.pipeline_name), now)
     common: dict[str, Any] = {
         "model": trigger.model.name,
@@ -414,31 +231,11 @@ def process(
     catalog: Catalog,
     sagemaker: Any,
     data_bucket: str,
-    now: datetime | None = None,
+    leases: LeaseTable,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Outcome:
     """Resolve the event, then decide and act on SageMaker; `announce` publishes the result."""
     resolved = resolve(event, catalog, data_bucket)
     if isinstance(resolved, Outcome):
         return resolved
-    return run(resolved, sagemaker, now or datetime.now(UTC))
-
-
-def rejection(reason: str, message: str, *, source: object, detail_type: object, event_id: object) -> Outcome:
-    """The outcome for an event that could not be parsed at all."""
-    return Outcome(
-        outcome="rejected",
-        reason=reason,
-        message=message,
-        event_id=event_id if isinstance(event_id, str) else None,
-        extra={
-            "source": source if isinstance(source, str) else None,
-            "detailType": detail_type if isinstance(detail_type, str) else None,
-        },
-    )
-
-
-def announce(outcome: Outcome, *, events: Any, bus_name: str) -> None:
-    """Publish the outcome's domain event (none for silent outcomes) on the platform bus."""
-    domain_event = outcome.domain_event()
-    if domain_event is not None:
-        domain_events.publish(events, bus_name, domain_event)
+    return run(resolved, sagemaker, leases, clock)

@@ -7,89 +7,33 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
-import boto3
 import botocore.endpoint
 import pytest
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from moto.core.models import botocore_stubber
-from moto.sagemaker.models import sagemaker_backends
 
 from platform_common import domain_events, env_names, runtime
-from retraining_trigger import handler, logic
-from tests.handlers.conftest import (
-    ACCOUNT,
-    BUS_NAME,
-    REGION,
-    FakeLambdaContext,
-    example_settings,
-    load_event,
-    put_catalog,
+from retraining_trigger import handler, keys, logic, pipeline
+from tests.handlers.conftest import ACCOUNT, BUS_NAME, REGION, example_settings, load_event, put_catalog
+from tests.handlers.trigger_platform import (
+    CHURN_FOLDER,
+    CHURN_PREFIX,
+    DATA_BUCKET,
+    Platform,
+    build_platform,
+    object_created,
+    retraining_requested,
+    start_other_execution,
 )
 
-DATA_BUCKET = f"mlops-dev-data-{ACCOUNT}-{REGION}"
-PIPELINE = "mlops-dev-churn"
-CHURN_FOLDER = f"s3://{DATA_BUCKET}/datasets/churn/2025-03-14/"
-CHURN_PREFIX = f"s3://{DATA_BUCKET}/datasets/churn/"
 # SageMaker's own constraints on the two idempotency fields.
 DISPLAY_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}$")
-
-# A stand-in pipeline: it declares the parameters the trigger passes (SageMaker refuses
-# undeclared ones) and validates against the published pipeline definition schema.
-PIPELINE_DEFINITION = {
-    "Version": "2020-12-01",
-    "Parameters": [
-        {"Name": logic.PARAM_INPUT_DATA_URI, "Type": "String"},
-        {"Name": logic.PARAM_TRIGGER_REASON, "Type": "String", "DefaultValue": "manual"},
-        {"Name": logic.PARAM_TRIGGER_EVENT_ID, "Type": "String", "DefaultValue": "none"},
-    ],
-    "Steps": [{"Name": "Placeholder", "Type": "Fail", "Arguments": {"ErrorMessage": "stands in for training"}}],
-}
-
-
-@dataclass
-class Platform:
-    """The AWS side the handler talks to, plus ways to look at what it did."""
-
-    sagemaker: Any
-    sqs: Any
-    queue_url: str
-
-    def invoke(self, event: Any) -> dict[str, Any]:
-        result = handler.lambda_handler(event, cast(LambdaContext, FakeLambdaContext()))
-        assert isinstance(result, dict)
-        return result
-
-    def executions(self) -> list[dict[str, Any]]:
-        summaries = self.sagemaker.list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
-        return sorted(summaries, key=lambda s: s["StartTime"])
-
-    def parameters(self, execution_arn: str) -> dict[str, str]:
-        response = self.sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution_arn)
-        return {p["Name"]: p["Value"] for p in response["PipelineParameters"]}
-
-    def published(self) -> list[dict[str, Any]]:
-        """Domain events that reached the bus since the last call, oldest first."""
-        events = []
-        while True:
-            response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
-            messages = response.get("Messages", [])
-            if not messages:
-                break
-            for message in messages:
-                events.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return sorted(events, key=lambda e: e["time"])
-
-    def backend_execution(self, execution_arn: str) -> Any:
-        return sagemaker_backends[ACCOUNT][REGION].pipelines[PIPELINE].pipeline_executions[execution_arn]
 
 
 @pytest.fixture(autouse=True)
@@ -101,47 +45,7 @@ def fresh_process() -> Iterator[None]:
 
 @pytest.fixture
 def platform(aws: None, handler_env: None, monkeypatch: pytest.MonkeyPatch) -> Platform:
-    monkeypatch.setenv(env_names.DATA_BUCKET_NAME, DATA_BUCKET)
-    put_catalog(example_settings("churn"))
-
-    sagemaker = boto3.client("sagemaker", region_name=REGION)
-    sagemaker.create_pipeline(
-        PipelineName=PIPELINE,
-        PipelineDefinition=json.dumps(PIPELINE_DEFINITION),
-        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-pipeline",
-    )
-
-    events = boto3.client("events", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-    events.create_event_bus(Name=BUS_NAME)
-    queue_url = sqs.create_queue(QueueName="domain-events")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(
-        Name="capture-domain-events",
-        EventBusName=BUS_NAME,
-        EventPattern=json.dumps({"source": [domain_events.SOURCE]}),
-    )
-    events.put_targets(Rule="capture-domain-events", EventBusName=BUS_NAME, Targets=[{"Id": "queue", "Arn": queue_arn}])
-    return Platform(sagemaker=sagemaker, sqs=sqs, queue_url=queue_url)
-
-
-def object_created(key: str, *, event_id: str, size: int | None = 1024, bucket: str = DATA_BUCKET) -> dict[str, Any]:
-    event = load_event("s3_object_created")
-    event["id"] = event_id
-    event["detail"]["bucket"]["name"] = bucket
-    event["resources"] = [f"arn:aws:s3:::{bucket}"]
-    event["detail"]["object"]["key"] = key
-    if size is None:
-        del event["detail"]["object"]["size"]
-    else:
-        event["detail"]["object"]["size"] = size
-    return event
-
-
-def retraining_requested(**detail: Any) -> dict[str, Any]:
-    event = load_event("retraining_requested")
-    event["detail"] = detail
-    return event
+    return build_platform(monkeypatch)
 
 
 def _without_detail() -> dict[str, Any]:
@@ -157,17 +61,6 @@ def _with(name: str, path: tuple[str, ...], value: Any) -> dict[str, Any]:
         target = target[part]
     target[path[-1]] = value
     return event
-
-
-def start_other_execution(platform: Platform, *, status: str) -> str:
-    """An execution started outside the trigger (from Studio, say), forced into `status`."""
-    arn = str(
-        platform.sagemaker.start_pipeline_execution(
-            PipelineName=PIPELINE, PipelineExecutionDisplayName="studio-run", ClientRequestToken="s" * 32
-        )["PipelineExecutionArn"]
-    )
-    platform.backend_execution(arn).pipeline_execution_status = status
-    return arn
 
 
 # Data drops
@@ -193,7 +86,7 @@ def test_data_drop_starts_one_execution_on_the_objects_folder(platform: Platform
     }
     name = executions[0]["PipelineExecutionDisplayName"]
     assert DISPLAY_NAME_RE.match(name)
-    assert name == f"data-20250314T092653-{logic.event_hash(event['id'])}"
+    assert name == f"data-20250314T092653-{pipeline.event_hash(event['id'])}"
     # And RetrainingStarted says what started and why
     [started] = platform.published()
     assert started["detail-type"] == domain_events.RETRAINING_STARTED
@@ -363,7 +256,7 @@ def test_window_of_zero_minutes_starts_a_run_per_file(platform: Platform) -> Non
     ],
 )
 def test_rule_names_why_a_key_is_not_data(key: str, size: int, why: str) -> None:
-    assert logic.non_data_reason(key, size, "datasets/churn/") == why
+    assert keys.non_data_reason(key, size, "datasets/churn/") == why
 
 
 @pytest.mark.parametrize(
@@ -377,7 +270,7 @@ def test_rule_names_why_a_key_is_not_data(key: str, size: int, why: str) -> None
     ],
 )
 def test_rule_accepts_data_objects(key: str, size: int | None) -> None:
-    assert logic.non_data_reason(key, size, "datasets/churn/") is None
+    assert keys.non_data_reason(key, size, "datasets/churn/") is None
 
 
 def test_marker_object_is_ignored_with_the_rule_it_broke(platform: Platform) -> None:
@@ -742,21 +635,21 @@ def test_run_is_not_started_twice_when_announcing_it_failed(
 @pytest.mark.parametrize("reason", ["data", "quality", "schedule", "manual"])
 def test_idempotency_fields_fit_sagemaker_limits(reason: str) -> None:
     event_id = "5a7e3c2d-9b1f-4d6e-a8c0-3f2b1e9d7c65"
-    token = logic.request_token(event_id)
-    name = logic.display_name(reason, datetime(2025, 3, 18, 13, 45, 12, tzinfo=UTC), event_id)
+    token = pipeline.request_token(event_id)
+    name = pipeline.display_name(reason, datetime(2025, 3, 18, 13, 45, 12, tzinfo=UTC), event_id)
     assert 32 <= len(token) <= 128
     assert DISPLAY_NAME_RE.match(name)
-    assert name.endswith(token[: logic.EVENT_HASH_LENGTH])
-    assert logic.request_token(event_id) == token
+    assert name.endswith(token[: pipeline.EVENT_HASH_LENGTH])
+    assert pipeline.request_token(event_id) == token
 
 
 def test_redelivery_is_recognised_before_a_running_execution() -> None:
     # Given the event's own run is still executing, next to an older running one
     model = example_settings("churn")
     now = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
-    trigger = logic.Trigger(model, "data", CHURN_FOLDER, "evt-1", now, "test")
-    own = logic.Execution("arn:own", "Executing", trigger.display_name, now - timedelta(minutes=1))
-    other = logic.Execution("arn:other", "Executing", "studio-run", now)
+    trigger = pipeline.Trigger(model, "data", CHURN_FOLDER, "evt-1", now, "test")
+    own = pipeline.Execution("arn:own", "Executing", trigger.display_name, now - timedelta(minutes=1))
+    other = pipeline.Execution("arn:other", "Executing", "studio-run", now)
 
     # When deciding, Then it is a duplicate of its own run, not a coalesce into the other
     decision = logic.decide(trigger, [other, own], now)

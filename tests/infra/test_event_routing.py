@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from platform_common import env_names
 from stacks.constructs.managed_mlflow import model_package_group_suffix
 from tests.cfn import ACCOUNT, REGION, Resolver
 from tests.handlers.conftest import FakeLambdaContext, load_event
@@ -176,8 +177,25 @@ def _invoke(handler_path: str, environment: dict[str, str], event: dict[str, Any
     return getattr(module, function_name)(event, FakeLambdaContext())
 
 
+def _deploy_lock_table(templates: dict[str, dict[str, Any]], resolver: Resolver) -> None:
+    """Create the trigger's lock table with the declared key schema, under the name the trigger is told."""
+    template = templates["automation"]
+    _, environment = _function(templates, resolver, "mlops-dev-retraining-trigger")
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            props = resolver.resolve(resource["Properties"], template)
+            dynamodb.create_table(
+                TableName=environment[env_names.RETRAINING_LOCK_TABLE_NAME],
+                KeySchema=props["KeySchema"],
+                AttributeDefinitions=props["AttributeDefinitions"],
+                BillingMode=props["BillingMode"],
+            )
+
+
 def _deploy_model_state(templates: dict[str, dict[str, Any]], resolver: Resolver) -> str:
-    """Create what the model stack would: its pipeline and its catalog entry."""
+    """Create what the model stack would (its pipeline and catalog entry), and the trigger's lock table."""
+    _deploy_lock_table(templates, resolver)
     template = templates["model-churn"]
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     ssm = boto3.client("ssm", region_name=REGION)

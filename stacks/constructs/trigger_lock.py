@@ -1,0 +1,63 @@
+"""The retraining trigger's lock table: one lease item per model, so that concurrent invocations decide one at a time."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from stacks.compliance import acknowledge
+from stacks.constructs.platform_functions import PlatformFunction
+
+# The item layout belongs to lambdas/retraining_trigger/lease.py; these two names are the
+# table's schema, which is all the stack needs to know of it.
+KEY_ATTRIBUTE = "id"
+TTL_ATTRIBUTE = "expiresAt"
+# The calls the trigger makes on the table, and nothing else (no Scan, Query or UpdateItem).
+ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem")
+
+
+class TriggerLock(Construct):
+    """An encrypted on-demand table with point-in-time recovery and a TTL attribute."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, table_name: str, key: kms.IKey) -> None:
+        super().__init__(scope, construct_id)
+        self.key = key
+        # Not retained: every item is a lease of at most a few minutes, rebuilt by the next event,
+        # so a deleted stack leaves nothing behind worth keeping (a retained table would only
+        # block redeploying the stack under the same table name).
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            table_name=table_name,
+            partition_key=dynamodb.Attribute(name=KEY_ATTRIBUTE, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            self.table,
+            "NIST.800.53.R5-DynamoDBInBackupPlan",
+            "The table holds short-lived leases only; point-in-time recovery is on, a backup plan would keep nothing of value.",
+        )
+
+    def grant_items(self, function: PlatformFunction) -> None:
+        """Let `function` read, write and delete items of this table, and only of this table."""
+        function.allow(iam.PolicyStatement(sid="UseTriggerLock", actions=list(ITEM_ACTIONS),
+                                           resources=[self.table.table_arn]))  # fmt: skip
+        # The table is encrypted with the automation key; DynamoDB uses it on the caller's behalf.
+        function.allow(
+            iam.PolicyStatement(
+                sid="UseTriggerLockKey",
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
+            )
+        )
