@@ -47,8 +47,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from platform_common.catalog import Catalog, ModelSettings, UnknownModelError
+from platform_common.lease import LeaseTable, new_owner
 from retraining_trigger.keys import folder_uri, non_data_reason, prefix_uri
-from retraining_trigger.lease import LeaseTable, new_owner
 from retraining_trigger.models import (
     MAX_PARAMETER_VALUE_LENGTH,
     AlarmStateChangeEvent,

@@ -11,7 +11,7 @@ from constructs import Construct
 from stacks.compliance import acknowledge
 from stacks.constructs.platform_functions import PlatformFunction
 
-# The item layout belongs to lambdas/retraining_trigger/lease.py; these two names are the
+# The item layout belongs to lambdas/platform_common/lease.py; these two names are the
 # table's schema, which is all the stack needs to know of it.
 KEY_ATTRIBUTE = "id"
 TTL_ATTRIBUTE = "expiresAt"

@@ -19,8 +19,8 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from moto.sagemaker.models import sagemaker_backends
 
-from platform_common import domain_events, env_names
-from retraining_trigger import handler, lease, pipeline
+from platform_common import domain_events, env_names, lease
+from retraining_trigger import handler, pipeline
 from tests.handlers.conftest import (
     ACCOUNT,
     BUS_NAME,

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from platform_common import env_names
-from retraining_trigger import lease
+from platform_common import env_names, lease
 from stacks.constructs import trigger_lock
 from stacks.constructs.platform_functions import RETRAINING_TRIGGER
 
