@@ -51,6 +51,7 @@ from model_gate import logic as gate
 from model_gate.models import ModelPackageDetail as PendingPackage
 from platform_common import domain_events
 from platform_common.catalog import Catalog, ModelSettings
+from platform_common.lease import LeaseTable
 from retraining_trigger import logic as trigger
 from retraining_trigger.models import RetrainingRequestedEvent
 from stacks.config import ConfigError, load_environment
@@ -416,15 +417,21 @@ def test_the_trigger_starts_runs_with_requests_sagemaker_accepts() -> None:
         },
     )
 
-    # When the trigger handles it
+    dynamodb = RecordingClient("dynamodb", answers={"PutItem": {}, "DeleteItem": {}})
+    now = datetime(2025, 3, 18, 13, 46, tzinfo=UTC)
+
+    # When the trigger handles it, under the model's lease
     trigger.process(
         event,
         catalog=Catalog([settings]),
         sagemaker=sagemaker,
         data_bucket=f"{ENDPOINT_PREFIX}-data-{ACCOUNT}-{REGION}",
-        now=datetime(2025, 3, 18, 13, 46, tzinfo=UTC),
+        leases=LeaseTable(dynamodb, f"{ENDPOINT_PREFIX}-retraining-lock", clock=lambda: now, sleep=lambda _: None),
+        clock=lambda: now,
     )
 
-    # Then the run was started with requests that fit the service model
+    # Then the run was started, and the lease taken and given back, with requests that fit the service models
     assert len(sagemaker.sent("StartPipelineExecution")) == 1
     assert all_problems("sagemaker", sagemaker) == []
+    assert [name for name, _ in dynamodb.requests] == ["PutItem", "DeleteItem"]
+    assert all_problems("dynamodb", dynamodb) == []
