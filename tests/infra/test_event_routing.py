@@ -253,3 +253,32 @@ def test_a_malformed_event_changes_nothing(
     executions = boto3.client("sagemaker", region_name=REGION).list_pipeline_executions(PipelineName=pipeline)
     assert result["outcome"] == "rejected"
     assert executions["PipelineExecutionSummaries"] == []
+
+
+def test_the_deployer_checks_every_model_every_ten_minutes_through_the_configured_handler(
+    routed: Any, templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The periodic check: a schedule rule (EventBridge "rate(10 minutes)") whose only target is the deployer."""
+    # Given the synthesized check rule
+    template = templates["automation"]
+    [rule] = [
+        resolver.resolve(r["Properties"], template)
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule" and r["Properties"].get("Name") == "mlops-dev-deployer-check"
+    ]
+    deployer_handler, environment = _function(templates, resolver, "mlops-dev-deployer")
+    # Then it fires every ten minutes into the deployer only, with retries and a dead-letter queue
+    assert rule["ScheduleExpression"] == "rate(10 minutes)"
+    [target] = rule["Targets"]
+    assert target["Arn"].endswith(":function:mlops-dev-deployer")
+    assert target["DeadLetterConfig"]["Arn"].endswith(":mlops-dev-events-dlq")
+    # And the deployer, as configured, handles the Scheduled Event it sends: with no endpoint, nothing is created
+    _deploy_model_state(templates, resolver)
+    scheduled = {
+        **load_event("scheduled_event"),
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule['Name']}"],
+    }
+    result = _invoke(deployer_handler, environment, scheduled, monkeypatch)
+    assert result["action"] == "checked"
+    assert result["models"]["churn"]["action"] == "ignored"
+    assert boto3.client("sagemaker", region_name=REGION).list_endpoints()["Endpoints"] == []

@@ -1,4 +1,9 @@
-"""The retraining trigger's lock table: one lease item per model, so that concurrent invocations decide one at a time."""
+"""The platform's lock table: per-model lease items, so that concurrent invocations decide one at a time.
+
+The retraining trigger takes `<model>`, the gate and the deployer `<model>#promotion`
+(lambdas/platform_common/lease.py and promotion.py), so a promotion never waits for a
+retraining decision and the other way round.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +20,11 @@ from stacks.constructs.platform_functions import PlatformFunction
 # table's schema, which is all the stack needs to know of it.
 KEY_ATTRIBUTE = "id"
 TTL_ATTRIBUTE = "expiresAt"
-# The calls the trigger makes on the table, and nothing else (no Scan, Query or UpdateItem).
+# The calls the lease holders make on the table, and nothing else (no Scan, Query or UpdateItem).
 ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem")
 
 
-class TriggerLock(Construct):
+class ModelLocks(Construct):
     """An encrypted on-demand table with point-in-time recovery and a TTL attribute."""
 
     def __init__(self, scope: Construct, construct_id: str, *, table_name: str, key: kms.IKey) -> None:
@@ -50,12 +55,13 @@ class TriggerLock(Construct):
 
     def grant_items(self, function: PlatformFunction) -> None:
         """Let `function` read, write and delete items of this table, and only of this table."""
-        function.allow(iam.PolicyStatement(sid="UseTriggerLock", actions=list(ITEM_ACTIONS),
-                                           resources=[self.table.table_arn]))  # fmt: skip
+        function.allow(
+            iam.PolicyStatement(sid="UseModelLocks", actions=list(ITEM_ACTIONS), resources=[self.table.table_arn])
+        )
         # The table is encrypted with the automation key; DynamoDB uses it on the caller's behalf.
         function.allow(
             iam.PolicyStatement(
-                sid="UseTriggerLockKey",
+                sid="UseModelLocksKey",
                 actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                 resources=[self.key.key_arn],
                 conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
