@@ -26,6 +26,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from platform_common import domain_events, env_names
+from platform_common.promotion import RECONCILE_INTERVAL_MINUTES
 from stacks import event_patterns, monitoring, naming
 from stacks.compliance import acknowledge
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
@@ -339,7 +340,15 @@ class AutomationStack(Stack):
             rule_name=f"{prefix}-deployer-check",
             description="Reconcile every model's endpoint with its newest approved version",
             schedule=events.Schedule.expression(event_patterns.deployer_check_schedule()),
-            targets=[self._target(self.deployer)],
+            # A check older than the interval is superseded by the next one; it is not worth keeping.
+            targets=[
+                targets.LambdaFunction(
+                    self.deployer.function,
+                    dead_letter_queue=self.events_dlq,
+                    retry_attempts=8,
+                    max_event_age=Duration.minutes(RECONCILE_INTERVAL_MINUTES),
+                )
+            ],
         )
         endpoint_names = [naming.endpoint_name(self.config, m.name) for m in models]
         for index, chunk in enumerate(event_patterns.chunks(endpoint_names)):

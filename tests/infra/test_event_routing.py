@@ -272,6 +272,7 @@ def test_the_deployer_checks_every_model_every_ten_minutes_through_the_configure
     [target] = rule["Targets"]
     assert target["Arn"].endswith(":function:mlops-dev-deployer")
     assert target["DeadLetterConfig"]["Arn"].endswith(":mlops-dev-events-dlq")
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 600}
     # And the deployer, as configured, handles the Scheduled Event it sends: with no endpoint, nothing is created
     _deploy_model_state(templates, resolver)
     scheduled = {
