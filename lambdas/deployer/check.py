@@ -18,7 +18,8 @@ from platform_common.catalog import ModelSettings
 from platform_common.lease import LeaseTable, new_owner
 
 # A model's reconciliation takes a few API calls; the check stops starting new ones when less
-# than this is left of the invocation, and the next check begins with the models left out.
+# than this is left of the invocation. Checks start at a rotating model, so the ones left out
+# now come early in a later check.
 CHECK_RESERVE_SECONDS = 30.0
 
 

@@ -11,7 +11,6 @@ periodic check would pick the work up anyway).
 from __future__ import annotations
 
 import functools
-import time
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -51,16 +50,9 @@ def sagemaker() -> Any:
 
 def leases() -> LeaseTable:
     """The per-model promotion leases, in the table the automation stack names."""
-    from datetime import UTC, datetime
+    from platform_common.promotion import leases_from_environment
 
-    from platform_common.promotion import promotion_leases
-
-    return promotion_leases(
-        runtime.client("dynamodb"),
-        runtime.require_env(env_names.MODEL_LOCK_TABLE_NAME),
-        clock=lambda: datetime.now(UTC),
-        sleep=time.sleep,
-    )
+    return leases_from_environment()
 
 
 def find_model(lookup: Callable[[Catalog], ModelSettings]) -> ModelSettings:

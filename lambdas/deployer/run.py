@@ -104,6 +104,7 @@ class Run:
 
 
 def package_data(run: Run, package: registry.Package) -> dict[str, Any]:
+    """The fields every domain event about deploying `package` carries."""
     return {
         "version": package.version,
         "modelPackageArn": package.arn,
@@ -113,6 +114,7 @@ def package_data(run: Run, package: registry.Package) -> dict[str, Any]:
 
 
 def package_or_none(run: Run, arn: str | None) -> registry.Package | None:
+    """The package `arn` names, or None when there is none (any more)."""
     if not arn:
         return None
     try:
@@ -124,12 +126,14 @@ def package_or_none(run: Run, arn: str | None) -> registry.Package | None:
 
 
 def mark(run: Run, package: registry.Package, status: str, note: str, config_name: str | None) -> None:
+    """Record a deployment outcome on the package (`platform_common.registry.mark`) and remember it."""
     extra = {registry.DEPLOYMENT_ENDPOINT_CONFIG_KEY: config_name} if config_name else {}
     registry.mark(run.ctx.sagemaker, package, status, note, extra)
     run.marked.add(package.arn)
 
 
 def retry_hint(package: registry.Package) -> str:
+    """How a person makes the deployer try a marked package again."""
     return (
         f"; to retry version {package.version} remove its mark: aws sagemaker update-model-package "
         f"--model-package-arn {package.arn} --customer-metadata-properties-to-remove {registry.DEPLOYMENT_STATUS_KEY}"
@@ -137,4 +141,5 @@ def retry_hint(package: registry.Package) -> str:
 
 
 def tag_endpoint(run: Run, endpoint_arn: str, key: str, value: str) -> None:
+    """Set one of the deployer's tags on the endpoint (AddTags overwrites an existing key)."""
     run.ctx.sagemaker.add_tags(ResourceArn=endpoint_arn, Tags=[{"Key": key, "Value": value}])

@@ -9,7 +9,6 @@ waits, LeaseBusyError propagates and Lambda retries the event.
 from __future__ import annotations
 
 import functools
-import time
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -41,16 +40,9 @@ mlflow_registry = runtime.lazy(_build_mlflow)
 
 def leases() -> LeaseTable:
     """The per-model promotion leases, in the table the automation stack names."""
-    from datetime import UTC, datetime
+    from platform_common.promotion import leases_from_environment
 
-    from platform_common.promotion import promotion_leases
-
-    return promotion_leases(
-        runtime.client("dynamodb"),
-        runtime.require_env(env_names.MODEL_LOCK_TABLE_NAME),
-        clock=lambda: datetime.now(UTC),
-        sleep=time.sleep,
-    )
+    return leases_from_environment()
 
 
 def find_model(group_name: str) -> ModelSettings:

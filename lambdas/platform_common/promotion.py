@@ -33,3 +33,18 @@ def promotion_key(model: str) -> str:
 def promotion_leases(dynamodb: Any, table_name: str, *, clock: Clock, sleep: Sleep) -> LeaseTable:
     """The lease table as the gate and the deployer use it (their lease duration)."""
     return LeaseTable(dynamodb, table_name, clock=clock, sleep=sleep, lease_seconds=PROMOTION_LEASE_SECONDS)
+
+
+def leases_from_environment() -> LeaseTable:
+    """The promotion leases in the table the automation stack names (MODEL_LOCK_TABLE_NAME), on the real clock."""
+    import time
+    from datetime import UTC, datetime
+
+    from platform_common import env_names, runtime
+
+    return promotion_leases(
+        runtime.client("dynamodb"),
+        runtime.require_env(env_names.MODEL_LOCK_TABLE_NAME),
+        clock=lambda: datetime.now(UTC),
+        sleep=time.sleep,
+    )
