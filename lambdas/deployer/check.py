@@ -20,7 +20,7 @@ from platform_common.lease import LeaseTable, new_owner
 # A model's reconciliation takes a few API calls; the check stops starting new ones when less
 # than this is left of the invocation. Checks start at a rotating model, so the ones left out
 # now come early in a later check.
-CHECK_RESERVE_SECONDS = 30.0
+CHECK_RESERVE_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
