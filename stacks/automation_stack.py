@@ -26,6 +26,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from platform_common import domain_events, env_names
+from platform_common.promotion import RECONCILE_INTERVAL_MINUTES
 from stacks import event_patterns, monitoring, naming
 from stacks.compliance import (
     acknowledge,
@@ -35,6 +36,7 @@ from stacks.compliance import (
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
 from stacks.constructs.managed_mlflow import mlflow_api_statement
 from stacks.constructs.ml_roles import MlServiceRoles
+from stacks.constructs.model_locks import ModelLocks
 from stacks.constructs.persona_roles import MLFLOW_ALIAS_ACTIONS, MLFLOW_READ_ACTIONS
 from stacks.constructs.platform_functions import (
     DEPLOYER,
@@ -44,7 +46,6 @@ from stacks.constructs.platform_functions import (
     PlatformFunction,
     lambda_code,
 )
-from stacks.constructs.trigger_lock import TriggerLock
 from stacks.constructs.trigger_timer import TriggerTimer
 from stacks.data_stack import DATASETS_PREFIX
 
@@ -55,7 +56,11 @@ NOTIFIED_DOMAIN_EVENTS = (
     domain_events.MODEL_REVIEW_REQUESTED,
     domain_events.DEPLOYMENT_SUCCEEDED,
     domain_events.DEPLOYMENT_FAILED,
+    domain_events.DEPLOYMENT_ROLLED_BACK,
+    domain_events.EVENT_REJECTED,
 )
+# What a notification is made of: fields every domain event's detail carries (domain_events).
+NOTIFICATION_FIELDS = ("summary", "reason", "nextStep")
 
 
 class AutomationStack(Stack):
@@ -123,11 +128,14 @@ class AutomationStack(Stack):
             env_names.MODEL_CATALOG_PATH: self.catalog_path,
             env_names.ENVIRONMENT_NAME: config.name,
         }
-        self.trigger_lock = TriggerLock(self, "TriggerLock", table_name=f"{prefix}-retraining-lock", key=self.key)
-        self.trigger = self._function(RETRAINING_TRIGGER, code, {
-            **common_env, env_names.DATA_BUCKET_NAME: naming.data_bucket_name(config),
-            env_names.RETRAINING_LOCK_TABLE_NAME: self.trigger_lock.table.table_name})  # fmt: skip
-        self.trigger_lock.grant_items(self.trigger)
+        # The construct id predates the table's other users; it stays, so the table is not replaced.
+        self.model_locks = ModelLocks(self, "TriggerLock", table_name=f"{prefix}-retraining-lock", key=self.key)
+        trigger_env = {
+            **common_env,
+            env_names.DATA_BUCKET_NAME: naming.data_bucket_name(config),
+            env_names.RETRAINING_LOCK_TABLE_NAME: self.model_locks.table.table_name,
+        }
+        self.trigger = self._function(RETRAINING_TRIGGER, code, trigger_env)
         self.trigger_timer = TriggerTimer(
             self,
             "TriggerTimer",
@@ -137,10 +145,17 @@ class AutomationStack(Stack):
             key=self.key,
         )
         self.trigger_timer.grant_scheduling(self.trigger)
-        self.gate = self._function(MODEL_GATE, code, {**common_env, env_names.MLFLOW_TRACKING_SERVER_ARN: mlflow_arn})
-        self.deployer = self._function(DEPLOYER, code, {
-            **common_env, env_names.MLFLOW_TRACKING_SERVER_ARN: mlflow_arn,
-            env_names.MODEL_EXECUTION_ROLE_ARN: self.roles.model_role.role_arn})  # fmt: skip
+        promotion_env = {
+            **common_env,
+            env_names.MLFLOW_TRACKING_SERVER_ARN: mlflow_arn,
+            env_names.MODEL_LOCK_TABLE_NAME: self.model_locks.table.table_name,
+        }
+        self.gate = self._function(MODEL_GATE, code, promotion_env)
+        self.deployer = self._function(
+            DEPLOYER, code, {**promotion_env, env_names.MODEL_EXECUTION_ROLE_ARN: self.roles.model_role.role_arn}
+        )
+        for function in (self.trigger, self.gate, self.deployer):
+            self.model_locks.grant_items(function)
         self._grant_handlers(mlflow_arn)
         self._route_events()
         self._audit()
@@ -308,6 +323,18 @@ class AutomationStack(Stack):
                                 resources=[packages]),
             "Model package versions are created by MLflow automatic registration, in groups named per model.",
         )  # fmt: skip
+        # ListModelPackages is granted on every resource: AWS's own AmazonSageMakerModelRegistryFullAccess
+        # policy does the same (SageMaker Developer Guide, "AWS Managed Policies for Model Registry",
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/security-iam-awsmanpol-model-registry.html).
+        list_packages = iam.PolicyStatement(
+            sid="ListApprovedPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]
+        )
+        for function in (self.gate, self.deployer):
+            function.allow(
+                list_packages,
+                "ListModelPackages is not scoped to a package group here; it only lists, and the handlers "
+                "filter by their model's group.",
+            )
         mlflow_kind = self.config.mlflow.kind
         gate_mlflow = [*MLFLOW_READ_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"]
         self.gate.allow(
@@ -323,10 +350,16 @@ class AutomationStack(Stack):
                 "sagemaker:DescribeEndpoint", "sagemaker:AddTags", "sagemaker:ListTags"], resources=owned),
             "The deployer names models and endpoint configs per model version (<prefix>-<env>-<model>-v<n>).",
         )  # fmt: skip
+        read_and_mark = iam.PolicyStatement(
+            sid="ReadAndMarkPackages",
+            actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
+            resources=[packages],
+        )
         self.deployer.allow(
-            iam.PolicyStatement(sid="ReadPackages", actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
-            "Approved package versions are created by MLflow automatic registration, in groups named per model.",
-        )  # fmt: skip
+            read_and_mark,
+            "Approved package versions are created by MLflow automatic registration, in groups named per model; "
+            "the deployer marks those whose deployment was rolled back or failed.",
+        )
         self.deployer.allow(iam.PolicyStatement(
             sid="PassModelRole", actions=["iam:PassRole"], resources=[self.roles.model_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))  # fmt: skip
@@ -401,6 +434,23 @@ class AutomationStack(Stack):
                         description="A model version was approved: deploy it",
                         pattern=(event_patterns.model_package(chunk, "Approved")),
                         targets=[self._target(self.deployer)])  # fmt: skip
+        # The deployer's periodic check picks up what events could not finish (a busy endpoint, a held lease).
+        self.rules["DeployerCheck"] = events.Rule(
+            self,
+            "DeployerCheck",
+            rule_name=f"{prefix}-deployer-check",
+            description="Reconcile every model's endpoint with its newest approved version",
+            schedule=events.Schedule.expression(event_patterns.deployer_check_schedule()),
+            # A check older than the interval is superseded by the next one; it is not worth keeping.
+            targets=[
+                targets.LambdaFunction(
+                    self.deployer.function,
+                    dead_letter_queue=self.events_dlq,
+                    retry_attempts=8,
+                    max_event_age=Duration.minutes(RECONCILE_INTERVAL_MINUTES),
+                )
+            ],
+        )
         endpoint_names = [naming.endpoint_name(self.config, m.name) for m in models]
         for index, chunk in enumerate(event_patterns.chunks(endpoint_names)):
             self._rule(f"EndpointState{index}", rule_name=f"{prefix}-endpoint-state-{index}",
@@ -463,34 +513,16 @@ class AutomationStack(Stack):
                     pattern=(event_patterns.pipeline_failed(f"*:pipeline/{prefix}-*")),
                     targets=[targets.SnsTopic(self.topic, message=failed_message, dead_letter_queue=self.events_dlq,
                                               retry_attempts=8)])  # fmt: skip
+        # Only fields every domain event carries, so no notification shows an absent value.
+        summary, reason, next_step = (events.EventField.from_path(f"$.detail.{name}") for name in NOTIFICATION_FIELDS)
         domain_message = events.RuleTargetInput.from_text(
-            f"[{prefix}] {events.EventField.detail_type}: model {events.EventField.from_path('$.detail.model')} "
-            f"version {events.EventField.from_path('$.detail.version')} - "
-            f"{events.EventField.from_path('$.detail.reason')}"
-        )  # fmt: skip
+            f"[{prefix}] {events.EventField.detail_type}: {summary} Why: {reason} Next step: {next_step}"
+        )
         self._rule("NotifyDecisions", rule_name=f"{prefix}-notify-decisions", event_bus=self.bus,
                     description="Tell people about rejections, reviews and deployment outcomes",
                     pattern=(event_patterns.platform_events(NOTIFIED_DOMAIN_EVENTS)),
                     targets=[targets.SnsTopic(self.topic, message=domain_message, dead_letter_queue=self.events_dlq,
                                               retry_attempts=8)])  # fmt: skip
-
-        # Every EventRejected carries a summary (model, what, why) and a next step (domain_events.DomainEvent).
-        rejection_message = events.RuleTargetInput.from_text(
-            f"[{prefix}] {events.EventField.detail_type}: {events.EventField.from_path('$.detail.summary')} "
-            f"Next: {events.EventField.from_path('$.detail.nextStep')}"
-        )
-        self._rule(
-            "NotifyRejections",
-            rule_name=f"{prefix}-notify-rejections",
-            event_bus=self.bus,
-            description="Tell people an event was rejected: for which model, why, and what to do",
-            pattern=event_patterns.platform_events([domain_events.EVENT_REJECTED]),
-            targets=[
-                targets.SnsTopic(
-                    self.topic, message=rejection_message, dead_letter_queue=self.events_dlq, retry_attempts=8
-                )
-            ],
-        )
 
     def _dashboard(self) -> None:
         body = monitoring.dashboard_body(

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from platform_common import domain_events
+from platform_common.promotion import RECONCILE_INTERVAL_MINUTES
 
 Pattern = dict[str, Any]
 
@@ -62,6 +63,15 @@ def endpoint_state(endpoint_names: Sequence[str]) -> Pattern:
         "detail-type": ["SageMaker Endpoint State Change"],
         "detail": {"EndpointName": sorted(endpoint_names)},
     }
+
+
+def deployer_check_schedule() -> str:
+    """How often the deployer reconciles every model: a rate expression ("rate(10 minutes)")."""
+    # EventBridge User Guide, "Using cron and rate expressions to schedule rules in Amazon
+    # EventBridge" (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html):
+    # "rate(value unit)", the unit plural when the value is greater than 1.
+    unit = "minute" if RECONCILE_INTERVAL_MINUTES == 1 else "minutes"
+    return f"rate({RECONCILE_INTERVAL_MINUTES} {unit})"
 
 
 def pipeline_failed(pipeline_arn_wildcard: str) -> Pattern:

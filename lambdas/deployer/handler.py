@@ -1,7 +1,11 @@
-"""Lambda entry point of the deployer: parse the event, find the model, let `logic` act.
+"""Lambda entry point of the deployer: parse the event, find the model(s), let the core reconcile.
 
 Only the logger and the small shared runtime module load at import time; pydantic, the
 event models, boto3 and the MLflow client load with the first event.
+
+A malformed event is answered with an EventRejected event and a normal return. An AWS or MLflow
+error, or a model's lease that stays busy, propagates so that Lambda retries the event (the
+periodic check would pick the work up anyway).
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ if TYPE_CHECKING:
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from deployer.logic import ModelRegistry
+    from deployer.champion import ModelRegistry
+    from deployer.run import Deployment
     from platform_common.catalog import Catalog, ModelSettings
+    from platform_common.lease import LeaseTable
 
 logger = Logger()
 
@@ -37,6 +43,18 @@ def _build_mlflow() -> ModelRegistry:
 mlflow_registry = runtime.lazy(_build_mlflow)
 
 
+def sagemaker() -> Any:
+    """The SageMaker client the core is given."""
+    return runtime.client("sagemaker")
+
+
+def leases() -> LeaseTable:
+    """The per-model promotion leases, in the table the automation stack names."""
+    from platform_common.promotion import leases_from_environment
+
+    return leases_from_environment()
+
+
 def find_model(lookup: Callable[[Catalog], ModelSettings]) -> ModelSettings:
     """The catalog entry `lookup` picks, re-reading a stale catalog once on a miss."""
     from platform_common.catalog import UnknownModelError
@@ -47,14 +65,39 @@ def find_model(lookup: Callable[[Catalog], ModelSettings]) -> ModelSettings:
         return lookup(runtime.catalog(max_age_seconds=CATALOG_MISS_MAX_AGE_SECONDS))
 
 
+def deployment(model: ModelSettings, group_name: str | None = None) -> Deployment:
+    """The model and the clients its reconciliation uses."""
+    from deployer.run import Deployment
+    from platform_common.registry import package_group_name
+
+    tracking_arn = runtime.require_env(env_names.MLFLOW_TRACKING_SERVER_ARN)
+    return Deployment(
+        settings=model,
+        group_name=group_name or package_group_name(model.name, tracking_arn),
+        sagemaker=sagemaker(),
+        mlflow=mlflow_registry(),
+        publish=functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name),
+        execution_role_arn=runtime.require_env(env_names.MODEL_EXECUTION_ROLE_ARN),
+    )
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    """Deploy approved packages; promote or report on endpoint state changes."""
+    """Reconcile the model an approval or endpoint event names, or every model on the periodic check."""
     from pydantic import ValidationError
 
-    from deployer import logic
-    from deployer.models import APPROVED, EVENT_MODELS, EndpointStateChangeEvent, ModelPackageStateChangeEvent
+    from deployer import check, logic
+    from deployer.models import (
+        APPROVED,
+        EVENT_MODELS,
+        EndpointStateChangeEvent,
+        ModelPackageStateChangeEvent,
+        ScheduledEvent,
+    )
+    from deployer.run import APPROVAL, ENDPOINT_CHANGE, Outcome, Trigger
     from platform_common.catalog import UnknownModelError
+    from platform_common.lease import new_owner
+    from platform_common.promotion import RECONCILE_INTERVAL_MINUTES
 
     publish = functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name)
     raw = event if isinstance(event, dict) else {}
@@ -66,7 +109,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
                 domain_events.EVENT_REJECTED, None, reason, {"handler": "deployer", **data}, event_id
             )
         )
-        return logic.Outcome("event_rejected", reason, published=(domain_events.EVENT_REJECTED,)).as_dict()
+        return Outcome("event_rejected", reason, published=(domain_events.EVENT_REJECTED,)).as_dict()
 
     detail_type = raw.get("detail-type")
     model_type = EVENT_MODELS.get(detail_type) if isinstance(detail_type, str) else None
@@ -93,23 +136,29 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         )
     logger.append_keys(correlation_id=parsed.id)
 
+    if isinstance(parsed, ScheduledEvent):
+        report = check.check_all(
+            runtime.catalog().models,
+            deployment_for=deployment,
+            leases=leases(),
+            event_id=parsed.id,
+            time_left=lambda: context.get_remaining_time_in_millis() / 1000.0,
+            rotation=int(parsed.time.timestamp() // 60 // RECONCILE_INTERVAL_MINUTES),
+        )
+        logger.info("periodic check finished", extra=report.as_dict())
+        return report.as_dict()
+
     if isinstance(parsed, ModelPackageStateChangeEvent):
         package = parsed.detail
         if package.approval_status != APPROVED:
             logger.info("ignored a package that is not approved", extra={"status": package.approval_status})
-            return logic.Outcome("ignored", f"approval status is {package.approval_status}").as_dict()
+            return Outcome("ignored", f"approval status is {package.approval_status}").as_dict()
         try:
             model = find_model(lambda catalog: catalog.for_package_group(package.group_name))
         except UnknownModelError as error:
             return reject(f"{error}; nothing was deployed", modelPackageArn=package.arn)
-        outcome = logic.deploy_approved(
-            package,
-            model,
-            sagemaker=runtime.client("sagemaker"),
-            publish=publish,
-            execution_role_arn=runtime.require_env(env_names.MODEL_EXECUTION_ROLE_ARN),
-            correlation_id=parsed.id,
-        )
+        ctx = deployment(model, package.group_name)
+        trigger = Trigger(APPROVAL, package.arn, parsed.id)
     else:
         assert isinstance(parsed, EndpointStateChangeEvent)
         endpoint = parsed.detail
@@ -117,13 +166,8 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             model = find_model(lambda catalog: catalog.for_endpoint(endpoint.endpoint_name))
         except UnknownModelError as error:
             return reject(f"{error}; nothing was changed", endpointName=endpoint.endpoint_name)
-        outcome = logic.on_endpoint_state(
-            endpoint,
-            model,
-            sagemaker=runtime.client("sagemaker"),
-            mlflow=mlflow_registry(),
-            publish=publish,
-            correlation_id=parsed.id,
-        )
+        ctx = deployment(model)
+        trigger = Trigger(ENDPOINT_CHANGE, None, parsed.id)
+    outcome = logic.converge(ctx, trigger, leases=leases(), owner=new_owner(parsed.id))
     logger.info("deployer finished", extra=outcome.as_dict())
     return outcome.as_dict()

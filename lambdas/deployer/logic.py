@@ -1,405 +1,354 @@
-"""Put an approved model version on its endpoint, and promote it once the endpoint serves it.
+"""Make a model's endpoint serve what the registry says it should, and promote what it serves.
 
-Deploying (on "SageMaker Model Package State Change" with status Approved):
+The deployer reconciles. Whatever woke it (an approval, an endpoint state change, the periodic
+check), the event is only a hint; the decision is taken from two readings:
 
-* a SageMaker Model whose only container is the model package. The package must carry an
-  inference specification: SageMaker Developer Guide, "Automatically register SageMaker AI
-  models with SageMaker Model Registry"
-  (https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-track-experiments-model-registration.html)
-  says one reaches the package only if it was attached to the logged model before
-  registration (`sagemaker_mlflow.log_inference_specification`) and the server's role can
-  read it; otherwise it is skipped without an error, and such a package cannot be hosted;
-* an endpoint config with one variant `AllTraffic`, instance-based or serverless as the
-  catalog says, both named `<endpoint>-v<package version>` (`deployer.requests`);
-* `CreateEndpoint` for a new endpoint, else `UpdateEndpoint` with the blue/green
-  `DeploymentConfig` of `deployer.requests.build_deployment_config` (none for serverless).
+* desired state: the newest Approved package of the model's group, unless a deployment mark
+  holds it back (`platform_common.registry`);
+* actual state: what DescribeEndpoint says the endpoint is doing and which package its config
+  serves (`deployer.endpoint`).
 
-Promoting (on "SageMaker Endpoint State Change"): that event carries the endpoint's name,
-config name and status, and no failure reason (Developer Guide, "Events that Amazon
-SageMaker AI sends to Amazon EventBridge",
-https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html).
-The outcome is therefore read back with DescribeEndpoint (SageMaker API Reference,
-https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html):
-`EndpointStatus` Failed or UpdateRollbackFailed is a failure; `InService` with a
-`FailureReason` is an update that failed and was rolled back ("If the status of the endpoint
-is Failed, or the status is InService but update operation fails, this provides the reason
-why it failed", "EndpointMetadata"); `InService` without one serves `EndpointConfigName`.
-The package behind that config is read from its model (DescribeEndpointConfig, DescribeModel)
-and the MLflow version from the documented tag `sagemaker.model_package_arn`
-(`platform_common.package_link`); that version becomes `champion`, the previous champion gets
-`lifecycle=retired`, the new one `lifecycle=champion`. A retired version gets no alias: an
-alias names exactly one version, and there are many retired ones.
+Then, one model at a time under the model's promotion lease (`platform_common.promotion`):
 
-Events arrive late or twice. An approval for a version the endpoint already runs or is
-updating to publishes DeploymentSkipped; resources left by an interrupted attempt are
-reused; intermediate states are ignored.
+1. No endpoint: an approval creates it with the desired package; the periodic check and
+   endpoint events never create one (a missing endpoint may have been deleted on purpose).
+2. Busy (Creating, Updating, SystemUpdating, RollingBack, Deleting, OutOfService): nothing can
+   change now, so the deployer returns without error; the endpoint's next state change or the
+   next check deploys whatever is still pending. Approvals are therefore never retried into the
+   dead-letter queue, and none is lost. An UpdateEndpoint that SageMaker refuses with a
+   ValidationException while DescribeEndpoint then shows the endpoint busy counts the same.
+3. Failed or UpdateRollbackFailed: the package it was moving to is marked `failed` and the
+   failure reported once; a person has to repair or delete the endpoint.
+4. InService: if the last deployment the deployer started (the endpoint's
+   `mlops:target-package-arn` tag) is not what serves and DescribeEndpoint gives a
+   FailureReason, that deployment was rolled back: its package is marked `rolled_back` and the
+   rollback reported once. Then the package that serves, if its config is the deployer's, is
+   made champion in MLflow (`deployer.champion`), so the alias only ever follows what
+   DescribeEndpoint shows InService; late, repeated or forged events cannot move it. Finally,
+   if the desired package is not the one serving, the endpoint is updated to it.
+
+How a package is put on the endpoint is `deployer.rollout`; the periodic check, `deployer.check`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from botocore.exceptions import ClientError
-
-from deployer.models import APPROVED, EndpointStateDetail, ModelPackageDetail
-from deployer.requests import (
-    build_deployment_config,
-    deployment_plan,
-    production_variant,
-    version_from_config_name,
-    version_resource_name,
-    version_tags,
+from deployer.champion import Promotion, promote
+from deployer.endpoint import (
+    PROMOTED_PACKAGE_TAG,
+    TARGET_PACKAGE_TAG,
+    Endpoint,
+    ServedConfig,
+    read_config,
+    read_endpoint,
 )
-from platform_common import domain_events
-from platform_common.catalog import ModelSettings
-from platform_common.deployment_policy import DeploymentPolicyError
-from platform_common.domain_events import DomainEvent
-from platform_common.package_link import PackageLinkError, find_version, tag_value
+from deployer.requests import version_resource_name
+from deployer.rollout import deploy
+from deployer.run import (
+    APPROVAL,
+    SCHEDULE,
+    Deployment,
+    Outcome,
+    Run,
+    Trigger,
+    mark,
+    package_data,
+    package_or_none,
+    retry_hint,
+    tag_endpoint,
+)
+from platform_common import domain_events, registry
+from platform_common.lease import Lease, LeaseTable
+from platform_common.package_link import LOOKUP_ATTEMPTS, PackageLinkError, find_version
+from platform_common.promotion import RECONCILE_INTERVAL_MINUTES, promotion_key
 
-CHAMPION_ALIAS = "champion"
-LIFECYCLE_TAG = "lifecycle"
-PREVIOUS_CHAMPION_TAG = "previous_champion"
-
-# Statuses in which SageMaker accepts no update but will leave by itself: try again later.
-BUSY_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "OutOfService"})
-# Statuses that need a person (a failed endpoint can only be deleted).
-BROKEN_STATUSES = frozenset({"Failed", "UpdateRollbackFailed"})
-FINAL_STATUSES = BROKEN_STATUSES | {"InService"}
-
-INFERENCE_SPECIFICATION_HELP = (
-    "attach an inference specification to the logged model with "
-    "sagemaker_mlflow.log_inference_specification before registering it (the tracking server's "
-    "role must be able to read it), then register the model again"
+WAIT_NOTE = (
+    f"the deployer acts once the endpoint is InService (on its state-change event, or the check "
+    f"every {RECONCILE_INTERVAL_MINUTES} minutes)"
 )
 
-Publisher = Callable[[DomainEvent], object]
+
+def converge(ctx: Deployment, trigger: Trigger, *, leases: LeaseTable, owner: str, wait: bool = True) -> Outcome:
+    """Reconcile under the model's promotion lease.
+
+    With `wait`, a busy lease is waited for and LeaseBusyError raised if it stays busy (Lambda
+    retries the event); without it (the periodic check), a busy model is left to its holder.
+    """
+    key = promotion_key(ctx.settings.name)
+    if wait:
+        with leases.hold(key, owner):
+            return reconcile(ctx, trigger)
+    taken = leases.try_acquire(key, owner)
+    if not isinstance(taken, Lease):
+        holder, _ = taken
+        return Outcome("lease_busy", f"{holder or 'another invocation'} is deciding for this model", ctx.settings.name)
+    try:
+        return reconcile(ctx, trigger)
+    finally:
+        leases.release(taken)
 
 
-class ModelRegistry(Protocol):
-    """The MLflow registry calls the deployer needs (MlflowRestClient has them)."""
-
-    def search_model_versions(
-        self, filter_string: str, *, max_results: int = ..., page_token: str | None = ...
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
-
-    def get_model_version_by_alias(self, name: str, alias: str) -> dict[str, Any] | None: ...
-
-    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None: ...
-
-    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None: ...
-
-
-class EndpointBusyError(RuntimeError):
-    """The endpoint is mid-change; the approval is retried (and ends in the DLQ if it stays busy)."""
-
-    def __init__(self, endpoint_name: str, status: str, version: int) -> None:
-        self.endpoint_name = endpoint_name
-        self.status = status
-        super().__init__(
-            f"endpoint {endpoint_name!r} is {status}, so version {version} cannot be deployed now; "
-            "nothing was created and the event will be retried"
-        )
+def reconcile(ctx: Deployment, trigger: Trigger) -> Outcome:
+    """Converge the model's endpoint one step towards the desired package (see the module docstring)."""
+    run = Run(ctx, trigger)
+    endpoint = read_endpoint(ctx.sagemaker, ctx.settings.endpoint_name)
+    if endpoint is None:
+        if trigger.kind != APPROVAL:
+            return run.finish("ignored", f"endpoint {run.endpoint_name!r} does not exist; only an approval creates it")
+        return _converge_to_desired(run, None, None)
+    if endpoint.busy:
+        _record_target_of_move(run, endpoint)
+        return _wait(run, endpoint)
+    served = read_config(ctx.sagemaker, endpoint.config_name, run.model) if endpoint.config_name else None
+    if endpoint.broken:
+        return _broken(run, endpoint, served)
+    _settle_last_deployment(run, endpoint, served)
+    if served is not None and served.managed and served.package_arn:
+        _promote_if_new(run, endpoint, served)
+    return _converge_to_desired(run, endpoint, served)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What the deployer did with one event (returned by the handler, logged, asserted in tests)."""
-
-    action: str
-    reason: str
-    model: str | None = None
-    version: int | None = None
-    published: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"action": self.action, "reason": self.reason}
-        if self.model is not None:
-            body["model"] = self.model
-        if self.version is not None:
-            body["version"] = self.version
-        if self.published:
-            body["published"] = list(self.published)
-        return body
+def _converge_to_desired(run: Run, endpoint: Endpoint | None, served: ServedConfig | None) -> Outcome:
+    desired = registry.desired_state(run.ctx.sagemaker, run.ctx.group_name)
+    package = desired.package
+    if package is not None and package.arn in run.marked:
+        # Marked a moment ago; the registry may not show the mark yet.
+        desired = registry.DesiredState(None, held=package)
+        package = None
+    if package is None:
+        return _nothing_to_deploy(run, desired)
+    if served is not None and served.package_arn == package.arn:
+        return _in_sync(run, package, served)
+    deployed = deploy(run, package, endpoint)
+    return _wait(run, deployed) if isinstance(deployed, Endpoint) else deployed
 
 
-def deploy_approved(
-    detail: ModelPackageDetail,
-    settings: ModelSettings,
-    *,
-    sagemaker: Any,
-    publish: Publisher,
-    execution_role_arn: str,
-    correlation_id: str | None = None,
-) -> Outcome:
-    """Create or update the model's endpoint for an approved package, unless it already runs it."""
-    version = detail.package_version
-    endpoint_name = settings.endpoint_name
-    name = version_resource_name(endpoint_name, version)
-    data: dict[str, Any] = {
-        "version": version,
-        "modelPackageArn": detail.arn,
-        "endpointName": endpoint_name,
-        "endpointConfigName": name,
-    }
-
-    def finish(outcome: str, detail_type: str, reason: str, **extra: Any) -> Outcome:
-        publish(DomainEvent(detail_type, settings.name, reason, {**data, **extra}, correlation_id))
-        return Outcome(outcome, reason, settings.name, version, (detail_type,))
-
-    package = sagemaker.describe_model_package(ModelPackageName=detail.arn)
-    if package.get("ModelApprovalStatus") != APPROVED:
-        return finish(
-            "skipped",
+def _wait(run: Run, endpoint: Endpoint) -> Outcome:
+    moving = f", moving to {endpoint.moving_to}" if endpoint.moving_to else ""
+    state = f"endpoint {endpoint.name!r} is {endpoint.status}{moving}"
+    if run.trigger.kind != APPROVAL:
+        return run.finish("waiting", f"{state}; {WAIT_NOTE}")
+    desired = registry.desired_state(run.ctx.sagemaker, run.ctx.group_name)
+    package = desired.package
+    if package is None:
+        return _nothing_to_deploy(run, desired)
+    data = package_data(run, package)
+    if endpoint.moving_to == data["endpointConfigName"]:
+        reason = f"{state}, which is version {package.version}; an approval delivered again does not redeploy"
+        run.publish(
             domain_events.DEPLOYMENT_SKIPPED,
-            f"package version {version} is now {package.get('ModelApprovalStatus')}, no longer Approved",
+            reason,
+            {**data, "endpointStatus": endpoint.status},
+            summary=f"{run.model} version {package.version} is already being deployed to {endpoint.name}",
+            next_step="None; the deployer promotes it once the endpoint is InService.",
         )
-    if not (package.get("InferenceSpecification") or {}).get("Containers"):
-        return finish(
-            "failed",
-            domain_events.DEPLOYMENT_FAILED,
-            f"model package {detail.arn} has no InferenceSpecification, so SageMaker has no container to host "
-            f"it; {INFERENCE_SPECIFICATION_HELP}. Nothing was created",
-        )
-    try:
-        plan = deployment_plan(settings)
-    except DeploymentPolicyError as error:
-        return finish(
-            "failed",
-            domain_events.DEPLOYMENT_FAILED,
-            f"the catalog entry of model {settings.name!r} cannot be deployed: {error}; correct models[].{{"
-            f"{', '.join(error.keys)}}} in the configuration and redeploy the model stack. Nothing was created",
-            settingKeys=list(error.keys),
-        )
-    shifting = {"strategy": plan.strategy, "requestedStrategy": plan.requested}
-    if plan.note:
-        shifting["strategyNote"] = plan.note
-
-    endpoint = _describe_or_none(sagemaker.describe_endpoint, EndpointName=endpoint_name)
-    if endpoint is not None:
-        serving = endpoint.get("EndpointConfigName")
-        pending = (endpoint.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
-        if name in (serving, pending):
-            verb = "serves" if name == serving else "is already updating to"
-            return finish(
-                "skipped",
-                domain_events.DEPLOYMENT_SKIPPED,
-                f"endpoint {endpoint_name!r} {verb} {name}; an approval delivered again does not redeploy",
-            )
-        status = str(endpoint.get("EndpointStatus"))
-        if status in BROKEN_STATUSES:
-            why = endpoint.get("FailureReason") or "no reason given"
-            return finish(
-                "failed",
-                domain_events.DEPLOYMENT_FAILED,
-                f"endpoint {endpoint_name!r} is {status} ({why}) and needs a person; "
-                f"version {version} was not deployed and nothing was created",
-            )
-        if status in BUSY_STATUSES:
-            raise EndpointBusyError(endpoint_name, status, version)
-
-    tags = version_tags(settings, version, detail.arn)
-    # Earlier attempts may have got this far before failing; what exists is reused.
-    if _describe_or_none(sagemaker.describe_model, ModelName=name) is None:
-        sagemaker.create_model(
-            ModelName=name,
-            ExecutionRoleArn=execution_role_arn,
-            Containers=[{"ModelPackageName": detail.arn}],
-            Tags=tags,
-        )
-    if _describe_or_none(sagemaker.describe_endpoint_config, EndpointConfigName=name) is None:
-        sagemaker.create_endpoint_config(
-            EndpointConfigName=name,
-            ProductionVariants=[production_variant(settings, name)],
-            Tags=tags,
-        )
-
-    if endpoint is None:
-        # The endpoint outlives this version, so it is tagged with the model only.
-        sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=name, Tags=tags[:1])
-        return finish(
-            "created",
-            domain_events.DEPLOYMENT_STARTED,
-            f"creating endpoint {endpoint_name!r} with version {version}",
-            action="create",
-            **shifting,
-        )
-    update: dict[str, Any] = {
-        "EndpointName": endpoint_name,
-        "EndpointConfigName": name,
-        "RetainAllVariantProperties": False,
-    }
-    deployment_config = build_deployment_config(settings, plan)
-    if deployment_config is not None:
-        update["DeploymentConfig"] = deployment_config
-    sagemaker.update_endpoint(**update)
-    how = plan.strategy + (f", rollback on {len(settings.rollback_alarm_names)} alarm(s)" if deployment_config else "")
-    return finish(
-        "updated",
-        domain_events.DEPLOYMENT_STARTED,
-        f"updating endpoint {endpoint_name!r} from {endpoint.get('EndpointConfigName')} to version {version} "
-        f"({how}{'; ' + plan.note if plan.note else ''})",
-        action="update",
-        previousEndpointConfigName=endpoint.get("EndpointConfigName"),
-        **shifting,
+        return run.finish("waiting", reason, package.version)
+    reason = f"{state}, and SageMaker accepts no other update until it is InService; {WAIT_NOTE}"
+    run.publish(
+        domain_events.DEPLOYMENT_DEFERRED,
+        reason,
+        {**data, "endpointStatus": endpoint.status, "movingTo": endpoint.moving_to},
+        summary=f"{run.model} version {package.version} waits for endpoint {endpoint.name} ({endpoint.status})",
+        next_step=f"None; {WAIT_NOTE}.",
     )
+    return run.finish("waiting", reason, package.version)
 
 
-def on_endpoint_state(
-    detail: EndpointStateDetail,
-    settings: ModelSettings,
-    *,
-    sagemaker: Any,
-    mlflow: ModelRegistry,
-    publish: Publisher,
-    correlation_id: str | None = None,
-) -> Outcome:
-    """Read the endpoint's outcome back; promote what it serves, or report a failure or rollback."""
-    if detail.status not in FINAL_STATUSES:
-        return Outcome("ignored", f"endpoint is {detail.status}; waiting for a final state", settings.name)
-    endpoint = _describe_or_none(sagemaker.describe_endpoint, EndpointName=detail.endpoint_name)
-    if endpoint is None:
-        return Outcome("ignored", f"endpoint {detail.endpoint_name!r} no longer exists", settings.name)
-    status = str(endpoint.get("EndpointStatus"))
-    serving = endpoint.get("EndpointConfigName")
-    failure = endpoint.get("FailureReason")
-    version = version_from_config_name(settings.endpoint_name, serving)
+def _record_target_of_move(run: Run, endpoint: Endpoint) -> None:
+    """Make sure the endpoint's target tag names the package it is moving to.
+
+    The tag is written after UpdateEndpoint succeeded; if that write failed, the move in
+    progress still says where it goes, and the tag is repaired from it here.
+    """
+    moving = endpoint.moving_to
+    target = endpoint.target_package
+    if not moving or not endpoint.arn:
+        return
+    target_version = registry.package_version(target)
+    if target_version is not None and version_resource_name(run.endpoint_name, target_version) == moving:
+        return
+    config = read_config(run.ctx.sagemaker, moving, run.model)
+    if config.managed and config.package_arn and config.package_arn != target:
+        tag_endpoint(run, endpoint.arn, TARGET_PACKAGE_TAG, config.package_arn)
+
+
+def _broken(run: Run, endpoint: Endpoint, served: ServedConfig | None) -> Outcome:
+    culprit = endpoint.target_package or (served.package_arn if served else None)
+    why = endpoint.failure_reason or "no reason given"
+    state = f"endpoint {endpoint.name!r} is {endpoint.status} ({why})"
+    data = {
+        "endpointName": endpoint.name,
+        "endpointConfigName": endpoint.config_name,
+        "endpointStatus": endpoint.status,
+        "failureReason": endpoint.failure_reason,
+    }
+    if endpoint.status == "Failed":
+        next_step = (
+            f"SageMaker only lets a Failed endpoint be deleted: read FailureReason (aws sagemaker describe-endpoint "
+            f"--endpoint-name {endpoint.name}), correct the cause, then aws sagemaker delete-endpoint --endpoint-name "
+            f"{endpoint.name}; the next approval creates it again."
+        )
+    else:
+        next_step = (
+            f"SageMaker could not roll the update back: read FailureReason (aws sagemaker describe-endpoint "
+            f"--endpoint-name {endpoint.name}) and repair or delete the endpoint by hand."
+        )
+    package = package_or_none(run, culprit)
+    if package is not None and package.held_as is None:
+        mark(run, package, registry.FAILED, f"Deployment failed: {state}", endpoint.config_name)
+        reason = f"{state}; version {package.version} is marked {registry.DEPLOYMENT_STATUS_KEY}={registry.FAILED}"
+        run.publish(
+            domain_events.DEPLOYMENT_FAILED,
+            reason,
+            {**data, **package_data(run, package), "endpointConfigName": endpoint.config_name},
+            summary=f"{run.model} version {package.version} failed to deploy: endpoint {endpoint.name} is "
+            f"{endpoint.status}",
+            next_step=next_step + retry_hint(package),
+        )
+        return run.finish("failed", reason, package.version)
+    reason = f"{state} and needs a person; nothing was changed"
+    if run.trigger.kind == APPROVAL and run.trigger.package_arn not in (None, culprit):
+        approved = registry.package_version(run.trigger.package_arn)
+        reason = f"{state} and needs a person; version {approved} was not deployed and nothing was created"
+        run.publish(
+            domain_events.DEPLOYMENT_FAILED,
+            reason,
+            {**data, "version": approved, "modelPackageArn": run.trigger.package_arn},
+            summary=f"{run.model} version {approved} cannot be deployed: endpoint {endpoint.name} is {endpoint.status}",
+            next_step=next_step,
+        )
+    return run.finish("blocked", reason)
+
+
+def _settle_last_deployment(run: Run, endpoint: Endpoint, served: ServedConfig | None) -> None:
+    """Report and mark the last deployment if DescribeEndpoint shows it was rolled back."""
+    target = endpoint.target_package
+    if not target or not endpoint.failure_reason or (served is not None and served.package_arn == target):
+        return
+    package = package_or_none(run, target)
+    if package is None or package.held_as is not None:
+        _settled(run, endpoint, served)
+        return
+    attempted = version_resource_name(run.endpoint_name, package.version)
+    serving = registry.package_version(served.package_arn) if served else None
+    mark(run, package, registry.ROLLED_BACK, f"Rolled back on {endpoint.name}: {endpoint.failure_reason}", attempted)
+    still = f"version {serving}" if serving is not None else repr(endpoint.config_name)
+    run.publish(
+        domain_events.DEPLOYMENT_ROLLED_BACK,
+        f"DescribeEndpoint shows endpoint {endpoint.name!r} InService on {endpoint.config_name} again, not on "
+        f"{attempted}, with FailureReason: {endpoint.failure_reason}",
+        {
+            **package_data(run, package),
+            "endpointConfigName": attempted,
+            "servingEndpointConfigName": endpoint.config_name,
+            "servingVersion": serving,
+            "endpointStatus": endpoint.status,
+            "failureReason": endpoint.failure_reason,
+            "lastDeploymentTrafficRouting": endpoint.traffic_routing,
+            "packageMark": f"{registry.DEPLOYMENT_STATUS_KEY}={registry.ROLLED_BACK}",
+        },
+        summary=f"{run.model} version {package.version} was rolled back on {endpoint.name}; {still} still serves",
+        next_step=(
+            f"Find out why (the rollback alarms {', '.join(run.ctx.settings.rollback_alarm_names) or '(none)'}, the "
+            f"endpoint's logs). Version {package.version} will not be deployed again"
+            + retry_hint(package)
+            + "; or approve a newer version."
+        ),
+    )
+    _settled(run, endpoint, served)
+
+
+def _settled(run: Run, endpoint: Endpoint, served: ServedConfig | None) -> None:
+    """Point the target tag back at what serves: the rollback is dealt with, nothing is in flight.
+
+    A FailureReason may stay on the endpoint; without this, removing the package's mark to retry
+    it would have the stale reason mark it again at once.
+    """
+    tag_endpoint(run, endpoint.arn, TARGET_PACKAGE_TAG, (served.package_arn if served else None) or "")
+
+
+def _promote_if_new(run: Run, endpoint: Endpoint, served: ServedConfig) -> None:
+    package_arn = str(served.package_arn)
+    if endpoint.promoted_package == package_arn:
+        return
+    version = registry.package_version(package_arn) or 0
     data: dict[str, Any] = {
         "version": version,
-        "endpointName": detail.endpoint_name,
-        "endpointConfigName": serving,
-        "endpointStatus": status,
+        "endpointName": endpoint.name,
+        "endpointConfigName": served.config_name,
+        "endpointStatus": endpoint.status,
     }
-    routing = ((endpoint.get("LastDeploymentConfig") or {}).get("BlueGreenUpdatePolicy") or {}).get(
-        "TrafficRoutingConfiguration"
-    )
-    if routing:
-        data["lastDeploymentTrafficRouting"] = routing.get("Type")
-
-    def failed(reason: str) -> Outcome:
-        publish(DomainEvent(domain_events.DEPLOYMENT_FAILED, settings.name, reason, data, correlation_id))
-        return Outcome("failed", reason, settings.name, version, (domain_events.DEPLOYMENT_FAILED,))
-
-    if status in BROKEN_STATUSES:
-        return failed(f"endpoint {detail.endpoint_name!r} is {status}: {failure or 'no reason given'}")
-    if status != "InService":
-        return Outcome("ignored", f"endpoint is {status} again; waiting for a final state", settings.name, version)
-    if failure:
-        return failed(
-            f"the last update of endpoint {detail.endpoint_name!r} failed and was rolled back; it still serves "
-            f"{serving}: {failure}"
-        )
-    if version is None:
-        return Outcome("ignored", f"endpoint serves {serving!r}, which the deployer did not create", settings.name)
-    package_arn = _served_package(sagemaker, str(serving))
-    if package_arn is None:
-        return Outcome("ignored", f"the model of {serving!r} is not a model package", settings.name, version)
+    if endpoint.traffic_routing:
+        data["lastDeploymentTrafficRouting"] = endpoint.traffic_routing
     try:
-        model_version = find_version(mlflow, settings.name, package_arn)
+        # The periodic check looks once; an event may come a moment before MLflow's tag is written.
+        attempts = 1 if run.trigger.kind == SCHEDULE else LOOKUP_ATTEMPTS
+        model_version = find_version(run.ctx.mlflow, run.model, package_arn, attempts=attempts)
     except PackageLinkError as error:
-        reason = (
-            f"endpoint {detail.endpoint_name!r} serves {package_arn}, but {error}; the champion alias was not moved"
-        )
-        publish(
-            DomainEvent(
+        if run.trigger.kind != SCHEDULE:
+            run.publish(
                 domain_events.EVENT_REJECTED,
-                settings.name,
-                reason,
+                f"endpoint {endpoint.name!r} serves {package_arn}, but {error}; the champion alias was not moved",
                 {"handler": "deployer", **data, "modelPackageArn": package_arn},
-                correlation_id,
+                summary=f"{run.model} version {version} serves on {endpoint.name} but could not be made champion",
+                next_step=(
+                    f"Tag the MLflow version registered for that package with sagemaker.model_package_arn="
+                    f"{package_arn}; the next endpoint event or check promotes it."
+                ),
             )
-        )
-        return Outcome("event_rejected", reason, settings.name, version, (domain_events.EVENT_REJECTED,))
-    promotion = _Promotion(settings.name, version, str(model_version.get("version")), package_arn, data)
-    return _promote(promotion, model_version, mlflow=mlflow, publish=publish, correlation_id=correlation_id)
+        return
+    published = promote(
+        Promotion(run.model, version, package_arn, model_version, {**data, "trigger": run.trigger.kind}),
+        mlflow=run.ctx.mlflow,
+        publish=run.ctx.publish,
+        correlation_id=run.trigger.correlation_id,
+    )
+    run.published.extend(published)
+    tag_endpoint(run, endpoint.arn, PROMOTED_PACKAGE_TAG, package_arn)
+    run.promoted = version
 
 
-@dataclass(frozen=True)
-class _Promotion:
-    model: str
-    package_version: int
-    mlflow_version: str
-    package_arn: str
-    data: dict[str, Any]
-
-
-def _promote(
-    promotion: _Promotion,
-    model_version: dict[str, Any],
-    *,
-    mlflow: ModelRegistry,
-    publish: Publisher,
-    correlation_id: str | None,
-) -> Outcome:
-    # Ordered so that a retry after any failed step redoes only idempotent steps: the
-    # previous champion is remembered on the new version before the alias moves, and the
-    # `lifecycle=champion` tag, written last, marks the promotion as complete.
-    name = promotion.model
-    current = promotion.mlflow_version
-    version = promotion.package_version
-    champion = mlflow.get_model_version_by_alias(name, CHAMPION_ALIAS)
-    champion_version = str(champion.get("version")) if champion else None
-    if champion_version == current and tag_value(model_version, LIFECYCLE_TAG) == "champion":
-        return Outcome("ignored", f"MLflow version {current} is already the champion", name, version)
-
-    remembered = tag_value(model_version, PREVIOUS_CHAMPION_TAG)
-    previous = champion_version if champion_version not in (None, current) else remembered
-    if previous and champion_version != current:
-        mlflow.set_model_version_tag(name, current, PREVIOUS_CHAMPION_TAG, previous)
-    mlflow.set_registered_model_alias(name, CHAMPION_ALIAS, current)
-    if previous:
-        mlflow.set_model_version_tag(name, previous, LIFECYCLE_TAG, "retired")
-
-    base = {**promotion.data, "modelPackageArn": promotion.package_arn, "previousChampion": previous}
+def _in_sync(run: Run, package: registry.Package, served: ServedConfig) -> Outcome:
     reason = (
-        f"endpoint {promotion.data['endpointName']!r} serves package version {version} "
-        f"(MLflow version {current}); it is now the champion"
+        f"endpoint {run.endpoint_name!r} serves {served.config_name}, version {package.version}, "
+        "the newest approved package"
     )
-    publish(
-        DomainEvent(
-            domain_events.DEPLOYMENT_SUCCEEDED, name, reason, {**base, "mlflowVersion": current}, correlation_id
+    approved = run.trigger.package_arn
+    if run.trigger.kind == APPROVAL and approved is not None:
+        if approved == package.arn:
+            reason += "; an approval delivered again does not redeploy"
+        else:
+            reason += f"; the approval of version {registry.package_version(approved)} is superseded by it"
+        run.publish(
+            domain_events.DEPLOYMENT_SKIPPED,
+            reason,
+            {**package_data(run, package), "approvedModelPackageArn": approved},
+            summary=f"{run.model} version {package.version} already serves on {run.endpoint_name}",
+            next_step=domain_events.NO_ACTION,
         )
-    )
-    published = [domain_events.DEPLOYMENT_SUCCEEDED]
-    if previous:
-        # The retired version is known by its MLflow number; `version` would name the new package.
-        retired_base = {key: value for key, value in base.items() if key != "version"}
-        publish(
-            DomainEvent(
-                domain_events.MODEL_RETIRED,
-                name,
-                f"MLflow version {previous} was replaced by MLflow version {current}",
-                {**retired_base, "mlflowVersion": previous, "replacedByMlflowVersion": current},
-                correlation_id,
-            )
+    return run.finish("in_sync", reason, package.version)
+
+
+def _nothing_to_deploy(run: Run, desired: registry.DesiredState) -> Outcome:
+    held = desired.held
+    if held is not None:
+        reason = (
+            f"the newest approved package, version {held.version}, is marked {registry.DEPLOYMENT_STATUS_KEY}="
+            f"{held.held_as or registry.ROLLED_BACK}; nothing newer is approved, so the endpoint stays as it is"
         )
-        published.append(domain_events.MODEL_RETIRED)
-    mlflow.set_model_version_tag(name, current, LIFECYCLE_TAG, "champion")
-    return Outcome("promoted", reason, name, version, tuple(published))
-
-
-def _served_package(sagemaker: Any, config_name: str) -> str | None:
-    """The model package behind the config's variant, read from its model's container."""
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
-    variants = config.get("ProductionVariants") or []
-    if not variants:
-        return None
-    model = sagemaker.describe_model(ModelName=variants[0]["ModelName"])
-    containers = model.get("Containers") or ([model["PrimaryContainer"]] if model.get("PrimaryContainer") else [])
-    for container in containers:
-        if container.get("ModelPackageName"):
-            return str(container["ModelPackageName"])
-    return None
-
-
-def _describe_or_none(call: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any] | None:
-    """The description of a resource, or None when SageMaker says it does not exist."""
-    try:
-        return call(**kwargs)
-    except ClientError as error:
-        # SageMaker reports a missing model, config or endpoint as a ValidationException.
-        err = error.response.get("Error", {})
-        if err.get("Code") == "ValidationException" and "could not find" in str(err.get("Message", "")).lower():
-            return None
-        raise
+        next_step = "Approve a newer version" + retry_hint(held) + "."
+    else:
+        reason = f"no package of group {run.ctx.group_name!r} is Approved; nothing to deploy"
+        next_step = domain_events.NO_ACTION
+    approved = run.trigger.package_arn
+    # An approval of the held package itself is the echo of the deployer's own mark.
+    if run.trigger.kind == APPROVAL and approved is not None and approved != (held.arn if held else None):
+        run.publish(
+            domain_events.DEPLOYMENT_SKIPPED,
+            reason,
+            {"version": registry.package_version(approved), "modelPackageArn": approved},
+            summary=f"{run.model} version {registry.package_version(approved)} is not deployed",
+            next_step=next_step,
+        )
+    return run.finish("held" if held else "nothing_to_deploy", reason, held.version if held else None)

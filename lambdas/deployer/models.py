@@ -1,8 +1,13 @@
-"""Typed shapes of the two SageMaker events the deployer reacts to.
+"""Typed shapes of the events the deployer reacts to: two from SageMaker, and its periodic check.
 
-Both follow the examples in the SageMaker Developer Guide, "Events that Amazon SageMaker
-AI sends to Amazon EventBridge" (model package state change; endpoint state change). Only
-the fields the deployer reads are declared and every other field is tolerated.
+The SageMaker ones follow the examples in the SageMaker Developer Guide, "Events that Amazon
+SageMaker AI sends to Amazon EventBridge" (model package state change; endpoint state change).
+The check is the event an EventBridge schedule rule (EventBridge User Guide, "Using cron and
+rate expressions to schedule rules in Amazon EventBridge",
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html)
+sends its target: source `aws.events`, detail-type "Scheduled Event"; the deployer reads
+nothing else of it. Only the fields the deployer reads are declared and every other field
+is tolerated.
 
 The endpoint event spells its status in upper snake case (`IN_SERVICE`) while the
 DescribeEndpoint API says `InService`; `EndpointStateDetail.status` accepts both and
@@ -23,6 +28,7 @@ from platform_common.envelope import EventBridgeModel
 SOURCE = "aws.sagemaker"
 PACKAGE_DETAIL_TYPE = "SageMaker Model Package State Change"
 ENDPOINT_DETAIL_TYPE = "SageMaker Endpoint State Change"
+SCHEDULED_DETAIL_TYPE = "Scheduled Event"
 
 APPROVED = "Approved"
 
@@ -117,10 +123,18 @@ class EndpointStateChangeEvent(EventBridgeModel):
     detail: EndpointStateDetail
 
 
-DeployerEvent = ModelPackageStateChangeEvent | EndpointStateChangeEvent
+class ScheduledEvent(EventBridgeModel):
+    """`aws.events` "Scheduled Event" of the deployer's periodic check."""
 
-# detail-type -> model; the automation stack routes exactly these two here.
+    source: Literal["aws.events"]
+    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+
+
+DeployerEvent = ModelPackageStateChangeEvent | EndpointStateChangeEvent | ScheduledEvent
+
+# detail-type -> model; the automation stack routes exactly these three here.
 EVENT_MODELS: dict[str, type[DeployerEvent]] = {
     PACKAGE_DETAIL_TYPE: ModelPackageStateChangeEvent,
     ENDPOINT_DETAIL_TYPE: EndpointStateChangeEvent,
+    SCHEDULED_DETAIL_TYPE: ScheduledEvent,
 }

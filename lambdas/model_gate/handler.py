@@ -1,7 +1,9 @@
 """Lambda entry point of the model gate: parse the event, find the model, let `logic` decide.
 
 Only the logger and the small shared runtime module load at import time; pydantic, the
-event models, boto3 and the MLflow client load with the first event.
+event models, boto3 and the MLflow client load with the first event. The decision is taken
+under the model's promotion lease; if another decision holds it for longer than the gate
+waits, LeaseBusyError propagates and Lambda retries the event.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 
     from model_gate.logic import ModelRegistry
     from platform_common.catalog import Catalog, ModelSettings
+    from platform_common.lease import LeaseTable
 
 logger = Logger()
 
@@ -33,6 +36,13 @@ def _build_mlflow() -> ModelRegistry:
 
 
 mlflow_registry = runtime.lazy(_build_mlflow)
+
+
+def leases() -> LeaseTable:
+    """The per-model promotion leases, in the table the automation stack names."""
+    from platform_common.promotion import leases_from_environment
+
+    return leases_from_environment()
 
 
 def find_model(group_name: str) -> ModelSettings:
@@ -56,6 +66,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     from model_gate import logic
     from model_gate.models import PENDING, ModelPackageStateChangeEvent
     from platform_common.catalog import UnknownModelError
+    from platform_common.lease import new_owner
 
     publish = functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name)
     raw = event if isinstance(event, dict) else {}
@@ -95,12 +106,14 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             correlation_id=parsed.id,
         ).as_dict()
 
-    outcome = logic.evaluate_package(
+    outcome = logic.decide(
         detail,
         model,
         sagemaker=runtime.client("sagemaker"),
         mlflow=mlflow_registry(),
         publish=publish,
+        leases=leases(),
+        owner=new_owner(parsed.id),
         correlation_id=parsed.id,
     )
     logger.info("model gate finished", extra=outcome.as_dict())

@@ -17,19 +17,23 @@ then carries the tag `sagemaker.model_package_arn` naming that package. The gate
 If no version (or more than one) carries the tag the package is rejected with a reason
 saying so, never approved on a guess.
 
-Decision table (the catalog gives metric, threshold, margin and direction):
+What the challenger must beat
+-----------------------------
+Not only the champion: a version approved a moment ago may still be waiting for (or in the
+middle of) its deployment, and judging the next one against the older champion could approve
+a version worse than the one about to serve. The bar is therefore the stronger of
 
-==============================  =======================================
-situation                       verdict
-==============================  =======================================
-metric missing or not finite    reject
-fails the threshold             reject
-no champion yet                 approve
-champion has no such metric     approve (the threshold alone decides)
-not better than the champion    reject
-better, by at most the margin   reject
-better by more than the margin  approve
-==============================  =======================================
+* the champion: the MLflow version under the `champion` alias, which the deployer moves only
+  once DescribeEndpoint shows that version InService, and
+* the newest Approved package of the group (`platform_common.registry.desired_state`: what the
+  deployer is deploying or about to deploy; a package whose deployment was rolled back is not
+  a contender), through its MLflow version.
+
+Decisions about one model are taken one at a time under its promotion lease
+(`platform_common.promotion`), shared with the deployer, so a second version judged at the same
+moment is judged after the first has been approved or rejected, and against it if approved.
+
+The decision table itself is `model_gate.verdict.judge`.
 
 In "auto" approval mode the verdict is applied to the package; in "manual" mode it is
 recorded as a recommendation and the package stays pending for a person.
@@ -38,45 +42,43 @@ recorded as a recommendation and the package stays pending for a person.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from model_gate.models import APPROVED, PENDING, REJECTED, ModelPackageDetail
-from platform_common import domain_events
+from model_gate.verdict import (
+    APPROVED_ROLE,
+    REASON_KEY,
+    STATUS_KEY,
+    Score,
+    Verdict,
+    judge,
+)
+from platform_common import domain_events, registry
 from platform_common.catalog import ModelSettings
 from platform_common.domain_events import DomainEvent
+from platform_common.lease import LeaseTable
 from platform_common.package_link import PackageLinkError, find_version
+from platform_common.promotion import CHAMPION_ALIAS, promotion_key
+from platform_common.registry import APPROVAL_DESCRIPTION_LIMIT, merge_metadata
 
-CHAMPION_ALIAS = "champion"
 # Prefix under which the pipeline's Register step logs the test-set metrics it checked.
 TEST_METRIC_PREFIX = "test_"
 MANUAL_MODE = "manual"
 
-# Keys written both as MLflow version tags and as package CustomerMetadataProperties, so
-# either registry shows why a version was let through or stopped.
-STATUS_KEY = "validation_status"
-RECOMMENDATION_KEY = "validation_recommendation"
-METRIC_KEY = "validation_metric"
-VALUE_KEY = "validation_value"
-THRESHOLD_KEY = "validation_threshold"
-MARGIN_KEY = "validation_margin"
-CHAMPION_VERSION_KEY = "validation_champion_version"
-CHAMPION_VALUE_KEY = "validation_champion_value"
-REASON_KEY = "validation_reason"
-
-# SageMaker limits ApprovalDescription to 1024 characters, and CustomerMetadataProperties to
-# 50 entries whose values have at most 256 characters drawn from letters, digits, spaces and
-# _.:/=+-@, so no reason text there (SageMaker API Reference, "UpdateModelPackage",
-# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateModelPackage.html).
-APPROVAL_DESCRIPTION_LIMIT = 1024
-METADATA_VALUE_LIMIT = 256
-METADATA_ENTRIES_LIMIT = 50
-_METADATA_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
-
-# Differences are compared after rounding, so 0.94 - 0.93 counts as exactly 0.01.
-_DECIMALS = 9
+# Names the gate's tests and callers use from here.
+__all__ = [
+    "Outcome",
+    "Score",
+    "Verdict",
+    "decide",
+    "evaluate_package",
+    "judge",
+    "merge_metadata",
+    "reject_event",
+    "strongest",
+]
 
 Publisher = Callable[[DomainEvent], object]
 
@@ -100,65 +102,6 @@ class ModelRegistry(Protocol):
 
 
 @dataclass(frozen=True)
-class Score:
-    """One model version's value of the gate metric (None when it was not logged)."""
-
-    version: str
-    value: float | None
-    run_id: str | None = None
-    missing: str | None = None
-
-    @property
-    def exists(self) -> bool:
-        """Whether an MLflow version was found for the package (`missing` says why not)."""
-        return self.missing is None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The gate's judgement of a challenger, with the numbers behind it."""
-
-    approve: bool
-    reason: str
-    metric_name: str
-    challenger: Score
-    threshold: float
-    margin: float
-    greater_is_better: bool
-    champion: Score | None = None
-    improvement: float | None = None
-
-    @property
-    def recommendation(self) -> str:
-        return "approve" if self.approve else "reject"
-
-    def record(self, status: str) -> dict[str, str]:
-        """The machine-readable record, safe to store as package metadata."""
-        return {
-            STATUS_KEY: status,
-            RECOMMENDATION_KEY: self.recommendation,
-            METRIC_KEY: _metadata_value(self.metric_name),
-            VALUE_KEY: _number(self.challenger.value),
-            THRESHOLD_KEY: _number(self.threshold),
-            MARGIN_KEY: _number(self.margin),
-            CHAMPION_VERSION_KEY: self.champion.version if self.champion else "none",
-            CHAMPION_VALUE_KEY: _number(self.champion.value) if self.champion else "none",
-        }
-
-    def metrics(self) -> dict[str, Any]:
-        return {
-            "name": self.metric_name,
-            "challenger": self.challenger.value,
-            "champion": self.champion.value if self.champion else None,
-            "championVersion": self.champion.version if self.champion else None,
-            "threshold": self.threshold,
-            "margin": self.margin,
-            "greaterIsBetter": self.greater_is_better,
-            "improvement": self.improvement,
-        }
-
-
-@dataclass(frozen=True)
 class Outcome:
     """What the gate did with one event (returned by the handler, logged, asserted in tests)."""
 
@@ -177,48 +120,6 @@ class Outcome:
         if self.published:
             body["published"] = list(self.published)
         return body
-
-
-def judge(settings: ModelSettings, challenger: Score, champion: Score | None) -> Verdict:
-    """Apply the decision table to a challenger and the current champion (pure)."""
-    metric = settings.metric_name
-    gib = settings.greater_is_better
-
-    def verdict(approve: bool, reason: str, improvement: float | None = None) -> Verdict:
-        return Verdict(
-            approve=approve,
-            reason=reason + ("" if gib else " (lower is better)"),
-            metric_name=metric,
-            challenger=challenger,
-            threshold=settings.threshold,
-            margin=settings.margin,
-            greater_is_better=gib,
-            champion=champion,
-            improvement=improvement,
-        )
-
-    if challenger.missing is not None:
-        return verdict(False, f"{challenger.missing}; {metric} cannot be read")
-    if challenger.value is None:
-        run = f" (run {challenger.run_id})" if challenger.run_id else ""
-        return verdict(False, f"{metric} was not logged for MLflow version {challenger.version}{run}; cannot judge it")
-    value = challenger.value
-    if not (value >= settings.threshold if gib else value <= settings.threshold):
-        return verdict(False, f"{metric} {value:.4f} {'<' if gib else '>'} threshold {settings.threshold:.4f}")
-    meets = f"{metric} {value:.4f} {'>=' if gib else '<='} threshold {settings.threshold:.4f}"
-    if champion is None:
-        return verdict(True, f"{meets} and there is no champion yet")
-    if champion.value is None:
-        return verdict(True, f"{meets}; champion v{champion.version} has no {metric} logged, so the threshold decides")
-    improvement = round(value - champion.value if gib else champion.value - value, _DECIMALS)
-    versus = f"champion v{champion.version} ({champion.value:.4f})"
-    if improvement <= 0:
-        return verdict(False, f"{meets} but does not beat {versus}", improvement)
-    if improvement <= round(settings.margin, _DECIMALS):
-        return verdict(
-            False, f"{meets} but beats {versus} by only {improvement:.4f} <= margin {settings.margin:.4f}", improvement
-        )
-    return verdict(True, f"{meets} and beats {versus} by {improvement:.4f} > margin {settings.margin:.4f}", improvement)
 
 
 def evaluate_package(
@@ -253,7 +154,8 @@ def evaluate_package(
         return Outcome("ignored", f"review already recorded ({metadata[STATUS_KEY]})", settings.name, version)
 
     challenger = _challenger_score(mlflow, settings, detail.arn)
-    verdict = judge(settings, challenger, _champion_score(mlflow, settings, challenger))
+    contenders, notes = _contenders(sagemaker, mlflow, settings, detail, challenger)
+    verdict = judge(settings, challenger, strongest(contenders, settings.greater_is_better))
     status = "review_requested" if manual else ("approved" if verdict.approve else "rejected")
     record = verdict.record(status)
 
@@ -278,6 +180,7 @@ def evaluate_package(
         ApprovalDescription=description[:APPROVAL_DESCRIPTION_LIMIT],
         CustomerMetadataProperties=metadata,
     )
+    summary, next_step = _what_it_means(settings, detail, verdict, manual)
     publish(
         DomainEvent(
             detail_type=detail_type,
@@ -290,13 +193,47 @@ def evaluate_package(
                 "approvalMode": settings.approval_mode,
                 "recommendation": verdict.recommendation,
                 "metrics": verdict.metrics(),
+                "contenders": [_describe_score(score) for score in contenders],
                 "mlflowVersion": challenger.version if challenger.exists else None,
+                **({"contenderNotes": notes} if notes else {}),
                 **({"metadataLeftOut": left_out} if left_out else {}),
             },
             correlation_id=correlation_id,
+            summary=summary,
+            next_step=next_step,
         )
     )
     return Outcome(status, verdict.reason, settings.name, version, (detail_type,))
+
+
+def decide(
+    detail: ModelPackageDetail,
+    settings: ModelSettings,
+    *,
+    sagemaker: Any,
+    mlflow: ModelRegistry,
+    publish: Publisher,
+    leases: LeaseTable,
+    owner: str,
+    correlation_id: str | None = None,
+) -> Outcome:
+    """`evaluate_package` under the model's promotion lease (LeaseBusyError if it stays held)."""
+    with leases.hold(promotion_key(settings.name), owner):
+        return evaluate_package(
+            detail, settings, sagemaker=sagemaker, mlflow=mlflow, publish=publish, correlation_id=correlation_id
+        )
+
+
+def strongest(contenders: list[Score], greater_is_better: bool) -> Score | None:
+    """The contender the challenger must beat: the best metric value; the champion on a tie or with none."""
+    if not contenders:
+        return None
+    scored = [score for score in contenders if score.value is not None]
+    if not scored:
+        return contenders[0]
+    best = max if greater_is_better else min
+    value = best(score.value for score in scored if score.value is not None)
+    return next(score for score in scored if score.value == value)
 
 
 def reject_event(
@@ -320,23 +257,6 @@ def reject_event(
     return Outcome("event_rejected", reason, model, published=(domain_events.EVENT_REJECTED,))
 
 
-def merge_metadata(existing: Mapping[str, str], record: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
-    """The package's metadata with the gate's record added, within SageMaker's 50 entries.
-
-    Existing entries are never dropped (they are someone else's); when the record does not
-    fit whole, its keys are added in order (status first) while room remains, and the keys
-    left out are returned. The full record is on the MLflow version and in the domain event.
-    """
-    merged = dict(existing)
-    left_out: list[str] = []
-    for key, value in record.items():
-        if key in merged or len(merged) < METADATA_ENTRIES_LIMIT:
-            merged[key] = value
-        else:
-            left_out.append(key)
-    return merged, left_out
-
-
 def _challenger_score(mlflow: ModelRegistry, settings: ModelSettings, package_arn: str) -> Score:
     try:
         model_version = find_version(mlflow, settings.name, package_arn)
@@ -345,12 +265,64 @@ def _challenger_score(mlflow: ModelRegistry, settings: ModelSettings, package_ar
     return _score(mlflow, settings.metric_name, model_version, str(model_version.get("version")))
 
 
-def _champion_score(mlflow: ModelRegistry, settings: ModelSettings, challenger: Score) -> Score | None:
+def _contenders(
+    sagemaker: Any, mlflow: ModelRegistry, settings: ModelSettings, detail: ModelPackageDetail, challenger: Score
+) -> tuple[list[Score], list[str]]:
+    """The serving champion, then the newest approved package not serving yet (each once, never the challenger)."""
+    contenders: list[Score] = []
+    notes: list[str] = []
+    seen = {challenger.version}
     champion = mlflow.get_model_version_by_alias(settings.name, CHAMPION_ALIAS)
     # A version never competes with itself (a package sent back to pending after serving).
-    if champion is None or str(champion.get("version")) == challenger.version:
-        return None
-    return _score(mlflow, settings.metric_name, champion, str(champion.get("version")))
+    if champion is not None and str(champion.get("version")) not in seen:
+        contenders.append(_score(mlflow, settings.metric_name, champion, str(champion.get("version"))))
+        seen.add(str(champion.get("version")))
+    desired = registry.desired_state(sagemaker, detail.group_name).package
+    if desired is None or desired.arn == detail.arn:
+        return contenders, notes
+    try:
+        # Approved a while ago, so its tag is there by now: one look is enough.
+        approved = find_version(mlflow, settings.name, desired.arn, attempts=1)
+    except PackageLinkError as error:
+        notes.append(f"approved package version {desired.version} is not compared: {error}")
+        return contenders, notes
+    if str(approved.get("version")) not in seen:
+        score = _score(mlflow, settings.metric_name, approved, str(approved.get("version")))
+        contenders.append(replace(score, role=APPROVED_ROLE, package_arn=desired.arn))
+    return contenders, notes
+
+
+def _what_it_means(
+    settings: ModelSettings, detail: ModelPackageDetail, verdict: Verdict, manual: bool
+) -> tuple[str, str]:
+    """The notification's summary and next step for a verdict."""
+    name, version = settings.name, detail.package_version
+    bar = f" against {verdict.champion.label}" if verdict.champion else ""
+    if manual:
+        return (
+            f"{name} version {version} waits for review; the gate recommends to {verdict.recommendation}{bar}",
+            f"An MLOps engineer approves or rejects it: aws sagemaker update-model-package --model-package-arn "
+            f"{detail.arn} --model-approval-status Approved (or Rejected).",
+        )
+    if verdict.approve:
+        return (
+            f"{name} version {version} is approved{bar}",
+            "None; the deployer deploys it, or queues it behind a deployment in progress.",
+        )
+    return (
+        f"{name} version {version} is rejected{bar}",
+        "None, unless you want it anyway: an MLOps engineer may approve the package by hand "
+        f"(aws sagemaker update-model-package --model-package-arn {detail.arn} --model-approval-status Approved).",
+    )
+
+
+def _describe_score(score: Score) -> dict[str, Any]:
+    return {
+        "role": score.role,
+        "mlflowVersion": score.version,
+        "value": score.value,
+        "modelPackageArn": score.package_arn,
+    }
 
 
 def _score(mlflow: ModelRegistry, metric: str, model_version: Mapping[str, Any], version: str) -> Score:
@@ -364,12 +336,3 @@ def _score(mlflow: ModelRegistry, metric: str, model_version: Mapping[str, Any],
     if value is None or not math.isfinite(value):
         return Score(version=version, value=None, run_id=str(run_id))
     return Score(version=version, value=float(value), run_id=str(run_id))
-
-
-def _number(value: float | None) -> str:
-    return "missing" if value is None else repr(float(value))
-
-
-def _metadata_value(text: str) -> str:
-    cleaned = _METADATA_UNSAFE.sub("_", text)[:METADATA_VALUE_LIMIT]
-    return cleaned or "_"

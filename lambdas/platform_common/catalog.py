@@ -84,6 +84,11 @@ class Catalog:
     def names(self) -> list[str]:
         return sorted(self._by_name)
 
+    @property
+    def models(self) -> list[ModelSettings]:
+        """Every model, by name."""
+        return [self._by_name[name] for name in self.names]
+
     def by_name(self, name: str) -> ModelSettings:
         try:
             return self._by_name[name]

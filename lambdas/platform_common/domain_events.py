@@ -27,14 +27,25 @@ MODEL_REVIEW_REQUESTED = "ModelReviewRequested"
 MODEL_RETIRED = "ModelRetired"
 DEPLOYMENT_STARTED = "DeploymentStarted"
 DEPLOYMENT_SKIPPED = "DeploymentSkipped"
+DEPLOYMENT_DEFERRED = "DeploymentDeferred"
 DEPLOYMENT_SUCCEEDED = "DeploymentSucceeded"
 DEPLOYMENT_FAILED = "DeploymentFailed"
+DEPLOYMENT_ROLLED_BACK = "DeploymentRolledBack"
 
 ALL_DETAIL_TYPES = (
     RETRAINING_STARTED, RETRAINING_COALESCED, RETRAINING_IGNORED, EVENT_REJECTED, MODEL_APPROVED,
     MODEL_REJECTED, MODEL_REVIEW_REQUESTED, MODEL_RETIRED, DEPLOYMENT_STARTED, DEPLOYMENT_SKIPPED,
-    DEPLOYMENT_SUCCEEDED, DEPLOYMENT_FAILED,
+    DEPLOYMENT_DEFERRED, DEPLOYMENT_SUCCEEDED, DEPLOYMENT_FAILED, DEPLOYMENT_ROLLED_BACK,
 )  # fmt: skip
+
+# What a person should do after an event, when its publisher has nothing more specific to say.
+NO_ACTION = "None; this is a record."
+DEFAULT_NEXT_STEPS = {
+    EVENT_REJECTED: (
+        "Find the event by its correlationId in the audit log group, correct its sender (or the model "
+        "catalog) and send it again; nothing was changed."
+    ),
+}
 
 
 # EventBridge counts an entry as the UTF-8 bytes of Source, DetailType and Detail, and the
@@ -56,7 +67,7 @@ class PublishError(RuntimeError):
 
 @dataclass(frozen=True)
 class DomainEvent:
-    """One fact about the loop: what happened, to which model, and why."""
+    """One fact about the loop: what happened, to which model and version, why, and what to do next."""
 
     detail_type: str
     model: str | None
@@ -64,28 +75,34 @@ class DomainEvent:
     data: Mapping[str, Any]
     correlation_id: str | None = None
     # For the person who reads the notification: what happened to which model and why, and
-    # what to do next. Rejections are always notified, so they get both even when the
-    # publisher gives neither.
+    # what to do next. Every event carries both; a publisher that gives neither gets the
+    # defaults of its detail type (rejections: what was refused and how to send it again).
     summary: str | None = None
     next_step: str | None = None
 
     def detail(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "reason": self.reason, **self.data}
-        if self.correlation_id:
-            body["correlationId"] = self.correlation_id
         summary, next_step = self.summary, self.next_step
         if self.detail_type == EVENT_REJECTED:
             summary = summary or self._rejection_summary()
             next_step = next_step or self._rejection_next_step()
-        if summary:
-            body["summary"] = notification_text(summary)
-        if next_step:
-            body["nextStep"] = notification_text(next_step)
+        body: dict[str, Any] = {
+            "model": self.model,
+            "reason": self.reason,
+            **self.data,
+            "summary": notification_text(
+                summary or default_summary(self.detail_type, self.model, self.data.get("version"))
+            ),
+            "nextStep": notification_text(next_step or DEFAULT_NEXT_STEPS.get(self.detail_type, NO_ACTION)),
+        }
+        if self.correlation_id:
+            body["correlationId"] = self.correlation_id
         return body
 
     def _rejection_summary(self) -> str:
         handler = self.data.get("handler") or "a platform handler"
         about = f"model {self.model}" if self.model else "no known model"
+        if self.model and self.data.get("version") is not None:
+            about += f" version {self.data['version']}"
         return f"{handler} rejected an event ({about}): {self.reason}; nothing was changed"
 
     def _rejection_next_step(self) -> str:
@@ -108,6 +125,14 @@ def notification_text(text: str) -> str:
     """
     flat = " ".join(text.replace('"', "'").replace("\\", "/").split())
     return flat if len(flat) <= NOTIFICATION_TEXT_LIMIT else flat[: NOTIFICATION_TEXT_LIMIT - 3] + "..."
+
+
+def default_summary(detail_type: str, model: str | None, version: object = None) -> str:
+    """`<detail type> for model <m> version <v>`, leaving out what is not known."""
+    subject = f"model {model}" if model else "no particular model"
+    if version is not None:
+        subject += f" version {version}"
+    return f"{detail_type} for {subject}"
 
 
 def publish(events_client: Any, bus_name: str, event: DomainEvent) -> str:
@@ -139,8 +164,12 @@ def bounded_detail(event: DomainEvent) -> str:
     text = _dumps({**{key: _shorten(item) for key, item in body.items()}, "truncated": True})
     if len(text.encode("utf-8")) <= DETAIL_BUDGET_BYTES:
         return text
-    kept: dict[str, Any] = {key: _shorten(body[key]) for key in ("model", "reason", "correlationId") if key in body}
+    kept: dict[str, Any] = {key: _shorten(body[key]) for key in _ALWAYS_KEPT if key in body}
     return _dumps({**kept, "truncated": True})
+
+
+# What notifications render and what finds the event again survive any truncation.
+_ALWAYS_KEPT = ("model", "version", "summary", "reason", "nextStep", "correlationId")
 
 
 def _dumps(body: Mapping[str, Any]) -> str:

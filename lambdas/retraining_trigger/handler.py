@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from platform_common import env_names, runtime
+from platform_common.lease import LeaseTable
 from retraining_trigger import logic
-from retraining_trigger.lease import LeaseTable
 from retraining_trigger.models import TriggerEvent, model_for
 from retraining_trigger.outcome import Outcome, announce, rejection
 from retraining_trigger.state import StateTable

@@ -61,7 +61,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from platform_common.catalog import Catalog, ModelSettings
-from retraining_trigger.lease import Clock, LeaseTable, new_owner
+from platform_common.lease import Clock, LeaseTable, new_owner
 from retraining_trigger.models import TriggerEvent
 from retraining_trigger.outcome import Outcome
 from retraining_trigger.pipeline import (

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from retraining_trigger.lease import KEY_ATTRIBUTE, TTL_ATTRIBUTE, Clock
+from platform_common.lease import KEY_ATTRIBUTE, TTL_ATTRIBUTE, Clock
 
 STATE_SUFFIX = "#state"
 IDLE_RETENTION = timedelta(days=3)

@@ -47,14 +47,14 @@ import pytest
 from moto import mock_aws
 
 from deployer import logic as deployer
-from deployer.models import EndpointStateDetail
-from deployer.models import ModelPackageDetail as ApprovedPackage
+from deployer import requests as deployer_requests
+from deployer.run import APPROVAL, ENDPOINT_CHANGE, Deployment, Trigger
 from model_gate import logic as gate
 from model_gate.models import ModelPackageDetail as PendingPackage
-from platform_common import domain_events
+from platform_common import domain_events, lease
 from platform_common.catalog import Catalog, ModelSettings
-from retraining_trigger import lease, state, timer
 from retraining_trigger import logic as trigger
+from retraining_trigger import state, timer
 from retraining_trigger.models import RetrainingRequestedEvent
 from stacks.config import ConfigError, load_environment
 from tests.contracts.configs import LONGEST_ENVIRONMENT, longest_model_name, longest_prefix, prefix_of
@@ -128,47 +128,97 @@ def guardrail_problems(update: dict[str, Any], variant: dict[str, Any]) -> list[
     return found
 
 
-def sagemaker_for_deploy(*, endpoint_exists: bool) -> RecordingClient:
-    """SageMaker with an approved package and, maybe, an endpoint in service on version 2."""
-    package = {"ModelApprovalStatus": "Approved", "InferenceSpecification": INFERENCE_SPECIFICATION}
+ENDPOINT_ARN_PREFIX = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/"
+
+
+def sagemaker_for(
+    settings: ModelSettings,
+    *,
+    serving: int | None,
+    endpoint_tags: dict[str, str] | None = None,
+    failure: str | None = None,
+    approved: int = 3,
+    package_metadata: dict[str, str] | None = None,
+) -> RecordingClient:
+    """SageMaker where package `approved` is the newest approved one and the endpoint serves `serving` (if any)."""
+    endpoint_name = settings.endpoint_name
 
     def endpoint(params: dict[str, Any]) -> dict[str, Any]:
-        if not endpoint_exists:
+        if serving is None:
             raise not_found("DescribeEndpoint")
-        return {
+        answer = {
             "EndpointName": params["EndpointName"],
-            "EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{params['EndpointName']}",
-            "EndpointConfigName": deployer.version_resource_name(params["EndpointName"], 2),
+            "EndpointArn": ENDPOINT_ARN_PREFIX + params["EndpointName"],
+            "EndpointConfigName": deployer_requests.version_resource_name(endpoint_name, serving),
             "EndpointStatus": "InService",
+        }
+        return {**answer, "FailureReason": failure} if failure else answer
+
+    def config(params: dict[str, Any]) -> dict[str, Any]:
+        name = params["EndpointConfigName"]
+        if serving is None or name != deployer_requests.version_resource_name(endpoint_name, serving):
+            raise not_found("DescribeEndpointConfig")
+        return {
+            "EndpointConfigName": name,
+            "EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/{name}",
+            "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": name}],
+        }
+
+    def model(params: dict[str, Any]) -> dict[str, Any]:
+        if serving is None or params["ModelName"] != deployer_requests.version_resource_name(endpoint_name, serving):
+            raise not_found("DescribeModel")
+        return {"Containers": [{"ModelPackageName": package_arn(settings.name, serving)}]}
+
+    def tags(params: dict[str, Any]) -> dict[str, Any]:
+        if params["ResourceArn"].startswith(ENDPOINT_ARN_PREFIX):
+            return {"Tags": [{"Key": key, "Value": value} for key, value in (endpoint_tags or {}).items()]}
+        return {
+            "Tags": [
+                {"Key": "mlops:model", "Value": settings.name},
+                {"Key": "mlops:model-package-arn", "Value": package_arn(settings.name, serving or 0)},
+            ]
+        }
+
+    def package(params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ModelPackageArn": params["ModelPackageName"],
+            "ModelApprovalStatus": "Approved",
+            "InferenceSpecification": INFERENCE_SPECIFICATION,
+            "CustomerMetadataProperties": dict(package_metadata or {}),
         }
 
     return RecordingClient(
         "sagemaker",
         answers={
-            "DescribeModelPackage": package,
             "DescribeEndpoint": endpoint,
-            "DescribeModel": not_found("DescribeModel"),
-            "DescribeEndpointConfig": not_found("DescribeEndpointConfig"),
+            "DescribeEndpointConfig": config,
+            "DescribeModel": model,
+            "ListTags": tags,
+            "ListModelPackages": {
+                "ModelPackageSummaryList": [{"ModelPackageArn": package_arn(settings.name, approved)}]
+            },
+            "DescribeModelPackage": package,
         },
     )
 
 
-def deploy(settings: ModelSettings, *, endpoint_exists: bool = True) -> tuple[RecordingClient, list[Any]]:
-    """Run the deployer's core on an approval of package 3 and return what it sent and published."""
-    group = f"{settings.name}-1a2b3c"
-    detail = ApprovedPackage.model_validate(
-        {
-            "ModelPackageGroupName": group,
-            "ModelPackageArn": package_arn(settings.name, 3),
-            "ModelApprovalStatus": "Approved",
-        }
-    )
-    sagemaker = sagemaker_for_deploy(endpoint_exists=endpoint_exists)
+def reconcile(
+    settings: ModelSettings, sagemaker: RecordingClient, *, kind: str = APPROVAL, mlflow: FakeMlflow | None = None
+) -> list[Any]:
+    """Run the deployer's reconciliation once and return what it published."""
     published: list[Any] = []
-    deployer.deploy_approved(
-        detail, settings, sagemaker=sagemaker, publish=published.append, execution_role_arn=ROLE_ARN
+    deployer.reconcile(
+        Deployment(settings, f"{settings.name}-1a2b3c", sagemaker, mlflow or FakeMlflow(), published.append, ROLE_ARN),
+        Trigger(kind, package_arn(settings.name, 3) if kind == APPROVAL else None, "event-1"),
     )
-    return sagemaker, published
+    return published
+
+
+def deploy(settings: ModelSettings, *, endpoint_exists: bool = True) -> tuple[RecordingClient, list[Any]]:
+    """Approval of package 3, the endpoint serving version 2 (already promoted) or not existing yet."""
+    promoted = {"mlops:promoted-package-arn": package_arn(settings.name, 2)}
+    sagemaker = sagemaker_for(settings, serving=2 if endpoint_exists else None, endpoint_tags=promoted)
+    return sagemaker, reconcile(settings, sagemaker)
 
 
 EXTREMES = [
@@ -258,7 +308,7 @@ def test_linear_steps_whose_waits_cannot_fit_the_timeout_are_refused_without_a_r
     sagemaker, published = deploy(settings)
 
     # Then nothing is created or updated, and the failure names the settings to change
-    assert [name for name, _ in sagemaker.requests if not name.startswith("Describe")] == []
+    assert [name for name, _ in sagemaker.requests if not name.startswith(("Describe", "List"))] == []
     (failed,) = published
     assert failed.detail_type == domain_events.DEPLOYMENT_FAILED
     for key in ("deployment.linear_step_percent", "deployment.wait_minutes", "deployment.termination_wait_minutes"):
@@ -295,30 +345,77 @@ def test_configuration_refuses_linear_waits_that_cannot_fit_naming_the_keys() ->
 
 
 def test_the_endpoint_outcome_is_read_back_with_requests_sagemaker_accepts() -> None:
-    # Given an endpoint in service on the version-3 config of the longest names
+    # Given an endpoint in service on the version-3 config of the longest names, not promoted yet
     settings = longest_settings()
-    serving = deployer.version_resource_name(settings.endpoint_name, 3)
-    arn = package_arn(settings.name, 3)
-    sagemaker = RecordingClient(
-        "sagemaker",
-        answers={
-            "DescribeEndpoint": {"EndpointStatus": "InService", "EndpointConfigName": serving},
-            "DescribeEndpointConfig": {"ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": serving}]},
-            "DescribeModel": {"Containers": [{"ModelPackageName": arn}]},
-        },
-    )
+    sagemaker = sagemaker_for(settings, serving=3)
     mlflow = FakeMlflow()
     mlflow.add_version(settings.name, 3)
-    event = EndpointStateDetail.model_validate(
-        {"EndpointName": settings.endpoint_name, "EndpointConfigName": serving, "EndpointStatus": "IN_SERVICE"}
-    )
 
-    # When the deployer reads the outcome back
-    deployer.on_endpoint_state(event, settings, sagemaker=sagemaker, mlflow=mlflow, publish=lambda _: None)
+    # When the deployer reconciles on the endpoint's state change
+    reconcile(settings, sagemaker, kind=ENDPOINT_CHANGE, mlflow=mlflow)
 
-    # Then it described the endpoint, and every request fits the service model
+    # Then it described the endpoint, promoted what serves, and every request fits the service model
     assert sagemaker.sent("DescribeEndpoint") == [{"EndpointName": settings.endpoint_name}]
+    assert mlflow.aliases[(settings.name, "champion")] == "3"
     assert all_problems("sagemaker", sagemaker) == []
+
+
+def test_the_newest_approved_version_is_asked_for_as_list_model_packages_documents() -> None:
+    """SageMaker API Reference, "ListModelPackages" (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListModelPackages.html).
+
+    `ModelPackageType` defaults to "UNVERSIONED - List only unversioined models", `SortOrder` to
+    ascending; `MaxResults` has a "Valid Range: Minimum value of 1. Maximum value of 100".
+    """
+    # Given the longest names, when the deployer reconciles on an approval
+    settings = longest_settings()
+    sagemaker, _ = deploy(settings)
+
+    # Then it asked for the group's newest Approved version, in a request that fits the service model
+    [listing] = sagemaker.sent("ListModelPackages")
+    assert listing == {
+        "ModelPackageGroupName": f"{settings.name}-1a2b3c",
+        "ModelApprovalStatus": "Approved",
+        "ModelPackageType": "Versioned",
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": 1,
+    }
+    assert problems("sagemaker", "ListModelPackages", listing) == []
+
+
+@pytest.mark.parametrize("existing_entries", [0, 47, 48, 50])
+def test_a_rollback_is_marked_with_requests_sagemaker_accepts_however_much_metadata_the_package_has(
+    existing_entries: int,
+) -> None:
+    """UpdateModelPackage: at most 50 CustomerMetadataProperties, values within the documented pattern.
+
+    SageMaker API Reference, "UpdateModelPackage"
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateModelPackage.html).
+    """
+    # Given the update to version 3 rolled back (the endpoint serves 2 again, with a FailureReason),
+    # and package 3 carrying `existing_entries` metadata entries of its own
+    settings = longest_settings()
+    metadata = {f"owner-key-{index:02d}": f"value {index}" for index in range(existing_entries)}
+    tags = {
+        "mlops:target-package-arn": package_arn(settings.name, 3),
+        "mlops:promoted-package-arn": package_arn(settings.name, 2),
+    }
+    reason = "Alarm " + "x" * 900 + " went into ALARM: (rolled back) <canary>"
+    sagemaker = sagemaker_for(settings, serving=2, endpoint_tags=tags, failure=reason, package_metadata=metadata)
+
+    # When the deployer reconciles
+    published = reconcile(settings, sagemaker, kind=ENDPOINT_CHANGE)
+
+    # Then the package is marked, keeping every entry it had, in requests that fit the service model
+    [mark] = sagemaker.sent("UpdateModelPackage")
+    assert metadata.items() <= mark["CustomerMetadataProperties"].items()
+    assert mark["ModelApprovalStatus"] == "Approved"
+    assert all_problems("sagemaker", sagemaker) == []
+    assert [event.detail_type for event in published] == [domain_events.DEPLOYMENT_ROLLED_BACK]
+    # And the endpoint's target tag is pointed back at what serves, in an AddTags that fits too
+    assert sagemaker.sent("AddTags")[-1]["Tags"] == [
+        {"Key": "mlops:target-package-arn", "Value": package_arn(settings.name, 2)}
+    ]
 
 
 def gate_update(existing_entries: int) -> tuple[dict[str, str], dict[str, Any], list[str]]:
@@ -462,6 +559,8 @@ def test_the_trigger_starts_runs_with_requests_sagemaker_accepts(monkeypatch: py
             services=services,
         )
 
-    # Then the run was started with requests that fit the service model
+    # Then the run was started, and the lease taken and given back, with requests that fit the service models
     assert len(sagemaker.sent("StartPipelineExecution")) == 1
     assert all_problems("sagemaker", sagemaker) == []
+    # The lease and state calls go through a real botocore client (served by moto), which
+    # validates each request against DynamoDB's service model before it is sent.

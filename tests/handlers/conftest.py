@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from platform_common import env_names, package_link
+from platform_common import env_names, lease, package_link
 from platform_common.catalog import ModelSettings
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
@@ -21,6 +21,7 @@ ACCOUNT = "123456789012"
 CATALOG_PATH = "/mlops/dev/models/"
 BUS_NAME = "mlops-dev-platform"
 TRACKING_SERVER_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/mlops-dev-mlflow"
+LOCK_TABLE = "mlops-dev-retraining-lock"
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -112,3 +113,25 @@ def handler_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def _no_wait_for_the_package_tag(monkeypatch: pytest.MonkeyPatch) -> None:
     """Look for an MLflow version's package tag without pausing between attempts."""
     monkeypatch.setattr(package_link, "LOOKUP_WAIT_SECONDS", 0.0)
+
+
+def create_lock_table(table_name: str = LOCK_TABLE) -> Any:
+    """The per-model lease table in moto, with the key schema and TTL attribute the stack declares."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName=table_name,
+        KeySchema=[{"AttributeName": lease.KEY_ATTRIBUTE, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": lease.KEY_ATTRIBUTE, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"AttributeName": lease.TTL_ATTRIBUTE, "Enabled": True}
+    )
+    return dynamodb
+
+
+@pytest.fixture
+def model_locks(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The lock table the gate and the deployer take their promotion leases in (moto DynamoDB client)."""
+    monkeypatch.setenv(env_names.MODEL_LOCK_TABLE_NAME, LOCK_TABLE)
+    return create_lock_table()

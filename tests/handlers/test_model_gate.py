@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
 from model_gate import handler, logic
-from platform_common import domain_events, runtime
+from model_gate.models import ModelPackageDetail
+from platform_common import domain_events, lease, runtime
 from platform_common.catalog import ModelSettings
 from platform_common.mlflow_rest import MlflowRestError
-from tests.handlers.conftest import BUS_NAME, REGION, example_settings, load_event, put_catalog
-from tests.handlers.fakes import FakeMlflow
+from platform_common.promotion import promotion_leases
+from tests.handlers.conftest import BUS_NAME, LOCK_TABLE, REGION, example_settings, load_event, put_catalog
+from tests.handlers.fakes import FakeMlflow, package_arn
 
 GROUP = "churn-1a2b3c"
 PACKAGE_ARN = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/3"
@@ -75,7 +79,7 @@ def _fresh_runtime() -> Iterator[None]:
 
 
 @pytest.fixture
-def sagemaker(aws: None, handler_env: None) -> Any:
+def sagemaker(aws: None, handler_env: None, model_locks: Any) -> Any:
     return boto3.client("sagemaker", region_name=REGION)
 
 
@@ -293,13 +297,14 @@ def test_a_package_tag_written_a_moment_after_the_event_is_still_found(
     mlflow.search_model_versions = tag_after_first_search  # type: ignore[method-assign]
 
     # When the gate judges package 3, then it looked again and approved on version 3's metric
+    # (the third search looks for the MLflow version of approved package 2, which has none)
     invoke(load_event("model_package_pending"), lambda_context)
-    assert mlflow.searches == ["name='churn'", "name='churn'"]
+    assert mlflow.searches == ["name='churn'", "name='churn'", "name='churn'"]
     assert describe(sagemaker, arn)["ModelApprovalStatus"] == "Approved"
 
 
 LEFT_OUT = {
-    42: [],
+    41: [],
     49: [
         "validation_recommendation",
         "validation_metric",
@@ -308,11 +313,12 @@ LEFT_OUT = {
         "validation_margin",
         "validation_champion_version",
         "validation_champion_value",
+        "validation_compared_with",
     ],
 }
 
 
-@pytest.mark.parametrize("existing", [42, 49])
+@pytest.mark.parametrize("existing", [41, 49])
 def test_a_package_with_many_metadata_entries_keeps_them_all_within_fifty(
     sagemaker: Any,
     mlflow: FakeMlflow,
@@ -331,7 +337,7 @@ def test_a_package_with_many_metadata_entries_keeps_them_all_within_fifty(
     # Then every entry stays, the record fills the room left (status first), and the event names what did not fit
     stored = describe(sagemaker, arn)["CustomerMetadataProperties"]
     assert metadata.items() <= stored.items()
-    assert len(stored) == min(50, existing + 8)
+    assert len(stored) == min(50, existing + 9)
     assert stored["validation_status"] == "approved"
     (approved,) = published()
     assert approved.get("metadataLeftOut", []) == LEFT_OUT[existing]
@@ -364,6 +370,7 @@ def test_approval_records_the_numbers_in_sagemaker_mlflow_and_the_event(
         "validation_margin": "0.01",
         "validation_champion_version": "2",
         "validation_champion_value": "0.9301",
+        "validation_compared_with": "champion",
     }
     # And the MLflow version carries the same record plus the reason; the champion is untouched
     tags = mlflow.tags("churn", 3)
@@ -385,6 +392,7 @@ def test_approval_records_the_numbers_in_sagemaker_mlflow_and_the_event(
         "challenger": 0.9412,
         "champion": 0.9301,
         "championVersion": "2",
+        "comparedWith": "champion",
         "threshold": 0.9,
         "margin": 0.01,
         "greaterIsBetter": True,
@@ -623,3 +631,280 @@ def test_metadata_values_keep_to_the_characters_sagemaker_accepts() -> None:
     # Given a metric name with characters SageMaker metadata refuses, when recorded, then they are replaced
     verdict = logic.judge(example_settings(metric_name="auc(roc)"), logic.Score("3", 0.95), None)
     assert verdict.record("approved")["validation_metric"] == "auc_roc_"
+
+
+# --- what the challenger must beat -----------------------------------------------------------------
+
+
+def approve_by_hand(sagemaker: Any, version: int, metadata: dict[str, str] | None = None) -> None:
+    """Approve package `version` of GROUP (as the gate or a person does)."""
+    sagemaker.update_model_package(
+        ModelPackageArn=package_arn("churn", version),
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties=metadata or {"team": "retention"},
+    )
+
+
+def pending_detail(version: int) -> ModelPackageDetail:
+    return ModelPackageDetail.model_validate(
+        {
+            "ModelPackageGroupName": GROUP,
+            "ModelPackageArn": package_arn("churn", version),
+            "ModelApprovalStatus": "PendingManualApproval",
+        }
+    )
+
+
+def test_a_challenger_is_judged_against_an_approved_version_that_does_not_serve_yet(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given v1 champion (0.91) and v2 approved (0.95) but still being deployed, then v3 (0.93) pending
+    register_packages(sagemaker)
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 1, {"accuracy": 0.91})
+    mlflow.aliases[("churn", "champion")] = "1"
+    mlflow.add_version("churn", 2, {"accuracy": 0.95})
+    mlflow.add_version("churn", 3, {"accuracy": 0.93})
+
+    # When the gate judges v3 (which beats the champion by 0.02)
+    invoke(load_event("model_package_pending"), lambda_context)
+
+    # Then it is rejected, because it does not beat v2, the version about to serve
+    package = describe(sagemaker)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert package["ApprovalDescription"] == (
+        "accuracy 0.9300 >= threshold 0.9000 but does not beat approved v2 (not serving yet) (0.9500)"
+    )
+    assert package["CustomerMetadataProperties"]["validation_compared_with"] == "approved_not_serving"
+    (rejected,) = published()
+    assert rejected["contenders"] == [
+        {"role": "champion", "mlflowVersion": "1", "value": 0.91, "modelPackageArn": None},
+        {
+            "role": "approved_not_serving",
+            "mlflowVersion": "2",
+            "value": 0.95,
+            "modelPackageArn": package_arn("churn", 2),
+        },
+    ]
+    assert rejected["summary"] == "churn version 3 is rejected against approved v2 (not serving yet)"
+
+
+def test_the_champion_stays_the_bar_when_it_is_stronger_than_the_approved_version(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given v1 champion (0.96) and v2 approved but weaker (0.92, approved by hand), then v3 (0.965)
+    register_packages(sagemaker)
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 1, {"accuracy": 0.96})
+    mlflow.aliases[("churn", "champion")] = "1"
+    mlflow.add_version("churn", 2, {"accuracy": 0.92})
+    mlflow.add_version("churn", 3, {"accuracy": 0.965})
+
+    # When the gate judges v3, then the stronger contender, the champion, is the bar
+    invoke(load_event("model_package_pending"), lambda_context)
+    package = describe(sagemaker)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert "beats champion v1 (0.9600) by only 0.0050" in package["ApprovalDescription"]
+
+
+def test_an_approved_version_whose_deployment_was_rolled_back_is_no_contender(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given v1 champion (0.91), and v2 (0.95) approved but rolled back (the deployer marked it)
+    register_packages(sagemaker)
+    approve_by_hand(sagemaker, 2, {"team": "retention", "deployment_status": "rolled_back"})
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 1, {"accuracy": 0.91})
+    mlflow.aliases[("churn", "champion")] = "1"
+    mlflow.add_version("churn", 2, {"accuracy": 0.95})
+    mlflow.add_version("churn", 3, {"accuracy": 0.93})
+
+    # When the gate judges v3
+    invoke(load_event("model_package_pending"), lambda_context)
+
+    # Then only the serving champion counts
+    package = describe(sagemaker)
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert "beats champion v1 (0.9100) by 0.0200" in package["ApprovalDescription"]
+    (approved,) = published()
+    assert [c["role"] for c in approved["contenders"]] == ["champion"]
+    assert approved["nextStep"] == "None; the deployer deploys it, or queues it behind a deployment in progress."
+
+
+class FakeClock:
+    """A clock that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class DescribeThenInterleave:
+    """SageMaker whose first DescribeModelPackage answer is followed by `between()`.
+
+    That is the moment a race would hurt: this decision has read its package and not yet
+    approved it, and another decision runs whole in between.
+    """
+
+    def __init__(self, client: Any, between: Callable[[], None]) -> None:
+        self._client = client
+        self._between: Callable[[], None] | None = between
+
+    def describe_model_package(self, **kwargs: Any) -> Any:
+        answer = self._client.describe_model_package(**kwargs)
+        between, self._between = self._between, None
+        if between is not None:
+            between()
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class NoLease:
+    """A stand-in without mutual exclusion: what the gate did before it took leases."""
+
+    @contextmanager
+    def hold(self, model: str, owner: str) -> Iterator[None]:
+        yield
+
+
+def two_pending_versions(sagemaker: Any, mlflow: FakeMlflow) -> None:
+    """v1 champion (0.91); v2 (0.95) and v3 (0.93) pending, both beating v1 by more than the margin."""
+    register_packages(sagemaker, count=2)
+    sagemaker.create_model_package(
+        ModelPackageGroupName=GROUP,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification=INFERENCE_SPECIFICATION,
+    )
+    sagemaker.update_model_package(
+        ModelPackageArn=package_arn("churn", 1),
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties={"team": "retention"},
+    )
+    put_catalog(example_settings())
+    mlflow.add_version("churn", 1, {"accuracy": 0.91})
+    mlflow.aliases[("churn", "champion")] = "1"
+    mlflow.add_version("churn", 2, {"accuracy": 0.95})
+    mlflow.add_version("churn", 3, {"accuracy": 0.93})
+
+
+def decide(sagemaker: Any, mlflow: FakeMlflow, leases: Any, version: int, owner: str) -> logic.Outcome:
+    return logic.decide(
+        pending_detail(version),
+        example_settings(),
+        sagemaker=sagemaker,
+        mlflow=mlflow,
+        publish=lambda _: None,
+        leases=leases,
+        owner=owner,
+    )
+
+
+def test_two_versions_judged_at_once_are_serialised_and_the_second_is_judged_against_the_first(
+    sagemaker: Any, mlflow: FakeMlflow, model_locks: Any
+) -> None:
+    # Given v2 and v3 pending at the same moment, v3's decision starting while v2's is under way
+    two_pending_versions(sagemaker, mlflow)
+    clock = FakeClock()
+    leases = promotion_leases(model_locks, LOCK_TABLE, clock=clock, sleep=clock.sleep)
+    attempts: list[logic.Outcome | Exception] = []
+
+    def judge_v3() -> None:
+        try:
+            attempts.append(decide(sagemaker, mlflow, leases, 3, "v3-event/1"))
+        except lease.LeaseBusyError as error:
+            attempts.append(error)
+
+    # When v2 is judged with v3's decision run in the middle, and v3's event is retried by Lambda
+    first = decide(DescribeThenInterleave(sagemaker, judge_v3), mlflow, leases, 2, "v2-event/1")
+    retried = decide(sagemaker, mlflow, leases, 3, "v3-event/2")
+
+    # Then v3's first attempt waited for the lease, changed nothing, and asked to be retried
+    [busy] = attempts
+    assert isinstance(busy, lease.LeaseBusyError)
+    assert busy.holder == "v2-event/1"
+    # And v2 was approved against the champion, and v3's retry judged against the approved v2
+    assert first.action == "approved"
+    assert retried.action == "rejected"
+    assert "does not beat approved v2 (not serving yet) (0.9500)" in retried.reason
+    assert describe(sagemaker, package_arn("churn", 2))["ModelApprovalStatus"] == "Approved"
+    assert describe(sagemaker, package_arn("churn", 3))["ModelApprovalStatus"] == "Rejected"
+
+
+def test_without_the_lease_the_same_interleaving_approves_both(sagemaker: Any, mlflow: FakeMlflow) -> None:
+    """The interleaving above is a real race: without mutual exclusion both versions are approved."""
+    two_pending_versions(sagemaker, mlflow)
+
+    def judge_v3() -> None:
+        decide(sagemaker, mlflow, NoLease(), 3, "v3")
+
+    decide(DescribeThenInterleave(sagemaker, judge_v3), mlflow, NoLease(), 2, "v2")
+
+    statuses = [describe(sagemaker, package_arn("churn", v))["ModelApprovalStatus"] for v in (2, 3)]
+    assert statuses == ["Approved", "Approved"]
+
+
+def test_a_decision_leaves_no_lease_behind(
+    sagemaker: Any,
+    mlflow: FakeMlflow,
+    model_locks: Any,
+    published: Callable[[], list[dict[str, Any]]],
+    lambda_context: Any,
+) -> None:
+    # Given a pending package, when the handler decides it
+    register_packages(sagemaker)
+    setup_model(mlflow, challenger={"accuracy": 0.95})
+    invoke(load_event("model_package_pending"), lambda_context)
+
+    # Then the promotion lease was given back
+    item = model_locks.get_item(
+        TableName=LOCK_TABLE, Key={lease.KEY_ATTRIBUTE: {"S": "churn#promotion#lease"}}, ConsistentRead=True
+    )
+    assert "Item" not in item
+
+
+@pytest.mark.parametrize(
+    ("mode", "challenger", "summary", "next_step"),
+    [
+        pytest.param(
+            "auto", 0.95, "churn version 3 is approved against champion v2",
+            "None; the deployer deploys it, or queues it behind a deployment in progress.", id="approved",
+        ),
+        pytest.param(
+            "auto", 0.92, "churn version 3 is rejected against champion v2",
+            f"--model-package-arn {PACKAGE_ARN} --model-approval-status Approved", id="rejected",
+        ),
+        pytest.param(
+            "manual", 0.95, "churn version 3 waits for review; the gate recommends to approve against champion v2",
+            f"aws sagemaker update-model-package --model-package-arn {PACKAGE_ARN} --model-approval-status Approved",
+            id="review",
+        ),
+    ],
+)  # fmt: skip
+def test_every_decision_says_what_happened_and_what_to_do_next(
+    sagemaker: Any,
+    mlflow: FakeMlflow,
+    published: Callable[[], list[dict[str, Any]]],
+    lambda_context: Any,
+    mode: str,
+    challenger: float,
+    summary: str,
+    next_step: str,
+) -> None:
+    register_packages(sagemaker)
+    setup_model(
+        mlflow, settings=example_settings(approval_mode=mode), challenger={"accuracy": challenger},
+        champion={"accuracy": 0.93},
+    )  # fmt: skip
+
+    invoke(load_event("model_package_pending"), lambda_context)
+
+    (event,) = published()
+    assert event["summary"] == summary
+    assert next_step in event["nextStep"]

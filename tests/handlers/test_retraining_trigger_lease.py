@@ -19,9 +19,9 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from platform_common import runtime
+from platform_common import lease, runtime
 from platform_common.catalog import Catalog
-from retraining_trigger import handler, lease, logic
+from retraining_trigger import handler, logic
 from retraining_trigger.models import ObjectCreatedEvent
 from retraining_trigger.outcome import Outcome
 from retraining_trigger.pipeline import Trigger

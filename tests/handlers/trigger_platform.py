@@ -19,8 +19,8 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from moto.sagemaker.models import sagemaker_backends
 
-from platform_common import domain_events, env_names
-from retraining_trigger import handler, lease, logic, pipeline, state, timer
+from platform_common import domain_events, env_names, lease
+from retraining_trigger import handler, logic, pipeline, state, timer
 from tests.handlers.conftest import (
     ACCOUNT,
     BUS_NAME,
@@ -162,7 +162,7 @@ def build_platform(monkeypatch: pytest.MonkeyPatch) -> Platform:
         RoleArn=f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-pipeline",
     )
 
-    # The same key schema and TTL attribute as stacks/constructs/trigger_lock.py.
+    # The same key schema and TTL attribute as stacks/constructs/model_locks.py.
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     dynamodb.create_table(
         TableName=LOCK_TABLE,

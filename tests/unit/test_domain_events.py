@@ -38,6 +38,13 @@ def test_a_rejection_without_summary_gets_one_naming_handler_model_and_reason() 
     assert "correlationId e-1" in detail["nextStep"]
 
 
-def test_other_events_without_summary_are_unchanged() -> None:
+def test_other_events_without_summary_get_the_defaults_of_their_type() -> None:
     detail = DomainEvent(domain_events.MODEL_APPROVED, "churn", "beats champion", {"version": "3"}, "e-2").detail()
-    assert detail == {"model": "churn", "reason": "beats champion", "version": "3", "correlationId": "e-2"}
+    assert detail == {
+        "model": "churn",
+        "reason": "beats champion",
+        "version": "3",
+        "correlationId": "e-2",
+        "summary": "ModelApproved for model churn version 3",
+        "nextStep": domain_events.DEFAULT_NEXT_STEPS.get(domain_events.MODEL_APPROVED, domain_events.NO_ACTION),
+    }

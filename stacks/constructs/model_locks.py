@@ -1,4 +1,10 @@
-"""The retraining trigger's lock table: per model, a lease (one decision at a time) and the model's retraining state."""
+"""The platform's lock table: per-model lease items, so that concurrent invocations decide one at a time.
+
+The retraining trigger takes `<model>`, the gate and the deployer `<model>#promotion`
+(lambdas/platform_common/lease.py and promotion.py), so a promotion never waits for a
+retraining decision and the other way round. The trigger also keeps each model's retraining
+state here (lambdas/retraining_trigger/state.py: data waiting for a run).
+"""
 
 from __future__ import annotations
 
@@ -11,22 +17,22 @@ from constructs import Construct
 from stacks.compliance import acknowledge
 from stacks.constructs.platform_functions import PlatformFunction
 
-# The item layout belongs to lambdas/retraining_trigger/lease.py; these two names are the
+# The item layout belongs to lambdas/platform_common/lease.py; these two names are the
 # table's schema, which is all the stack needs to know of it.
 KEY_ATTRIBUTE = "id"
 TTL_ATTRIBUTE = "expiresAt"
-# The calls the trigger makes on the table, and nothing else (no Scan, Query or UpdateItem).
+# The calls the lease holders make on the table, and nothing else (no Scan, Query or UpdateItem).
 ITEM_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
 
 
-class TriggerLock(Construct):
+class ModelLocks(Construct):
     """An encrypted on-demand table with point-in-time recovery and a TTL attribute."""
 
     def __init__(self, scope: Construct, construct_id: str, *, table_name: str, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
         self.key = key
-        # Not retained. Leases last two minutes. The state items point at data in the data bucket,
-        # which is retained: losing them (only with the stack, which takes the trigger with it)
+        # Not retained. Leases last minutes. The state items point at data in the data bucket,
+        # which is retained: losing them (only with the stack, which takes the handlers with it)
         # loses no data, only the note that the newest data set still awaits a run, which a person
         # can ask for (RetrainingRequested). A retained table would also block redeploying the
         # stack, whose table name is fixed.
@@ -54,12 +60,12 @@ class TriggerLock(Construct):
     def grant_items(self, function: PlatformFunction) -> None:
         """Let `function` read, write and delete items of this table, and only of this table."""
         function.allow(
-            iam.PolicyStatement(sid="UseTriggerLock", actions=list(ITEM_ACTIONS), resources=[self.table.table_arn])
+            iam.PolicyStatement(sid="UseModelLocks", actions=list(ITEM_ACTIONS), resources=[self.table.table_arn])
         )
         # The table is encrypted with the automation key; DynamoDB uses it on the caller's behalf.
         function.allow(
             iam.PolicyStatement(
-                sid="UseTriggerLockKey",
+                sid="UseModelLocksKey",
                 actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                 resources=[self.key.key_arn],
                 conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},

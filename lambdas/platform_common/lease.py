@@ -1,8 +1,10 @@
 """A per-model lease in DynamoDB, so that one decision about a model is taken at a time.
 
 The trigger reads the pipeline's executions and then starts one; two invocations doing that at
-the same moment for the same model would both see nothing running and both start. Whoever holds
-the model's lease is the only one deciding for that model. The lease is one item per model,
+the same moment for the same model would both see nothing running and both start. The gate and
+the deployer read the registry and the endpoint and then act on them, with the same risk
+(`platform_common.promotion`). Whoever holds the model's lease is the only one deciding for that
+model; each kind of decision has its own key. The lease is one item per model,
 written with a condition ("Condition expressions", Amazon DynamoDB Developer Guide,
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html:
 "If the condition expression evaluates to true, the operation succeeds; otherwise, the operation
@@ -10,8 +12,9 @@ fails"): it is taken only if no item exists or the one that exists has expired
 (`attribute_not_exists(id) OR leaseExpiresAt < :now`), and given back only by its owner
 (`owner = :owner`).
 
-A lease outlives any invocation that holds it: LEASE_SECONDS is longer than the function's
-timeout (tests/infra/test_trigger_lock.py holds the two together), so an expired lease belongs
+A lease outlives any invocation that holds it: its duration (LEASE_SECONDS for the trigger,
+promotion.PROMOTION_LEASE_SECONDS for the gate and the deployer) is longer than the holder's
+function timeout (tests/infra/test_model_locks.py holds them together), so an expired lease belongs
 to an invocation that has ended, for instance one that crashed. Its item also carries a TTL
 attribute (epoch seconds); "DynamoDB typically deletes expired items within two days of
 expiration" (UpdateTimeToLive, Amazon DynamoDB API Reference,
