@@ -116,7 +116,6 @@ WILDCARD_REASONS = {
     "MlflowArtifactsRead": "MLflow writes artifacts under per-run keys below mlflow/; read-only.",
     "MlflowArtifactsWrite": "The MLflow client uploads each artifact straight to S3 under a per-run or per-model key "
     "below this server's artifact root; write only, no delete.",
-    "StartRetraining": "Pipelines are created per model as models are onboarded; scoped to this environment's prefix.",
     "PipelineOperations": "Pipelines and their executions are created per model; scoped to this environment's prefix.",
     "ServingResources": "Models, endpoint configs and endpoints are named per model version by the deployer; "
     "scoped to this environment's prefix.",
@@ -346,9 +345,10 @@ class PersonaRoles(Construct):
             ),
             # Uploads to the SSE-KMS bucket need GenerateDataKey; multipart uploads Decrypt too.
             self._key_use("KeyUseThroughS3", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]),
-            iam.PolicyStatement(
-                sid="StartRetraining", actions=["sagemaker:StartPipelineExecution"], resources=[self._pipelines()]
-            ),  # fmt: skip
+            # Retraining is requested through the platform bus, never by starting a pipeline directly:
+            # StartPipelineExecution has no condition key on parameter values (Service Authorization
+            # Reference, Amazon SageMaker: only sagemaker:PipelineVersionId and resource tags), so a
+            # direct start could choose instances, threshold and input. The trigger bounds requests.
             *self._retraining_request(),
             *self._common_read(),
         ]

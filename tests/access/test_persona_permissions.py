@@ -113,7 +113,6 @@ DATA_SCIENTIST_MAY = [
     *calls(["s3:PutObject", "s3:AbortMultipartUpload"], ARTIFACT),
     Call("s3:ListBucket", ARTIFACT_BUCKET, {"s3:prefix": "mlflow/"}),
     *calls(["kms:Decrypt", "kms:GenerateDataKey"], "{key}", VIA_S3),
-    Call("sagemaker:StartPipelineExecution", PIPELINE),
     Call("sagemaker:DescribeTrainingJob", TRAINING_JOB),
     Call("sagemaker:DescribePipelineExecution", EXECUTION),
     Call("sagemaker:DescribeModelPackage", MODEL_PACKAGE),
@@ -145,6 +144,9 @@ DATA_SCIENTIST_MAY_NOT = [
     *calls(["s3:PutObject", "s3:GetObject"], DATA_ELSEWHERE),
     Call("s3:ListBucket", DATA_BUCKET, {"s3:prefix": "exports/"}),
     Call("s3:ListBucket", DATA_BUCKET),  # no prefix: the whole bucket
+    # Retraining goes through a RetrainingRequested event, which the trigger bounds: a direct start
+    # could choose the pipeline's parameters (instance types, threshold, input).
+    Call("sagemaker:StartPipelineExecution", PIPELINE),
     Call("sagemaker:StartPipelineExecution", "{sm}:pipeline/other-team-pipeline"),
     Call("sagemaker:StartPipelineExecution", "{sm}:pipeline/{other_env}-churn"),
     *calls(["sagemaker:StopPipelineExecution", "sagemaker:RetryPipelineExecution"], EXECUTION),
@@ -462,8 +464,6 @@ PERMITTED_WRITES: dict[str, set[tuple[str, str]]] = {
     "DataScientist": (
         _grants([a for a in _mlflow_writes() if a.split(":")[1] not in REGISTRY_CONTROL], ["server"])
         | _grants(UI_URL, ["server"])
-        # The pipeline pattern also covers its executions' ARNs, which AWS never checks this action against.
-        | _grants(["sagemaker:StartPipelineExecution"], ["pipeline", "execution"])
         | _grants(["s3:PutObject", "s3:AbortMultipartUpload"], ["data set", "artifact"])
     ),
     "MLOpsEngineer": (
