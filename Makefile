@@ -81,9 +81,9 @@ bootstrap: $(STAMPS)/venv $(STAMPS)/node ## cdk bootstrap the account/region of 
 deploy: $(STAMPS)/venv $(STAMPS)/node ## Deploy ENV to the account of your AWS credentials
 	$(CDK) deploy --no-notices -c env=$(ENV) --all --require-approval broadening --outputs-file cdk.out/outputs-$(ENV).json
 
-publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ to ENV's pipeline code location (needs AWS credentials)
+publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ and its MLflow client wheels to ENV's code location (AWS credentials)
 	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make publish-code ENV=dev MODEL=churn"; exit 2; }
-	$(PY) -m tools.publish_model_code --env $(ENV) --model $(MODEL)
+	@$(PY) -m tools.publish_model_code --env $(ENV) --model $(MODEL)
 
 # The hashed locks of the MLflow client the pipeline installs offline (ml/mlflow_client/); run
 # after changing a pin in stacks/mlflow_clients.py. Needs the package index, no AWS credentials.
