@@ -54,7 +54,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
     from deployer import logic
     from deployer.models import APPROVED, EVENT_MODELS, EndpointStateChangeEvent, ModelPackageStateChangeEvent
-    from platform_common.catalog import UnknownModelError
+    from platform_common.catalog import UnknownModelError, require_own_package_group
 
     publish = functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name)
     raw = event if isinstance(event, dict) else {}
@@ -100,6 +100,9 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             return logic.Outcome("ignored", f"approval status is {package.approval_status}").as_dict()
         try:
             model = find_model(lambda catalog: catalog.for_package_group(package.group_name))
+            require_own_package_group(
+                package.group_name, model, runtime.require_env(env_names.MLFLOW_TRACKING_SERVER_ARN)
+            )
         except UnknownModelError as error:
             return reject(f"{error}; nothing was deployed", modelPackageArn=package.arn)
         outcome = logic.deploy_approved(

@@ -57,7 +57,7 @@ from stacks.config import ConfigError, load_environment
 from tests.contracts.configs import LONGEST_ENVIRONMENT, longest_model_name, longest_prefix, prefix_of
 from tests.contracts.service_model import RecordingClient, not_found, problems
 from tests.handlers.conftest import example_settings
-from tests.handlers.fakes import ACCOUNT, REGION, FakeMlflow, package_arn
+from tests.handlers.fakes import ACCOUNT, GROUP_SUFFIX, REGION, FakeMlflow, package_arn
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-model-execution"
 ENTRY_LIMIT_BYTES = 256 * 1024
@@ -152,7 +152,7 @@ def sagemaker_for_deploy(*, endpoint_exists: bool) -> RecordingClient:
 
 def deploy(settings: ModelSettings, *, endpoint_exists: bool = True) -> tuple[RecordingClient, list[Any]]:
     """Run the deployer's core on an approval of package 3 and return what it sent and published."""
-    group = f"{settings.name}-1a2b3c"
+    group = f"{settings.name}-{GROUP_SUFFIX}"
     detail = ApprovedPackage.model_validate(
         {
             "ModelPackageGroupName": group,
@@ -337,7 +337,7 @@ def gate_update(existing_entries: int) -> tuple[dict[str, str], dict[str, Any], 
     mlflow.add_version(settings.name, 3, {"accuracy": 0.95})
     detail = PendingPackage.model_validate(
         {
-            "ModelPackageGroupName": f"{settings.name}-1a2b3c",
+            "ModelPackageGroupName": f"{settings.name}-{GROUP_SUFFIX}",
             "ModelPackageArn": arn,
             "ModelApprovalStatus": "PendingManualApproval",
         }

@@ -8,6 +8,7 @@ MLflow is the in-memory registry of the gate's tests.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -23,10 +24,10 @@ from platform_common import domain_events, runtime
 from platform_common.catalog import ModelSettings
 from platform_common.deployment_policy import PROVISIONING_ALLOWANCE_SECONDS, DeploymentPolicyError
 from tests.handlers.conftest import ACCOUNT, BUS_NAME, REGION, example_settings, load_event, put_catalog
-from tests.handlers.fakes import FakeMlflow
+from tests.handlers.fakes import GROUP_SUFFIX, FakeMlflow
 from tests.handlers.test_model_gate import INFERENCE_SPECIFICATION
 
-GROUP = "churn-1a2b3c"
+GROUP = f"churn-{GROUP_SUFFIX}"
 PACKAGE_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/3"
 ENDPOINT = "mlops-dev-churn"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-model-execution"
@@ -397,6 +398,53 @@ def test_an_approval_for_an_unknown_group_is_rejected(
     assert outcome["action"] == "event_rejected"
     assert sagemaker.list_models()["Models"] == []
     assert [e["detail-type"] for e in published()] == [domain_events.EVENT_REJECTED]
+
+
+def test_an_approval_of_another_teams_same_named_model_is_rejected_and_deploys_nothing(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    """Another MLflow server or App in the account registers its own "churn" under another suffix.
+
+    The suffix is "the first six characters of the SHA-256 hash of the last segment of the
+    tracking server or MLflow App ARN" (SageMaker Developer Guide, "Automatically register
+    SageMaker AI models with SageMaker Model Registry",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-track-experiments-model-registration.html);
+    the deployer's own server is mlflow-tracking-server/mlops-dev-mlflow (conftest).
+    """
+    # Given an approved "churn" package in a group with another server's suffix
+    own_group = "churn-" + hashlib.sha256(b"mlops-dev-mlflow").hexdigest()[:6]
+    foreign_group = "churn-1a2b3c"
+    assert foreign_group != own_group
+    sagemaker.create_model_package_group(ModelPackageGroupName=foreign_group)
+    arn = ""
+    for _ in range(3):
+        arn = sagemaker.create_model_package(
+            ModelPackageGroupName=foreign_group,
+            ModelApprovalStatus="Approved",
+            InferenceSpecification=INFERENCE_SPECIFICATION,
+        )["ModelPackageArn"]
+    put_catalog(example_settings())
+    event = load_event("model_package_approved")
+    event["detail"]["ModelPackageGroupName"] = foreign_group
+    event["detail"]["ModelPackageArn"] = arn
+
+    # When the approval arrives
+    outcome = invoke(event, lambda_context)
+
+    # Then it is rejected, saying whose group it is not and which one would be ours
+    assert outcome["action"] == "event_rejected"
+    (rejected,) = published()
+    assert rejected["detail-type"] == domain_events.EVENT_REJECTED
+    assert rejected["reason"].startswith("model package group 'churn-1a2b3c' is not this platform's: ")
+    assert f"puts this model's versions in '{own_group}'" in rejected["reason"]
+    assert rejected["reason"].endswith("; nothing was deployed")
+    assert rejected["modelPackageArn"] == arn
+    # And nothing was created, the package is as it was, and MLflow was not touched
+    assert sagemaker.list_models()["Models"] == []
+    assert sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sagemaker.list_endpoints()["Endpoints"] == []
+    assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "Approved"
+    assert mlflow.writes == []
 
 
 def _package_description(status: str = "Approved") -> dict[str, Any]:
