@@ -33,7 +33,7 @@ from stacks.compliance import (
     acknowledge_resource_policy_wildcards,
 )
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
-from stacks.constructs.managed_mlflow import mlflow_api_statement
+from stacks.constructs.managed_mlflow import mlflow_api_statement, registered_package_names
 from stacks.constructs.ml_roles import MlServiceRoles
 from stacks.constructs.persona_roles import MLFLOW_ALIAS_ACTIONS, MLFLOW_READ_ACTIONS
 from stacks.constructs.platform_functions import (
@@ -274,18 +274,25 @@ class AutomationStack(Stack):
                                 resources=[pipelines]),
             "Each model stack adds a pipeline named <prefix>-<env>-<model>.",
         )  # fmt: skip
-        # Only this server's groups (<model>-<suffix>) when the suffix is known at synth time.
-        packages = self.format_arn(
-            service="sagemaker",
-            resource="model-package",
-            resource_name=f"*-{self.package_group_suffix}/*" if self.package_group_suffix else "*",
+        # Only this server's groups (*-<suffix>), or for an App each configured model's (<model>-??????);
+        # the handlers also check the exact suffix of their own MLflow ARN before they act.
+        packages = [
+            self.format_arn(service="sagemaker", resource="model-package", resource_name=name)
+            for name in registered_package_names([m.name for m in self.config.models], self.package_group_suffix)
+        ]
+        registered = (
+            "Model package versions are created by MLflow automatic registration, numbered in groups named per "
+            "model (<model>-<suffix>); an MLflow App's suffix is unknown until it exists, so it is matched by length."
         )
-        self.gate.allow(
-            iam.PolicyStatement(sid="DecideOnPackages", actions=["sagemaker:UpdateModelPackage",
-                                                                 "sagemaker:DescribeModelPackage"],
-                                resources=[packages]),
-            "Model package versions are created by MLflow automatic registration, in groups named per model.",
-        )  # fmt: skip
+        if packages:
+            self.gate.allow(
+                iam.PolicyStatement(
+                    sid="DecideOnPackages",
+                    actions=["sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackage"],
+                    resources=packages,
+                ),
+                registered,
+            )
         mlflow_kind = self.config.mlflow.kind
         gate_mlflow = [*MLFLOW_READ_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"]
         self.gate.allow(
@@ -301,10 +308,11 @@ class AutomationStack(Stack):
                 "sagemaker:DescribeEndpoint", "sagemaker:AddTags", "sagemaker:ListTags"], resources=owned),
             "The deployer names models and endpoint configs per model version (<prefix>-<env>-<model>-v<n>).",
         )  # fmt: skip
-        self.deployer.allow(
-            iam.PolicyStatement(sid="ReadPackages", actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
-            "Approved package versions are created by MLflow automatic registration, in groups named per model.",
-        )  # fmt: skip
+        if packages:
+            self.deployer.allow(
+                iam.PolicyStatement(sid="ReadPackages", actions=["sagemaker:DescribeModelPackage"], resources=packages),
+                registered,
+            )
         self.deployer.allow(iam.PolicyStatement(
             sid="PassModelRole", actions=["iam:PassRole"], resources=[self.roles.model_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))  # fmt: skip

@@ -58,6 +58,18 @@ def model_package_group_suffix(server_name_or_app_id: str) -> str:
     return registration_suffix(server_name_or_app_id)
 
 
+def registered_package_names(model_names: Sequence[str], suffix: str | None) -> list[str]:
+    """Resource names (`model-package/<name>`) of the package versions registered for these models.
+
+    A tracking server's suffix is known at synth, and only this server registers groups with it:
+    `*-<suffix>/*`. An App's is not: each configured model's groups, the suffix matched by length
+    (`<model>-??????/*`); none without models. The handlers check the exact suffix at run time.
+    """
+    if suffix:
+        return [f"*-{suffix}/*"]
+    return [f"{model}-{UNKNOWN_SUFFIX}/*" for model in model_names]
+
+
 class ManagedMlflow(Construct):
     """A SageMaker managed MLflow tracking server, or the serverless MLflow App."""
 
