@@ -19,7 +19,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help prerequisites synth test test-fast lint format deploy publish-code diff bootstrap bench clean
+.PHONY: help prerequisites synth test test-fast lint format deploy publish-code lock diff bootstrap bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -81,9 +81,14 @@ bootstrap: $(STAMPS)/venv $(STAMPS)/node ## cdk bootstrap the account/region of 
 deploy: $(STAMPS)/venv $(STAMPS)/node ## Deploy ENV to the account of your AWS credentials
 	$(CDK) deploy --no-notices -c env=$(ENV) --all --require-approval broadening --outputs-file cdk.out/outputs-$(ENV).json
 
-publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ to ENV's pipeline code location (needs AWS credentials)
+publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ and its MLflow client wheels to ENV's code location (AWS credentials)
 	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make publish-code ENV=dev MODEL=churn"; exit 2; }
-	$(PY) -m tools.publish_model_code --env $(ENV) --model $(MODEL)
+	@$(PY) -m tools.publish_model_code --env $(ENV) --model $(MODEL)
+
+# The hashed locks of the MLflow client the pipeline installs offline (ml/mlflow_client/); run
+# after changing a pin in stacks/mlflow_clients.py. Needs the package index, no AWS credentials.
+lock: $(STAMPS)/venv ## Re-resolve the MLflow client locks (ml/mlflow_client/) from the package index
+	$(PY) -m tools.lock_mlflow_client
 
 # `cdk diff` has no --all (the CLI ignores it with a warning): without stack names it compares
 # every top-level stack of the app, here the stacks of ENV (aws-cdk 2.1148.1, `cdk diff --help`;

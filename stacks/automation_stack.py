@@ -34,7 +34,7 @@ from stacks.compliance import (
     acknowledge_resource_policy_wildcards,
 )
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
-from stacks.constructs.managed_mlflow import mlflow_api_statement
+from stacks.constructs.managed_mlflow import mlflow_api_statement, registered_package_names
 from stacks.constructs.ml_roles import MlServiceRoles
 from stacks.constructs.model_locks import ModelLocks
 from stacks.constructs.persona_roles import MLFLOW_ALIAS_ACTIONS, MLFLOW_READ_ACTIONS
@@ -311,18 +311,6 @@ class AutomationStack(Stack):
             ),
             "Executions are created at run time under each model's pipeline.",
         )
-        # Only this server's groups (<model>-<suffix>) when the suffix is known at synth time.
-        packages = self.format_arn(
-            service="sagemaker",
-            resource="model-package",
-            resource_name=f"*-{self.package_group_suffix}/*" if self.package_group_suffix else "*",
-        )
-        self.gate.allow(
-            iam.PolicyStatement(sid="DecideOnPackages", actions=["sagemaker:UpdateModelPackage",
-                                                                 "sagemaker:DescribeModelPackage"],
-                                resources=[packages]),
-            "Model package versions are created by MLflow automatic registration, in groups named per model.",
-        )  # fmt: skip
         # ListModelPackages is granted on every resource: AWS's own AmazonSageMakerModelRegistryFullAccess
         # policy does the same (SageMaker Developer Guide, "AWS Managed Policies for Model Registry",
         # https://docs.aws.amazon.com/sagemaker/latest/dg/security-iam-awsmanpol-model-registry.html).
@@ -334,6 +322,25 @@ class AutomationStack(Stack):
                 list_packages,
                 "ListModelPackages is not scoped to a package group here; it only lists, and the handlers "
                 "filter by their model's group.",
+            )
+        # Only this server's groups (*-<suffix>), or for an App each configured model's (<model>-??????);
+        # the handlers also check the exact suffix of their own MLflow ARN before they act.
+        packages = [
+            self.format_arn(service="sagemaker", resource="model-package", resource_name=name)
+            for name in registered_package_names([m.name for m in self.config.models], self.package_group_suffix)
+        ]
+        registered = (
+            "Model package versions are created by MLflow automatic registration, numbered in groups named per "
+            "model (<model>-<suffix>); an MLflow App's suffix is unknown until it exists, so it is matched by length."
+        )
+        if packages:
+            self.gate.allow(
+                iam.PolicyStatement(
+                    sid="DecideOnPackages",
+                    actions=["sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackage"],
+                    resources=packages,
+                ),
+                registered,
             )
         mlflow_kind = self.config.mlflow.kind
         gate_mlflow = [*MLFLOW_READ_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"]
@@ -350,16 +357,16 @@ class AutomationStack(Stack):
                 "sagemaker:DescribeEndpoint", "sagemaker:AddTags", "sagemaker:ListTags"], resources=owned),
             "The deployer names models and endpoint configs per model version (<prefix>-<env>-<model>-v<n>).",
         )  # fmt: skip
-        read_and_mark = iam.PolicyStatement(
-            sid="ReadAndMarkPackages",
-            actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
-            resources=[packages],
-        )
-        self.deployer.allow(
-            read_and_mark,
-            "Approved package versions are created by MLflow automatic registration, in groups named per model; "
-            "the deployer marks those whose deployment was rolled back or failed.",
-        )
+        if packages:
+            read_and_mark = iam.PolicyStatement(
+                sid="ReadAndMarkPackages",
+                actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
+                resources=packages,
+            )
+            self.deployer.allow(
+                read_and_mark,
+                registered + " The deployer marks those whose deployment was rolled back or failed.",
+            )
         self.deployer.allow(iam.PolicyStatement(
             sid="PassModelRole", actions=["iam:PassRole"], resources=[self.roles.model_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))  # fmt: skip

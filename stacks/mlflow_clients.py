@@ -13,11 +13,12 @@ the logged model with `sagemaker_mlflow.log_inference_specification`, which need
 logged models (sagemaker-mlflow 0.5.0, `sagemaker_model_registry/__init__.py`: "requires
 MLflow >= 3.0").
 
-Who reads it: the pipeline definition (the Train and Register steps install exactly these
-versions, through the `${...}` variables of the model's requirements.txt), the Makefile (the
-test environment's real MLflow server and client, `python -m stacks.mlflow_clients`), and the
-tests, which hold the README and the test environment to the same pins. Plain Python, no CDK:
-the Makefile runs it with the system interpreter.
+Who reads it: the lock tool (`make lock` writes ml/mlflow_client/mlflow-<line>.lock, every
+dependency of these two pinned and hashed, which the Train and Register steps install offline),
+the pipeline definition (it refuses a server version without a client), the Makefile (the test
+environment's real MLflow server and client, `python -m stacks.mlflow_clients`), and the tests,
+which hold the locks, the README and the test environment to the same pins. Plain Python, no
+CDK: the Makefile runs it with the system interpreter.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-# Names the model's requirements.txt (and requirements-mlflow.txt) use as `${NAME}`; pip
+# Names requirements-mlflow.txt (the test environment) uses as `${NAME}`; pip
 # expands them from the environment when it reads the file ("Requirements File Format",
 # https://pip.pypa.io/en/stable/reference/requirements-file-format/, "Using environment
 # variables": `${NAME}` in POSIX form).
@@ -78,15 +79,19 @@ class UnsupportedMlflowVersion(ValueError):
         )
 
 
+def server_line(server_version: str | None, *, config_path: str = "mlflow.version") -> str:
+    """The pinned line (a key of CLIENTS) of a server version such as `3.0.2`; None: an MLflow App."""
+    if server_version is None:
+        return APP_SERVER_VERSION
+    line = ".".join(server_version.split(".")[:2])
+    if line not in CLIENTS:
+        raise UnsupportedMlflowVersion(server_version, config_path)
+    return line
+
+
 def client_for(server_version: str | None, *, config_path: str = "mlflow.version") -> MlflowClient:
     """The client for a server version such as `3.0` or `3.0.2` (matched on major.minor); None: an MLflow App."""
-    if server_version is None:
-        return CLIENTS[APP_SERVER_VERSION]
-    line = ".".join(server_version.split(".")[:2])
-    client = CLIENTS.get(line)
-    if client is None:
-        raise UnsupportedMlflowVersion(server_version, config_path)
-    return client
+    return CLIENTS[server_line(server_version, config_path=config_path)]
 
 
 def _configured_version(environment: str, cdk_json: Path) -> tuple[str | None, str]:

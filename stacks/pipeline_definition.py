@@ -24,12 +24,13 @@ Shape of the pipeline:
 Registering only in the passing branch matters because, with automatic model registration, a
 new MLflow version becomes a SageMaker model package awaiting approval, which the approval
 gate acts on: a model that failed the check must never reach that point. The processing image
-has no MLflow, so `Register` installs the model's `requirements.txt` (the same pins script-mode
-training installs) before it runs `register.py`.
+has no MLflow, so `Register` installs the model's `requirements.txt` (what script-mode training
+installs too) before it runs `register.py`.
 
-The MLflow client both steps install matches the server's version: the definition reads the
-pins for the configured server version from `stacks/mlflow_clients.py` and sets them in the
-steps' environment, where pip expands them in requirements.txt (`mlflow==${MLFLOW_CLIENT_VERSION}`).
+Both installs are offline and hash-checked: requirements.txt names the lock and the wheels that
+`make publish-code` puts in the code location (tools/client_bundle.py), the MLflow client the
+server's version needs (`stacks/mlflow_clients.py`), so no job reaches PyPI. The definition still
+refuses a server version without a pinned client.
 
 The package that automatic registration creates carries an inference specification only if
 the logged model had one attached before registration (SageMaker Developer Guide,
@@ -105,6 +106,9 @@ EVALUATE_SCRIPT = "evaluate.py"
 REGISTER_SCRIPT = "register.py"
 REQUIREMENTS_FILE = "requirements.txt"
 SOURCE_ARCHIVE = "sourcedir.tar.gz"
+# The MLflow client bundle beside requirements.txt: the hashed lock and its wheels.
+CLIENT_LOCK_FILE = "requirements.lock"
+WHEELHOUSE_DIR = "wheelhouse"
 
 # Paths inside the processing containers; the scripts use the same ones as their defaults.
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -150,8 +154,8 @@ def build_pipeline_definition(
 
     `code_prefix_uri` is the S3 prefix holding the model's scripts and `sourcedir.tar.gz`;
     intermediate data and the model artifact go under `s3://<artifact bucket>/pipelines/<model>/`.
-    `mlflow_server_version` (`mlflow.version` of the configuration; None for an MLflow App) picks
-    the MLflow client the jobs install; a version without a pinned client is refused.
+    `mlflow_server_version` (`mlflow.version` of the configuration; None for an MLflow App) must
+    have a pinned MLflow client (its lock is what the jobs install); a version without one is refused.
     """
     _require_text(
         role_arn=role_arn,
@@ -163,6 +167,8 @@ def build_pipeline_definition(
         default_training_image=default_image_uris.training,
         default_processing_image=default_image_uris.processing,
     )
+    # The published lock carries the versions; this only refuses a server the platform has no client for.
+    client_for(mlflow_server_version)
     context = _Context(
         model=model,
         role_arn=role_arn,
@@ -171,7 +177,6 @@ def build_pipeline_definition(
         output_root=f"s3://{artifact_bucket_name}/pipelines/{model.name}",
         training_image=model.training.image_uri or default_image_uris.training,
         processing_image=model.processing.image_uri or default_image_uris.processing,
-        mlflow_client_environment=client_for(mlflow_server_version).environment(),
     )
     return {
         "Version": DEFINITION_VERSION,
@@ -194,8 +199,6 @@ class _Context:
     output_root: str
     training_image: str
     processing_image: str
-    # MLFLOW_CLIENT_VERSION and MLFLOW_PLUGIN_VERSION, which requirements.txt expands.
-    mlflow_client_environment: dict[str, str]
 
 
 def _require_text(**values: str) -> None:
@@ -262,9 +265,14 @@ def _entrypoint(script: str, *, install_requirements: bool) -> list[str]:
         return ["python3", f"{CODE_DIR}/{script}"]
     # The install belongs to the job, not to the script: the script keeps plain imports and runs
     # unchanged wherever MLflow is already installed. `python3 -m pip` installs for the very
-    # interpreter that then runs the script; exec hands it the job's signals.
+    # interpreter that then runs the script; exec hands it the job's signals. requirements.txt
+    # carries the same offline options for script-mode training; here they are also given on the
+    # command line, with the wheelhouse as an absolute path, so the install never depends on the
+    # file's options or on the working directory.
+    offline = f"--no-index --find-links {CODE_DIR}/{WHEELHOUSE_DIR} --require-hashes"
     install = (
-        f"python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check -r {CODE_DIR}/{REQUIREMENTS_FILE}"
+        "python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "
+        f"{offline} -r {CODE_DIR}/{REQUIREMENTS_FILE}"
     )
     return ["/bin/sh", "-c", f"{install} && exec python3 {CODE_DIR}/{script}"]
 
@@ -295,7 +303,7 @@ def _processing_arguments(
             }
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": context.model.training.max_runtime_seconds},
-        # Off: prepare and evaluate need S3, and registration needs the MLflow endpoint and PyPI.
+        # Off: prepare and evaluate need S3, and registration needs the MLflow endpoint (not PyPI).
         "NetworkConfig": {"EnableNetworkIsolation": False},
         "RoleArn": context.role_arn,
     }
@@ -336,8 +344,12 @@ def _train_step(context: _Context, tracking_server_arn: str) -> JsonObject:
         }
         for split in ("train", "validation")
     ]
-    # Script mode: the container's training toolkit fetches and unpacks the archive, installs
-    # its requirements.txt and runs the program with the remaining hyperparameters as CLI options.
+    # Script mode: the container's training toolkit fetches and unpacks the archive into
+    # /opt/ml/code, installs its requirements.txt there (`python -m pip install -r
+    # requirements.txt` with the archive's folder as working directory; sagemaker-training-toolkit
+    # v4.8.0, the version the image pins, src/sagemaker_training/modules.py, install_requirements)
+    # and runs the program with the remaining hyperparameters as CLI options. The archive
+    # carries the lock and the wheelhouse, so that install is offline too.
     hyperparameters = {
         **model.training.hyperparameters,
         "sagemaker_program": TRAIN_SCRIPT,
@@ -362,8 +374,6 @@ def _train_step(context: _Context, tracking_server_arn: str) -> JsonObject:
                 ENV_MLFLOW_EXPERIMENT_NAME: model.name,
                 **_trigger_environment(),
                 **_NO_TELEMETRY,
-                # Read by pip when the training toolkit installs requirements.txt.
-                **context.mlflow_client_environment,
             },
             "InputDataConfig": channels,
             "OutputDataConfig": {
@@ -450,8 +460,6 @@ def _register_step(context: _Context, tracking_server_arn: str) -> JsonObject:
         ENV_MODEL_DATA_URL: _model_artifact(),
         **_trigger_environment(),
         **_NO_TELEMETRY,
-        # Read by pip when the step installs requirements.txt.
-        **context.mlflow_client_environment,
     }
     return {
         "Name": STEP_REGISTER,

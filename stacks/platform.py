@@ -92,6 +92,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
             platform_bus=automation.bus,
             model_execution_role=automation.roles.model_role,
             package_group_suffix=tracking.mlflow.package_group_suffix,
+            model_names=tuple(model.name for model in config.models),
         ),
         env=env,
         description=f"{config.resource_prefix}: persona roles",

@@ -1,36 +1,65 @@
-"""Publish a model's code (ml/<model>/) to the location its pipeline reads it from.
+"""Publish a model's code (ml/<model>/) and its MLflow client bundle to the location its pipeline reads.
 
 The pipeline's processing steps mount `s3://<artifact bucket>/code/<model>/` and run the
 scripts from there; script-mode training downloads only a gzipped tar of the source folder,
-`sourcedir.tar.gz`, so both forms are uploaded. Usage (credentials of the target account):
+`sourcedir.tar.gz`. Both forms get the model's files plus the MLflow client bundle
+(tools/client_bundle.py): `requirements.lock`, the committed lock of the configured server
+version, and `wheelhouse/`, its wheels, downloaded here for the pipeline image's Python and
+platform and checked against the lock's hashes. The jobs install from these alone
+(requirements.txt: `--no-index --find-links wheelhouse --require-hashes -r requirements.lock`).
+
+Usage (credentials of the target account; the package index reachable from this machine):
 
     make publish-code ENV=dev MODEL=churn
+
+Every check that needs no AWS call runs first; nothing is uploaded unless the whole bundle is
+complete and matches the lock.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
+import subprocess
 import sys
 import tarfile
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from stacks.config import ConfigError, load_environment
+from stacks.config import ConfigError, ModelConfig, load_environment
+from stacks.mlflow_clients import UnsupportedMlflowVersion, server_line
 from stacks.pipeline_definition import (
+    CLIENT_LOCK_FILE,
     EVALUATE_SCRIPT,
     PREPARE_SCRIPT,
     REGISTER_SCRIPT,
     REQUIREMENTS_FILE,
     SOURCE_ARCHIVE,
     TRAIN_SCRIPT,
+    WHEELHOUSE_DIR,
+)
+from tools.client_bundle import (
+    IMAGE_PLATFORMS,
+    IMAGE_PYTHON_VERSION,
+    LOCK_DIR,
+    LockEntry,
+    LockError,
+    download_command,
+    lock_path,
+    read_lock,
+    verify_wheelhouse,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 ML_DIR = ROOT / "ml"
 _SKIPPED = {"__pycache__", ".ipynb_checkpoints"}
+# requirements.txt must install the published bundle and nothing else, whatever the working directory.
+OFFLINE_REQUIREMENTS = ("--no-index", f"--find-links {WHEELHOUSE_DIR}", "--require-hashes", f"-r {CLIENT_LOCK_FILE}")
+
+# (lock file, destination folder) -> the lock's wheels in that folder
+Downloader = Callable[[Path, Path], None]
 
 
 class PublishError(RuntimeError):
@@ -49,13 +78,33 @@ def code_files(model_dir: Path) -> list[Path]:
     return files
 
 
-def source_archive(model_dir: Path, files: Sequence[Path]) -> bytes:
-    """sourcedir.tar.gz with the files at the archive root, as script mode expects."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for path in files:
-            archive.add(path, arcname=str(path.relative_to(model_dir)), recursive=False)
-    return buffer.getvalue()
+def check_model_code(model_dir: Path, files: Sequence[Path]) -> None:
+    """Refuse a model folder the pipeline cannot run or install from."""
+    names = {str(path.relative_to(model_dir)) for path in files}
+    # Every file a pipeline step runs or installs from; a step missing one fails only mid-execution.
+    required = {PREPARE_SCRIPT, TRAIN_SCRIPT, EVALUATE_SCRIPT, REGISTER_SCRIPT, REQUIREMENTS_FILE}
+    missing = required - names
+    if missing:
+        raise PublishError(f"{model_dir} lacks {', '.join(sorted(missing))}: the pipeline runs these scripts")
+    generated = sorted(name for name in names if name == CLIENT_LOCK_FILE or name.startswith(f"{WHEELHOUSE_DIR}/"))
+    if generated:
+        raise PublishError(f"{model_dir} holds {', '.join(generated)}: publish-code writes these; remove them")
+    requirements = model_dir / REQUIREMENTS_FILE
+    lines = [line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines()]
+    given = [" ".join(line.split()) for line in lines if line]
+    if sorted(given) != sorted(OFFLINE_REQUIREMENTS):
+        raise PublishError(
+            f"{requirements}: got {given}; expected exactly these lines besides comments: "
+            f"{list(OFFLINE_REQUIREMENTS)} (the jobs install the MLflow client offline from the published lock)"
+        )
+
+
+def source_archive(destination: Path, members: Sequence[tuple[Path, str]]) -> Path:
+    """sourcedir.tar.gz with every member at its archive path, as script mode expects."""
+    with tarfile.open(destination, mode="w:gz", compresslevel=6) as archive:
+        for path, name in members:
+            archive.add(path, arcname=name, recursive=False)
+    return destination
 
 
 def artifact_bucket(prefix: str, account: str, region: str) -> str:
@@ -63,66 +112,166 @@ def artifact_bucket(prefix: str, account: str, region: str) -> str:
     return f"{prefix}-mlflow-artifacts-{account}-{region}"
 
 
-def publish(*, model: str, model_dir: Path, bucket: str, s3: Any) -> list[str]:
-    """Upload the scripts and the archive under code/<model>/; return the keys written."""
+def pip_download(lock: Path, destination: Path) -> None:
+    """Download the lock's wheels for the pipeline's image with pip, checking every hash."""
+    result = subprocess.run(
+        download_command(lock, destination, python=sys.executable), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        reason = next((line for line in reversed(result.stderr.splitlines()) if line.strip()), "no output")
+        raise PublishError(f"pip could not download the wheels of {lock} (exit {result.returncode}): {reason.strip()}")
+
+
+def build_wheelhouse(lock: Path, destination: Path, download: Downloader) -> tuple[list[LockEntry], list[Path]]:
+    """The lock's entries and their wheels, downloaded into `destination` and checked against the lock."""
+    try:
+        entries = read_lock(lock)
+        destination.mkdir(parents=True, exist_ok=True)
+        download(lock, destination)
+        return entries, verify_wheelhouse(entries, destination)
+    except LockError as error:
+        raise PublishError(str(error)) from error
+
+
+def publish(
+    *, model: str, model_dir: Path, bucket: str, s3: Any, lock: Path, wheelhouse: Sequence[Path], scratch: Path
+) -> list[str]:
+    """Upload the model's files, the lock, the wheels and the archive under code/<model>/; return the keys written."""
     files = code_files(model_dir)
-    # Every file a pipeline step runs or installs from; a step missing one fails only mid-execution.
-    required = {PREPARE_SCRIPT, TRAIN_SCRIPT, EVALUATE_SCRIPT, REGISTER_SCRIPT, REQUIREMENTS_FILE}
-    missing = required - {path.name for path in files}
-    if missing:
-        raise PublishError(f"{model_dir} lacks {', '.join(sorted(missing))}: the pipeline runs these scripts")
-    archive = source_archive(model_dir, files)
+    check_model_code(model_dir, files)
+    members = [(path, str(path.relative_to(model_dir))) for path in files]
+    members.append((lock, CLIENT_LOCK_FILE))
+    members += [(wheel, f"{WHEELHOUSE_DIR}/{wheel.name}") for wheel in wheelhouse]
+    archive = source_archive(scratch / SOURCE_ARCHIVE, members)
     prefix = f"code/{model}/"
     keys = []
-    for path in files:
-        key = prefix + str(path.relative_to(model_dir))
-        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
-        keys.append(key)
-    s3.put_object(Bucket=bucket, Key=prefix + SOURCE_ARCHIVE, Body=archive)
-    keys.append(prefix + SOURCE_ARCHIVE)
+    for path, name in [*members, (archive, SOURCE_ARCHIVE)]:
+        with path.open("rb") as body:
+            s3.put_object(Bucket=bucket, Key=prefix + name, Body=body)
+        keys.append(prefix + name)
+    _remove_stale_wheels(s3, bucket, f"{prefix}{WHEELHOUSE_DIR}/", keep=set(keys))
     return keys
 
 
-def main(argv: Sequence[str] | None = None, *, session: Any = None) -> int:
+def _remove_stale_wheels(s3: Any, bucket: str, prefix: str, *, keep: set[str]) -> None:
+    # Wheels of an earlier lock: pip would ignore them (the lock pins versions and hashes), but the
+    # processing steps would still download them with the code.
+    stale = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+        if item["Key"] not in keep
+    ]
+    for start in range(0, len(stale), 1000):
+        batch = [{"Key": key} for key in stale[start : start + 1000]]
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+
+
+def _own_images_note(model: ModelConfig) -> str | None:
+    if not (model.training.image_uri or model.processing.image_uri):
+        return None
+    return (
+        f"note: model {model.name!r} names its own image; the wheelhouse is built for the scikit-learn 1.4-2 "
+        f"image's CPython {IMAGE_PYTHON_VERSION} on {IMAGE_PLATFORMS[0]} or older, and installs only on a compatible one"
+    )
+
+
+def _aws_account_and_region(session: Any) -> tuple[str, str]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    region = session.region_name
+    if not region:
+        raise PublishError("no AWS region configured: set AWS_DEFAULT_REGION or a region in the AWS profile")
+    try:
+        account = session.client("sts").get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError) as error:
+        raise PublishError(f"AWS credentials: {error}; set AWS_PROFILE or credentials of the target account") from error
+    return str(account), str(region)
+
+
+def _session(session: Any) -> Any:
+    if session is not None:
+        return session
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return boto3.session.Session()
+    except BotoCoreError as error:
+        raise PublishError(f"AWS configuration: {error}") from error
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    session: Any = None,
+    download: Downloader = pip_download,
+    lock_dir: Path = LOCK_DIR,
+) -> int:
+    """Publish one model's code and MLflow client bundle; a one-line error and exit 2 when that is not possible."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="dev", help="environment in cdk.json (default dev)")
     parser.add_argument("--model", required=True, help="model name, as in cdk.json")
     args = parser.parse_args(argv)
+    try:
+        return _publish(args.env, args.model, session=session, download=download, lock_dir=lock_dir)
+    except PublishError as error:
+        print(f"publish-code: {error}", file=sys.stderr)
+        return 2
 
+
+def _publish(environment: str, model_name: str, *, session: Any, download: Downloader, lock_dir: Path) -> int:
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     try:
-        config = load_environment(context["platform"], args.env)
-    except ConfigError as error:
-        print(f"cdk.json: {error}", file=sys.stderr)
-        return 2
-    known = [m.name for m in config.models]
-    if args.model not in known:
-        print(f"--model {args.model!r} is not a model of {args.env} (known: {', '.join(known) or 'none'})",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    model_dir = ML_DIR / args.model
+        config = load_environment(context["platform"], environment)
+        line = server_line(config.mlflow.version, config_path=f"environments.{environment}.mlflow.version")
+    except (ConfigError, UnsupportedMlflowVersion) as error:
+        raise PublishError(f"cdk.json: {error}") from error
+    models = {m.name: m for m in config.models}
+    if model_name not in models:
+        known = ", ".join(models) or "none"
+        raise PublishError(f"--model {model_name!r} is not a model of {environment} (known: {known})")
+    model_dir = ML_DIR / model_name
     if not model_dir.is_dir():
-        print(f"no code for model {args.model!r}: expected a folder {model_dir}", file=sys.stderr)
-        return 2
+        raise PublishError(f"no code for model {model_name!r}: expected a folder {model_dir}")
+    check_model_code(model_dir, code_files(model_dir))
+    lock = lock_path(line, lock_dir)
+    if not lock.is_file():
+        raise PublishError(f"no MLflow client lock for server {line}: expected {lock} (make lock writes it)")
+    note = _own_images_note(models[model_name])
+    if note:
+        print(note, file=sys.stderr)
 
-    if session is None:
-        import boto3
-
-        session = boto3.session.Session()
-    account = session.client("sts").get_caller_identity()["Account"]
-    region = session.region_name
-    if not region:
-        print("no AWS region configured: set AWS_REGION or a profile region", file=sys.stderr)
-        return 2
+    session = _session(session)
+    account, region = _aws_account_and_region(session)
     bucket = artifact_bucket(config.resource_prefix, account, region)
-    try:
-        keys = publish(model=args.model, model_dir=model_dir, bucket=bucket, s3=session.client("s3"))
-    except PublishError as error:
-        print(str(error), file=sys.stderr)
-        return 2
+    with tempfile.TemporaryDirectory(prefix="publish-code-") as scratch:
+        _, wheels = build_wheelhouse(lock, Path(scratch) / WHEELHOUSE_DIR, download)
+        keys = _upload(model_name, model_dir, bucket, session, lock, wheels, Path(scratch))
+    print(f"s3://{bucket}/code/{model_name}/: {len(keys)} objects, {len(wheels)} of them wheels (lock {lock.name})")
     for key in keys:
-        print(f"s3://{bucket}/{key}")
+        if f"/{WHEELHOUSE_DIR}/" not in key:
+            print(f"s3://{bucket}/{key}")
     return 0
+
+
+def _upload(
+    model: str, model_dir: Path, bucket: str, session: Any, lock: Path, wheels: Sequence[Path], scratch: Path
+) -> list[str]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return publish(
+            model=model,
+            model_dir=model_dir,
+            bucket=bucket,
+            s3=session.client("s3"),
+            lock=lock,
+            wheelhouse=wheels,
+            scratch=scratch,
+        )
+    except (BotoCoreError, ClientError) as error:
+        raise PublishError(f"upload to s3://{bucket}/code/{model}/ failed: {error}") from error
 
 
 if __name__ == "__main__":

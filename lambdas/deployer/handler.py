@@ -95,7 +95,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         ScheduledEvent,
     )
     from deployer.run import APPROVAL, ENDPOINT_CHANGE, Outcome, Trigger
-    from platform_common.catalog import UnknownModelError
+    from platform_common.catalog import UnknownModelError, require_own_package_group
     from platform_common.lease import new_owner
     from platform_common.promotion import RECONCILE_INTERVAL_MINUTES
 
@@ -155,6 +155,9 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             return Outcome("ignored", f"approval status is {package.approval_status}").as_dict()
         try:
             model = find_model(lambda catalog: catalog.for_package_group(package.group_name))
+            require_own_package_group(
+                package.group_name, model, runtime.require_env(env_names.MLFLOW_TRACKING_SERVER_ARN)
+            )
         except UnknownModelError as error:
             return reject(f"{error}; nothing was deployed", modelPackageArn=package.arn)
         ctx = deployment(model, package.group_name)

@@ -65,7 +65,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
     from model_gate import logic
     from model_gate.models import PENDING, ModelPackageStateChangeEvent
-    from platform_common.catalog import UnknownModelError
+    from platform_common.catalog import UnknownModelError, require_own_package_group
     from platform_common.lease import new_owner
 
     publish = functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name)
@@ -97,6 +97,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
     try:
         model = find_model(detail.group_name)
+        require_own_package_group(detail.group_name, model, runtime.require_env(env_names.MLFLOW_TRACKING_SERVER_ARN))
     except UnknownModelError as error:
         logger.warning("rejected an event for an unknown package group", extra={"group": detail.group_name})
         return logic.reject_event(

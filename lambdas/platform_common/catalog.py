@@ -7,6 +7,7 @@ new model needs no new function and no redeploy of the handlers.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -16,6 +17,7 @@ from typing import Any
 # MLflow automatic registration names the SageMaker model package group
 # "<mlflow model name>-<first six hex characters of sha256(server name or app id)>".
 _GROUP_SUFFIX_RE = re.compile(r"^(?P<model>.+)-(?P<suffix>[0-9a-f]{6})$")
+REGISTRATION_SUFFIX_LENGTH = 6
 
 
 class UnknownModelError(LookupError):
@@ -26,6 +28,46 @@ class UnknownModelError(LookupError):
         self.value = value
         names = ", ".join(sorted(known)) or "none"
         super().__init__(f"no model in the catalog matches {what} {value!r} (known models: {names})")
+
+
+class ForeignPackageGroupError(UnknownModelError):
+    """A package group named like a catalog model, but registered by another MLflow server or App."""
+
+    def __init__(self, group_name: str, expected: str, mlflow_arn: str) -> None:
+        self.what = "model package group"
+        self.value = group_name
+        LookupError.__init__(
+            self,
+            f"model package group {group_name!r} is not this platform's: automatic registration by {mlflow_arn} "
+            f"puts this model's versions in {expected!r}, so another MLflow server or App in the account "
+            "registered it",
+        )
+
+
+def registration_suffix(server_name_or_app_id: str) -> str:
+    """The suffix automatic registration appends to the package groups of one server or App."""
+    # "the first six characters of the SHA-256 hash of the last segment of the tracking server or
+    # MLflow App ARN (the tracking server name or the MLflow App ID)" (SageMaker Developer Guide,
+    # "Automatically register SageMaker AI models with SageMaker Model Registry",
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-track-experiments-model-registration.html).
+    return hashlib.sha256(server_name_or_app_id.encode()).hexdigest()[:REGISTRATION_SUFFIX_LENGTH]
+
+
+def own_package_group(model_name: str, mlflow_arn: str) -> str:
+    """The group automatic registration by the server or App with this ARN puts `model_name`'s versions in."""
+    return f"{model_name}-{registration_suffix(mlflow_arn.rsplit('/', 1)[-1])}"
+
+
+def require_own_package_group(group_name: str, model: ModelSettings, mlflow_arn: str) -> None:
+    """Refuse a package group that is not exactly `<model>-<suffix of our own MLflow ARN>`.
+
+    The event rules of an MLflow App match groups by the prefix `<model>-` (the App's ID, and so
+    its suffix, exists only after deployment), and the catalog accepts any six-hex suffix: this
+    is where a same-named model of another team's MLflow in the account is told apart.
+    """
+    expected = own_package_group(model.name, mlflow_arn)
+    if group_name != expected:
+        raise ForeignPackageGroupError(group_name, expected, mlflow_arn)
 
 
 @dataclass(frozen=True)

@@ -37,13 +37,14 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-track-experiments-model-r
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from platform_common.catalog import own_package_group
 
 APPROVED = "Approved"
 
@@ -185,14 +186,9 @@ def package_version(arn: str | None) -> int | None:
     return int(match.group("version")) if match else None
 
 
-def group_suffix(server_name_or_app_id: str) -> str:
-    """The suffix automatic registration appends to a model's package group name."""
-    return hashlib.sha256(server_name_or_app_id.encode()).hexdigest()[:6]
-
-
 def package_group_name(model: str, tracking_arn: str) -> str:
     """The package group automatic registration creates for `model` on this tracking server or App."""
-    return f"{model}-{group_suffix(tracking_arn.rsplit('/', 1)[-1])}"
+    return own_package_group(model, tracking_arn)
 
 
 def _names_a_missing_group(error: ClientError) -> bool:

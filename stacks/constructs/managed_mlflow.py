@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 from aws_cdk import Aws, RemovalPolicy, Stack
@@ -11,6 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from platform_common.catalog import registration_suffix
 from stacks.compliance import acknowledge_wildcards
 from stacks.config import MlflowConfig
 
@@ -54,7 +54,20 @@ UNKNOWN_SUFFIX = "??????"
 
 def model_package_group_suffix(server_name_or_app_id: str) -> str:
     """The suffix automatic registration appends to a model's package group name."""
-    return hashlib.sha256(server_name_or_app_id.encode()).hexdigest()[:6]
+    # The handlers compute it from the ARN at run time with the same function.
+    return registration_suffix(server_name_or_app_id)
+
+
+def registered_package_names(model_names: Sequence[str], suffix: str | None) -> list[str]:
+    """Resource names (`model-package/<name>`) of the package versions registered for these models.
+
+    A tracking server's suffix is known at synth, and only this server registers groups with it:
+    `*-<suffix>/*`. An App's is not: each configured model's groups, the suffix matched by length
+    (`<model>-??????/*`); none without models. The handlers check the exact suffix at run time.
+    """
+    if suffix:
+        return [f"*-{suffix}/*"]
+    return [f"{model}-{UNKNOWN_SUFFIX}/*" for model in model_names]
 
 
 class ManagedMlflow(Construct):

@@ -17,7 +17,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from stacks.compliance import acknowledge_wildcards
-from stacks.constructs.managed_mlflow import mlflow_api_statement
+from stacks.constructs.managed_mlflow import mlflow_api_statement, registered_package_names
 
 # MLflow data-plane actions (service prefix sagemaker-mlflow), grouped by intent.
 MLFLOW_READ_ACTIONS = [
@@ -120,7 +120,8 @@ WILDCARD_REASONS = {
     "ServingResources": "Models, endpoint configs and endpoints are named per model version by the deployer; "
     "scoped to this environment's prefix.",
     "ModelApproval": "MLflow automatic registration creates a package group <model>-<suffix of this server> per "
-    "model and numbers its versions; scoped to this server's suffix (all groups only for an MLflow App).",
+    "model and numbers its versions; scoped to this server's suffix, or for an MLflow App (suffix unknown until it "
+    "exists) to each configured model's groups with a six-character suffix.",
 }
 
 
@@ -142,6 +143,8 @@ class PlatformResources:
     # Suffix of the package groups MLflow registers into (known for a tracking server; None for
     # an App, whose ID is assigned at creation).
     package_group_suffix: str | None = None
+    # The configured models: an App's grants on packages name each of them.
+    model_names: tuple[str, ...] = ()
     model_execution_role: iam.IRole | None = None
 
 
@@ -219,10 +222,10 @@ class PersonaRoles(Construct):
         """Name pattern of SageMaker resources the platform creates (`<prefix>-<env>-*`)."""
         return f"{self._r.resource_prefix}-*"
 
-    def _package_groups_of_this_server(self) -> str:
-        """Packages of this environment's groups (`<model>-<suffix>/<version>`), or all when unknown."""
-        suffix = self._r.package_group_suffix
-        return f"*-{suffix}/*" if suffix else "*"
+    def _packages_of_this_platform(self) -> list[str]:
+        """ARNs of the package versions this environment's MLflow registers (none for an App without models)."""
+        names = registered_package_names(self._r.model_names, self._r.package_group_suffix)
+        return [self._arn("model-package", name) for name in names]
 
     def _pipelines(self) -> str:
         return self._arn("pipeline", self._owned)
@@ -355,12 +358,12 @@ class PersonaRoles(Construct):
 
     def _mlops_engineer_statements(self) -> list[iam.PolicyStatement]:
         r = self._r
+        packages = self._packages_of_this_platform()
+        approval = [
+            iam.PolicyStatement(sid="ModelApproval", actions=["sagemaker:UpdateModelPackage"], resources=packages)
+        ]
         statements = [
-            iam.PolicyStatement(
-                sid="ModelApproval",
-                actions=["sagemaker:UpdateModelPackage"],
-                resources=[self._arn("model-package", self._package_groups_of_this_server())],
-            ),
+            *(approval if packages else []),
             iam.PolicyStatement(
                 sid="ServingResources",
                 actions=[

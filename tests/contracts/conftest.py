@@ -15,7 +15,7 @@ from aws_cdk.assertions import Template
 
 from stacks.platform import Platform
 from tests.contracts.configs import LONGEST_ENVIRONMENT, extreme_platform
-from tests.synth import synth, synth_default
+from tests.synth import cdk_context, synth, synth_default
 
 
 @dataclass(frozen=True)
@@ -36,19 +36,28 @@ class Synthesized:
         return found
 
 
+def dev_with_mlflow_app() -> dict[str, Any]:
+    """cdk.json's platform with dev on an MLflow App instead of its tracking server."""
+    platform: dict[str, Any] = cdk_context()["platform"]
+    platform["environments"]["dev"]["mlflow"] = {"kind": "app"}
+    return platform
+
+
 def _as_json(templates: dict[str, Template]) -> dict[str, dict[str, Any]]:
     return {unit: template.to_json() for unit, template in templates.items()}
 
 
 @cache
 def synthesized(label: str) -> Synthesized:
-    """Synthesize one labelled configuration once per test process."""
+    """Synthesize one labelled configuration once per test process (`dev-app`: dev on an MLflow App)."""
     if label in ("dev", "staging", "prod"):
         platform, templates = synth_default(label)
     elif label == "extreme-tracking-server":
         platform, templates = synth(LONGEST_ENVIRONMENT, extreme_platform(kind="tracking-server"))
     elif label == "extreme-app":
         platform, templates = synth(LONGEST_ENVIRONMENT, extreme_platform(kind="app"))
+    elif label == "dev-app":
+        platform, templates = synth("dev", dev_with_mlflow_app())
     else:
         raise KeyError(label)
     return Synthesized(label, platform, _as_json(templates))

@@ -60,7 +60,7 @@ from stacks.config import ConfigError, load_environment
 from tests.contracts.configs import LONGEST_ENVIRONMENT, longest_model_name, longest_prefix, prefix_of
 from tests.contracts.service_model import RecordingClient, not_found, problems
 from tests.handlers.conftest import example_settings
-from tests.handlers.fakes import ACCOUNT, REGION, FakeMlflow, package_arn
+from tests.handlers.fakes import ACCOUNT, GROUP_SUFFIX, REGION, FakeMlflow, package_arn
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-model-execution"
 ENTRY_LIMIT_BYTES = 256 * 1024
@@ -208,7 +208,9 @@ def reconcile(
     """Run the deployer's reconciliation once and return what it published."""
     published: list[Any] = []
     deployer.reconcile(
-        Deployment(settings, f"{settings.name}-1a2b3c", sagemaker, mlflow or FakeMlflow(), published.append, ROLE_ARN),
+        Deployment(
+            settings, f"{settings.name}-{GROUP_SUFFIX}", sagemaker, mlflow or FakeMlflow(), published.append, ROLE_ARN
+        ),
         Trigger(kind, package_arn(settings.name, 3) if kind == APPROVAL else None, "event-1"),
     )
     return published
@@ -373,7 +375,7 @@ def test_the_newest_approved_version_is_asked_for_as_list_model_packages_documen
     # Then it asked for the group's newest Approved version, in a request that fits the service model
     [listing] = sagemaker.sent("ListModelPackages")
     assert listing == {
-        "ModelPackageGroupName": f"{settings.name}-1a2b3c",
+        "ModelPackageGroupName": f"{settings.name}-{GROUP_SUFFIX}",
         "ModelApprovalStatus": "Approved",
         "ModelPackageType": "Versioned",
         "SortBy": "CreationTime",
@@ -437,7 +439,7 @@ def gate_update(existing_entries: int) -> tuple[dict[str, str], dict[str, Any], 
     mlflow.add_version(settings.name, 3, {"accuracy": 0.95})
     detail = PendingPackage.model_validate(
         {
-            "ModelPackageGroupName": f"{settings.name}-1a2b3c",
+            "ModelPackageGroupName": f"{settings.name}-{GROUP_SUFFIX}",
             "ModelPackageArn": arn,
             "ModelApprovalStatus": "PendingManualApproval",
         }

@@ -13,7 +13,9 @@ PACKAGE_ARN_TAG = "sagemaker.model_package_arn"
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
-GROUP_SUFFIX = "1a2b3c"
+# The suffix automatic registration gives the groups of the handlers' tracking server
+# (conftest: mlflow-tracking-server/mlops-dev-mlflow): sha256("mlops-dev-mlflow")[:6].
+GROUP_SUFFIX = "d9f6c7"
 _NAME_FILTER = re.compile(r"^name='(?P<name>[^']+)'$")
 # What `add_version` means by "link it to the package of the same number" (the default).
 SAME_NUMBER = "same-number"

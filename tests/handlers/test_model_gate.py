@@ -7,6 +7,7 @@ queue that a rule on the platform bus feeds, so the real `publish` path is exerc
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,9 +24,9 @@ from platform_common.catalog import ModelSettings
 from platform_common.mlflow_rest import MlflowRestError
 from platform_common.promotion import promotion_leases
 from tests.handlers.conftest import BUS_NAME, LOCK_TABLE, REGION, example_settings, load_event, put_catalog
-from tests.handlers.fakes import FakeMlflow, package_arn
+from tests.handlers.fakes import GROUP_SUFFIX, FakeMlflow, package_arn
 
-GROUP = "churn-1a2b3c"
+GROUP = f"churn-{GROUP_SUFFIX}"
 PACKAGE_ARN = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/3"
 INFERENCE_SPECIFICATION = {
     "Containers": [
@@ -533,6 +534,46 @@ def test_an_unknown_package_group_is_rejected_without_side_effects(
     assert event_rejected["detail-type"] == domain_events.EVENT_REJECTED
     assert "fraud-9f8e7d" in event_rejected["reason"]
     assert event_rejected["modelPackageArn"] == arn
+
+
+def test_a_package_of_another_teams_same_named_model_is_rejected_without_side_effects(
+    sagemaker: Any, mlflow: FakeMlflow, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    """Another MLflow server or App in the account registers its own "churn" under another suffix.
+
+    The suffix is "the first six characters of the SHA-256 hash of the last segment of the
+    tracking server or MLflow App ARN" (SageMaker Developer Guide, "Automatically register
+    SageMaker AI models with SageMaker Model Registry",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-track-experiments-model-registration.html);
+    the gate's own server is mlflow-tracking-server/mlops-dev-mlflow (conftest).
+    """
+    # Given a pending "churn" package in a group with another server's suffix
+    own_group = "churn-" + hashlib.sha256(b"mlops-dev-mlflow").hexdigest()[:6]
+    foreign_group = "churn-1a2b3c"
+    assert foreign_group != own_group
+    arn = register_packages(sagemaker, group=foreign_group)
+    setup_model(mlflow, challenger={"accuracy": 0.99})
+    event = load_event("model_package_pending")
+    event["detail"]["ModelPackageGroupName"] = foreign_group
+    event["detail"]["ModelPackageArn"] = arn
+
+    # When the gate receives it
+    outcome = invoke(event, lambda_context)
+
+    # Then it is rejected, saying whose group it is not and which one would be ours
+    assert outcome["action"] == "event_rejected"
+    (rejected,) = published()
+    assert rejected["detail-type"] == domain_events.EVENT_REJECTED
+    assert rejected["reason"].startswith("model package group 'churn-1a2b3c' is not this platform's: ")
+    assert f"puts this model's versions in '{own_group}'" in rejected["reason"]
+    assert rejected["reason"].endswith("; the package was left untouched")
+    assert rejected["modelPackageGroupName"] == foreign_group
+    # And the package, its metadata and MLflow are untouched
+    package = describe(sagemaker, arn)
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert package["CustomerMetadataProperties"] == {"team": "retention"}
+    assert mlflow.writes == []
+    assert mlflow.searches == []
 
 
 def _without_detail(event: dict[str, Any]) -> None:

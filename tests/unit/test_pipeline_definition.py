@@ -20,7 +20,7 @@ import pytest
 
 from stacks import pipeline_definition as pd
 from stacks.config import ModelConfig, load_environment
-from stacks.mlflow_clients import CLIENTS, UnsupportedMlflowVersion
+from stacks.mlflow_clients import UnsupportedMlflowVersion
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_COPY = REPO_ROOT / "tests" / "schemas" / "sagemaker-pipeline-definition.schema.json"
@@ -36,8 +36,6 @@ KMS_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-55
 SKLEARN_IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 DEFAULT_IMAGES = pd.DefaultImages(training=SKLEARN_IMAGE, processing=SKLEARN_IMAGE)
 SERVER_VERSION = "3.0"
-# What the jobs install for that server version (stacks/mlflow_clients.py).
-CLIENT_ENVIRONMENT = {"MLFLOW_CLIENT_VERSION": "3.0.1", "MLFLOW_PLUGIN_VERSION": "0.5.0"}
 
 
 def model_config(**model: Any) -> ModelConfig:
@@ -469,7 +467,6 @@ def test_training_environment_points_mlflow_at_the_tracking_server_without_a_mod
         "TRIGGER_EVENT_ID": {"Get": "Parameters.TriggerEventId"},
         "PIPELINE_EXECUTION_ARN": {"Get": "Execution.PipelineExecutionArn"},
         "MLFLOW_DISABLE_TELEMETRY": "true",
-        **CLIENT_ENVIRONMENT,
     }
 
 
@@ -646,12 +643,18 @@ def test_register_reads_the_trained_model_and_the_evaluation_report() -> None:
     assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/registration"
 
 
-def test_register_installs_the_models_requirements_before_running_its_script() -> None:
+def test_register_installs_the_models_requirements_offline_before_running_its_script() -> None:
     entrypoint = register_step()["Arguments"]["AppSpecification"]["ContainerEntrypoint"]
     assert entrypoint[:2] == ["/bin/sh", "-c"]
     install, run = entrypoint[2].split(" && ")
-    assert install.startswith("python3 -m pip install ")
-    assert install.endswith(" -r /opt/ml/processing/input/code/requirements.txt")
+    words = install.split()
+    assert words[:4] == ["python3", "-m", "pip", "install"]
+    # Only the published wheels, only with the lock's hashes: never an index
+    assert "--no-index" in words
+    assert "--require-hashes" in words
+    assert words[words.index("--find-links") + 1] == "/opt/ml/processing/input/code/wheelhouse"
+    assert not [word for word in words if word.startswith(("--index-url", "--extra-index-url", "-i"))]
+    assert words[-2:] == ["-r", "/opt/ml/processing/input/code/requirements.txt"]
     assert run == "exec python3 /opt/ml/processing/input/code/register.py"
 
 
@@ -676,7 +679,6 @@ def test_register_environment_names_the_server_the_model_and_the_trigger() -> No
         "TRIGGER_EVENT_ID": {"Get": "Parameters.TriggerEventId"},
         "PIPELINE_EXECUTION_ARN": {"Get": "Execution.PipelineExecutionArn"},
         "MLFLOW_DISABLE_TELEMETRY": "true",
-        **CLIENT_ENVIRONMENT,
     }
 
 
@@ -693,22 +695,21 @@ def test_the_inference_specification_is_served_by_the_image_the_model_trains_in(
     assert environment["SERVING_IMAGE_URI"] == SKLEARN_IMAGE
 
 
-def test_jobs_install_the_mlflow_client_pinned_for_the_server_version() -> None:
-    # requirements.txt names the versions as ${...}; pip expands them from the job's environment.
-    requirements = (CHURN_CODE / pd.REQUIREMENTS_FILE).read_text().splitlines()
-    assert "mlflow==${MLFLOW_CLIENT_VERSION}" in requirements
-    assert "sagemaker-mlflow==${MLFLOW_PLUGIN_VERSION}" in requirements
-    steps = steps_by_name(build(mlflow_server_version="3.0.2"))
-    for name in ("Train", "Register"):
-        environment = steps[name]["Arguments"]["Environment"]
-        assert {key: environment[key] for key in CLIENT_ENVIRONMENT} == CLIENT_ENVIRONMENT, name
-    assert CLIENTS["3.0"].environment() == CLIENT_ENVIRONMENT
+def test_script_mode_training_installs_only_the_published_lock_offline() -> None:
+    # The training toolkit runs `pip install -r requirements.txt` as it is: the options live in the file.
+    lines = [line.strip() for line in (CHURN_CODE / pd.REQUIREMENTS_FILE).read_text().splitlines()]
+    given = [line for line in lines if line and not line.startswith("#")]
+    assert given == ["--no-index", "--find-links wheelhouse", "--require-hashes", "-r requirements.lock"]
+    assert (pd.WHEELHOUSE_DIR, pd.CLIENT_LOCK_FILE) == ("wheelhouse", "requirements.lock")
 
 
-def test_an_mlflow_app_takes_the_newest_pinned_client() -> None:
-    # An App has no configured version (SageMaker chooses it), so mlflow.version is None.
-    environment = steps_by_name(build(mlflow_server_version=None))["Register"]["Arguments"]["Environment"]
-    assert {key: environment[key] for key in CLIENT_ENVIRONMENT} == CLIENT_ENVIRONMENT
+def test_the_jobs_environment_no_longer_carries_client_versions() -> None:
+    # The versions come from the published lock; a variable left here would suggest pip reads it.
+    for server_version in ("3.0.2", None):  # None: an MLflow App, which takes the newest pinned line
+        steps = steps_by_name(build(mlflow_server_version=server_version))
+        for name in ("Train", "Register"):
+            environment = steps[name]["Arguments"]["Environment"]
+            assert not {"MLFLOW_CLIENT_VERSION", "MLFLOW_PLUGIN_VERSION"} & set(environment), name
 
 
 @pytest.mark.parametrize("version", ["2.16", "2.13.2", "3.1"])
@@ -800,6 +801,6 @@ def test_churn_scripts_read_what_the_definition_provides() -> None:
         assert f'"{pd.MLFLOW_RUN_FILE}"' in text, f"{script} does not use {pd.MLFLOW_RUN_FILE}"
     for script in (pd.PREPARE_SCRIPT, pd.TRAIN_SCRIPT, pd.EVALUATE_SCRIPT, pd.REGISTER_SCRIPT, pd.REQUIREMENTS_FILE):
         assert (CHURN_CODE / script).is_file()
-    assert "mlflow==" in (CHURN_CODE / pd.REQUIREMENTS_FILE).read_text(), "register.py needs MLflow installed"
+    assert "-r requirements.lock" in (CHURN_CODE / pd.REQUIREMENTS_FILE).read_text(), "register.py needs MLflow"
     for name in (pd.ENV_SERVING_IMAGE_URI, pd.ENV_MODEL_DATA_URL):
         assert f'"{name}"' in register, f"register.py does not read {name}"
