@@ -120,6 +120,7 @@ class AutomationStack(Stack):
             self, "ServiceRoles", resource_prefix=prefix, data_bucket_name=naming.data_bucket_name(config),
             datasets_prefix=DATASETS_PREFIX, artifact_bucket_name=naming.artifact_bucket_name(config),
             key=data_key, mlflow_arn=mlflow_arn, mlflow_kind=config.mlflow.kind,
+            job_instance_types=[t for m in models for t in (m.training.instance_type, m.processing.instance_type)],
         )  # fmt: skip
 
         code = lambda_code()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -31,6 +33,7 @@ class MlServiceRoles(Construct):
         key: kms.IKey,
         mlflow_arn: str,
         mlflow_kind: str,
+        job_instance_types: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -50,11 +53,13 @@ class MlServiceRoles(Construct):
         ]
         logs = stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/*",
                                 arn_format=ArnFormat.COLON_RESOURCE_NAME)  # fmt: skip
+        create_jobs = _create_jobs_statement(jobs, job_instance_types)
         pipeline_statements: list[tuple[iam.PolicyStatement, str | None]] = [
+            *([(create_jobs, "SageMaker Pipelines names each step's job at run time, so the names are unknown at "
+               "synth; only the instance types the models are configured with.")] if create_jobs else []),
             (iam.PolicyStatement(sid="RunJobs", actions=[
-                "sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob",
-                "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
-                "sagemaker:AddTags"], resources=jobs),
+                "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "sagemaker:DescribeTrainingJob",
+                "sagemaker:StopTrainingJob", "sagemaker:AddTags"], resources=jobs),
              "SageMaker Pipelines names each step's job at run time, so the names are unknown at synth; limited "
              "to processing and training jobs."),
             (iam.PolicyStatement(sid="PassSelfToJobs", actions=["iam:PassRole"],
@@ -129,3 +134,25 @@ class MlServiceRoles(Construct):
         for statement, reason in statements:
             if reason:
                 acknowledge_wildcards(policy, statement, reason)
+
+
+def _create_jobs_statement(jobs: list[str], instance_types: Sequence[str]) -> iam.PolicyStatement | None:
+    """Create the pipelines' jobs, on the configured instance types only (none without models).
+
+    Whoever starts a pipeline execution may pass other instance types as parameters, and
+    StartPipelineExecution has no condition key on parameter values; CreateTrainingJob and
+    CreateProcessingJob carry `sagemaker:InstanceTypes` (Service Authorization Reference,
+    "Actions, resources, and condition keys for Amazon SageMaker AI",
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html;
+    SageMaker Developer Guide, "Amazon SageMaker AI identity-based policy examples",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/security_iam_id-based-policy-examples.html),
+    so the pipeline role itself refuses a job on any other type.
+    """
+    if not instance_types:
+        return None
+    return iam.PolicyStatement(
+        sid="CreateJobsOnConfiguredInstances",
+        actions=["sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"],
+        resources=jobs,
+        conditions={"ForAllValues:StringEquals": {"sagemaker:InstanceTypes": sorted(set(instance_types))}},
+    )
