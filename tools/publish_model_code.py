@@ -2,7 +2,10 @@
 
 The pipeline's processing steps mount `s3://<artifact bucket>/code/<model>/` and run the
 scripts from there; script-mode training downloads only a gzipped tar of the source folder,
-`sourcedir.tar.gz`, so both forms are uploaded. Usage (credentials of the target account):
+`sourcedir.tar.gz`, so both forms are uploaded. The platform's own job scripts (jobs/, the
+pipeline's Evidence step) go beside them under `code/<model>/platform/`; a model folder of its
+own named `platform/` is refused, so model code can never stand in for them. Usage (credentials
+of the target account):
 
     make publish-code ENV=dev MODEL=churn
 """
@@ -21,6 +24,8 @@ from typing import Any
 from stacks.config import ConfigError, load_environment
 from stacks.pipeline_definition import (
     EVALUATE_SCRIPT,
+    EVIDENCE_SCRIPT,
+    PLATFORM_CODE_DIR,
     PREPARE_SCRIPT,
     REGISTER_SCRIPT,
     REQUIREMENTS_FILE,
@@ -30,6 +35,9 @@ from stacks.pipeline_definition import (
 
 ROOT = Path(__file__).resolve().parent.parent
 ML_DIR = ROOT / "ml"
+JOBS_DIR = ROOT / "jobs"
+# The platform's scripts the pipeline runs, by their path under the code prefix.
+PLATFORM_SCRIPTS = {EVIDENCE_SCRIPT: JOBS_DIR / "write_evidence.py"}
 _SKIPPED = {"__pycache__", ".ipynb_checkpoints"}
 
 
@@ -71,11 +79,17 @@ def publish(*, model: str, model_dir: Path, bucket: str, s3: Any) -> list[str]:
     missing = required - {path.name for path in files}
     if missing:
         raise PublishError(f"{model_dir} lacks {', '.join(sorted(missing))}: the pipeline runs these scripts")
+    reserved = [path for path in files if path.relative_to(model_dir).parts[0] == PLATFORM_CODE_DIR]
+    if reserved:
+        raise PublishError(
+            f"{model_dir / PLATFORM_CODE_DIR} is reserved for the platform's job scripts; rename that folder"
+        )
     archive = source_archive(model_dir, files)
     prefix = f"code/{model}/"
+    uploads = [(prefix + str(path.relative_to(model_dir)), path) for path in files]
+    uploads += [(prefix + relative, path) for relative, path in PLATFORM_SCRIPTS.items()]
     keys = []
-    for path in files:
-        key = prefix + str(path.relative_to(model_dir))
+    for key, path in uploads:
         s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
         keys.append(key)
     s3.put_object(Bucket=bucket, Key=prefix + SOURCE_ARCHIVE, Body=archive)

@@ -65,3 +65,31 @@ def test_a_model_folder_without_its_scripts_is_refused(
     monkeypatch.setattr("tools.publish_model_code.ML_DIR", tmp_path)
     assert main(["--env", "dev", "--model", "churn"], session=session) == 2
     assert keys(session) == []
+
+
+def test_the_platforms_evidence_job_is_published_beside_the_models_code(session: boto3.session.Session) -> None:
+    # Given the churn model, when its code is published
+    assert main(["--env", "dev", "--model", "churn"], session=session) == 0
+
+    # Then the Evidence step's script sits where the pipeline runs it from, byte for byte
+    body = session.client("s3").get_object(Bucket=BUCKET, Key="code/churn/platform/write_evidence.py")["Body"].read()
+    assert body == (ML_DIR.parent / "jobs" / "write_evidence.py").read_bytes()
+
+
+def test_a_model_folder_claiming_the_platforms_folder_is_refused(
+    session: boto3.session.Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given model code that brings its own platform/write_evidence.py
+    source = ML_DIR / "churn"
+    (tmp_path / "churn").mkdir()
+    for path in source.iterdir():
+        if path.is_file():
+            (tmp_path / "churn" / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "churn" / "platform").mkdir()
+    (tmp_path / "churn" / "platform" / "write_evidence.py").write_text("print('anything goes')\n")
+    monkeypatch.setattr("tools.publish_model_code.ML_DIR", tmp_path)
+
+    # When it is published, then nothing is uploaded and the folder is named
+    assert main(["--env", "dev", "--model", "churn"], session=session) == 2
+    assert "is reserved for the platform's job scripts" in capsys.readouterr().err
+    assert keys(session) == []
