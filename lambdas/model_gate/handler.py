@@ -56,6 +56,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     from model_gate import logic
     from model_gate.models import PENDING, ModelPackageStateChangeEvent
     from platform_common.catalog import UnknownModelError
+    from platform_common.evidence import EvidenceStore
 
     publish = functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name)
     raw = event if isinstance(event, dict) else {}
@@ -100,6 +101,9 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         model,
         sagemaker=runtime.client("sagemaker"),
         mlflow=mlflow_registry(),
+        evidence=EvidenceStore(
+            runtime.require_env(env_names.ARTIFACT_BUCKET_NAME), runtime.client("s3"), runtime.client("sagemaker")
+        ),
         publish=publish,
         correlation_id=parsed.id,
     )

@@ -11,20 +11,28 @@ then carries the tag `sagemaker.model_package_arn` naming that package. The gate
 * the MLflow registered model named like the catalog model (the group name minus suffix),
 * the one version of it whose `sagemaker.model_package_arn` tag is the package's ARN
   (`platform_common.package_link`; version numbers are never matched), and
-* the metric from the MLflow run behind that version, which is where the model card's
-  numbers come from and which is readable without parsing the card.
+* the metric from the evidence report the model's pipeline wrote for that version, once
+  `platform_common.evidence` has verified with SageMaker and S3 that the pipeline produced the
+  package (the champion's score likewise). MLflow run metrics are never read: anyone who may
+  log to a run could change them.
 
 If no version (or more than one) carries the tag the package is rejected with a reason
-saying so, never approved on a guess.
+saying so, never approved on a guess. A package the pipeline did not produce (no evidence,
+evidence of another model or execution, another pipeline's execution, another artifact or
+image) is rejected in either approval mode, whatever its metrics, with the failed check in the
+reason; it is published as ModelProvenanceRejected, which is audited but not e-mailed, because
+data scientists' experiment versions are registered as packages all the time.
 
 Decision table (the catalog gives metric, threshold, margin and direction):
 
 ==============================  =======================================
 situation                       verdict
 ==============================  =======================================
+not produced by the pipeline    reject (quietly)
 metric missing or not finite    reject
 fails the threshold             reject
 no champion yet                 approve
+champion's evidence unverified  reject (a person may approve by hand)
 champion has no such metric     approve (the threshold alone decides)
 not better than the champion    reject
 better, by at most the margin   reject
@@ -37,21 +45,19 @@ recorded as a recommendation and the package stays pending for a person.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from model_gate.models import APPROVED, PENDING, REJECTED, ModelPackageDetail
 from platform_common import domain_events
 from platform_common.catalog import ModelSettings
 from platform_common.domain_events import DomainEvent
+from platform_common.evidence import EvidenceError, EvidenceReport, EvidenceStore, verify_package, verify_version
 from platform_common.package_link import PackageLinkError, find_version
 
 CHAMPION_ALIAS = "champion"
-# Prefix under which the pipeline's Register step logs the test-set metrics it checked.
-TEST_METRIC_PREFIX = "test_"
 MANUAL_MODE = "manual"
 
 # Keys written both as MLflow version tags and as package CustomerMetadataProperties, so
@@ -90,8 +96,6 @@ class ModelRegistry(Protocol):
 
     def get_model_version_by_alias(self, name: str, alias: str) -> dict[str, Any] | None: ...
 
-    def get_run_metrics(self, run_id: str) -> dict[str, float]: ...
-
     def set_registered_model_alias(self, name: str, alias: str, version: str) -> None: ...
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None: ...
@@ -101,17 +105,20 @@ class ModelRegistry(Protocol):
 
 @dataclass(frozen=True)
 class Score:
-    """One model version's value of the gate metric (None when it was not logged)."""
+    """One model version's value of the gate metric, from its verified evidence (None when it has none)."""
 
     version: str
     value: float | None
     run_id: str | None = None
     missing: str | None = None
+    # Set when the evidence could not be verified: `missing` then says which check failed.
+    unproven: bool = False
+    provenance: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
-        """Whether an MLflow version was found for the package (`missing` says why not)."""
-        return self.missing is None
+        """Whether an MLflow version was found for the package (`missing` says why not, unless it is unproven)."""
+        return self.missing is None or self.unproven
 
 
 @dataclass(frozen=True)
@@ -197,19 +204,31 @@ def judge(settings: ModelSettings, challenger: Score, champion: Score | None) ->
             improvement=improvement,
         )
 
+    if challenger.unproven:
+        return verdict(False, f"not produced by the model's pipeline, so never approved: {challenger.missing}")
     if challenger.missing is not None:
         return verdict(False, f"{challenger.missing}; {metric} cannot be read")
     if challenger.value is None:
         run = f" (run {challenger.run_id})" if challenger.run_id else ""
-        return verdict(False, f"{metric} was not logged for MLflow version {challenger.version}{run}; cannot judge it")
+        return verdict(
+            False, f"{metric} is not in the evidence of MLflow version {challenger.version}{run}; cannot judge it"
+        )
     value = challenger.value
     if not (value >= settings.threshold if gib else value <= settings.threshold):
         return verdict(False, f"{metric} {value:.4f} {'<' if gib else '>'} threshold {settings.threshold:.4f}")
     meets = f"{metric} {value:.4f} {'>=' if gib else '<='} threshold {settings.threshold:.4f}"
     if champion is None:
         return verdict(True, f"{meets} and there is no champion yet")
+    if champion.unproven:
+        return verdict(
+            False,
+            f"{meets} but champion v{champion.version} cannot be compared: {champion.missing}; "
+            "approve by hand if this version should replace it",
+        )
     if champion.value is None:
-        return verdict(True, f"{meets}; champion v{champion.version} has no {metric} logged, so the threshold decides")
+        return verdict(
+            True, f"{meets}; champion v{champion.version} has no {metric} in its evidence, so the threshold decides"
+        )
     improvement = round(value - champion.value if gib else champion.value - value, _DECIMALS)
     versus = f"champion v{champion.version} ({champion.value:.4f})"
     if improvement <= 0:
@@ -227,6 +246,7 @@ def evaluate_package(
     *,
     sagemaker: Any,
     mlflow: ModelRegistry,
+    evidence: EvidenceStore,
     publish: Publisher,
     correlation_id: str | None = None,
 ) -> Outcome:
@@ -252,10 +272,14 @@ def evaluate_package(
         # Recording the review itself changes the package and so echoes a pending event back.
         return Outcome("ignored", f"review already recorded ({metadata[STATUS_KEY]})", settings.name, version)
 
-    challenger = _challenger_score(mlflow, settings, detail.arn)
-    verdict = judge(settings, challenger, _champion_score(mlflow, settings, challenger))
+    challenger = _challenger_score(mlflow, settings, package, evidence)
+    verdict = judge(settings, challenger, _champion_score(mlflow, settings, challenger, evidence, detail.arn))
+    # Nobody reviews what the pipeline did not produce: it is rejected in either mode.
+    manual = manual and not challenger.unproven
     status = "review_requested" if manual else ("approved" if verdict.approve else "rejected")
-    record = verdict.record(status)
+    # The verified execution goes first: merge_metadata keeps what fits, and without it the
+    # deployer refuses the package.
+    record = {**challenger.provenance, **verdict.record(status)}
 
     if verdict.challenger.exists:
         for key, value in {**record, REASON_KEY: verdict.reason}.items():
@@ -272,6 +296,8 @@ def evaluate_package(
         description = verdict.reason
         new_status = APPROVED if verdict.approve else REJECTED
         detail_type = domain_events.MODEL_APPROVED if verdict.approve else domain_events.MODEL_REJECTED
+        if challenger.unproven:
+            detail_type = domain_events.MODEL_PROVENANCE_REJECTED
     sagemaker.update_model_package(
         ModelPackageArn=detail.arn,
         ModelApprovalStatus=new_status,
@@ -291,6 +317,7 @@ def evaluate_package(
                 "recommendation": verdict.recommendation,
                 "metrics": verdict.metrics(),
                 "mlflowVersion": challenger.version if challenger.exists else None,
+                "provenance": {"verified": bool(challenger.provenance), **challenger.provenance},
                 **({"metadataLeftOut": left_out} if left_out else {}),
             },
             correlation_id=correlation_id,
@@ -324,8 +351,9 @@ def merge_metadata(existing: Mapping[str, str], record: Mapping[str, str]) -> tu
     """The package's metadata with the gate's record added, within SageMaker's 50 entries.
 
     Existing entries are never dropped (they are someone else's); when the record does not
-    fit whole, its keys are added in order (status first) while room remains, and the keys
-    left out are returned. The full record is on the MLflow version and in the domain event.
+    fit whole, its keys are added in order (the verified execution, then the status) while
+    room remains, and the keys left out are returned. The full record is on the MLflow
+    version and in the domain event.
     """
     merged = dict(existing)
     left_out: list[str] = []
@@ -337,33 +365,53 @@ def merge_metadata(existing: Mapping[str, str], record: Mapping[str, str]) -> tu
     return merged, left_out
 
 
-def _challenger_score(mlflow: ModelRegistry, settings: ModelSettings, package_arn: str) -> Score:
+def _challenger_score(
+    mlflow: ModelRegistry, settings: ModelSettings, package: Mapping[str, Any], evidence: EvidenceStore
+) -> Score:
     try:
-        model_version = find_version(mlflow, settings.name, package_arn)
+        model_version = find_version(mlflow, settings.name, str(package.get("ModelPackageArn")))
     except PackageLinkError as error:
         return Score(version="none", value=None, missing=str(error))
-    return _score(mlflow, settings.metric_name, model_version, str(model_version.get("version")))
+    try:
+        report = verify_package(evidence, settings, package, model_version)
+    except EvidenceError as error:
+        return _unproven(model_version, error)
+    return _score(report, settings.metric_name, model_version)
 
 
-def _champion_score(mlflow: ModelRegistry, settings: ModelSettings, challenger: Score) -> Score | None:
+def _champion_score(
+    mlflow: ModelRegistry, settings: ModelSettings, challenger: Score, evidence: EvidenceStore, home_arn: str
+) -> Score | None:
     champion = mlflow.get_model_version_by_alias(settings.name, CHAMPION_ALIAS)
     # A version never competes with itself (a package sent back to pending after serving).
     if champion is None or str(champion.get("version")) == challenger.version:
         return None
-    return _score(mlflow, settings.metric_name, champion, str(champion.get("version")))
+    try:
+        report = verify_version(evidence, settings, champion, home_arn=home_arn)
+    except EvidenceError as error:
+        return _unproven(champion, error)
+    return _score(report, settings.metric_name, champion)
 
 
-def _score(mlflow: ModelRegistry, metric: str, model_version: Mapping[str, Any], version: str) -> Score:
+def _score(report: EvidenceReport, metric: str, model_version: Mapping[str, Any]) -> Score:
+    # The Evaluate step's test-set value, the one the pipeline's metric check compared.
+    return Score(
+        version=str(model_version.get("version")),
+        value=report.metric(metric),
+        run_id=report.mlflow_run_id,
+        provenance=report.provenance(),
+    )
+
+
+def _unproven(model_version: Mapping[str, Any], error: EvidenceError) -> Score:
     run_id = model_version.get("run_id") or None
-    if not run_id:
-        return Score(version=version, value=None, run_id=None)
-    metrics = mlflow.get_run_metrics(str(run_id))
-    # The pipeline's Register step logs the test-set value the metric check passed as
-    # `test_<metric>`; versions registered another way only carry the bare (validation) value.
-    value = metrics.get(TEST_METRIC_PREFIX + metric, metrics.get(metric))
-    if value is None or not math.isfinite(value):
-        return Score(version=version, value=None, run_id=str(run_id))
-    return Score(version=version, value=float(value), run_id=str(run_id))
+    return Score(
+        version=str(model_version.get("version")),
+        value=None,
+        run_id=None if run_id is None else str(run_id),
+        missing=str(error),
+        unproven=True,
+    )
 
 
 def _number(value: float | None) -> str:

@@ -31,12 +31,16 @@ then checked two ways:
     (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateModelPackage.html):
     CustomerMetadataProperties at most 50 entries (carried by the model, checked here).
 
+The gate and the deployer verify a package's evidence before they act (DescribePipelineExecution,
+GetObject, HeadObject); those requests are recorded and checked the same way.
+
 Settings are taken to the extremes configuration validation allows: canary on 1, 2 and 4
 instances, linear steps of 10 and 50 percent with the waits at their maximum, serverless.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from datetime import UTC, datetime
@@ -47,10 +51,12 @@ import pytest
 from deployer import logic as deployer
 from deployer.models import EndpointStateDetail
 from deployer.models import ModelPackageDetail as ApprovedPackage
+from jobs import write_evidence
 from model_gate import logic as gate
 from model_gate.models import ModelPackageDetail as PendingPackage
 from platform_common import domain_events
 from platform_common.catalog import Catalog, ModelSettings
+from platform_common.evidence import EXECUTION_KEY, EvidenceStore, evidence_key
 from retraining_trigger import logic as trigger
 from retraining_trigger.models import RetrainingRequestedEvent
 from stacks.config import ConfigError, load_environment
@@ -71,6 +77,48 @@ INFERENCE_SPECIFICATION = {
     "SupportedContentTypes": ["text/csv"],
     "SupportedResponseMIMETypes": ["text/csv"],
 }
+ARTIFACT_BUCKET = f"{LONGEST_PREFIX}-{LONGEST_ENVIRONMENT}-mlflow-artifacts-{ACCOUNT}-{REGION}"
+SERVING_IMAGE = f"141502667606.dkr.ecr.{REGION}.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+EXECUTION_ID = "k3x9q2w7zv1a"
+
+
+class Evidence:
+    """One pipeline execution of a model, as SageMaker and S3 answer for it, with recording clients."""
+
+    def __init__(self, settings: ModelSettings, sagemaker: RecordingClient) -> None:
+        self.arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{settings.pipeline_name}/execution/{EXECUTION_ID}"
+        key = f"pipelines/{settings.name}/{EXECUTION_ID}/train/pipelines-{EXECUTION_ID}-Train/output/model.tar.gz"
+        self.artifact_uri = f"s3://{ARTIFACT_BUCKET}/{key}"
+        version_id, etag = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", '"9b2cf535f27731c974343645a3985328"'
+        report = write_evidence.build_report(
+            model=settings.name,
+            execution_arn=self.arn,
+            run_id="run0003",
+            evaluation={"metrics": {settings.metric_name: {"value": 0.95}}},
+            artifact={"uri": self.artifact_uri, "version_id": version_id, "etag": etag, "sha256": "0" * 64, "size": 9},
+            serving_image=SERVING_IMAGE,
+        )
+        body = json.dumps(report).encode()
+        sagemaker.answers["DescribePipelineExecution"] = {
+            "PipelineArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{settings.pipeline_name}",
+            "PipelineExecutionArn": self.arn,
+        }
+        self.s3 = RecordingClient(
+            "s3",
+            answers={
+                "GetObject": lambda _: {"Body": io.BytesIO(body)},
+                "HeadObject": {"VersionId": version_id, "ETag": etag},
+            },
+        )
+        self.store = EvidenceStore(ARTIFACT_BUCKET, self.s3, sagemaker)
+        self.key = evidence_key(settings.name, EXECUTION_ID)
+
+    def specification(self) -> dict[str, Any]:
+        return {
+            "Containers": [{"Image": SERVING_IMAGE, "ModelDataUrl": self.artifact_uri}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        }
 
 
 def longest_settings(**overrides: Any) -> ModelSettings:
@@ -323,18 +371,17 @@ def gate_update(existing_entries: int) -> tuple[dict[str, str], dict[str, Any], 
     settings = longest_settings(approval_mode="auto")
     arn = package_arn(settings.name, 3)
     metadata = {f"owner-key-{index:02d}": f"value {index}" for index in range(existing_entries)}
-    sagemaker = RecordingClient(
-        "sagemaker",
-        answers={
-            "DescribeModelPackage": {
-                "ModelApprovalStatus": "PendingManualApproval",
-                "ModelPackageStatus": "Completed",
-                "CustomerMetadataProperties": metadata,
-            }
-        },
-    )
+    sagemaker = RecordingClient("sagemaker")
+    evidence = Evidence(settings, sagemaker)
+    sagemaker.answers["DescribeModelPackage"] = {
+        "ModelPackageArn": arn,
+        "ModelApprovalStatus": "PendingManualApproval",
+        "ModelPackageStatus": "Completed",
+        "CustomerMetadataProperties": metadata,
+        "InferenceSpecification": evidence.specification(),
+    }
     mlflow = FakeMlflow()
-    mlflow.add_version(settings.name, 3, {"accuracy": 0.95})
+    mlflow.add_version(settings.name, 3, {"accuracy": 0.95}, tags={EXECUTION_KEY: evidence.arn})
     detail = PendingPackage.model_validate(
         {
             "ModelPackageGroupName": f"{settings.name}-1a2b3c",
@@ -343,9 +390,13 @@ def gate_update(existing_entries: int) -> tuple[dict[str, str], dict[str, Any], 
         }
     )
 
-    gate.evaluate_package(detail, settings, sagemaker=sagemaker, mlflow=mlflow, publish=lambda _: None)
+    gate.evaluate_package(
+        detail, settings, sagemaker=sagemaker, mlflow=mlflow, evidence=evidence.store, publish=lambda _: None
+    )
     (update,) = sagemaker.sent("UpdateModelPackage")
-    return metadata, update, all_problems("sagemaker", sagemaker)
+    assert update["ModelApprovalStatus"] == "Approved", update.get("ApprovalDescription")
+    assert evidence.s3.sent("GetObject") == [{"Bucket": ARTIFACT_BUCKET, "Key": evidence.key}]
+    return metadata, update, all_problems("sagemaker", sagemaker) + all_problems("s3", evidence.s3)
 
 
 def test_the_gate_decision_fits_update_model_package_however_much_metadata_the_package_has() -> None:

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from platform_common import domain_events
 from stacks.constructs.managed_mlflow import model_package_group_suffix
 from tests.cfn import ACCOUNT, REGION, Resolver
 from tests.handlers.conftest import FakeLambdaContext, load_event
@@ -154,6 +155,23 @@ def test_pipeline_failure_is_notified(routed: Any) -> None:
     }
     routed.put(event)
     assert set(routed.matched()) == {"mlops-dev-notify-pipeline-failed", "mlops-dev-audit-pipelines"}
+
+
+@pytest.mark.parametrize(
+    ("detail_type", "expected"),
+    [
+        (domain_events.MODEL_REJECTED, {"mlops-dev-audit-platform", "mlops-dev-notify-decisions"}),
+        # Data scientists' experiment versions become packages all the time: audited, nobody e-mailed.
+        (domain_events.MODEL_PROVENANCE_REJECTED, {"mlops-dev-audit-platform"}),
+    ],
+)
+def test_rejections_of_versions_the_pipeline_did_not_produce_are_audited_not_notified(
+    routed: Any, detail_type: str, expected: set[str]
+) -> None:
+    # Given the gate's rejection on the platform bus, when it is routed, then only the expected rules take it
+    detail = {"model": "churn", "version": 7, "reason": "not produced by the model's pipeline"}
+    routed.put({"source": domain_events.SOURCE, "detail-type": detail_type, "detail": detail}, "mlops-dev-platform")
+    assert set(routed.matched()) == expected
 
 
 def _function(templates: dict[str, dict[str, Any]], resolver: Resolver, name: str) -> tuple[str, dict[str, str]]:
