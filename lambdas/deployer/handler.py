@@ -55,6 +55,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     from deployer import logic
     from deployer.models import APPROVED, EVENT_MODELS, EndpointStateChangeEvent, ModelPackageStateChangeEvent
     from platform_common.catalog import UnknownModelError
+    from platform_common.evidence import EvidenceStore
 
     publish = functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name)
     raw = event if isinstance(event, dict) else {}
@@ -106,6 +107,9 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             package,
             model,
             sagemaker=runtime.client("sagemaker"),
+            evidence=EvidenceStore(
+                runtime.require_env(env_names.ARTIFACT_BUCKET_NAME), runtime.client("s3"), runtime.client("sagemaker")
+            ),
             publish=publish,
             execution_role_arn=runtime.require_env(env_names.MODEL_EXECUTION_ROLE_ARN),
             correlation_id=parsed.id,

@@ -56,6 +56,7 @@ from platform_common import domain_events
 from platform_common.catalog import ModelSettings
 from platform_common.deployment_policy import DeploymentPolicyError
 from platform_common.domain_events import DomainEvent
+from platform_common.evidence import EvidenceError, EvidenceStore, verify_artifact
 from platform_common.package_link import PackageLinkError, find_version, tag_value
 
 CHAMPION_ALIAS = "champion"
@@ -129,6 +130,7 @@ def deploy_approved(
     settings: ModelSettings,
     *,
     sagemaker: Any,
+    evidence: EvidenceStore,
     publish: Publisher,
     execution_role_arn: str,
     correlation_id: str | None = None,
@@ -199,6 +201,12 @@ def deploy_approved(
         if status in BUSY_STATUSES:
             raise EndpointBusyError(endpoint_name, status, version)
 
+    try:
+        # Whoever approved it, only the artifact version the model's pipeline evaluated is served.
+        verify_artifact(evidence, settings, package)
+    except EvidenceError as error:
+        reason = f"version {version} is not deployed: {error}. Nothing was created"
+        return finish("failed", domain_events.DEPLOYMENT_FAILED, reason, provenance=error.code)
     tags = version_tags(settings, version, detail.arn)
     # Earlier attempts may have got this far before failing; what exists is reused.
     if _describe_or_none(sagemaker.describe_model, ModelName=name) is None:

@@ -72,11 +72,6 @@ MAX_WAIT_SECONDS = 3600
 LONGEST_PREFIX = prefix_of(longest_prefix())
 LONGEST_MODEL = "m" * longest_model_name()
 ENDPOINT_PREFIX = f"{LONGEST_PREFIX}-{LONGEST_ENVIRONMENT}"
-INFERENCE_SPECIFICATION = {
-    "Containers": [{"Image": f"141502667606.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1"}],
-    "SupportedContentTypes": ["text/csv"],
-    "SupportedResponseMIMETypes": ["text/csv"],
-}
 ARTIFACT_BUCKET = f"{LONGEST_PREFIX}-{LONGEST_ENVIRONMENT}-mlflow-artifacts-{ACCOUNT}-{REGION}"
 SERVING_IMAGE = f"141502667606.dkr.ecr.{REGION}.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 EXECUTION_ID = "k3x9q2w7zv1a"
@@ -173,9 +168,9 @@ def guardrail_problems(update: dict[str, Any], variant: dict[str, Any]) -> list[
     return found
 
 
-def sagemaker_for_deploy(*, endpoint_exists: bool) -> RecordingClient:
-    """SageMaker with an approved package and, maybe, an endpoint in service on version 2."""
-    package = {"ModelApprovalStatus": "Approved", "InferenceSpecification": INFERENCE_SPECIFICATION}
+def sagemaker_for_deploy(settings: ModelSettings, *, endpoint_exists: bool) -> tuple[RecordingClient, Evidence]:
+    """SageMaker with an approved, verified package and, maybe, an endpoint in service on version 2."""
+    package: dict[str, Any] = {"ModelApprovalStatus": "Approved", "ModelPackageArn": package_arn(settings.name, 3)}
 
     def endpoint(params: dict[str, Any]) -> dict[str, Any]:
         if not endpoint_exists:
@@ -187,7 +182,7 @@ def sagemaker_for_deploy(*, endpoint_exists: bool) -> RecordingClient:
             "EndpointStatus": "InService",
         }
 
-    return RecordingClient(
+    sagemaker = RecordingClient(
         "sagemaker",
         answers={
             "DescribeModelPackage": package,
@@ -196,6 +191,11 @@ def sagemaker_for_deploy(*, endpoint_exists: bool) -> RecordingClient:
             "DescribeEndpointConfig": not_found("DescribeEndpointConfig"),
         },
     )
+    evidence = Evidence(settings, sagemaker)
+    package.update(
+        InferenceSpecification=evidence.specification(), CustomerMetadataProperties={EXECUTION_KEY: evidence.arn}
+    )
+    return sagemaker, evidence
 
 
 def deploy(settings: ModelSettings, *, endpoint_exists: bool = True) -> tuple[RecordingClient, list[Any]]:
@@ -208,11 +208,17 @@ def deploy(settings: ModelSettings, *, endpoint_exists: bool = True) -> tuple[Re
             "ModelApprovalStatus": "Approved",
         }
     )
-    sagemaker = sagemaker_for_deploy(endpoint_exists=endpoint_exists)
+    sagemaker, evidence = sagemaker_for_deploy(settings, endpoint_exists=endpoint_exists)
     published: list[Any] = []
     deployer.deploy_approved(
-        detail, settings, sagemaker=sagemaker, publish=published.append, execution_role_arn=ROLE_ARN
+        detail,
+        settings,
+        sagemaker=sagemaker,
+        evidence=evidence.store,
+        publish=published.append,
+        execution_role_arn=ROLE_ARN,
     )
+    assert all_problems("s3", evidence.s3) == []
     return sagemaker, published
 
 

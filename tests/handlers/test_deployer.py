@@ -22,9 +22,10 @@ from deployer.models import EndpointStateDetail, ModelPackageDetail
 from platform_common import domain_events, runtime
 from platform_common.catalog import ModelSettings
 from platform_common.deployment_policy import PROVISIONING_ALLOWANCE_SECONDS, DeploymentPolicyError
+from platform_common.evidence import EvidenceStore
 from tests.handlers.conftest import ACCOUNT, BUS_NAME, REGION, example_settings, load_event, put_catalog
 from tests.handlers.fakes import FakeMlflow
-from tests.handlers.test_model_gate import INFERENCE_SPECIFICATION
+from tests.handlers.provenance import Execution, Pipelines
 
 GROUP = "churn-1a2b3c"
 PACKAGE_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/3"
@@ -77,16 +78,36 @@ def sagemaker(aws: None, handler_env: None) -> Any:
     return boto3.client("sagemaker", region_name=REGION)
 
 
-def approve_packages(sagemaker: Any, *, inference_specification: bool = True, count: int = 3) -> str:
-    """A group of `count` approved packages; returns the ARN of the last one."""
+def approve_packages(
+    sagemaker: Any, *, inference_specification: bool = True, count: int = 3, verified: bool = True
+) -> str:
+    """A group of `count` approved packages, each from its own pipeline execution; returns the ARN of the last one.
+
+    `verified` packages carry the execution the gate verified, as the gate records it on approval.
+    """
+    pipelines = Pipelines()
     sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
     arn = ""
-    for _ in range(count):
-        extra = {"InferenceSpecification": INFERENCE_SPECIFICATION} if inference_specification else {}
+    for version in range(1, count + 1):
+        execution = pipelines.execute("churn", metrics={"accuracy": 0.95}, run_id=f"run{version:04d}")
+        extra: dict[str, Any] = {}
+        if inference_specification:
+            extra["InferenceSpecification"] = execution.inference_specification()
+        if verified:
+            extra["CustomerMetadataProperties"] = execution.claim()
         arn = sagemaker.create_model_package(ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved", **extra)[
             "ModelPackageArn"
         ]
     return str(arn)
+
+
+def unused_evidence_store() -> EvidenceStore:
+    """For paths that end before anything is verified: any call fails the test."""
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    s3 = boto3.client("s3", region_name=REGION)
+    Stubber(sagemaker).activate()
+    Stubber(s3).activate()
+    return EvidenceStore("unused", s3, sagemaker)
 
 
 def invoke(event: Any, lambda_context: Any) -> dict[str, Any]:
@@ -399,14 +420,21 @@ def test_an_approval_for_an_unknown_group_is_rejected(
     assert [e["detail-type"] for e in published()] == [domain_events.EVENT_REJECTED]
 
 
-def _package_description(status: str = "Approved") -> dict[str, Any]:
+def _package_description(status: str = "Approved", execution: Execution | None = None) -> dict[str, Any]:
+    """DescribeModelPackage of package 3, produced by `execution` (any execution when the path never verifies)."""
+    specification = (
+        execution.inference_specification()
+        if execution
+        else {"Containers": [{"Image": "image", "ModelDataUrl": "s3://bucket/key"}]}
+    )
     return {
         "ModelPackageName": GROUP,
         "ModelPackageGroupName": GROUP,
         "ModelPackageVersion": 3,
         "ModelPackageArn": PACKAGE_ARN,
         "CreationTime": NOW,
-        "InferenceSpecification": INFERENCE_SPECIFICATION,
+        "InferenceSpecification": specification,
+        "CustomerMetadataProperties": execution.claim() if execution else {},
         "ModelPackageStatus": "Completed",
         "ModelPackageStatusDetails": {"ValidationStatuses": []},
         "ModelApprovalStatus": status,
@@ -507,10 +535,15 @@ def test_an_existing_endpoint_is_updated_blue_green_with_the_catalog_strategy(
     expected_variant: dict[str, Any],
     expected_deployment_config: dict[str, Any] | None,
 ) -> None:
-    # Given an endpoint in service on v2 (moto has no UpdateEndpoint, so every call is stubbed)
+    # Given an endpoint in service on v2 (moto has no UpdateEndpoint, so every call is stubbed), and v3's
+    # pipeline execution with its evidence (in moto)
+    pipelines = Pipelines()
+    execution = pipelines.execute("churn", metrics={"accuracy": 0.95}, run_id="run0003")
     client = boto3.client("sagemaker", region_name=REGION)
     stubber = Stubber(client)
-    stubber.add_response("describe_model_package", _package_description(), {"ModelPackageName": PACKAGE_ARN})
+    stubber.add_response(
+        "describe_model_package", _package_description(execution=execution), {"ModelPackageName": PACKAGE_ARN}
+    )
     stubber.add_response(
         "describe_endpoint", _endpoint_description("InService", "mlops-dev-churn-v2"), {"EndpointName": ENDPOINT}
     )
@@ -551,7 +584,12 @@ def test_an_existing_endpoint_is_updated_blue_green_with_the_catalog_strategy(
     # When v3 is deployed
     with stubber:
         outcome = logic.deploy_approved(
-            _approved_detail(), settings, sagemaker=client, publish=events.append, execution_role_arn=ROLE_ARN
+            _approved_detail(),
+            settings,
+            sagemaker=client,
+            evidence=pipelines.store(),
+            publish=events.append,
+            execution_role_arn=ROLE_ARN,
         )
 
     # Then exactly those requests were made, and DeploymentStarted names the update
@@ -584,7 +622,12 @@ def test_a_redelivered_approval_does_not_update_again(aws: None, endpoint: dict[
     # When the approval arrives again
     with stubber:
         outcome = logic.deploy_approved(
-            _approved_detail(), example_settings(), sagemaker=client, publish=events.append, execution_role_arn=ROLE_ARN
+            _approved_detail(),
+            example_settings(),
+            sagemaker=client,
+            evidence=unused_evidence_store(),
+            publish=events.append,
+            execution_role_arn=ROLE_ARN,
         )
 
     # Then the deployer only looked, and says why it did nothing
@@ -608,7 +651,12 @@ def test_a_busy_endpoint_raises_so_the_approval_is_retried(aws: None) -> None:
     # When v3 is approved, then the deployer raises before creating anything
     with stubber, pytest.raises(logic.EndpointBusyError, match="is Updating"):
         logic.deploy_approved(
-            _approved_detail(), example_settings(), sagemaker=client, publish=events.append, execution_role_arn=ROLE_ARN
+            _approved_detail(),
+            example_settings(),
+            sagemaker=client,
+            evidence=unused_evidence_store(),
+            publish=events.append,
+            execution_role_arn=ROLE_ARN,
         )
     stubber.assert_no_pending_responses()
     assert events == []
@@ -626,7 +674,12 @@ def test_a_failed_endpoint_is_reported_not_updated(aws: None) -> None:
     # When v3 is approved
     with stubber:
         outcome = logic.deploy_approved(
-            _approved_detail(), example_settings(), sagemaker=client, publish=events.append, execution_role_arn=ROLE_ARN
+            _approved_detail(),
+            example_settings(),
+            sagemaker=client,
+            evidence=unused_evidence_store(),
+            publish=events.append,
+            execution_role_arn=ROLE_ARN,
         )
 
     # Then nothing is created and DeploymentFailed carries the endpoint's reason
@@ -974,3 +1027,113 @@ def test_malformed_endpoint_events_are_rejected_without_side_effects(
     assert outcome["action"] == "event_rejected"
     assert mlflow.writes == []
     assert [e["detail-type"] for e in published()] == [domain_events.EVENT_REJECTED]
+
+
+# Provenance: only the artifact version the model's pipeline evaluated is served
+
+
+def deploy_package_made_by(sagemaker: Any, lambda_context: Any, **package: Any) -> dict[str, Any]:
+    """Approve package 3 (two earlier packages before it) as given, and hand the approval to the deployer."""
+    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    for _ in range(2):
+        sagemaker.create_model_package(ModelPackageGroupName=GROUP, ModelApprovalStatus="Rejected")
+    sagemaker.create_model_package(ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved", **package)
+    put_catalog(example_settings())
+    return invoke(load_event("model_package_approved"), lambda_context)
+
+
+def assert_nothing_created(sagemaker: Any) -> None:
+    assert sagemaker.list_models()["Models"] == []
+    assert sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sagemaker.list_endpoints()["Endpoints"] == []
+
+
+def test_an_approved_package_the_gate_never_verified_is_not_deployed(
+    sagemaker: Any, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given a data scientist's package approved by hand: it names no verified execution
+    pipelines = Pipelines()
+    experiment = pipelines.execute("churn", metrics={"accuracy": 0.99}, run_id="experiment42", evidence=False)
+
+    # When the approval reaches the deployer
+    outcome = deploy_package_made_by(
+        sagemaker, lambda_context, InferenceSpecification=experiment.inference_specification()
+    )
+
+    # Then nothing is created and the reason says what is missing
+    assert_nothing_created(sagemaker)
+    (failed,) = published()
+    assert failed["detail-type"] == domain_events.DEPLOYMENT_FAILED
+    assert failed["provenance"] == "no-claim"
+    assert failed["reason"].startswith(f"version 3 is not deployed: model package {PACKAGE_ARN} carries no ")
+    assert outcome["action"] == "failed"
+
+
+def test_an_artifact_overwritten_after_evaluation_is_not_deployed(
+    sagemaker: Any, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given the pipeline's verified package, whose artifact was then replaced in S3
+    pipelines = Pipelines()
+    execution = pipelines.execute("churn", metrics={"accuracy": 0.95}, run_id="run0003")
+    replaced = pipelines.overwrite_artifact(execution)
+
+    # When the approval reaches the deployer
+    deploy_package_made_by(
+        sagemaker,
+        lambda_context,
+        InferenceSpecification=execution.inference_specification(),
+        CustomerMetadataProperties=execution.claim(),
+    )
+
+    # Then nothing is created, and both versions are named
+    assert_nothing_created(sagemaker)
+    (failed,) = published()
+    assert failed["provenance"] == "artifact-changed"
+    assert f"is now version {replaced}" in failed["reason"]
+    assert f"evaluated version {execution.artifact_version_id}" in failed["reason"]
+
+
+def test_a_package_serving_another_artifact_than_its_execution_evaluated_is_not_deployed(
+    sagemaker: Any, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given a package that names a real execution but serves another artifact
+    pipelines = Pipelines()
+    execution = pipelines.execute("churn", metrics={"accuracy": 0.95}, run_id="run0003")
+    other = pipelines.execute("churn", metrics={"accuracy": 0.70}, run_id="run0004")
+
+    # When the approval reaches the deployer
+    deploy_package_made_by(
+        sagemaker,
+        lambda_context,
+        InferenceSpecification=other.inference_specification(),
+        CustomerMetadataProperties=execution.claim(),
+    )
+
+    # Then nothing is created
+    assert_nothing_created(sagemaker)
+    (failed,) = published()
+    assert failed["provenance"] == "evidence-mismatch"
+    assert f"serves {other.artifact_uri}, but the pipeline evaluated {execution.artifact_uri}" in failed["reason"]
+
+
+def test_the_pipelines_verified_package_is_deployed_from_the_evaluated_artifact(
+    sagemaker: Any, published: Callable[[], list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    # Given the pipeline's package, approved by the gate with the verified execution recorded
+    pipelines = Pipelines()
+    execution = pipelines.execute("churn", metrics={"accuracy": 0.95}, run_id="run0003")
+
+    # When the approval reaches the deployer
+    outcome = deploy_package_made_by(
+        sagemaker,
+        lambda_context,
+        InferenceSpecification=execution.inference_specification(),
+        CustomerMetadataProperties=execution.claim(),
+    )
+
+    # Then the model wraps that package
+    assert outcome["action"] == "created"
+    model = sagemaker.describe_model(ModelName="mlops-dev-churn-v3")
+    assert model["Containers"] == [{"ModelPackageName": PACKAGE_ARN}]
+    package = sagemaker.describe_model_package(ModelPackageName=PACKAGE_ARN)
+    assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == execution.artifact_uri
