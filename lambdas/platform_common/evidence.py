@@ -70,8 +70,11 @@ _EXECUTION_ARN = re.compile(
 )
 _HOME_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):")
 _S3_URI = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.+)$")
-# DescribePipelineExecution answers an unknown execution with ResourceNotFound (documented) or,
-# for an ARN SageMaker cannot resolve, ValidationException.
+# An execution SageMaker does not know: the pipeline-execution calls document ResourceNotFound
+# ("Resource being access is not found", SageMaker API Reference,
+# "DescribePipelineDefinitionForExecution"), while other SageMaker Describe calls answer an
+# unknown resource with ValidationException ("Could not find ..."), as the deployer already
+# sees for models and endpoints. Either way the claim names no execution of this pipeline.
 _UNKNOWN_EXECUTION_CODES = frozenset({"ResourceNotFound", "ValidationException"})
 # S3 answers a missing key with 404 only to a caller that may list the bucket, and with 403
 # otherwise (Amazon S3 API Reference, "GetObject": "If you don't have the s3:ListBucket
