@@ -26,6 +26,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from platform_common import domain_events, env_names
+from platform_common.evidence import EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX
 from platform_common.promotion import RECONCILE_INTERVAL_MINUTES
 from stacks import event_patterns, monitoring, naming
 from stacks.compliance import (
@@ -34,7 +35,7 @@ from stacks.compliance import (
     acknowledge_resource_policy_wildcards,
 )
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
-from stacks.constructs.managed_mlflow import mlflow_api_statement, registered_package_names
+from stacks.constructs.managed_mlflow import UNKNOWN_SUFFIX, mlflow_api_statement, registered_package_names
 from stacks.constructs.ml_roles import MlServiceRoles
 from stacks.constructs.model_locks import ModelLocks
 from stacks.constructs.persona_roles import MLFLOW_ALIAS_ACTIONS, MLFLOW_READ_ACTIONS
@@ -116,10 +117,13 @@ class AutomationStack(Stack):
                                                                      resource_name=f"{prefix}-*")}},
         ))  # fmt: skip
 
+        # Exact groups for the pipeline role's registration records; an App's suffix is matched by length.
+        registered_groups = [f"{m.name}-{package_group_suffix or UNKNOWN_SUFFIX}" for m in models]
         self.roles = MlServiceRoles(
-            self, "ServiceRoles", resource_prefix=prefix, data_bucket_name=naming.data_bucket_name(config),
+            self, "ServiceRoles", resource_prefix=prefix, pipeline_role_name=naming.pipeline_role_name(config),
+            data_bucket_name=naming.data_bucket_name(config),
             datasets_prefix=DATASETS_PREFIX, artifact_bucket_name=naming.artifact_bucket_name(config),
-            key=data_key, mlflow_arn=mlflow_arn, mlflow_kind=config.mlflow.kind,
+            key=data_key, mlflow_arn=mlflow_arn, mlflow_kind=config.mlflow.kind, package_groups=registered_groups,
             job_instance_types=[t for m in models for t in (m.training.instance_type, m.processing.instance_type)],
         )  # fmt: skip
 
@@ -150,6 +154,7 @@ class AutomationStack(Stack):
             **common_env,
             env_names.MLFLOW_TRACKING_SERVER_ARN: mlflow_arn,
             env_names.MODEL_LOCK_TABLE_NAME: self.model_locks.table.table_name,
+            env_names.ARTIFACT_BUCKET_NAME: naming.artifact_bucket_name(config),
         }
         self.gate = self._function(MODEL_GATE, code, promotion_env)
         self.deployer = self._function(
@@ -158,6 +163,7 @@ class AutomationStack(Stack):
         for function in (self.trigger, self.gate, self.deployer):
             self.model_locks.grant_items(function)
         self._grant_handlers(mlflow_arn)
+        self._grant_evidence_reads(data_key)
         self._route_events()
         self._audit()
         self._notify()
@@ -381,6 +387,44 @@ class AutomationStack(Stack):
                                        arn_format=ArnFormat.COLON_RESOURCE_NAME)]),
             "Rollback alarms are created per model by the model stacks, named <prefix>-<env>-<model>-*.",
         )  # fmt: skip
+
+    def _grant_evidence_reads(self, data_key: kms.IKey) -> None:
+        """Let the gate and the deployer verify evidence (and the deployer the artifact) with their own roles."""
+        prefix = self.config.resource_prefix
+        bucket = naming.artifact_bucket_name(self.config)
+        bucket_arn = f"arn:{Aws.PARTITION}:s3:::{bucket}"
+        # DescribePipelineExecution is authorised on resource type pipeline-execution,
+        # pipeline/<name>/execution/<id> (Service Authorization Reference, "Actions, resources, and
+        # condition keys for Amazon SageMaker AI").
+        executions = self.format_arn(service="sagemaker", resource="pipeline", resource_name=f"{prefix}-*/execution/*")
+        readable = {self.gate: [EVIDENCE_PREFIX], self.deployer: [EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX]}
+        for function, prefixes in readable.items():
+            function.allow(
+                iam.PolicyStatement(
+                    sid="VerifyPipelineExecutions",
+                    actions=["sagemaker:DescribePipelineExecution"],
+                    resources=[executions],
+                ),
+                "Executions are named by SageMaker at run time; limited to this environment's pipelines.",
+            )
+            function.allow(
+                iam.PolicyStatement(
+                    sid="ReadEvidence",
+                    actions=["s3:GetObject"],
+                    resources=[f"{bucket_arn}/{name}/*" for name in prefixes],
+                ),
+                "Reports and artifacts are keyed per model and execution; the key is derived from a verified "
+                "execution. The function is shared by every model, so its policy stays the same size as models "
+                "are added.",
+            )
+            function.allow(
+                iam.PolicyStatement(
+                    sid="DecryptEvidence",
+                    actions=["kms:Decrypt"],
+                    resources=[data_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+                )
+            )
 
     def _rule(
         self,

@@ -9,10 +9,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from platform_common.evidence import EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX
 from stacks.compliance import acknowledge, acknowledge_default_key_policy
 from stacks.config import EnvironmentConfig
-from stacks.constructs.secure_bucket import SecureBucket
-from stacks.naming import access_log_bucket_name, artifact_bucket_name, data_bucket_name
+from stacks.constructs.secure_bucket import SecureBucket, reserve_prefixes
+from stacks.naming import access_log_bucket_name, artifact_bucket_name, data_bucket_name, pipeline_role_arn
 
 DATASETS_PREFIX = "datasets/"
 MLFLOW_ARTIFACTS_PREFIX = "mlflow"
@@ -65,6 +66,13 @@ class DataStack(Stack):
             access_log_bucket=self.access_log_bucket,
             retention=config.retention,
         ).bucket
+        # What the approval gate and the deployer believe (evidence reports) and what they deploy
+        # (model artifacts): written by the pipeline role alone, whatever any identity policy grants.
+        reserve_prefixes(
+            self.artifact_bucket,
+            prefixes=(EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX),
+            writer_arn=pipeline_role_arn(config),
+        )
         self.data_bucket = SecureBucket(
             self,
             "DataBucket",

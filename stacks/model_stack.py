@@ -80,10 +80,11 @@ class ModelStack(Stack):
                 processing=model.processing.image_uri or "${DefaultImage}",
             ),
             mlflow_server_version=config.mlflow.version,
+            automatic_model_registration=config.mlflow.automatic_model_registration,
         )
         self.pipeline = sagemaker.CfnPipeline(
             self, "Pipeline", pipeline_name=pipeline_name, role_arn=role_arn,
-            pipeline_description=f"Retrains {model.name}: prepare, train, evaluate, check {model.metric.name}, register",
+            pipeline_description=f"Retrains {model.name}: prepare, train, evaluate, check {model.metric.name}, evidence, register",
             pipeline_definition={"PipelineDefinitionBody": Fn.sub(json.dumps(definition), variables)},
         )  # fmt: skip
 

@@ -74,6 +74,17 @@ def platform_bus_name(config: EnvironmentConfig) -> str:
     return f"{config.resource_prefix}-platform"
 
 
+def pipeline_role_name(config: EnvironmentConfig) -> str:
+    """The role every model's pipeline and its jobs run as: the only writer of evidence and pipeline outputs."""
+    return f"{config.resource_prefix}-pipeline-execution"
+
+
+def pipeline_role_arn(config: EnvironmentConfig) -> str:
+    """The pipeline role's ARN, built from its name so a bucket policy can name it without a stack reference."""
+    account, _ = _account_and_region()
+    return f"arn:{Aws.PARTITION}:iam::{account}:role/{pipeline_role_name(config)}"
+
+
 def pipeline_name(config: EnvironmentConfig, model: str) -> str:
     return f"{config.resource_prefix}-{model}"
 

@@ -15,11 +15,18 @@ Shape of the pipeline:
 - `Evaluate` (processing) scores the trained model on the test split and writes
   `evaluation.json`, declared as a property file.
 - `CheckMetric` (condition) compares the gate metric from that file with `MetricThreshold`.
-  When it passes, `Register` (processing) logs the test metrics to the run, attaches an
+  When it passes, `Evidence` (processing, platform code: jobs/write_evidence.py) writes the
+  execution's evidence report to `evidence/<model>/<execution id>/evaluation.json`: the metrics,
+  the model artifact with its S3 VersionId and SHA-256, the serving image, the execution and the
+  MLflow run. Then `Register` (processing) logs the test metrics to the run, attaches an
   inference specification to the logged model (the serving image and the model artifact), and
-  registers the run's model as a new MLflow model version, tagged with those metrics and the
-  trigger. When it misses, `MetricCheckFailed` fails the execution with the metric, its value
-  and the threshold in the message.
+  registers the run's model as a new MLflow model version, tagged with those metrics, the
+  trigger, the execution and the evidence URI; it takes the report as an input, so it starts
+  only once the report exists. When the check misses, `MetricCheckFailed` fails the execution
+  with the metric, its value and the threshold in the message.
+
+The approval gate and the deployer believe only that report (lambdas/platform_common/evidence.py):
+only the pipeline role can write under `evidence/` and `pipelines/`.
 
 Registering only in the passing branch matters because, with automatic model registration, a
 new MLflow version becomes a SageMaker model package awaiting approval, which the approval
@@ -52,6 +59,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from platform_common.evidence import EVIDENCE_FILE as EVIDENCE_REPORT_FILE
+from platform_common.evidence import EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX
 from stacks.config import ModelConfig
 from stacks.mlflow_clients import client_for
 
@@ -75,12 +84,14 @@ STEP_TRAIN = "Train"
 STEP_EVALUATE = "Evaluate"
 STEP_CHECK_METRIC = "CheckMetric"
 STEP_METRIC_FAILED = "MetricCheckFailed"
+STEP_EVIDENCE = "Evidence"
 STEP_REGISTER = "Register"
 
 EVALUATION_OUTPUT = "evaluation"
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 EVALUATION_FILE = "evaluation.json"
 REGISTRATION_OUTPUT = "registration"
+EVIDENCE_OUTPUT = "evidence"
 # What train.py leaves in the model artifact for register.py: the MLflow run and logged model.
 MLFLOW_RUN_FILE = "mlflow_run.json"
 
@@ -95,6 +106,13 @@ ENV_PIPELINE_EXECUTION_ARN = "PIPELINE_EXECUTION_ARN"
 # register.py's inference specification: the image that serves the model and its artifact.
 ENV_SERVING_IMAGE_URI = "SERVING_IMAGE_URI"
 ENV_MODEL_DATA_URL = "MODEL_DATA_URL"
+# The Evidence step's model name, and what register.py tags the version with and links its package to.
+ENV_MODEL_NAME = "MODEL_NAME"
+ENV_EVIDENCE_URI = "EVIDENCE_URI"
+ENV_PACKAGE_LINK_TIMEOUT = "PACKAGE_LINK_TIMEOUT_SECONDS"
+# How long register.py waits for automatic registration to name the version's package before
+# it records the execution on the package; none when the environment does not register.
+PACKAGE_LINK_TIMEOUT_SECONDS = 300
 # Jobs in the platform's accounts send no usage data to the MLflow project.
 _NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 
@@ -109,6 +127,9 @@ SOURCE_ARCHIVE = "sourcedir.tar.gz"
 # The MLflow client bundle beside requirements.txt: the hashed lock and its wheels.
 CLIENT_LOCK_FILE = "requirements.lock"
 WHEELHOUSE_DIR = "wheelhouse"
+# The platform's own job scripts (jobs/), published into this sub-folder of each model's code.
+PLATFORM_CODE_DIR = "platform"
+EVIDENCE_SCRIPT = f"{PLATFORM_CODE_DIR}/write_evidence.py"
 
 # Paths inside the processing containers; the scripts use the same ones as their defaults.
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -122,6 +143,10 @@ EVALUATE_OUTPUT_DIR = f"{PROCESSING_ROOT}/evaluation"
 REGISTER_MODEL_DIR = f"{PROCESSING_ROOT}/model"
 REGISTER_EVALUATION_DIR = f"{PROCESSING_ROOT}/evaluation"
 REGISTER_OUTPUT_DIR = f"{PROCESSING_ROOT}/registration"
+REGISTER_EVIDENCE_DIR = f"{PROCESSING_ROOT}/evidence"
+EVIDENCE_MODEL_DIR = f"{PROCESSING_ROOT}/model"
+EVIDENCE_EVALUATION_DIR = f"{PROCESSING_ROOT}/evaluation"
+EVIDENCE_OUTPUT_DIR = f"{PROCESSING_ROOT}/evidence"
 
 # Metrics train.py prints as `validation:<name>=<value>`; SageMaker keeps them with the job.
 TRAINING_LOG_METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc")
@@ -149,11 +174,13 @@ def build_pipeline_definition(
     kms_key_arn: str,
     default_image_uris: DefaultImages,
     mlflow_server_version: str | None,
+    automatic_model_registration: bool = True,
 ) -> JsonObject:
     """The pipeline definition of `model`, as a JSON-serializable dict.
 
     `code_prefix_uri` is the S3 prefix holding the model's scripts and `sourcedir.tar.gz`;
-    intermediate data and the model artifact go under `s3://<artifact bucket>/pipelines/<model>/`.
+    intermediate data and the model artifact go under `s3://<artifact bucket>/pipelines/<model>/`,
+    the evidence report under `s3://<artifact bucket>/evidence/<model>/`.
     `mlflow_server_version` (`mlflow.version` of the configuration; None for an MLflow App) must
     have a pinned MLflow client (its lock is what the jobs install); a version without one is refused.
     """
@@ -174,9 +201,11 @@ def build_pipeline_definition(
         role_arn=role_arn,
         kms_key_arn=kms_key_arn,
         code_prefix=code_prefix_uri.rstrip("/") + "/",
-        output_root=f"s3://{artifact_bucket_name}/pipelines/{model.name}",
+        output_root=f"s3://{artifact_bucket_name}/{PIPELINE_OUTPUT_PREFIX}/{model.name}",
+        evidence_root=f"s3://{artifact_bucket_name}/{EVIDENCE_PREFIX}/{model.name}",
         training_image=model.training.image_uri or default_image_uris.training,
         processing_image=model.processing.image_uri or default_image_uris.processing,
+        package_link_timeout_seconds=PACKAGE_LINK_TIMEOUT_SECONDS if automatic_model_registration else 0,
     )
     return {
         "Version": DEFINITION_VERSION,
@@ -197,8 +226,10 @@ class _Context:
     kms_key_arn: str
     code_prefix: str
     output_root: str
+    evidence_root: str
     training_image: str
     processing_image: str
+    package_link_timeout_seconds: int
 
 
 def _require_text(**values: str) -> None:
@@ -438,12 +469,49 @@ def metric_json_path(metric_name: str) -> str:
     return f"metrics{key}.value"
 
 
+def _evaluation_uri() -> JsonObject:
+    return _get(f"Steps.{STEP_EVALUATE}.ProcessingOutputConfig.Outputs['{EVALUATION_OUTPUT}'].S3Output.S3Uri")
+
+
+def _evidence_uri() -> JsonObject:
+    return _get(f"Steps.{STEP_EVIDENCE}.ProcessingOutputConfig.Outputs['{EVIDENCE_OUTPUT}'].S3Output.S3Uri")
+
+
+def _evidence_step(context: _Context) -> JsonObject:
+    inputs = [
+        _s3_input("model", _model_artifact(), EVIDENCE_MODEL_DIR),
+        _s3_input(EVALUATION_OUTPUT, _evaluation_uri(), EVIDENCE_EVALUATION_DIR),
+    ]
+    # Not per step like the other outputs: the gate and the deployer derive this key from the
+    # execution they verified, and only the pipeline role may write below evidence/.
+    outputs = [
+        _s3_output(
+            EVIDENCE_OUTPUT,
+            EVIDENCE_OUTPUT_DIR,
+            _join([context.evidence_root, _get("Execution.PipelineExecutionId")], on="/"),
+        )
+    ]
+    environment = {
+        ENV_MODEL_NAME: context.model.name,
+        ENV_PIPELINE_EXECUTION_ARN: _get("Execution.PipelineExecutionArn"),
+        ENV_MODEL_DATA_URL: _model_artifact(),
+        ENV_SERVING_IMAGE_URI: context.training_image,
+    }
+    return {
+        "Name": STEP_EVIDENCE,
+        "Type": "Processing",
+        "Description": "Record what passed the check: metrics, the artifact's S3 version and hash, image, run.",
+        "Arguments": _processing_arguments(context, EVIDENCE_SCRIPT, inputs, outputs, environment=environment),
+    }
+
+
 def _register_step(context: _Context, tracking_server_arn: str) -> JsonObject:
-    evaluation = _get(f"Steps.{STEP_EVALUATE}.ProcessingOutputConfig.Outputs['{EVALUATION_OUTPUT}'].S3Output.S3Uri")
     inputs = [
         # The model artifact carries mlflow_run.json, which names the run and the model to register.
         _s3_input("model", _model_artifact(), REGISTER_MODEL_DIR),
-        _s3_input(EVALUATION_OUTPUT, evaluation, REGISTER_EVALUATION_DIR),
+        _s3_input(EVALUATION_OUTPUT, _evaluation_uri(), REGISTER_EVALUATION_DIR),
+        # Reading the report makes this step wait for it: no version exists before its evidence.
+        _s3_input(EVIDENCE_OUTPUT, _evidence_uri(), REGISTER_EVIDENCE_DIR),
     ]
     outputs = [
         _s3_output(
@@ -458,6 +526,8 @@ def _register_step(context: _Context, tracking_server_arn: str) -> JsonObject:
         # The inference specification: served by the image it was trained in, from its artifact.
         ENV_SERVING_IMAGE_URI: context.training_image,
         ENV_MODEL_DATA_URL: _model_artifact(),
+        ENV_EVIDENCE_URI: _join([_evidence_uri(), EVIDENCE_REPORT_FILE], on="/"),
+        ENV_PACKAGE_LINK_TIMEOUT: str(context.package_link_timeout_seconds),
         **_trigger_environment(),
         **_NO_TELEMETRY,
     }
@@ -494,7 +564,7 @@ def _check_metric_step(context: _Context, tracking_server_arn: str) -> JsonObjec
         "Description": f"Pass when test-set {gate.name} {symbol} {PARAM_METRIC_THRESHOLD}.",
         "Arguments": {
             "Conditions": [{"Type": comparison, "LeftValue": metric_value, "RightValue": threshold}],
-            "IfSteps": [_register_step(context, tracking_server_arn)],
+            "IfSteps": [_evidence_step(context), _register_step(context, tracking_server_arn)],
             "ElseSteps": [{"Name": STEP_METRIC_FAILED, "Type": "Fail", "Arguments": {"ErrorMessage": message}}],
         },
     }

@@ -7,6 +7,9 @@ scripts from there; script-mode training downloads only a gzipped tar of the sou
 version, and `wheelhouse/`, its wheels, downloaded here for the pipeline image's Python and
 platform and checked against the lock's hashes. The jobs install from these alone
 (requirements.txt: `--no-index --find-links wheelhouse --require-hashes -r requirements.lock`).
+The platform's own job scripts (jobs/, the pipeline's Evidence step) go beside them under
+`code/<model>/platform/`; a model folder of its own named `platform/` is refused, so model code
+can never stand in for them.
 
 Usage (credentials of the target account; the package index reachable from this machine):
 
@@ -33,6 +36,8 @@ from stacks.mlflow_clients import UnsupportedMlflowVersion, server_line
 from stacks.pipeline_definition import (
     CLIENT_LOCK_FILE,
     EVALUATE_SCRIPT,
+    EVIDENCE_SCRIPT,
+    PLATFORM_CODE_DIR,
     PREPARE_SCRIPT,
     REGISTER_SCRIPT,
     REQUIREMENTS_FILE,
@@ -54,6 +59,9 @@ from tools.client_bundle import (
 
 ROOT = Path(__file__).resolve().parent.parent
 ML_DIR = ROOT / "ml"
+JOBS_DIR = ROOT / "jobs"
+# The platform's scripts the pipeline runs, by their path under the code prefix.
+PLATFORM_SCRIPTS = {EVIDENCE_SCRIPT: JOBS_DIR / "write_evidence.py"}
 _SKIPPED = {"__pycache__", ".ipynb_checkpoints"}
 # requirements.txt must install the published bundle and nothing else, whatever the working directory.
 OFFLINE_REQUIREMENTS = ("--no-index", f"--find-links {WHEELHOUSE_DIR}", "--require-hashes", f"-r {CLIENT_LOCK_FILE}")
@@ -96,6 +104,11 @@ def check_model_code(model_dir: Path, files: Sequence[Path]) -> None:
         raise PublishError(
             f"{requirements}: got {given}; expected exactly these lines besides comments: "
             f"{list(OFFLINE_REQUIREMENTS)} (the jobs install the MLflow client offline from the published lock)"
+        )
+    reserved = sorted(name for name in names if Path(name).parts[0] == PLATFORM_CODE_DIR)
+    if reserved:
+        raise PublishError(
+            f"{model_dir / PLATFORM_CODE_DIR} is reserved for the platform's job scripts; rename that folder"
         )
 
 
@@ -145,10 +158,13 @@ def publish(
     archive = source_archive(scratch / SOURCE_ARCHIVE, members)
     prefix = f"code/{model}/"
     keys = []
-    for path, name in [*members, (archive, SOURCE_ARCHIVE)]:
+    for path, name in [*members, *[(path, relative) for relative, path in PLATFORM_SCRIPTS.items()]]:
         with path.open("rb") as body:
             s3.put_object(Bucket=bucket, Key=prefix + name, Body=body)
         keys.append(prefix + name)
+    with archive.open("rb") as body:
+        s3.put_object(Bucket=bucket, Key=prefix + SOURCE_ARCHIVE, Body=body)
+    keys.append(prefix + SOURCE_ARCHIVE)
     _remove_stale_wheels(s3, bucket, f"{prefix}{WHEELHOUSE_DIR}/", keep=set(keys))
     return keys
 

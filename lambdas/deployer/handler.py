@@ -68,6 +68,7 @@ def find_model(lookup: Callable[[Catalog], ModelSettings]) -> ModelSettings:
 def deployment(model: ModelSettings, group_name: str | None = None) -> Deployment:
     """The model and the clients its reconciliation uses."""
     from deployer.run import Deployment
+    from platform_common.evidence import EvidenceStore
     from platform_common.registry import package_group_name
 
     tracking_arn = runtime.require_env(env_names.MLFLOW_TRACKING_SERVER_ARN)
@@ -78,6 +79,7 @@ def deployment(model: ModelSettings, group_name: str | None = None) -> Deploymen
         mlflow=mlflow_registry(),
         publish=functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name),
         execution_role_arn=runtime.require_env(env_names.MODEL_EXECUTION_ROLE_ARN),
+        evidence=EvidenceStore(runtime.require_env(env_names.ARTIFACT_BUCKET_NAME), runtime.client("s3"), sagemaker()),
     )
 
 

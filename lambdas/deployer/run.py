@@ -16,6 +16,7 @@ from deployer.requests import version_resource_name
 from platform_common import registry
 from platform_common.catalog import ModelSettings
 from platform_common.domain_events import DomainEvent
+from platform_common.evidence import EvidenceStore
 
 APPROVAL = "approval"
 ENDPOINT_CHANGE = "endpoint"
@@ -43,6 +44,8 @@ class Deployment:
     mlflow: ModelRegistry
     publish: Publisher
     execution_role_arn: str
+    # Where the model's pipeline wrote its evidence, read with the deployer's own clients.
+    evidence: EvidenceStore
 
 
 @dataclass(frozen=True)

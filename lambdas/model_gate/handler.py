@@ -66,6 +66,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     from model_gate import logic
     from model_gate.models import PENDING, ModelPackageStateChangeEvent
     from platform_common.catalog import UnknownModelError, require_own_package_group
+    from platform_common.evidence import EvidenceStore
     from platform_common.lease import new_owner
 
     publish = functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name)
@@ -112,6 +113,9 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         model,
         sagemaker=runtime.client("sagemaker"),
         mlflow=mlflow_registry(),
+        evidence=EvidenceStore(
+            runtime.require_env(env_names.ARTIFACT_BUCKET_NAME), runtime.client("s3"), runtime.client("sagemaker")
+        ),
         publish=publish,
         leases=leases(),
         owner=new_owner(parsed.id),

@@ -11,11 +11,18 @@ then carries the tag `sagemaker.model_package_arn` naming that package. The gate
 * the MLflow registered model named like the catalog model (the group name minus suffix),
 * the one version of it whose `sagemaker.model_package_arn` tag is the package's ARN
   (`platform_common.package_link`; version numbers are never matched), and
-* the metric from the MLflow run behind that version, which is where the model card's
-  numbers come from and which is readable without parsing the card.
+* the metric from the evidence report the model's pipeline wrote for that version, once
+  `platform_common.evidence` has verified with SageMaker and S3 that the pipeline produced the
+  package (the scores it is compared with likewise). MLflow run metrics are never read: anyone
+  who may log to a run could change them.
 
 If no version (or more than one) carries the tag the package is rejected with a reason
-saying so, never approved on a guess.
+saying so, never approved on a guess. A package the pipeline did not produce (no evidence,
+evidence of another model or execution, another pipeline's execution, another artifact or
+image) is rejected in either approval mode, whatever its metrics, with the failed check in the
+reason, before anything is compared; it is published as ModelProvenanceRejected, which is
+audited but not e-mailed, because data scientists' experiment versions are registered as
+packages all the time.
 
 What the challenger must beat
 -----------------------------
@@ -29,6 +36,9 @@ a version worse than the one about to serve. The bar is therefore the stronger o
   deployer is deploying or about to deploy; a package whose deployment was rolled back is not
   a contender), through its MLflow version.
 
+Each is scored from its own verified evidence; one whose evidence cannot be verified is not
+guessed at: the challenger is then rejected with the reason, and a person may approve it.
+
 Decisions about one model are taken one at a time under its promotion lease
 (`platform_common.promotion`), shared with the deployer, so a second version judged at the same
 moment is judged after the first has been approved or rejected, and against it if approved.
@@ -41,7 +51,6 @@ recorded as a recommendation and the package stays pending for a person.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -58,13 +67,12 @@ from model_gate.verdict import (
 from platform_common import domain_events, registry
 from platform_common.catalog import ModelSettings
 from platform_common.domain_events import DomainEvent
+from platform_common.evidence import EvidenceError, EvidenceReport, EvidenceStore, verify_package, verify_version
 from platform_common.lease import LeaseTable
 from platform_common.package_link import PackageLinkError, find_version
 from platform_common.promotion import CHAMPION_ALIAS, promotion_key
 from platform_common.registry import APPROVAL_DESCRIPTION_LIMIT, merge_metadata
 
-# Prefix under which the pipeline's Register step logs the test-set metrics it checked.
-TEST_METRIC_PREFIX = "test_"
 MANUAL_MODE = "manual"
 
 # Names the gate's tests and callers use from here.
@@ -91,8 +99,6 @@ class ModelRegistry(Protocol):
     ) -> tuple[list[dict[str, Any]], str | None]: ...
 
     def get_model_version_by_alias(self, name: str, alias: str) -> dict[str, Any] | None: ...
-
-    def get_run_metrics(self, run_id: str) -> dict[str, float]: ...
 
     def set_registered_model_alias(self, name: str, alias: str, version: str) -> None: ...
 
@@ -128,6 +134,7 @@ def evaluate_package(
     *,
     sagemaker: Any,
     mlflow: ModelRegistry,
+    evidence: EvidenceStore,
     publish: Publisher,
     correlation_id: str | None = None,
 ) -> Outcome:
@@ -153,11 +160,19 @@ def evaluate_package(
         # Recording the review itself changes the package and so echoes a pending event back.
         return Outcome("ignored", f"review already recorded ({metadata[STATUS_KEY]})", settings.name, version)
 
-    challenger = _challenger_score(mlflow, settings, detail.arn)
-    contenders, notes = _contenders(sagemaker, mlflow, settings, detail, challenger)
+    challenger = _challenger_score(mlflow, settings, package, evidence)
+    contenders: list[Score] = []
+    notes: list[str] = []
+    if challenger.unproven:
+        # Nobody reviews what the pipeline did not produce, and there is nothing to compare.
+        manual = False
+    else:
+        contenders, notes = _contenders(sagemaker, mlflow, evidence, settings, detail, challenger)
     verdict = judge(settings, challenger, strongest(contenders, settings.greater_is_better))
     status = "review_requested" if manual else ("approved" if verdict.approve else "rejected")
-    record = verdict.record(status)
+    # The verified execution goes first: merge_metadata keeps what fits, and without it the
+    # deployer refuses the package.
+    record = {**challenger.provenance, **verdict.record(status)}
 
     if verdict.challenger.exists:
         for key, value in {**record, REASON_KEY: verdict.reason}.items():
@@ -174,6 +189,8 @@ def evaluate_package(
         description = verdict.reason
         new_status = APPROVED if verdict.approve else REJECTED
         detail_type = domain_events.MODEL_APPROVED if verdict.approve else domain_events.MODEL_REJECTED
+        if challenger.unproven:
+            detail_type = domain_events.MODEL_PROVENANCE_REJECTED
     sagemaker.update_model_package(
         ModelPackageArn=detail.arn,
         ModelApprovalStatus=new_status,
@@ -181,6 +198,8 @@ def evaluate_package(
         CustomerMetadataProperties=metadata,
     )
     summary, next_step = _what_it_means(settings, detail, verdict, manual)
+    if challenger.unproven:
+        summary, next_step = _unproven_meaning(settings, detail)
     publish(
         DomainEvent(
             detail_type=detail_type,
@@ -196,6 +215,7 @@ def evaluate_package(
                 "contenders": [_describe_score(score) for score in contenders],
                 "mlflowVersion": challenger.version if challenger.exists else None,
                 **({"contenderNotes": notes} if notes else {}),
+                "provenance": {"verified": bool(challenger.provenance), **challenger.provenance},
                 **({"metadataLeftOut": left_out} if left_out else {}),
             },
             correlation_id=correlation_id,
@@ -212,6 +232,7 @@ def decide(
     *,
     sagemaker: Any,
     mlflow: ModelRegistry,
+    evidence: EvidenceStore,
     publish: Publisher,
     leases: LeaseTable,
     owner: str,
@@ -220,14 +241,27 @@ def decide(
     """`evaluate_package` under the model's promotion lease (LeaseBusyError if it stays held)."""
     with leases.hold(promotion_key(settings.name), owner):
         return evaluate_package(
-            detail, settings, sagemaker=sagemaker, mlflow=mlflow, publish=publish, correlation_id=correlation_id
+            detail,
+            settings,
+            sagemaker=sagemaker,
+            mlflow=mlflow,
+            evidence=evidence,
+            publish=publish,
+            correlation_id=correlation_id,
         )
 
 
 def strongest(contenders: list[Score], greater_is_better: bool) -> Score | None:
-    """The contender the challenger must beat: the best metric value; the champion on a tie or with none."""
+    """The contender the challenger must beat: the best metric value; the champion on a tie or with none.
+
+    A contender whose evidence could not be verified is returned before any other: its strength
+    is unknown, so the challenger cannot be shown to beat it.
+    """
     if not contenders:
         return None
+    unproven = [score for score in contenders if score.unproven]
+    if unproven:
+        return unproven[0]
     scored = [score for score in contenders if score.value is not None]
     if not scored:
         return contenders[0]
@@ -257,16 +291,27 @@ def reject_event(
     return Outcome("event_rejected", reason, model, published=(domain_events.EVENT_REJECTED,))
 
 
-def _challenger_score(mlflow: ModelRegistry, settings: ModelSettings, package_arn: str) -> Score:
+def _challenger_score(
+    mlflow: ModelRegistry, settings: ModelSettings, package: Mapping[str, Any], evidence: EvidenceStore
+) -> Score:
     try:
-        model_version = find_version(mlflow, settings.name, package_arn)
+        model_version = find_version(mlflow, settings.name, str(package.get("ModelPackageArn")))
     except PackageLinkError as error:
         return Score(version="none", value=None, missing=str(error))
-    return _score(mlflow, settings.metric_name, model_version, str(model_version.get("version")))
+    try:
+        report = verify_package(evidence, settings, package, model_version)
+    except EvidenceError as error:
+        return _unproven(model_version, error)
+    return _score(report, settings.metric_name, model_version)
 
 
 def _contenders(
-    sagemaker: Any, mlflow: ModelRegistry, settings: ModelSettings, detail: ModelPackageDetail, challenger: Score
+    sagemaker: Any,
+    mlflow: ModelRegistry,
+    evidence: EvidenceStore,
+    settings: ModelSettings,
+    detail: ModelPackageDetail,
+    challenger: Score,
 ) -> tuple[list[Score], list[str]]:
     """The serving champion, then the newest approved package not serving yet (each once, never the challenger)."""
     contenders: list[Score] = []
@@ -275,7 +320,7 @@ def _contenders(
     champion = mlflow.get_model_version_by_alias(settings.name, CHAMPION_ALIAS)
     # A version never competes with itself (a package sent back to pending after serving).
     if champion is not None and str(champion.get("version")) not in seen:
-        contenders.append(_score(mlflow, settings.metric_name, champion, str(champion.get("version"))))
+        contenders.append(_version_score(evidence, settings, champion, detail.arn))
         seen.add(str(champion.get("version")))
     desired = registry.desired_state(sagemaker, detail.group_name).package
     if desired is None or desired.arn == detail.arn:
@@ -287,7 +332,7 @@ def _contenders(
         notes.append(f"approved package version {desired.version} is not compared: {error}")
         return contenders, notes
     if str(approved.get("version")) not in seen:
-        score = _score(mlflow, settings.metric_name, approved, str(approved.get("version")))
+        score = _version_score(evidence, settings, approved, detail.arn)
         contenders.append(replace(score, role=APPROVED_ROLE, package_arn=desired.arn))
     return contenders, notes
 
@@ -316,6 +361,15 @@ def _what_it_means(
     )
 
 
+def _unproven_meaning(settings: ModelSettings, detail: ModelPackageDetail) -> tuple[str, str]:
+    """Summary and next step for a package the model's pipeline did not produce."""
+    return (
+        f"{settings.name} version {detail.package_version} is rejected: the model's pipeline did not produce it",
+        f"None for an experiment's version; to promote a model, retrain it through pipeline {settings.pipeline_name} "
+        "and let the gate judge the version it registers.",
+    )
+
+
 def _describe_score(score: Score) -> dict[str, Any]:
     return {
         "role": score.role,
@@ -325,14 +379,33 @@ def _describe_score(score: Score) -> dict[str, Any]:
     }
 
 
-def _score(mlflow: ModelRegistry, metric: str, model_version: Mapping[str, Any], version: str) -> Score:
+def _version_score(
+    evidence: EvidenceStore, settings: ModelSettings, model_version: Mapping[str, Any], home_arn: str
+) -> Score:
+    """A contender's score from the evidence its MLflow version names (`home_arn`: the challenger's package)."""
+    try:
+        report = verify_version(evidence, settings, model_version, home_arn=home_arn)
+    except EvidenceError as error:
+        return _unproven(model_version, error)
+    return _score(report, settings.metric_name, model_version)
+
+
+def _score(report: EvidenceReport, metric: str, model_version: Mapping[str, Any]) -> Score:
+    # The Evaluate step's test-set value, the one the pipeline's metric check compared.
+    return Score(
+        version=str(model_version.get("version")),
+        value=report.metric(metric),
+        run_id=report.mlflow_run_id,
+        provenance=report.provenance(),
+    )
+
+
+def _unproven(model_version: Mapping[str, Any], error: EvidenceError) -> Score:
     run_id = model_version.get("run_id") or None
-    if not run_id:
-        return Score(version=version, value=None, run_id=None)
-    metrics = mlflow.get_run_metrics(str(run_id))
-    # The pipeline's Register step logs the test-set value the metric check passed as
-    # `test_<metric>`; versions registered another way only carry the bare (validation) value.
-    value = metrics.get(TEST_METRIC_PREFIX + metric, metrics.get(metric))
-    if value is None or not math.isfinite(value):
-        return Score(version=version, value=None, run_id=str(run_id))
-    return Score(version=version, value=float(value), run_id=str(run_id))
+    return Score(
+        version=str(model_version.get("version")),
+        value=None,
+        run_id=None if run_id is None else str(run_id),
+        missing=str(error),
+        unproven=True,
+    )

@@ -7,9 +7,11 @@ stronger of the serving champion and the newest approved package not serving yet
 ==============================  =======================================
 situation                       verdict
 ==============================  =======================================
+not produced by the pipeline    reject (quietly)
 metric missing or not finite    reject
 fails the threshold             reject
 no bar yet (nothing approved)   approve
+bar's evidence unverified       reject (a person may approve by hand)
 bar has no such metric          approve (the threshold alone decides)
 not better than the bar         reject
 better, by at most the margin   reject
@@ -19,11 +21,16 @@ better by more than the margin  approve
 The record is written both as MLflow version tags and as package CustomerMetadataProperties,
 whose values SageMaker limits to 256 characters of letters, digits, spaces and `_.:/=+-@`
 (`platform_common.registry.metadata_value`), so it holds numbers and names, never the reason.
+
+Every value compared comes from the evidence the model's pipeline wrote, verified by
+`platform_common.evidence`; MLflow run metrics are never read, since anyone who may log to a
+run could change them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from platform_common.catalog import ModelSettings
@@ -53,7 +60,7 @@ _DECIMALS = 9
 
 @dataclass(frozen=True)
 class Score:
-    """One model version's value of the gate metric (None when it was not logged)."""
+    """One model version's value of the gate metric, from its verified evidence (None when it has none)."""
 
     version: str
     value: float | None
@@ -61,11 +68,14 @@ class Score:
     missing: str | None = None
     role: str = CHAMPION_ROLE
     package_arn: str | None = None
+    # Set when the evidence could not be verified: `missing` then says which check failed.
+    unproven: bool = False
+    provenance: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
-        """Whether an MLflow version was found for the package (`missing` says why not)."""
-        return self.missing is None
+        """Whether an MLflow version was found for the package (`missing` says why not, unless it is unproven)."""
+        return self.missing is None or self.unproven
 
     @property
     def label(self) -> str:
@@ -139,19 +149,29 @@ def judge(settings: ModelSettings, challenger: Score, champion: Score | None) ->
             improvement=improvement,
         )
 
+    if challenger.unproven:
+        return verdict(False, f"not produced by the model's pipeline, so never approved: {challenger.missing}")
     if challenger.missing is not None:
         return verdict(False, f"{challenger.missing}; {metric} cannot be read")
     if challenger.value is None:
         run = f" (run {challenger.run_id})" if challenger.run_id else ""
-        return verdict(False, f"{metric} was not logged for MLflow version {challenger.version}{run}; cannot judge it")
+        return verdict(
+            False, f"{metric} is not in the evidence of MLflow version {challenger.version}{run}; cannot judge it"
+        )
     value = challenger.value
     if not (value >= settings.threshold if gib else value <= settings.threshold):
         return verdict(False, f"{metric} {value:.4f} {'<' if gib else '>'} threshold {settings.threshold:.4f}")
     meets = f"{metric} {value:.4f} {'>=' if gib else '<='} threshold {settings.threshold:.4f}"
     if champion is None:
         return verdict(True, f"{meets} and there is no champion yet")
+    if champion.unproven:
+        return verdict(
+            False,
+            f"{meets} but {champion.label} cannot be compared: {champion.missing}; "
+            "approve by hand if this version should replace it",
+        )
     if champion.value is None:
-        return verdict(True, f"{meets}; {champion.label} has no {metric} logged, so the threshold decides")
+        return verdict(True, f"{meets}; {champion.label} has no {metric} in its evidence, so the threshold decides")
     improvement = round(value - champion.value if gib else champion.value - value, _DECIMALS)
     versus = f"{champion.label} ({champion.value:.4f})"
     if improvement <= 0:

@@ -23,6 +23,9 @@ EVENT_REJECTED = "EventRejected"
 RETRAINING_WINDOW_CLOSED = "RetrainingWindowClosed"
 MODEL_APPROVED = "ModelApproved"
 MODEL_REJECTED = "ModelRejected"
+# A package the model's pipeline did not produce (an experiment's version, a forged claim):
+# rejected and audited like any other, but nobody is e-mailed about it.
+MODEL_PROVENANCE_REJECTED = "ModelProvenanceRejected"
 MODEL_REVIEW_REQUESTED = "ModelReviewRequested"
 MODEL_RETIRED = "ModelRetired"
 DEPLOYMENT_STARTED = "DeploymentStarted"
@@ -34,8 +37,8 @@ DEPLOYMENT_ROLLED_BACK = "DeploymentRolledBack"
 
 ALL_DETAIL_TYPES = (
     RETRAINING_STARTED, RETRAINING_COALESCED, RETRAINING_IGNORED, EVENT_REJECTED, MODEL_APPROVED,
-    MODEL_REJECTED, MODEL_REVIEW_REQUESTED, MODEL_RETIRED, DEPLOYMENT_STARTED, DEPLOYMENT_SKIPPED,
-    DEPLOYMENT_DEFERRED, DEPLOYMENT_SUCCEEDED, DEPLOYMENT_FAILED, DEPLOYMENT_ROLLED_BACK,
+    MODEL_REJECTED, MODEL_PROVENANCE_REJECTED, MODEL_REVIEW_REQUESTED, MODEL_RETIRED, DEPLOYMENT_STARTED,
+    DEPLOYMENT_SKIPPED, DEPLOYMENT_DEFERRED, DEPLOYMENT_SUCCEEDED, DEPLOYMENT_FAILED, DEPLOYMENT_ROLLED_BACK,
 )  # fmt: skip
 
 # What a person should do after an event, when its publisher has nothing more specific to say.

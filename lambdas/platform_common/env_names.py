@@ -16,3 +16,5 @@ RETRAINING_TIMER_ROLE_ARN = "RETRAINING_TIMER_ROLE_ARN"
 RETRAINING_TIMER_DEAD_LETTER_ARN = "RETRAINING_TIMER_DEAD_LETTER_ARN"
 # The same lock table, as the gate and the deployer are told it (their promotion leases).
 MODEL_LOCK_TABLE_NAME = "MODEL_LOCK_TABLE_NAME"
+# The bucket holding the pipelines' model artifacts and evidence reports.
+ARTIFACT_BUCKET_NAME = "ARTIFACT_BUCKET_NAME"

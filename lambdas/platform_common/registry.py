@@ -9,7 +9,8 @@ https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListModelPackages.
 "UNVERSIONED - List only unversioined models", so it is stated), `SortBy=CreationTime`,
 `SortOrder=Descending` (the default order is ascending) and `MaxResults=1` (valid range 1-100).
 
-A package whose deployment was rolled back or failed (or that cannot be hosted at all) is marked
+A package whose deployment was rolled back or failed (or that cannot be hosted at all, or whose
+artifact is not the one its pipeline evaluated: `platform_common.evidence.verify_artifact`) is marked
 (below) and is *not* desired any more: while the newest approved package carries such a mark the
 model is held on what it serves, until a newer package is approved or a person removes the mark.
 Falling back to an older approved package instead would deploy a version nobody approved just

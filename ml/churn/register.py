@@ -11,7 +11,9 @@ exists only for a model that met the threshold. It reads:
 
 The test metrics are logged to the run as `test_<name>` first, then an inference
 specification is attached to the logged model, then the version is created with its tags in
-the same call: the trigger, the pipeline execution and `test_<name>` for each metric. In that
+the same call: the trigger, the pipeline execution (`platform.pipeline_execution_arn`), the
+evidence report the Evidence step wrote (`platform.evidence_uri`) and `test_<name>` for each
+metric. The run carries the execution and evidence tags too. In that
 order, anything that reacts to the new version (the model card SageMaker builds from the run's
 metrics, the approval gate) already finds the numbers that passed the check, and the SageMaker
 model package that automatic registration creates carries the specification: it does so only
@@ -26,9 +28,20 @@ sagemaker-mlflow plugin stores it as the logged model's `sagemaker_inference_spe
 A version already registered from the same run is reused, so a retried step never creates a
 second one; it only gets any tag it lacks.
 
+Tags on MLflow versions can be written by anyone allowed to tag them, so the approval gate
+trusts none of them: it verifies the execution with SageMaker and reads the evidence report
+itself. The package SageMaker creates for the version is also given the execution and the
+evidence URI in its CustomerMetadataProperties, which only the pipeline and the platform's
+handlers may update: once automatic registration names the package in the version's
+`sagemaker.model_package_arn` tag, this step (running as the pipeline role) adds both entries,
+keeping every entry the package has. It waits for the tag at most PACKAGE_LINK_TIMEOUT_SECONDS
+(0 skips it); a package it cannot reach is reported, not fatal, because the gate records the
+verified execution on the package itself.
+
 Settings come from the environment the pipeline sets (MLFLOW_TRACKING_ARN, else
 MLFLOW_TRACKING_URI; MLFLOW_REGISTERED_MODEL_NAME; SERVING_IMAGE_URI, MODEL_DATA_URL;
-TRIGGER_REASON, TRIGGER_EVENT_ID, PIPELINE_EXECUTION_ARN), each with an option for local runs:
+TRIGGER_REASON, TRIGGER_EVENT_ID, PIPELINE_EXECUTION_ARN; EVIDENCE_URI, PACKAGE_LINK_TIMEOUT_SECONDS),
+each with an option for local runs:
 
     python register.py --model-dir model/ --evaluation-dir evaluation/ --output-dir registration/ \\
         --tracking-uri http://127.0.0.1:5000 --registered-model-name churn \\
@@ -59,6 +72,12 @@ REGISTRATION_FILE = "registration.json"
 TEST_METRIC_PREFIX = "test_"
 # What the scikit-learn serving image reads and answers by default.
 SERVING_CONTENT_TYPES = ["text/csv"]
+# The claim the gate verifies (lambdas/platform_common/evidence.py reads the same keys), and the
+# tag automatic registration writes on the version it created a package for.
+EXECUTION_KEY = "platform.pipeline_execution_arn"
+EVIDENCE_URI_KEY = "platform.evidence_uri"
+PACKAGE_ARN_TAG = "sagemaker.model_package_arn"
+PACKAGE_POLL_SECONDS = 10.0
 
 
 class RegistrationError(ValueError):
@@ -146,6 +165,48 @@ def attach_inference_specification(model_id: str, specification: Mapping[str, An
         ) from error
 
 
+def provenance_tags(execution_arn: str, evidence_uri: str) -> dict[str, str]:
+    """The execution that produced the model and its evidence report, as tags (empty values left out)."""
+    return {
+        key: value for key, value in {EXECUTION_KEY: execution_arn, EVIDENCE_URI_KEY: evidence_uri}.items() if value
+    }
+
+
+def wait_for_package(
+    client: mlflow.MlflowClient,
+    name: str,
+    version: str,
+    timeout_seconds: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> str | None:
+    """The package ARN automatic registration tags the version with, or None if it does not within the timeout."""
+    deadline = clock() + timeout_seconds
+    while True:
+        package_arn = client.get_model_version(name, version).tags.get(PACKAGE_ARN_TAG)
+        if package_arn:
+            return str(package_arn)
+        left = deadline - clock()
+        if left <= 0:
+            return None
+        sleep(min(PACKAGE_POLL_SECONDS, left))
+
+
+def record_on_package(sagemaker: Any, package_arn: str, entries: Mapping[str, str]) -> dict[str, str]:
+    """Add `entries` to the package's CustomerMetadataProperties, keeping every entry it has; the result.
+
+    The SageMaker API Reference ("UpdateModelPackage") does not say whether the map sent replaces
+    the package's or is merged into it, so the whole map is sent.
+    """
+    described = sagemaker.describe_model_package(ModelPackageName=package_arn)
+    existing = dict(described.get("CustomerMetadataProperties") or {})
+    merged = {**existing, **entries}
+    if merged != existing:
+        sagemaker.update_model_package(ModelPackageArn=package_arn, CustomerMetadataProperties=merged)
+    return merged
+
+
 def existing_version(client: mlflow.MlflowClient, name: str, run_id: str) -> ModelVersion | None:
     """The earliest version of `name` registered from `run_id`, if any."""
     versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
@@ -195,6 +256,13 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argpar
     parser.add_argument("--trigger-reason", default=environ.get("TRIGGER_REASON") or "manual")
     parser.add_argument("--trigger-event-id", default=environ.get("TRIGGER_EVENT_ID") or "")
     parser.add_argument("--pipeline-execution-arn", default=environ.get("PIPELINE_EXECUTION_ARN") or "")
+    parser.add_argument("--evidence-uri", default=environ.get("EVIDENCE_URI") or "")
+    parser.add_argument(
+        "--package-link-timeout",
+        type=float,
+        default=float(environ.get("PACKAGE_LINK_TIMEOUT_SECONDS") or 0),
+        help="seconds to wait for the version's package before recording the execution on it (0: do not)",
+    )
     args = parser.parse_args(argv)
     if not args.registered_model_name:
         parser.error("no model name: set MLFLOW_REGISTERED_MODEL_NAME or pass --registered-model-name")
@@ -220,13 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     client = mlflow.MlflowClient()
     run_id = str(run_info["run_id"])
     logged = log_test_metrics(client, run_id, test_metrics)
+    provenance = provenance_tags(args.pipeline_execution_arn, args.evidence_uri)
+    for key, value in provenance.items():
+        client.set_tag(run_id, key, value)
     tags = version_tags(
         test_metrics,
-        {
-            "trigger_reason": args.trigger_reason,
-            "trigger_event_id": args.trigger_event_id,
-            "pipeline_execution_arn": args.pipeline_execution_arn,
-        },
+        {"trigger_reason": args.trigger_reason, "trigger_event_id": args.trigger_event_id, **provenance},
     )
     specification = inference_specification(args.serving_image_uri, args.model_data_url)
     attached: list[str] = []
@@ -238,6 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         client, name=args.registered_model_name, run_info=run_info, tags=tags, before_creating=attach
     )
 
+    package = link_package(client, args, str(version.version), provenance)
+
     record = {
         "registered_model_name": args.registered_model_name,
         "version": str(version.version),
@@ -247,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "test_metrics": test_metrics,
         "inference_specification": specification,
         "inference_specification_uri": attached[0] if attached else None,
+        "provenance": provenance,
+        "package": package,
     }
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / REGISTRATION_FILE).write_text(json.dumps(record, indent=2) + "\n")
@@ -256,6 +327,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{state} {args.registered_model_name} version {version.version} from run {run_id} at {mlflow.get_tracking_uri()}"
     )
     return 0
+
+
+def link_package(
+    client: mlflow.MlflowClient, args: argparse.Namespace, version: str, provenance: Mapping[str, str]
+) -> dict[str, Any]:
+    """Record the execution and evidence on the version's package; what happened, for registration.json."""
+    if not provenance or args.package_link_timeout <= 0:
+        return {"recorded": False, "reason": "not asked to (no execution, or no wait for automatic registration)"}
+    package_arn = wait_for_package(client, args.registered_model_name, version, args.package_link_timeout)
+    if package_arn is None:
+        print(f"warning: no {PACKAGE_ARN_TAG} on version {version} within {args.package_link_timeout:.0f} s")
+        return {"recorded": False, "reason": f"no {PACKAGE_ARN_TAG} within {args.package_link_timeout:.0f} s"}
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        record_on_package(boto3.client("sagemaker"), package_arn, provenance)
+    except (BotoCoreError, ClientError) as error:
+        # The gate records the verified execution on the package itself; this is a convenience.
+        print(f"warning: could not record the execution on {package_arn}: {error}")
+        return {"arn": package_arn, "recorded": False, "reason": str(error)}
+    print(f"recorded {', '.join(provenance)} on {package_arn}")
+    return {"arn": package_arn, "recorded": True}
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ class MlServiceRoles(Construct):
         construct_id: str,
         *,
         resource_prefix: str,
+        pipeline_role_name: str,
         data_bucket_name: str,
         datasets_prefix: str,
         artifact_bucket_name: str,
@@ -34,13 +35,14 @@ class MlServiceRoles(Construct):
         mlflow_arn: str,
         mlflow_kind: str,
         job_instance_types: Sequence[str] = (),
+        package_groups: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         sagemaker_principal = iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions(
             {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
         )
-        self.pipeline_role = iam.Role(self, "PipelineRole", role_name=f"{resource_prefix}-pipeline-execution",
+        self.pipeline_role = iam.Role(self, "PipelineRole", role_name=pipeline_role_name,
                                       assumed_by=sagemaker_principal,
                                       description="Runs the platform's SageMaker pipelines and their jobs")  # fmt: skip
         self.model_role = iam.Role(self, "ModelRole", role_name=f"{resource_prefix}-model-execution",
@@ -72,8 +74,10 @@ class MlServiceRoles(Construct):
             (iam.PolicyStatement(sid="WritePipelineArtifacts",
                                  actions=["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload"],
                                  resources=[_s3(artifact_bucket_name), _s3(artifact_bucket_name, "/pipelines/*"),
-                                            _s3(artifact_bucket_name, "/mlflow/*")]),
-             "Each run writes intermediate data, model artifacts and MLflow artifacts under per-run keys."),
+                                            _s3(artifact_bucket_name, "/mlflow/*"),
+                                            _s3(artifact_bucket_name, "/evidence/*")]),
+             "Each run writes intermediate data, model artifacts, MLflow artifacts and its evidence report under "
+             "per-run keys."),
             (iam.PolicyStatement(sid="ReadModelCode", actions=["s3:GetObject"],
                                  resources=[_s3(artifact_bucket_name, "/code/*")]),
              "Each model's scripts and source archive are published under code/<model>/ (make publish-code)."),
@@ -101,6 +105,21 @@ class MlServiceRoles(Construct):
                                  conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
              "cloudwatch:PutMetricData does not support resource-level permissions; limited to SageMaker namespaces."),
         ]  # fmt: skip
+        if package_groups:
+            # The Register step records the execution and its evidence on the package automatic
+            # registration made for the new version (CustomerMetadataProperties; packages take no tags:
+            # SageMaker Developer Guide, "Amazon SageMaker Model Registry FAQ").
+            versions = [f"{group}/*" for group in package_groups]
+            link = iam.PolicyStatement(
+                sid="RecordExecutionOnPackages",
+                actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
+                resources=[
+                    stack.format_arn(service="sagemaker", resource="model-package", resource_name=name)
+                    for name in versions
+                ],
+            )
+            why = "Automatic registration numbers each configured model's package versions (<model>-<suffix>/<n>)."
+            pipeline_statements.append((link, why))
         self._attach(self.pipeline_role, "PipelinePolicy", f"{resource_prefix}-pipeline-execution", pipeline_statements)
 
         model_statements: list[tuple[iam.PolicyStatement, str | None]] = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -70,3 +72,29 @@ class SecureBucket(Construct):
             cfn_bucket.add_property_override(
                 "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
             )
+
+
+def reserve_prefixes(bucket: s3.IBucket, *, prefixes: Sequence[str], writer_arn: str) -> None:
+    """Deny s3:PutObject under `prefixes` to every principal but the role `writer_arn`, whatever IAM grants.
+
+    For a role session, aws:PrincipalArn is the role's ARN ("For IAM roles, the request context
+    returns the ARN of the role, not the ARN of the user that assumed the role"; IAM User Guide,
+    "AWS global condition context keys",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn),
+    so the writer's jobs keep writing and no other role, user or the account root can.
+    Only object writes are denied: deletes and bucket operations stay with IAM, so an
+    administrator can still empty and remove the bucket, and the account root can always
+    replace or delete this policy (Amazon S3 API Reference, "DeleteBucketPolicy": the root
+    principal "can perform the GetBucketPolicy, PutBucketPolicy, and DeleteBucketPolicy API
+    actions, even if their bucket policy explicitly denies the root principal's access").
+    """
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="WritesReservedToOneRole",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[bucket.arn_for_objects(f"{prefix}/*") for prefix in prefixes],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": writer_arn}},
+        )
+    )

@@ -31,12 +31,16 @@ then checked two ways:
     (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateModelPackage.html):
     CustomerMetadataProperties at most 50 entries (carried by the model, checked here).
 
+The gate and the deployer verify a package's evidence before they act (DescribePipelineExecution,
+GetObject, HeadObject); those requests are recorded and checked the same way.
+
 Settings are taken to the extremes configuration validation allows: canary on 1, 2 and 4
 instances, linear steps of 10 and 50 percent with the waits at their maximum, serverless.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from datetime import UTC, datetime
@@ -49,10 +53,12 @@ from moto import mock_aws
 from deployer import logic as deployer
 from deployer import requests as deployer_requests
 from deployer.run import APPROVAL, ENDPOINT_CHANGE, Deployment, Trigger
+from jobs import write_evidence
 from model_gate import logic as gate
 from model_gate.models import ModelPackageDetail as PendingPackage
 from platform_common import domain_events, lease
 from platform_common.catalog import Catalog, ModelSettings
+from platform_common.evidence import EXECUTION_KEY, EvidenceStore, evidence_key
 from retraining_trigger import logic as trigger
 from retraining_trigger import state, timer
 from retraining_trigger.models import RetrainingRequestedEvent
@@ -69,11 +75,48 @@ MAX_WAIT_SECONDS = 3600
 LONGEST_PREFIX = prefix_of(longest_prefix())
 LONGEST_MODEL = "m" * longest_model_name()
 ENDPOINT_PREFIX = f"{LONGEST_PREFIX}-{LONGEST_ENVIRONMENT}"
-INFERENCE_SPECIFICATION = {
-    "Containers": [{"Image": f"141502667606.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1"}],
-    "SupportedContentTypes": ["text/csv"],
-    "SupportedResponseMIMETypes": ["text/csv"],
-}
+ARTIFACT_BUCKET = f"{LONGEST_PREFIX}-{LONGEST_ENVIRONMENT}-mlflow-artifacts-{ACCOUNT}-{REGION}"
+SERVING_IMAGE = f"141502667606.dkr.ecr.{REGION}.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+EXECUTION_ID = "k3x9q2w7zv1a"
+
+
+class Evidence:
+    """One pipeline execution of a model, as SageMaker and S3 answer for it, with recording clients."""
+
+    def __init__(self, settings: ModelSettings, sagemaker: RecordingClient) -> None:
+        self.arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{settings.pipeline_name}/execution/{EXECUTION_ID}"
+        key = f"pipelines/{settings.name}/{EXECUTION_ID}/train/pipelines-{EXECUTION_ID}-Train/output/model.tar.gz"
+        self.artifact_uri = f"s3://{ARTIFACT_BUCKET}/{key}"
+        version_id, etag = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", '"9b2cf535f27731c974343645a3985328"'
+        report = write_evidence.build_report(
+            model=settings.name,
+            execution_arn=self.arn,
+            run_id="run0003",
+            evaluation={"metrics": {settings.metric_name: {"value": 0.95}}},
+            artifact={"uri": self.artifact_uri, "version_id": version_id, "etag": etag, "sha256": "0" * 64, "size": 9},
+            serving_image=SERVING_IMAGE,
+        )
+        body = json.dumps(report).encode()
+        sagemaker.answers["DescribePipelineExecution"] = {
+            "PipelineArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{settings.pipeline_name}",
+            "PipelineExecutionArn": self.arn,
+        }
+        self.s3 = RecordingClient(
+            "s3",
+            answers={
+                "GetObject": lambda _: {"Body": io.BytesIO(body)},
+                "HeadObject": {"VersionId": version_id, "ETag": etag},
+            },
+        )
+        self.store = EvidenceStore(ARTIFACT_BUCKET, self.s3, sagemaker)
+        self.key = evidence_key(settings.name, EXECUTION_ID)
+
+    def specification(self) -> dict[str, Any]:
+        return {
+            "Containers": [{"Image": SERVING_IMAGE, "ModelDataUrl": self.artifact_uri}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        }
 
 
 def longest_settings(**overrides: Any) -> ModelSettings:
@@ -139,8 +182,8 @@ def sagemaker_for(
     failure: str | None = None,
     approved: int = 3,
     package_metadata: dict[str, str] | None = None,
-) -> RecordingClient:
-    """SageMaker where package `approved` is the newest approved one and the endpoint serves `serving` (if any)."""
+) -> tuple[RecordingClient, Evidence]:
+    """SageMaker where package `approved` is the newest approved, verified one and the endpoint serves `serving`."""
     endpoint_name = settings.endpoint_name
 
     def endpoint(params: dict[str, Any]) -> dict[str, Any]:
@@ -183,11 +226,14 @@ def sagemaker_for(
         return {
             "ModelPackageArn": params["ModelPackageName"],
             "ModelApprovalStatus": "Approved",
-            "InferenceSpecification": INFERENCE_SPECIFICATION,
-            "CustomerMetadataProperties": dict(package_metadata or {}),
+            "InferenceSpecification": evidence.specification(),
+            # What the gate records once it verified the package's execution, unless the test says otherwise.
+            "CustomerMetadataProperties": dict(
+                {EXECUTION_KEY: evidence.arn} if package_metadata is None else package_metadata
+            ),
         }
 
-    return RecordingClient(
+    sagemaker = RecordingClient(
         "sagemaker",
         answers={
             "DescribeEndpoint": endpoint,
@@ -200,17 +246,23 @@ def sagemaker_for(
             "DescribeModelPackage": package,
         },
     )
+    evidence = Evidence(settings, sagemaker)
+    return sagemaker, evidence
 
 
 def reconcile(
-    settings: ModelSettings, sagemaker: RecordingClient, *, kind: str = APPROVAL, mlflow: FakeMlflow | None = None
+    settings: ModelSettings,
+    sagemaker: RecordingClient,
+    evidence: Evidence,
+    *,
+    kind: str = APPROVAL,
+    mlflow: FakeMlflow | None = None,
 ) -> list[Any]:
     """Run the deployer's reconciliation once and return what it published."""
     published: list[Any] = []
+    group = f"{settings.name}-{GROUP_SUFFIX}"
     deployer.reconcile(
-        Deployment(
-            settings, f"{settings.name}-{GROUP_SUFFIX}", sagemaker, mlflow or FakeMlflow(), published.append, ROLE_ARN
-        ),
+        Deployment(settings, group, sagemaker, mlflow or FakeMlflow(), published.append, ROLE_ARN, evidence.store),
         Trigger(kind, package_arn(settings.name, 3) if kind == APPROVAL else None, "event-1"),
     )
     return published
@@ -219,8 +271,10 @@ def reconcile(
 def deploy(settings: ModelSettings, *, endpoint_exists: bool = True) -> tuple[RecordingClient, list[Any]]:
     """Approval of package 3, the endpoint serving version 2 (already promoted) or not existing yet."""
     promoted = {"mlops:promoted-package-arn": package_arn(settings.name, 2)}
-    sagemaker = sagemaker_for(settings, serving=2 if endpoint_exists else None, endpoint_tags=promoted)
-    return sagemaker, reconcile(settings, sagemaker)
+    sagemaker, evidence = sagemaker_for(settings, serving=2 if endpoint_exists else None, endpoint_tags=promoted)
+    published = reconcile(settings, sagemaker, evidence)
+    assert all_problems("s3", evidence.s3) == []
+    return sagemaker, published
 
 
 EXTREMES = [
@@ -349,12 +403,12 @@ def test_configuration_refuses_linear_waits_that_cannot_fit_naming_the_keys() ->
 def test_the_endpoint_outcome_is_read_back_with_requests_sagemaker_accepts() -> None:
     # Given an endpoint in service on the version-3 config of the longest names, not promoted yet
     settings = longest_settings()
-    sagemaker = sagemaker_for(settings, serving=3)
+    sagemaker, evidence = sagemaker_for(settings, serving=3)
     mlflow = FakeMlflow()
     mlflow.add_version(settings.name, 3)
 
     # When the deployer reconciles on the endpoint's state change
-    reconcile(settings, sagemaker, kind=ENDPOINT_CHANGE, mlflow=mlflow)
+    reconcile(settings, sagemaker, evidence, kind=ENDPOINT_CHANGE, mlflow=mlflow)
 
     # Then it described the endpoint, promoted what serves, and every request fits the service model
     assert sagemaker.sent("DescribeEndpoint") == [{"EndpointName": settings.endpoint_name}]
@@ -403,10 +457,12 @@ def test_a_rollback_is_marked_with_requests_sagemaker_accepts_however_much_metad
         "mlops:promoted-package-arn": package_arn(settings.name, 2),
     }
     reason = "Alarm " + "x" * 900 + " went into ALARM: (rolled back) <canary>"
-    sagemaker = sagemaker_for(settings, serving=2, endpoint_tags=tags, failure=reason, package_metadata=metadata)
+    sagemaker, evidence = sagemaker_for(
+        settings, serving=2, endpoint_tags=tags, failure=reason, package_metadata=metadata
+    )
 
     # When the deployer reconciles
-    published = reconcile(settings, sagemaker, kind=ENDPOINT_CHANGE)
+    published = reconcile(settings, sagemaker, evidence, kind=ENDPOINT_CHANGE)
 
     # Then the package is marked, keeping every entry it had, in requests that fit the service model
     [mark] = sagemaker.sent("UpdateModelPackage")
@@ -425,18 +481,17 @@ def gate_update(existing_entries: int) -> tuple[dict[str, str], dict[str, Any], 
     settings = longest_settings(approval_mode="auto")
     arn = package_arn(settings.name, 3)
     metadata = {f"owner-key-{index:02d}": f"value {index}" for index in range(existing_entries)}
-    sagemaker = RecordingClient(
-        "sagemaker",
-        answers={
-            "DescribeModelPackage": {
-                "ModelApprovalStatus": "PendingManualApproval",
-                "ModelPackageStatus": "Completed",
-                "CustomerMetadataProperties": metadata,
-            }
-        },
-    )
+    sagemaker = RecordingClient("sagemaker")
+    evidence = Evidence(settings, sagemaker)
+    sagemaker.answers["DescribeModelPackage"] = {
+        "ModelPackageArn": arn,
+        "ModelApprovalStatus": "PendingManualApproval",
+        "ModelPackageStatus": "Completed",
+        "CustomerMetadataProperties": metadata,
+        "InferenceSpecification": evidence.specification(),
+    }
     mlflow = FakeMlflow()
-    mlflow.add_version(settings.name, 3, {"accuracy": 0.95})
+    mlflow.add_version(settings.name, 3, {"accuracy": 0.95}, tags={EXECUTION_KEY: evidence.arn})
     detail = PendingPackage.model_validate(
         {
             "ModelPackageGroupName": f"{settings.name}-{GROUP_SUFFIX}",
@@ -445,9 +500,13 @@ def gate_update(existing_entries: int) -> tuple[dict[str, str], dict[str, Any], 
         }
     )
 
-    gate.evaluate_package(detail, settings, sagemaker=sagemaker, mlflow=mlflow, publish=lambda _: None)
+    gate.evaluate_package(
+        detail, settings, sagemaker=sagemaker, mlflow=mlflow, evidence=evidence.store, publish=lambda _: None
+    )
     (update,) = sagemaker.sent("UpdateModelPackage")
-    return metadata, update, all_problems("sagemaker", sagemaker)
+    assert update["ModelApprovalStatus"] == "Approved", update.get("ApprovalDescription")
+    assert evidence.s3.sent("GetObject") == [{"Bucket": ARTIFACT_BUCKET, "Key": evidence.key}]
+    return metadata, update, all_problems("sagemaker", sagemaker) + all_problems("s3", evidence.s3)
 
 
 def test_the_gate_decision_fits_update_model_package_however_much_metadata_the_package_has() -> None:

@@ -106,6 +106,7 @@ def handler_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(env_names.ENVIRONMENT_NAME, "dev")
     monkeypatch.setenv(env_names.MLFLOW_TRACKING_SERVER_ARN, TRACKING_SERVER_ARN)
     monkeypatch.setenv(env_names.MODEL_EXECUTION_ROLE_ARN, f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-model-execution")
+    monkeypatch.setenv(env_names.ARTIFACT_BUCKET_NAME, f"mlops-dev-mlflow-artifacts-{ACCOUNT}-{REGION}")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "mlops-test")
 
 

@@ -44,10 +44,16 @@ class FakeMlflow:
         metrics: dict[str, float] | None = None,
         *,
         package: str | None = SAME_NUMBER,
+        tags: dict[str, str] | None = None,
+        run_id: str | None = None,
     ) -> None:
-        """Version `version` of `name`, tagged with a package ARN (by default the package of the same number)."""
-        run_id = f"run{version:04d}"
-        tags: dict[str, str] = {}
+        """Version `version` of `name`, tagged with a package ARN (by default the package of the same number).
+
+        `metrics` are the run's MLflow metrics (anyone who may log to the run can change them);
+        `tags` are further version tags, such as the pipeline execution the version claims.
+        """
+        run_id = run_id or f"run{version:04d}"
+        tags = dict(tags or {})
         if package is not None:
             tags[PACKAGE_ARN_TAG] = package_arn(name, version) if package == SAME_NUMBER else package
         self.versions[(name, str(version))] = {"name": name, "version": str(version), "run_id": run_id, "tags": tags}

@@ -5,6 +5,9 @@ configs, endpoints, tags), SSM, DynamoDB and EventBridge are moto; moto has no U
 and no endpoint statuses that take time, which `EndpointLifecycle` adds (checking every
 UpdateEndpoint request against the service model). One test replays the exact request sequence
 of an update against a `botocore.stub.Stubber`. MLflow is the in-memory registry of the gate's tests.
+Each package comes from a pipeline execution that `tests.handlers.provenance.Pipelines` runs in
+moto (artifact and evidence in the versioned artifact bucket), so the deployer's provenance
+check passes for the pipeline's packages and fails for anything else.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from deployer.endpoint import PROMOTED_PACKAGE_TAG, TARGET_PACKAGE_TAG
 from deployer.run import APPROVAL, Deployment, Trigger
 from platform_common import domain_events, lease, registry, runtime
 from platform_common.catalog import ModelSettings
+from platform_common.evidence import EvidenceStore
 from platform_common.promotion import promotion_key, promotion_leases
 from tests.handlers.conftest import (
     ACCOUNT,
@@ -38,7 +42,7 @@ from tests.handlers.conftest import (
 )
 from tests.handlers.endpoint_lifecycle import EndpointLifecycle, endpoint_event
 from tests.handlers.fakes import FakeMlflow
-from tests.handlers.test_model_gate import INFERENCE_SPECIFICATION
+from tests.handlers.provenance import Execution, Pipelines
 
 ENDPOINT = "mlops-dev-churn"
 GROUP = registry.package_group_name("churn", TRACKING_SERVER_ARN)
@@ -63,21 +67,44 @@ class World:
     sqs: Any
     queue_url: str
     settings: ModelSettings
+    pipelines: Pipelines
     seen: list[dict[str, Any]] = field(default_factory=list)
     event_count: int = 0
+    executions: dict[int, Execution] = field(default_factory=dict)
 
-    def register(self, metrics: float = 0.95, *, approved: bool = False, hostable: bool = True) -> int:
-        """A new package version of the group (and the MLflow version behind it); returns its number."""
-        extra = {"InferenceSpecification": INFERENCE_SPECIFICATION} if hostable else {}
+    def register(
+        self,
+        metrics: float = 0.95,
+        *,
+        approved: bool = False,
+        hostable: bool = True,
+        verified: bool = True,
+        execution: Execution | None = None,
+        serves: Execution | None = None,
+    ) -> int:
+        """A new package version of the group (and the MLflow version behind it); returns its number.
+
+        By default the package is the model's pipeline's: its execution wrote the artifact and the
+        evidence, and the package carries the execution as the gate records it once verified.
+        `execution` makes it claim (and serve) another execution's, `serves` serve another's artifact;
+        `verified=False` leaves the claim out.
+        """
+        if execution is None:
+            run_id = f"run{len(self.executions) + 1:04d}"
+            execution = self.pipelines.execute("churn", metrics={"accuracy": metrics}, run_id=run_id)
+        extra = {"InferenceSpecification": (serves or execution).inference_specification()} if hostable else {}
+        claim = execution.claim() if verified else {}
         package = self.sagemaker.client.create_model_package(
             ModelPackageGroupName=GROUP,
             ModelApprovalStatus="Approved" if approved else "PendingManualApproval",
-            CustomerMetadataProperties={"team": "retention"},
+            CustomerMetadataProperties={"team": "retention", **claim},
             **extra,
         )
         version = registry.package_version(package["ModelPackageArn"])
         assert version is not None
-        self.mlflow.add_version("churn", version, {"accuracy": metrics}, package=arn(version))
+        self.executions[version] = execution
+        # The deployer reads the claim from the package only; the version's own tags stay the deployer's.
+        self.mlflow.add_version("churn", version, {"accuracy": metrics}, package=arn(version), run_id=execution.run_id)
         return version
 
     def approve(self, version: int) -> dict[str, Any]:
@@ -189,7 +216,7 @@ def build_world(monkeypatch: pytest.MonkeyPatch, settings: ModelSettings) -> Wor
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="all", EventBusName=BUS_NAME, EventPattern=json.dumps({"source": [domain_events.SOURCE]}))
     events.put_targets(Rule="all", EventBusName=BUS_NAME, Targets=[{"Id": "queue", "Arn": queue_arn}])
-    return World(sagemaker, mlflow, sqs, queue_url, settings)
+    return World(sagemaker, mlflow, sqs, queue_url, settings, Pipelines())
 
 
 @pytest.fixture
@@ -519,6 +546,7 @@ def test_a_rollback_is_reported_and_the_package_marked_so_it_is_not_retried(worl
     assert package["ModelApprovalStatus"] == "Approved"
     assert package["CustomerMetadataProperties"] == {
         "team": "retention",
+        **world.executions[2].claim(),
         "deployment_status": "rolled_back",
         "deployment_endpoint_config": config(2),
     }
@@ -567,11 +595,12 @@ def test_removing_the_mark_of_the_newest_package_deploys_it_again(world: World) 
     world.invoke(world.endpoint_event("InService"))
     world.published()
 
-    # When a person removes the mark (the update sends a state change of the still approved package)
+    # When a person removes the mark (the update sends a state change of the still approved package;
+    # moto drops the entries not restated, SageMaker keeps them)
     world.sagemaker.client.update_model_package(
         ModelPackageArn=arn(2),
         ModelApprovalStatus="Approved",
-        CustomerMetadataProperties={"team": "retention"},
+        CustomerMetadataProperties={"team": "retention", **world.executions[2].claim()},
         CustomerMetadataPropertiesToRemove=["deployment_status"],
     )
     world.invoke(world.approval_event(2))
@@ -952,7 +981,13 @@ def test_malformed_or_foreign_endpoint_events_are_rejected_without_side_effects(
 
 
 def test_an_update_sends_exactly_these_requests(aws: None) -> None:
-    """Stubbed SageMaker: every call of a reconciliation that replaces v1 (serving, promoted) by v2."""
+    """Stubbed SageMaker: every call of a reconciliation that replaces v1 (serving, promoted) by v2.
+
+    The artifact and its evidence are in moto's S3, written by a pipeline execution run in moto;
+    the provenance check asks the stubbed client about that execution before CreateModel.
+    """
+    pipelines = Pipelines()
+    execution = pipelines.execute("churn", metrics={"accuracy": 0.95}, run_id="run0002")
     client = boto3.client("sagemaker", region_name=REGION)
     stubber = Stubber(client)
     endpoint_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"
@@ -1032,12 +1067,18 @@ def test_an_update_sends_exactly_these_requests(aws: None) -> None:
             "ModelPackageVersion": 2,
             "ModelPackageArn": arn(2),
             "CreationTime": now,
-            "InferenceSpecification": INFERENCE_SPECIFICATION,
+            "InferenceSpecification": execution.inference_specification(),
             "ModelPackageStatus": "Completed",
             "ModelPackageStatusDetails": {"ValidationStatuses": []},
             "ModelApprovalStatus": "Approved",
+            "CustomerMetadataProperties": execution.claim(),
         },
         {"ModelPackageName": arn(2)},
+    )
+    stubber.add_response(
+        "describe_pipeline_execution",
+        {"PipelineArn": execution.arn.split("/execution/")[0], "PipelineExecutionArn": execution.arn},
+        {"PipelineExecutionArn": execution.arn},
     )
     for method in ("describe_model", "describe_endpoint_config"):
         stubber.add_client_error(method, service_error_code="ValidationException", service_message="Could not find it.")
@@ -1104,7 +1145,15 @@ def test_an_update_sends_exactly_these_requests(aws: None) -> None:
     # When the deployer reconciles on v2's approval
     with stubber:
         outcome = logic.reconcile(
-            Deployment(settings, GROUP, client, FakeMlflow(), published.append, ROLE_ARN),
+            Deployment(
+                settings,
+                GROUP,
+                client,
+                FakeMlflow(),
+                published.append,
+                ROLE_ARN,
+                EvidenceStore(pipelines.bucket, pipelines.s3, client),
+            ),
             Trigger(APPROVAL, arn(2), "approval-2"),
         )
 
@@ -1115,3 +1164,91 @@ def test_an_update_sends_exactly_these_requests(aws: None) -> None:
     assert started.detail_type == domain_events.DEPLOYMENT_STARTED
     assert (started.data["action"], started.data["previousEndpointConfigName"]) == ("update", config(1))
     assert started.data["strategy"] == "canary"
+
+
+# --- provenance: only what the model's pipeline evaluated is deployed ------------------------------
+
+
+def assert_nothing_created(world: World) -> None:
+    client = world.sagemaker.client
+    assert client.list_models()["Models"] == []
+    assert client.list_endpoint_configs()["EndpointConfigs"] == []
+    assert client.list_endpoints()["Endpoints"] == []
+
+
+def refused_once(world: World, version: int, code: str) -> dict[str, Any]:
+    """The approval of `version` is refused for `code`: marked undeployable, reported once, nothing created."""
+    outcome = world.invoke(world.approve(version))
+    assert outcome["action"] == "failed"
+    assert_nothing_created(world)
+    (failed,) = world.published()
+    assert failed["detail-type"] == domain_events.DEPLOYMENT_FAILED
+    assert failed["provenance"] == code
+    assert failed["reason"].startswith(f"version {version} is not deployed: ")
+    assert failed["summary"] and failed["nextStep"]
+    metadata = world.package(version)["CustomerMetadataProperties"]
+    assert metadata[registry.DEPLOYMENT_STATUS_KEY] == registry.UNDEPLOYABLE
+    # And neither the echo of the mark nor the periodic check tries again
+    assert world.invoke(world.approval_event(version))["action"] == "held"
+    assert world.tick()["models"]["churn"]["action"] in ("held", "ignored")
+    assert_nothing_created(world)
+    assert world.published() == []
+    return failed
+
+
+def test_an_approved_package_the_gate_never_verified_is_not_deployed(world: World) -> None:
+    # Given a data scientist's experiment registered as a package and approved by hand: it names no execution
+    experiment = world.pipelines.execute("churn", metrics={"accuracy": 0.99}, run_id="experiment42", evidence=False)
+    version = world.register(0.99, execution=experiment, verified=False)
+
+    # When the approval reaches the deployer, then it is refused for naming no verified execution
+    failed = refused_once(world, version, "no-claim")
+    assert f"model package {arn(version)} carries no " in failed["reason"]
+
+
+def test_an_artifact_overwritten_after_evaluation_is_not_deployed(world: World) -> None:
+    # Given the pipeline's verified package, whose artifact was then replaced in S3
+    version = world.register()
+    execution = world.executions[version]
+    replaced = world.pipelines.overwrite_artifact(execution)
+
+    # When it is approved, then it is refused, and both artifact versions are named
+    failed = refused_once(world, version, "artifact-changed")
+    assert f"is now version {replaced}" in failed["reason"]
+    assert f"evaluated version {execution.artifact_version_id}" in failed["reason"]
+
+
+def test_a_package_serving_another_artifact_than_its_execution_evaluated_is_not_deployed(world: World) -> None:
+    # Given a package that names a real execution but serves another execution's artifact
+    execution = world.pipelines.execute("churn", metrics={"accuracy": 0.95}, run_id="run0003")
+    other = world.pipelines.execute("churn", metrics={"accuracy": 0.70}, run_id="run0004")
+    version = world.register(execution=execution, serves=other)
+
+    # When it is approved, then it is refused for serving what was not evaluated
+    failed = refused_once(world, version, "evidence-mismatch")
+    assert f"serves {other.artifact_uri}, but the pipeline evaluated {execution.artifact_uri}" in failed["reason"]
+
+
+def test_an_unproven_approval_leaves_the_serving_champion_and_a_newer_verified_one_still_deploys(
+    world: World,
+) -> None:
+    # Given v1 serving as champion, and an unverified v2 approved by hand and refused
+    world.serve(world.register())
+    forged = world.register(0.99, verified=False)
+    assert world.invoke(world.approve(forged))["action"] == "failed"
+    assert world.published_types() == [domain_events.DEPLOYMENT_FAILED]
+    assert world.champion() == "1"
+
+    # When the pipeline's v3 is approved
+    version = world.register(0.96)
+    outcome = world.invoke(world.approve(version))
+
+    # Then v3 is deployed from the artifact its pipeline evaluated, and becomes champion once InService
+    assert outcome["action"] == "updated"
+    model = world.sagemaker.client.describe_model(ModelName=config(version))
+    assert model["Containers"] == [{"ModelPackageName": arn(version)}]
+    spec = world.package(version)["InferenceSpecification"]["Containers"][0]
+    assert spec["ModelDataUrl"] == world.executions[version].artifact_uri
+    world.sagemaker.finish(ENDPOINT)
+    world.invoke(world.endpoint_event("InService"))
+    assert world.champion() == str(version)

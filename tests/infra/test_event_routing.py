@@ -193,6 +193,23 @@ def test_the_end_of_a_run_reaches_the_trigger(routed: Any, status: str, pipeline
     assert set(routed.matched()) == expected
 
 
+@pytest.mark.parametrize(
+    ("detail_type", "expected"),
+    [
+        (domain_events.MODEL_REJECTED, {"mlops-dev-audit-platform", "mlops-dev-notify-decisions"}),
+        # Data scientists' experiment versions become packages all the time: audited, nobody e-mailed.
+        (domain_events.MODEL_PROVENANCE_REJECTED, {"mlops-dev-audit-platform"}),
+    ],
+)
+def test_rejections_of_versions_the_pipeline_did_not_produce_are_audited_not_notified(
+    routed: Any, detail_type: str, expected: set[str]
+) -> None:
+    # Given the gate's rejection on the platform bus, when it is routed, then only the expected rules take it
+    detail = {"model": "churn", "version": 7, "reason": "not produced by the model's pipeline"}
+    routed.put({"source": domain_events.SOURCE, "detail-type": detail_type, "detail": detail}, "mlops-dev-platform")
+    assert set(routed.matched()) == expected
+
+
 def _function(templates: dict[str, dict[str, Any]], resolver: Resolver, name: str) -> tuple[str, dict[str, str]]:
     template = templates["automation"]
     for resource in template["Resources"].values():

@@ -48,6 +48,7 @@ SERVING_IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-l
 MODEL_DATA_URL = (
     "s3://mlops-dev-mlflow-artifacts-123456789012-eu-west-1/pipelines/churn/reg123/train/job/output/model.tar.gz"
 )
+EVIDENCE_URI = "s3://mlops-dev-mlflow-artifacts-123456789012-eu-west-1/evidence/churn/reg123/evaluation.json"
 SPECIFICATION_FILE = "sagemaker_inference_specification.json"
 SCRIPT_TIMEOUT_SECONDS = 300
 # Settings of the calling shell that would leak into the scripts and change what they do.
@@ -212,6 +213,7 @@ def pipeline_run(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathF
                 pd.ENV_MLFLOW_REGISTERED_MODEL_NAME: model_name,
                 pd.ENV_SERVING_IMAGE_URI: SERVING_IMAGE,
                 pd.ENV_MODEL_DATA_URL: MODEL_DATA_URL,
+                pd.ENV_EVIDENCE_URI: EVIDENCE_URI,
                 **trigger,
             },
         )
@@ -277,7 +279,26 @@ def test_version_is_tagged_with_the_test_metrics_and_the_trigger(pipeline_run: P
         assert float(tags[f"test_{name}"]) == entry["value"], name
     assert tags["trigger_reason"] == "data-arrived"
     assert tags["trigger_event_id"] == pipeline_run.event_id
-    assert tags["pipeline_execution_arn"] == EXECUTION_ARN
+    # The claim the approval gate verifies (lambdas/platform_common/evidence.py), and where the evidence is
+    assert tags["platform.pipeline_execution_arn"] == EXECUTION_ARN
+    assert tags["platform.evidence_uri"] == EVIDENCE_URI
+
+
+def test_the_run_names_the_execution_and_its_evidence_too(
+    mlflow_server: MlflowServer, pipeline_run: PipelineRun
+) -> None:
+    tags = as_dict(the_run(mlflow_server, pipeline_run.experiment_name)["data"]["tags"])
+    assert tags["platform.pipeline_execution_arn"] == EXECUTION_ARN
+    assert tags["platform.evidence_uri"] == EVIDENCE_URI
+
+
+def test_without_a_wait_for_automatic_registration_no_package_is_touched(pipeline_run: PipelineRun) -> None:
+    # PACKAGE_LINK_TIMEOUT_SECONDS is unset here (0), as the pipeline sets it when the server registers nothing
+    assert pipeline_run.first_registration["package"]["recorded"] is False
+    assert pipeline_run.first_registration["provenance"] == {
+        "platform.pipeline_execution_arn": EXECUTION_ARN,
+        "platform.evidence_uri": EVIDENCE_URI,
+    }
 
 
 def test_run_holds_the_test_metrics_beside_the_validation_metrics(

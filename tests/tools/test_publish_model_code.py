@@ -273,3 +273,34 @@ def test_without_a_region_the_one_line_names_the_variable_boto3_reads(tmp_path: 
     assert result.stderr == (
         "publish-code: no AWS region configured: set AWS_DEFAULT_REGION or a region in the AWS profile\n"
     )
+
+
+def test_the_platforms_evidence_job_is_published_beside_the_models_code(
+    session: boto3.session.Session, index: Path, lock_dir: Path
+) -> None:
+    # Given the churn model, when its code is published
+    assert publish(session, FakeDownload(index), lock_dir) == 0
+
+    # Then the Evidence step's script sits where the pipeline runs it from, byte for byte
+    assert body(session, "code/churn/platform/write_evidence.py") == (ROOT / "jobs" / "write_evidence.py").read_bytes()
+
+
+def test_a_model_folder_claiming_the_platforms_folder_is_refused(
+    session: boto3.session.Session,
+    index: Path,
+    lock_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given model code that brings its own platform/write_evidence.py
+    model_dir = tmp_path / "ml" / "churn"
+    shutil.copytree(ML_DIR / "churn", model_dir)
+    (model_dir / "platform").mkdir()
+    (model_dir / "platform" / "write_evidence.py").write_text("print('anything goes')\n")
+    monkeypatch.setattr("tools.publish_model_code.ML_DIR", tmp_path / "ml")
+
+    # When it is published, then nothing is uploaded and the folder is named
+    assert publish(session, FakeDownload(index), lock_dir) == 2
+    assert "is reserved for the platform's job scripts" in capsys.readouterr().err
+    assert keys(session) == []

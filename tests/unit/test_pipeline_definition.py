@@ -396,7 +396,10 @@ def test_steps_run_prepare_train_evaluate_then_check() -> None:
     assert [step["Name"] for step in definition["Steps"]] == ["Prepare", "Train", "Evaluate", "CheckMetric"]
     assert [step["Type"] for step in definition["Steps"]] == ["Processing", "Training", "Processing", "Condition"]
     check = steps_by_name(definition)["CheckMetric"]["Arguments"]
-    assert [(step["Name"], step["Type"]) for step in check["IfSteps"]] == [("Register", "Processing")]
+    assert [(step["Name"], step["Type"]) for step in check["IfSteps"]] == [
+        ("Evidence", "Processing"),
+        ("Register", "Processing"),
+    ]
     assert [(step["Name"], step["Type"]) for step in check["ElseSteps"]] == [("MetricCheckFailed", "Fail")]
 
 
@@ -411,19 +414,30 @@ def test_registration_runs_only_when_the_metric_check_passes() -> None:
         if pd.ENV_MLFLOW_REGISTERED_MODEL_NAME in step["Arguments"].get("Environment", {})
     ]
     assert registering == []
-    (register,) = check["IfSteps"]
+    evidence, register = check["IfSteps"]
+    assert pd.ENV_MLFLOW_REGISTERED_MODEL_NAME not in evidence["Arguments"]["Environment"]
     assert register["Arguments"]["Environment"][pd.ENV_MLFLOW_REGISTERED_MODEL_NAME] == "churn"
     assert "DependsOn" not in register, "the branch alone orders it after the check; DependsOn would be redundant"
+
+
+def in_order(steps: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(name, own arguments) of each step as it runs: a condition, then the steps of its branches."""
+    for step in steps:
+        branches = ("IfSteps", "ElseSteps") if step["Type"] == "Condition" else ()
+        yield step["Name"], {key: value for key, value in step["Arguments"].items() if key not in branches}
+        for branch in branches:
+            yield from in_order(step["Arguments"][branch])
 
 
 def test_every_step_reference_points_at_an_earlier_step() -> None:
     definition = build()
     seen: set[str] = set()
-    for step in definition["Steps"]:
-        for node in walk(step["Arguments"]):
+    for name, arguments in in_order(definition["Steps"]):
+        for node in walk(arguments):
             if isinstance(node, dict) and str(node.get("Get", "")).startswith("Steps."):
-                assert node["Get"].split(".")[1] in seen, f"{step['Name']} reads {node['Get']} before it exists"
-        seen.add(step["Name"])
+                assert node["Get"].split(".")[1] in seen, f"{name} reads {node['Get']} before it exists"
+        seen.add(name)
+    assert "Evidence" in seen and "Register" in seen
 
 
 def test_prepare_reads_the_input_parameter_and_writes_three_splits() -> None:
@@ -637,6 +651,12 @@ def test_register_reads_the_trained_model_and_the_evaluation_report() -> None:
             "S3Uri": {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
             "LocalPath": "/opt/ml/processing/evaluation",
         },
+        # Reading the evidence makes Register wait for the Evidence step: no version without its report.
+        "evidence": {
+            **inputs["evidence"],
+            "S3Uri": {"Get": "Steps.Evidence.ProcessingOutputConfig.Outputs['evidence'].S3Output.S3Uri"},
+            "LocalPath": "/opt/ml/processing/evidence",
+        },
     }  # fmt: skip
     (output,) = arguments["ProcessingOutputConfig"]["Outputs"]
     assert output["OutputName"] == "registration"
@@ -675,11 +695,86 @@ def test_register_environment_names_the_server_the_model_and_the_trigger() -> No
         "MLFLOW_REGISTERED_MODEL_NAME": "churn",
         "SERVING_IMAGE_URI": SKLEARN_IMAGE,
         "MODEL_DATA_URL": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
+        "EVIDENCE_URI": {
+            "Std:Join": {
+                "On": "/",
+                "Values": [
+                    {"Get": "Steps.Evidence.ProcessingOutputConfig.Outputs['evidence'].S3Output.S3Uri"},
+                    "evaluation.json",
+                ],
+            }
+        },
+        "PACKAGE_LINK_TIMEOUT_SECONDS": "300",
         "TRIGGER_REASON": {"Get": "Parameters.TriggerReason"},
         "TRIGGER_EVENT_ID": {"Get": "Parameters.TriggerEventId"},
         "PIPELINE_EXECUTION_ARN": {"Get": "Execution.PipelineExecutionArn"},
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }
+
+
+def test_register_does_not_wait_for_a_package_when_the_environment_registers_none() -> None:
+    environment = register_step(build(automatic_model_registration=False))["Arguments"]["Environment"]
+    assert environment["PACKAGE_LINK_TIMEOUT_SECONDS"] == "0"
+
+
+# Evidence
+
+
+def evidence_step(definition: dict[str, Any] | None = None) -> dict[str, Any]:
+    return steps_by_name(definition or build())["Evidence"]
+
+
+def test_evidence_is_written_per_execution_under_the_models_evidence_prefix() -> None:
+    # The gate and the deployer derive this key from the execution they verified.
+    (output,) = evidence_step()["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    assert output["OutputName"] == "evidence"
+    assert output["S3Output"] == {
+        "S3Uri": {
+            "Std:Join": {
+                "On": "/",
+                "Values": [f"s3://{ARTIFACT_BUCKET}/evidence/churn", {"Get": "Execution.PipelineExecutionId"}],
+            }
+        },
+        "LocalPath": "/opt/ml/processing/evidence",
+        "S3UploadMode": "EndOfJob",
+    }
+    assert evidence_step()["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == KMS_KEY_ARN
+
+
+def test_evidence_reads_the_artifact_and_the_evaluation_it_describes() -> None:
+    arguments = evidence_step()["Arguments"]
+    inputs = {
+        item["InputName"]: (item["S3Input"]["S3Uri"], item["S3Input"]["LocalPath"])
+        for item in arguments["ProcessingInputs"]
+    }
+    assert inputs == {
+        "code": (CODE_PREFIX, "/opt/ml/processing/input/code"),
+        "model": ({"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}, "/opt/ml/processing/model"),
+        "evaluation": (
+            {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
+            "/opt/ml/processing/evaluation",
+        ),
+    }
+    # Platform code, from the platform's folder of the code prefix, with nothing installed.
+    assert arguments["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3",
+        "/opt/ml/processing/input/code/platform/write_evidence.py",
+    ]
+    assert arguments["Environment"] == {
+        "MODEL_NAME": "churn",
+        "PIPELINE_EXECUTION_ARN": {"Get": "Execution.PipelineExecutionArn"},
+        "MODEL_DATA_URL": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
+        "SERVING_IMAGE_URI": SKLEARN_IMAGE,
+    }
+    assert arguments["RoleArn"] == ROLE_ARN
+
+
+def test_the_evidence_job_reads_what_the_definition_provides() -> None:
+    job = (REPO_ROOT / "jobs" / "write_evidence.py").read_text()
+    for name in (pd.ENV_MODEL_NAME, pd.ENV_PIPELINE_EXECUTION_ARN, pd.ENV_MODEL_DATA_URL, pd.ENV_SERVING_IMAGE_URI):
+        assert f'"{name}"' in job, f"write_evidence.py does not read {name}"
+    for path in (pd.EVIDENCE_MODEL_DIR, pd.EVIDENCE_EVALUATION_DIR, pd.EVIDENCE_OUTPUT_DIR):
+        assert f'"{path}"' in job, f"write_evidence.py does not default to {path}"
 
 
 def test_the_inference_specification_is_served_by_the_image_the_model_trains_in() -> None:
@@ -792,6 +887,8 @@ def test_churn_scripts_read_what_the_definition_provides() -> None:
         pd.ENV_TRIGGER_REASON,
         pd.ENV_TRIGGER_EVENT_ID,
         pd.ENV_PIPELINE_EXECUTION_ARN,
+        pd.ENV_EVIDENCE_URI,
+        pd.ENV_PACKAGE_LINK_TIMEOUT,
     ):
         assert f'"{name}"' in register, f"register.py does not read {name}"
     for path in (pd.REGISTER_MODEL_DIR, pd.REGISTER_EVALUATION_DIR, pd.REGISTER_OUTPUT_DIR):
