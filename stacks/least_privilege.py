@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -145,13 +146,16 @@ class Acknowledgement:
             construct_path == self.path or construct_path.startswith(self.path + "/")
         )
 
-    def wildcard_pairs(self) -> set[tuple[str, str]]:
-        return {
+    @cached_property
+    def wildcard_pairs(self) -> frozenset[tuple[str, str]]:
+        """The (action, canonical resource) pairs with a wildcard; computed once, looked up per grant."""
+        wildcard_resources = {resource for resource in self.resources if _has_wildcard(json.loads(resource))}
+        return frozenset(
             (action, resource)
             for action in self.actions
             for resource in self.resources
-            if _has_wildcard(action) or _has_wildcard(json.loads(resource))
-        }
+            if resource in wildcard_resources or _has_wildcard(action)
+        )
 
 
 @dataclass(frozen=True)
@@ -292,7 +296,7 @@ def check(stacks: Iterable[AssemblyStack]) -> list[Finding]:
         for item in _statements(stack.template):
             findings.extend(_judge(stack, item, acknowledgements, used))
         for index, acknowledgement in enumerate(acknowledgements):
-            if not any((index, pair) in used for pair in acknowledgement.wildcard_pairs()):
+            if not any((index, pair) in used for pair in acknowledgement.wildcard_pairs):
                 findings.append(
                     Finding(
                         rule=RULE_STALE,
@@ -344,7 +348,7 @@ def _judge(
             if not (_has_wildcard(action) or wildcard_resource):
                 continue
             pair = (action, _canonical(resource))
-            covering = [index for index, a in applicable if pair in a.wildcard_pairs()]
+            covering = [index for index, a in applicable if pair in a.wildcard_pairs]
             for index in covering:
                 used.add((index, pair))
             if not covering:
