@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from platform_common import env_names, runtime
-from platform_common.lease import LeaseTable
-from retraining_trigger import logic
-from retraining_trigger.models import TriggerEvent, model_for
-from retraining_trigger.outcome import Outcome, announce, rejection
-from retraining_trigger.state import StateTable
-from retraining_trigger.timer import WindowTimer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from pydantic import ValidationError
+
+    from retraining_trigger import logic
+    from retraining_trigger.models import TriggerEvent
+    from retraining_trigger.outcome import Outcome
 
 MAX_REPORTED_ERRORS = 10
 
@@ -57,6 +56,11 @@ trigger_settings = runtime.lazy(TriggerSettings.from_env)
 
 def services(function_arn: str) -> logic.Services:
     """The core's AWS side: SageMaker, the lock table (leases and state) and the window timer."""
+    from platform_common.lease import LeaseTable
+    from retraining_trigger import logic
+    from retraining_trigger.state import StateTable
+    from retraining_trigger.timer import WindowTimer
+
     settings = trigger_settings()
     dynamodb = runtime.client("dynamodb")
     return logic.Services(
@@ -91,6 +95,12 @@ def _describe(error: ValidationError) -> str:
 
 def parse_event(event: Any) -> TriggerEvent | Outcome:
     """The typed event, or the rejection that says what was wrong with it."""
+    from aws_lambda_powertools.utilities.parser import parse
+    from pydantic import ValidationError
+
+    from retraining_trigger.models import model_for
+    from retraining_trigger.outcome import rejection
+
     if not isinstance(event, dict):
         return rejection(
             "malformed-event",
@@ -132,6 +142,11 @@ def _log(outcome: Outcome) -> None:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     """Start, coalesce, ignore or reject one trigger event; return what happened."""
+    # The event models (pydantic), the core and its clients load on the first event, not at
+    # import: the same cold-start budget as the other handlers (bench: handler_import_ratio).
+    from retraining_trigger import logic
+    from retraining_trigger.outcome import Outcome, announce
+
     try:
         settings = runtime.settings()
         parsed = parse_event(event)
