@@ -35,7 +35,7 @@ def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
     if finding.startswith("AwsSolutions-IAM5"):
         # Such an acknowledgement would cover any statement on that wildcard in the scope.
         raise ValueError(f"{finding} on {scope.node.path}: acknowledge wildcards with the statement they are for")
-    _acknowledge(scope, finding, reason)
+    _acknowledge(scope, finding, reason=reason)
 
 
 def _nag_text(value: object) -> str:
@@ -64,14 +64,14 @@ def acknowledge_wildcards(scope: IConstruct, statement: PolicyStatement, reason:
     resource; each is acknowledged by name as well.
     """
     least_privilege.record_acknowledgement(scope, statement, reason)
-    stack = Stack.of(scope)
-    for action in statement.actions:
-        if "*" in action:
-            _acknowledge(scope, f"AwsSolutions-IAM5[Action::{action}]", reason)
-    for resource in statement.resources:
-        text = _nag_text(stack.resolve(resource))
+    findings = [f"AwsSolutions-IAM5[Action::{action}]" for action in statement.actions if "*" in action]
+    # One resolve and one acknowledge call per statement: each is a round trip into the CDK
+    # runtime, and a statement scoped per model lists hundreds of resources at a hundred models.
+    for resolved in Stack.of(scope).resolve(statement.resources):
+        text = _nag_text(resolved)
         if "*" in text:
-            _acknowledge(scope, f"AwsSolutions-IAM5[Resource::{text}]", reason)
+            findings.append(f"AwsSolutions-IAM5[Resource::{text}]")
+    _acknowledge(scope, *findings, reason=reason)
 
 
 def acknowledge_resource_policy_wildcards(scope: IConstruct, statement: PolicyStatement, reason: str) -> None:
@@ -90,6 +90,8 @@ def acknowledge_default_key_policy(key: IKey) -> None:
     )
 
 
-def _acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
-    pack = finding.split("-", 1)[0]
-    Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{finding}", reason=reason))
+def _acknowledge(scope: IConstruct, *findings: str, reason: str) -> None:
+    if findings:
+        Validations.of(scope).acknowledge(
+            *(Acknowledgment(id=f"{finding.split('-', 1)[0]}::{finding}", reason=reason) for finding in findings)
+        )
