@@ -35,7 +35,11 @@ from stacks.compliance import (
     acknowledge_resource_policy_wildcards,
 )
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
-from stacks.constructs.managed_mlflow import UNKNOWN_SUFFIX, mlflow_api_statement, registered_package_names
+from stacks.constructs.managed_mlflow import (
+    mlflow_api_statement,
+    package_group_names,
+    registered_package_names,
+)
 from stacks.constructs.ml_roles import MlServiceRoles
 from stacks.constructs.model_locks import ModelLocks
 from stacks.constructs.persona_roles import MLFLOW_ALIAS_ACTIONS, MLFLOW_READ_ACTIONS
@@ -118,7 +122,7 @@ class AutomationStack(Stack):
         ))  # fmt: skip
 
         # Exact groups for the pipeline role's registration records; an App's suffix is matched by length.
-        registered_groups = [f"{m.name}-{package_group_suffix or UNKNOWN_SUFFIX}" for m in models]
+        registered_groups = package_group_names([m.name for m in models], package_group_suffix)
         self.roles = MlServiceRoles(
             self, "ServiceRoles", resource_prefix=prefix, pipeline_role_name=naming.pipeline_role_name(config),
             data_bucket_name=naming.data_bucket_name(config),

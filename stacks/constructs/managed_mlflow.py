@@ -58,16 +58,38 @@ def model_package_group_suffix(server_name_or_app_id: str) -> str:
     return registration_suffix(server_name_or_app_id)
 
 
+# Configured models are named one by one in IAM policies up to this many; beyond it, one pattern
+# per statement keeps every policy within IAM's size quotas (a managed policy holds 6,144
+# characters: IAM User Guide, "IAM and AWS STS quotas",
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html). Each named model
+# costs about 160 characters per statement that lists it; tests/contracts/test_policy_sizes.py
+# measures the resolved policies at this many models and at a hundred.
+MAX_MODELS_NAMED_IN_POLICIES = 20
+
+
+def package_group_names(model_names: Sequence[str], suffix: str | None) -> list[str]:
+    """The package groups automatic registration makes for these models, as IAM resource names.
+
+    `<model>-<suffix>` per configured model, the suffix matched by length when it is not known at
+    synth (an App's); beyond MAX_MODELS_NAMED_IN_POLICIES models, the one pattern
+    `*-<suffix>`. The handlers check the exact group of their own MLflow at run time either way.
+    """
+    known = suffix or UNKNOWN_SUFFIX
+    if len(model_names) > MAX_MODELS_NAMED_IN_POLICIES:
+        return [f"*-{known}"]
+    return [f"{model}-{known}" for model in model_names]
+
+
 def registered_package_names(model_names: Sequence[str], suffix: str | None) -> list[str]:
     """Resource names (`model-package/<name>`) of the package versions registered for these models.
 
     A tracking server's suffix is known at synth, and only this server registers groups with it:
     `*-<suffix>/*`. An App's is not: each configured model's groups, the suffix matched by length
-    (`<model>-??????/*`); none without models. The handlers check the exact suffix at run time.
+    (`<model>-??????/*`, see `package_group_names`); none without models.
     """
     if suffix:
         return [f"*-{suffix}/*"]
-    return [f"{model}-{UNKNOWN_SUFFIX}/*" for model in model_names]
+    return [f"{group}/*" for group in package_group_names(model_names, None)]
 
 
 class ManagedMlflow(Construct):
@@ -129,8 +151,8 @@ class ManagedMlflow(Construct):
         ]
         # Only the configured models' groups (`<model>-<suffix>`) and their versions: the names are
         # known at synth, and the suffix too for a tracking server (its name is the ARN's last segment).
-        suffix = model_package_group_suffix(name) if settings.kind == "tracking-server" else UNKNOWN_SUFFIX
-        groups = [f"{model}-{suffix}" for model in model_names]
+        suffix = model_package_group_suffix(name) if settings.kind == "tracking-server" else None
+        groups = package_group_names(model_names, suffix)
         registration = iam.PolicyStatement(
             sid="AutomaticModelRegistration",
             actions=AUTOMATIC_REGISTRATION_ACTIONS,
