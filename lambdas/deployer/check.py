@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployer.logic import converge
-from deployer.run import SCHEDULE, Deployment, Outcome, Trigger
+from deployer.run import SCHEDULE, Deployment, Trigger
 from platform_common.catalog import ModelSettings
 from platform_common.lease import LeaseTable, new_owner
+from platform_common.promotion import Outcome
 
 # A model's reconciliation takes a few API calls; the check stops starting new ones when less
 # than this is left of the invocation. Checks start at a rotating model, so the ones left out

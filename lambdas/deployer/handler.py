@@ -96,10 +96,10 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         ModelPackageStateChangeEvent,
         ScheduledEvent,
     )
-    from deployer.run import APPROVAL, ENDPOINT_CHANGE, Outcome, Trigger
+    from deployer.run import APPROVAL, ENDPOINT_CHANGE, Trigger
     from platform_common.catalog import UnknownModelError, require_own_package_group
     from platform_common.lease import new_owner
-    from platform_common.promotion import RECONCILE_INTERVAL_MINUTES
+    from platform_common.promotion import RECONCILE_INTERVAL_MINUTES, Outcome
 
     publish = functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name)
     raw = event if isinstance(event, dict) else {}

@@ -49,7 +49,6 @@ from deployer.run import (
     APPROVAL,
     SCHEDULE,
     Deployment,
-    Outcome,
     Run,
     Trigger,
     mark,
@@ -61,7 +60,7 @@ from deployer.run import (
 from platform_common import domain_events, registry
 from platform_common.lease import Lease, LeaseTable
 from platform_common.package_link import LOOKUP_ATTEMPTS, PackageLinkError, find_version
-from platform_common.promotion import RECONCILE_INTERVAL_MINUTES, promotion_key
+from platform_common.promotion import RECONCILE_INTERVAL_MINUTES, Outcome, promotion_key
 
 WAIT_NOTE = (
     f"the deployer acts once the endpoint is InService (on its state-change event, or the check "

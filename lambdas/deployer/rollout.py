@@ -27,10 +27,11 @@ from deployer.requests import (
     production_variant,
     version_tags,
 )
-from deployer.run import SCHEDULE, Outcome, Run, mark, package_data, tag_endpoint
+from deployer.run import SCHEDULE, Run, mark, package_data, tag_endpoint
 from platform_common import domain_events, registry
 from platform_common.deployment_policy import DeploymentPolicyError
 from platform_common.evidence import EvidenceError, verify_artifact
+from platform_common.promotion import Outcome
 
 INFERENCE_SPECIFICATION_HELP = (
     "attach an inference specification to the logged model with "

@@ -17,6 +17,7 @@ from platform_common import registry
 from platform_common.catalog import ModelSettings
 from platform_common.domain_events import DomainEvent
 from platform_common.evidence import EvidenceStore
+from platform_common.promotion import Outcome
 
 APPROVAL = "approval"
 ENDPOINT_CHANGE = "endpoint"
@@ -46,27 +47,6 @@ class Deployment:
     execution_role_arn: str
     # Where the model's pipeline wrote its evidence, read with the deployer's own clients.
     evidence: EvidenceStore
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one reconciliation did (returned by the handler, logged, asserted in tests)."""
-
-    action: str
-    reason: str
-    model: str | None = None
-    version: int | None = None
-    published: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"action": self.action, "reason": self.reason}
-        if self.model is not None:
-            body["model"] = self.model
-        if self.version is not None:
-            body["version"] = self.version
-        if self.published:
-            body["published"] = list(self.published)
-        return body
 
 
 @dataclass

@@ -52,7 +52,7 @@ recorded as a recommendation and the package stays pending for a person.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 from model_gate.models import APPROVED, PENDING, REJECTED, ModelPackageDetail
@@ -70,7 +70,7 @@ from platform_common.domain_events import DomainEvent
 from platform_common.evidence import EvidenceError, EvidenceReport, EvidenceStore, verify_package, verify_version
 from platform_common.lease import LeaseTable
 from platform_common.package_link import PackageLinkError, find_version
-from platform_common.promotion import CHAMPION_ALIAS, promotion_key
+from platform_common.promotion import CHAMPION_ALIAS, Outcome, promotion_key
 from platform_common.registry import APPROVAL_DESCRIPTION_LIMIT, merge_metadata
 
 MANUAL_MODE = "manual"
@@ -105,27 +105,6 @@ class ModelRegistry(Protocol):
     def delete_registered_model_alias(self, name: str, alias: str) -> None: ...
 
     def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the gate did with one event (returned by the handler, logged, asserted in tests)."""
-
-    action: str
-    reason: str
-    model: str | None = None
-    version: int | None = None
-    published: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"action": self.action, "reason": self.reason}
-        if self.model is not None:
-            body["model"] = self.model
-        if self.version is not None:
-            body["version"] = self.version
-        if self.published:
-            body["published"] = list(self.published)
-        return body
 
 
 def evaluate_package(

@@ -13,6 +13,7 @@ expired lease belongs to an invocation that has ended.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from platform_common.lease import Clock, LeaseTable, Sleep
@@ -48,3 +49,24 @@ def leases_from_environment() -> LeaseTable:
         clock=lambda: datetime.now(UTC),
         sleep=time.sleep,
     )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the gate or the deployer did with one event (returned by the handler, logged, asserted in tests)."""
+
+    action: str
+    reason: str
+    model: str | None = None
+    version: int | None = None
+    published: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"action": self.action, "reason": self.reason}
+        if self.model is not None:
+            body["model"] = self.model
+        if self.version is not None:
+            body["version"] = self.version
+        if self.published:
+            body["published"] = list(self.published)
+        return body
