@@ -14,6 +14,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from stacks.platform import Platform
+from tests.access.cfn_resolver import Deployment, deploy
 from tests.contracts.configs import LONGEST_ENVIRONMENT, extreme_platform
 from tests.synth import cdk_context, synth, synth_default
 
@@ -25,6 +26,14 @@ class Synthesized:
     label: str
     platform: Platform
     templates: dict[str, dict[str, Any]]
+
+    def by_stack_name(self) -> dict[str, dict[str, Any]]:
+        """The templates keyed by their stacks' names, as a deployment holds them."""
+        found = {}
+        for stack in self.platform.stacks:
+            (unit,) = [unit for unit in self.templates if stack.stack_name.endswith(f"-{unit}")]
+            found[stack.stack_name] = self.templates[unit]
+        return found
 
     def resources(self, resource_type: str) -> list[tuple[str, str, dict[str, Any]]]:
         """(unit, logical id, properties) of every resource of one type, across the stacks."""
@@ -61,6 +70,13 @@ def synthesized(label: str) -> Synthesized:
     else:
         raise KeyError(label)
     return Synthesized(label, platform, _as_json(templates))
+
+
+@cache
+def deployed_roles(label: str) -> tuple[Synthesized, Deployment]:
+    """One configuration with every role resolved to what a deployment would hold (once per process)."""
+    found = synthesized(label)
+    return found, deploy(found.by_stack_name())
 
 
 CONFIGURATIONS = ("dev", "staging", "prod", "extreme-tracking-server", "extreme-app")

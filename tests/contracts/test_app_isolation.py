@@ -27,13 +27,11 @@ tracking server swapped for an App (`dev-app`).
 
 from __future__ import annotations
 
-from functools import cache
-
 import pytest
 
-from tests.access.cfn_resolver import ACCOUNT, REGION, Deployment, deploy
+from tests.access.cfn_resolver import ACCOUNT, REGION, Deployment
 from tests.access.iam_eval import Policy, Request, evaluate
-from tests.contracts.conftest import Synthesized, synthesized
+from tests.contracts.conftest import Synthesized, deployed_roles
 
 SM = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
 APP_CONFIGURATIONS = ("extreme-app", "dev-app")
@@ -54,15 +52,10 @@ PACKAGE_ACTORS = {
 }
 
 
-@cache
 def _deployed(label: str) -> tuple[Synthesized, Deployment]:
-    found = synthesized(label)
+    found, deployment = deployed_roles(label)
     assert found.platform.automation.config.mlflow.kind == "app", f"{label} is not an MLflow App configuration"
-    by_stack_name = {}
-    for stack in found.platform.stacks:
-        (unit,) = [unit for unit in found.templates if stack.stack_name.endswith(f"-{unit}")]
-        by_stack_name[stack.stack_name] = found.templates[unit]
-    return found, deploy(by_stack_name)
+    return found, deployment
 
 
 def _models(found: Synthesized) -> list[str]:

@@ -31,16 +31,15 @@ import re
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
 import botocore.credentials
 import pytest
 
 from platform_common.mlflow_rest import MlflowRestClient
-from tests.access.cfn_resolver import ACCOUNT, REGION, Deployment, deploy
+from tests.access.cfn_resolver import ACCOUNT, REGION, Deployment
 from tests.access.iam_eval import Policy, Request, evaluate
-from tests.contracts.conftest import Synthesized, synthesized
+from tests.contracts.conftest import Synthesized, deployed_roles
 
 SM = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
 TRACKING_SERVER_ARN = f"{SM}:mlflow-tracking-server/mlops-dev-mlflow"
@@ -131,14 +130,8 @@ def test_each_kind_is_signed_for_its_own_service_and_sent_to_its_own_host(
 # Who may call MLflow
 
 
-@cache
 def _deployed(label: str) -> tuple[Synthesized, Deployment]:
-    found = synthesized(label)
-    by_stack_name = {}
-    for stack in found.platform.stacks:
-        (unit,) = [unit for unit in found.templates if stack.stack_name.endswith(f"-{unit}")]
-        by_stack_name[stack.stack_name] = found.templates[unit]
-    return found, deploy(by_stack_name)
+    return deployed_roles(label)
 
 
 def _decide(deployment: Deployment, role_name: str, request: Request) -> bool:

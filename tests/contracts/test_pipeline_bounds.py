@@ -16,15 +16,14 @@ from __future__ import annotations
 import pytest
 
 from tests.access.iam_eval import Policy, Request, evaluate
-from tests.contracts.conftest import CONFIGURATIONS, Synthesized, synthesized
-from tests.contracts.test_mlflow_access import _deployed
+from tests.contracts.conftest import CONFIGURATIONS, Synthesized, deployed_roles, synthesized
 
 SM = "arn:aws:sagemaker:eu-west-1:123456789012"
 UNCONFIGURED = "ml.p4d.24xlarge"
 
 
 def _pipeline_role_allows(found: Synthesized, request: Request) -> bool:
-    _, deployment = _deployed(found.label)
+    _, deployment = deployed_roles(found.label)
     role = f"{found.platform.automation.config.resource_prefix}-pipeline-execution"
     return evaluate(request, [Policy(p) for p in deployment.role(role).policies]).allowed
 

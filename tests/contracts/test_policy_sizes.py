@@ -20,7 +20,7 @@ import pytest
 
 from stacks.constructs.managed_mlflow import MAX_MODELS_NAMED_IN_POLICIES
 from tests.access.cfn_resolver import Resolver
-from tests.contracts.conftest import CONFIGURATIONS, synthesized
+from tests.contracts.conftest import CONFIGURATIONS, Synthesized, synthesized
 from tests.synth import cdk_context, synth
 
 MANAGED_POLICY_LIMIT = 6144
@@ -46,14 +46,8 @@ def _stacks(label: str) -> dict[str, dict[str, Any]]:
         dev["models"] = [{"name": f"m{index:03d}" + "x" * 20} for index in range(count)]
         platform, templates = synth("dev", platform_context)
         units = {unit: template.to_json() for unit, template in templates.items()}
-    else:
-        found = synthesized(label)
-        platform, units = found.platform, found.templates
-    by_name = {}
-    for stack in platform.stacks:
-        (unit,) = [unit for unit in units if stack.stack_name.endswith(f"-{unit}")]
-        by_name[stack.stack_name] = units[unit]
-    return by_name
+        return Synthesized(label, platform, units).by_stack_name()
+    return synthesized(label).by_stack_name()
 
 
 def _measure(label: str) -> tuple[dict[str, int], dict[str, int]]:

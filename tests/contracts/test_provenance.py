@@ -29,15 +29,14 @@ tests/contracts/deployed.py.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 import pytest
 
 from stacks.constructs.managed_mlflow import model_package_group_suffix
-from tests.access.cfn_resolver import ACCOUNT, REGION, Deployment, deploy
+from tests.access.cfn_resolver import ACCOUNT, REGION, Deployment
 from tests.access.iam_eval import Policy, Request, evaluate
-from tests.contracts.conftest import Synthesized, synthesized
+from tests.contracts.conftest import Synthesized, deployed_roles
 from tests.contracts.deployed import deployed, resource_policy_denies
 
 EXECUTION_ID = "k3x9q2w7zv1a"
@@ -57,14 +56,8 @@ LATER_MODEL = "onboarded-later"
 WITH_MODELS = ("dev", "extreme-tracking-server", "extreme-app")
 
 
-@cache
 def _environment(label: str) -> tuple[Synthesized, Deployment]:
-    found = synthesized(label)
-    by_stack_name = {}
-    for stack in found.platform.stacks:
-        (unit,) = [unit for unit in found.templates if stack.stack_name.endswith(f"-{unit}")]
-        by_stack_name[stack.stack_name] = found.templates[unit]
-    return found, deploy(by_stack_name)
+    return deployed_roles(label)
 
 
 def _prefix(found: Synthesized) -> str:
