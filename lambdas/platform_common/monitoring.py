@@ -1,0 +1,82 @@
+"""Where a model's monitoring reads and writes, and what it publishes: one definition for all sides.
+
+The deployer (data capture), the monitoring job (jobs/monitor_model.py), the batch launcher,
+the alarms and the dashboard (stacks/) all name S3 prefixes, CloudWatch metrics and dimensions
+through this module, so the metric an alarm watches is the metric the job publishes.
+
+Data bucket layout per model (all under the platform's data bucket, encrypted with the platform key):
+
+    monitoring/<model>/capture/        endpoint data capture (SageMaker adds endpoint/variant/yyyy/mm/dd/hh/)
+    monitoring/<model>/ground-truth/   labels, JSON Lines {"inferenceId": ..., "label": ...}, any sub-keys
+    monitoring/<model>/reports/        one folder per monitoring run (report, metrics, malformed inputs)
+    inference/<model>/                 batch inputs (CSV, first column the inference id)
+    predictions/<model>/               batch outputs (one folder per transform job)
+
+CloudWatch namespaces may not start with "AWS/" (Amazon CloudWatch API Reference, "PutMetricData",
+Namespace: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html).
+"""
+
+from __future__ import annotations
+
+MONITORING_PREFIX = "monitoring"
+INFERENCE_PREFIX = "inference"
+PREDICTIONS_PREFIX = "predictions"
+
+# Metric names the monitoring job publishes, each with the dimensions below.
+DRIFTED_FEATURE_SHARE = "DriftedFeatureShare"  # 0..1, share of features whose distribution drifted
+DRIFT_DETECTED = "DriftDetected"  # 1 when the share reaches the drift threshold, else 0
+MONITORING_RUNS = "MonitoringRuns"  # 1 per completed run: its absence is the silent-monitor alarm
+INFERENCES_ANALYSED = "InferencesAnalysed"  # captured inferences read by the run
+LABELLED_INFERENCES = "LabelledInferences"  # inferences joined with ground truth
+MALFORMED_RECORDS = "MalformedRecords"  # capture or label records the run could not read
+# The quality metric is published under the model's configured metric name (e.g. "accuracy").
+
+DIMENSION_MODEL = "Model"
+DIMENSION_ENDPOINT = "Endpoint"
+
+
+def metric_namespace(resource_prefix: str) -> str:
+    """The CloudWatch namespace of one environment's monitoring metrics, e.g. `mlops-dev/ModelMonitoring`."""
+    return f"{resource_prefix}/ModelMonitoring"
+
+
+def metric_dimensions(model: str, serving_target: str) -> dict[str, str]:
+    """The dimensions of every monitoring metric of `model` served by `serving_target`.
+
+    `serving_target` is the endpoint name for real-time and serverless serving, and the batch
+    target name (`<prefix>-<env>-<model>-batch`) for batch transform.
+    """
+    return {DIMENSION_MODEL: model, DIMENSION_ENDPOINT: serving_target}
+
+
+def capture_prefix(model: str) -> str:
+    """Key prefix (no bucket) of `model`'s endpoint data capture."""
+    return f"{MONITORING_PREFIX}/{model}/capture/"
+
+
+def ground_truth_prefix(model: str) -> str:
+    """Key prefix under which ground truth labels for `model` are delivered."""
+    return f"{MONITORING_PREFIX}/{model}/ground-truth/"
+
+
+def reports_prefix(model: str) -> str:
+    """Key prefix of `model`'s monitoring reports."""
+    return f"{MONITORING_PREFIX}/{model}/reports/"
+
+
+def inference_prefix(model: str) -> str:
+    """Key prefix of `model`'s batch inputs."""
+    return f"{INFERENCE_PREFIX}/{model}/"
+
+
+def predictions_prefix(model: str) -> str:
+    """Key prefix of `model`'s batch predictions."""
+    return f"{PREDICTIONS_PREFIX}/{model}/"
+
+
+# A version's baseline lies beside its evidence report, in the artifact bucket:
+# evidence/<model>/<execution id>/baseline/{reference.csv,schema.json}
+# (only the pipeline role may write under evidence/; see platform_common.evidence).
+BASELINE_DIR = "baseline"
+BASELINE_REFERENCE_FILE = "reference.csv"
+BASELINE_SCHEMA_FILE = "schema.json"
