@@ -19,7 +19,8 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help prerequisites synth test test-fast lint format deploy publish-code lock diff bootstrap bench clean
+.PHONY: help prerequisites synth test test-fast lint format deploy publish-code lock diff bootstrap bench clean \
+	synth-delivery bootstrap-delivery deploy-delivery
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -80,6 +81,17 @@ bootstrap: $(STAMPS)/venv $(STAMPS)/node ## cdk bootstrap the account/region of 
 
 deploy: $(STAMPS)/venv $(STAMPS)/node ## Deploy ENV to the account of your AWS credentials
 	$(CDK) deploy --no-notices -c env=$(ENV) --all --require-approval broadening --outputs-file cdk.out/outputs-$(ENV).json
+
+# The delivery pipeline (platform.delivery in cdk.json): every environment as a stage of one
+# self-mutating pipeline in the tooling account. The pipeline's own synth step runs synth-delivery.
+synth-delivery: $(STAMPS)/venv $(STAMPS)/node ## Synthesize the delivery pipeline and every environment into cdk.out/
+	PLATFORM_DELIVERY=true $(PY) app.py
+
+bootstrap-delivery: $(STAMPS)/venv $(STAMPS)/node ## cdk bootstrap ENV (dev|staging|prod|tooling) for the pipeline (that account's credentials)
+	@$(PY) -m tools.bootstrap_delivery --env $(ENV)
+
+deploy-delivery: $(STAMPS)/venv $(STAMPS)/node ## Deploy the pipeline once (tooling account credentials); it then updates itself
+	$(CDK) deploy --no-notices -c delivery=true --require-approval broadening "$$($(PY) -c 'import json; print(json.load(open("cdk.json"))["context"]["platform"].get("prefix", "mlops"))')-delivery"
 
 publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ and its MLflow client wheels to ENV's code location (AWS credentials)
 	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make publish-code ENV=dev MODEL=churn"; exit 2; }

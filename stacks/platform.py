@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import App, Environment, Stack, Tags
+from aws_cdk import App, Environment, Stack, Stage, Tags
 from aws_cdk import aws_iam as iam
 
 from stacks.access_stack import AccessStack
@@ -34,15 +34,22 @@ class Platform:
         return [self.data, self.tracking, self.automation, self.access, *self.models]
 
 
-def build_platform(app: App, config: EnvironmentConfig) -> Platform:
-    """Create the environment's stacks in `app`; cdk-nag checks run on synth."""
+def build_platform(app: Stage, config: EnvironmentConfig) -> Platform:
+    """Create the environment's stacks in `app` (the App, or a delivery pipeline's Stage); cdk-nag checks run on synth."""
     env = Environment(account=config.account, region=config.region) if config.account or config.region else None
 
-    data = DataStack(app, config.stack_name("data"), config=config, env=env,
-                     description=f"{config.resource_prefix}: platform key, data and MLflow artifact buckets")  # fmt: skip
+    data = DataStack(
+        app,
+        config.stack_name("data"),
+        stack_name=config.stack_name("data"),
+        config=config,
+        env=env,
+        description=f"{config.resource_prefix}: platform key, data and MLflow artifact buckets",
+    )
     tracking = TrackingStack(
         app,
         config.stack_name("tracking"),
+        stack_name=config.stack_name("tracking"),
         config=config,
         key=data.key,
         env=env,
@@ -51,6 +58,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
     automation = AutomationStack(
         app,
         config.stack_name("automation"),
+        stack_name=config.stack_name("automation"),
         config=config,
         data_key=data.key,
         mlflow_arn=tracking.mlflow.arn,
@@ -62,6 +70,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
         ModelStack(
             app,
             model_stack_name(config, model.name),
+            stack_name=model_stack_name(config, model.name),
             config=config,
             model=model,
             pipeline_role=automation.roles.pipeline_role,
@@ -78,6 +87,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
     access = AccessStack(
         app,
         config.stack_name("access"),
+        stack_name=config.stack_name("access"),
         config=config,
         resources=PlatformResources(
             resource_prefix=config.resource_prefix,
@@ -97,6 +107,8 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
         env=env,
         description=f"{config.resource_prefix}: persona roles",
     )
+    # Stack names are explicit so that inside a delivery pipeline's Stage they stay the names a
+    # single-account deploy gives them (a Stage would otherwise prefix them with its own path).
     # Buckets are named, not exported, so the order of deployment is stated here.
     tracking.add_stack_dependency(data)
     automation.add_stack_dependency(tracking)
@@ -116,5 +128,8 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
                 stack, "PermissionsBoundary", config.permissions_boundary_arn
             )
             iam.PermissionsBoundary.of(stack).apply(boundary)
-    apply_compliance_checks(app, platform.stacks)
+    # The checks are registered on the root App, whose validation covers the stacks of nested stages.
+    root = app.node.root
+    assert isinstance(root, App), f"{app.node.path} is not inside an App"
+    apply_compliance_checks(root, platform.stacks)
     return platform

@@ -1,0 +1,57 @@
+"""A delivery block changes no single-account template, and the pipeline deploys those same templates."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from tests.delivery.conftest import delivery_app
+from tests.delivery.fixtures import three_accounts, without_delivery
+from tests.infra.test_snapshots import normalise
+from tests.synth import synth
+
+_PATH_DERIVED = re.compile(r"AllowEventRule[A-Za-z0-9]+")
+
+
+def test_a_delivery_block_leaves_single_account_templates_byte_identical() -> None:
+    # Given the same platform with and without a delivery block
+    _, with_block = synth("staging", three_accounts())
+    _, without_block = synth("staging", without_delivery(three_accounts()))
+    # Then `make synth ENV=staging` writes the same templates
+    assert sorted(with_block) == sorted(without_block)
+    for unit, template in with_block.items():
+        assert template.to_json() == without_block[unit].to_json(), unit
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_the_pipeline_deploys_what_a_single_account_deploy_would(env_name: str) -> None:
+    # Given the pipeline's stage for an environment, and that environment synthesized on its own
+    _, pipeline_stack = delivery_app()
+    staged = {stack.stack_name: stack for stack in pipeline_stack.stages[env_name].platform.stacks}
+    single, _ = synth(env_name, without_delivery(three_accounts()))
+    # Then both have the same stacks with the same templates
+    assert sorted(staged) == sorted(stack.stack_name for stack in single.stacks)
+    for stack in single.stacks:
+        staged_template = _comparable(Template.from_stack(staged[stack.stack_name]).to_json())
+        assert staged_template == _comparable(Template.from_stack(stack).to_json()), stack.stack_name
+
+
+def _comparable(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with the names CDK derives from construct paths taken out.
+
+    CDK names an EventBridge rule's Lambda permission (logical ID) and its dead-letter queue
+    statement (Sid) after the rule's and function's construct paths, which inside a Stage include
+    the stage. Everything they grant must be equal; an environment deployed by hand and then moved
+    into the pipeline gets these permissions and statements replaced under their new names.
+    """
+    resources = dict(template["Resources"])
+    permissions = sorted(
+        json.dumps(resources.pop(logical_id), sort_keys=True)
+        for logical_id in [k for k, v in resources.items() if v["Type"] == "AWS::Lambda::Permission"]
+    )
+    rest = json.loads(_PATH_DERIVED.sub("AllowEventRule<path>", json.dumps({**template, "Resources": resources})))
+    return {**normalise(rest), "Permissions": permissions}
