@@ -78,6 +78,9 @@ def load_delivery(platform: object) -> DeliveryConfig:
     """Validate `platform.delivery` and every environment it deploys."""
     root = Reader(platform, "platform")
     r = root.child("delivery")
+    # The pipeline's own keys first: without a delivery block, that is the error to see.
+    account = _required(r, "account", _ACCOUNT_RE, "the 12-digit ID of the tooling account the pipeline runs in")
+    region = _required(r, "region", _REGION_RE, "the AWS region of the pipeline, such as eu-west-1")
     environments = tuple(_delivered_environment(platform, name) for name in _environment_names(platform))
     if REGISTRY_ENVIRONMENT not in {env.name for env in environments}:
         raise ConfigError(
@@ -88,8 +91,8 @@ def load_delivery(platform: object) -> DeliveryConfig:
     prefix = root.get("prefix", "mlops", str)  # validated with each environment
     config = DeliveryConfig(
         pipeline_name=f"{prefix}-delivery",
-        account=_required(r, "account", _ACCOUNT_RE, "the 12-digit ID of the tooling account the pipeline runs in"),
-        region=_required(r, "region", _REGION_RE, "the AWS region of the pipeline, such as eu-west-1"),
+        account=account,
+        region=region,
         connection_arn=_required(
             r, "connection_arn", _CONNECTION_RE, "a CodeConnections connection ARN (arn:aws:codeconnections:...)"
         ),
