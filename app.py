@@ -7,7 +7,9 @@
 
 `-c delivery=true` (or `PLATFORM_DELIVERY=true`) synthesizes instead the delivery pipeline of
 `platform.delivery`, with every environment as a stage of it (`make synth-delivery`; the
-pipeline's own synth step runs that). Without it, nothing about a single-account synth changes.
+pipeline's own synth step runs that). Without it, nothing about a single-account synth changes;
+with a delivery block, `make synth ENV=dev` writes the templates the pipeline's dev stage deploys,
+which let the consuming environments' roles read released versions.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from aws_cdk import App, Environment
 
 from stacks.config import ConfigError, load_environment
-from stacks.config.delivery import load_delivery
+from stacks.config.delivery import load_delivery, registry_readers_for
 from stacks.platform import build_platform
 
 HERE = Path(__file__).resolve().parent
@@ -79,7 +81,9 @@ def main() -> None:
         if str(app.node.try_get_context("delivery")).lower() == "true":
             build_delivery(app, platform)
         else:
-            build_platform(app, load_environment(platform, env_name))
+            # The same templates the delivery pipeline's stage of this environment deploys.
+            readers = registry_readers_for(platform, env_name)
+            build_platform(app, load_environment(platform, env_name), registry_readers=readers)
     except ConfigError as error:
         print(f"cdk.json: {error}", file=sys.stderr)
         sys.exit(2)

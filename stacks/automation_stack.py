@@ -125,6 +125,7 @@ class AutomationStack(Stack):
         registered_groups = package_group_names([m.name for m in models], package_group_suffix)
         self.roles = MlServiceRoles(
             self, "ServiceRoles", resource_prefix=prefix, pipeline_role_name=naming.pipeline_role_name(config),
+            model_role_name=naming.model_role_name(config),
             data_bucket_name=naming.data_bucket_name(config),
             datasets_prefix=DATASETS_PREFIX, artifact_bucket_name=naming.artifact_bucket_name(config),
             key=data_key, mlflow_arn=mlflow_arn, mlflow_kind=config.mlflow.kind, package_groups=registered_groups,

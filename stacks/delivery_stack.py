@@ -24,6 +24,7 @@ puts it:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Environment, Stack, Stage, pipelines
@@ -32,7 +33,7 @@ from aws_cdk import aws_codepipeline as codepipeline
 from constructs import Construct
 
 from stacks.config import EnvironmentConfig
-from stacks.config.delivery import DeliveryConfig
+from stacks.config.delivery import REGISTRY_ENVIRONMENT, DeliveryConfig, RegistryReader
 from stacks.delivery_compliance import SUPPORT_STACK_PREFIX, acknowledge_pipeline
 from stacks.platform import Platform, build_platform
 
@@ -52,9 +53,17 @@ PROD_APPROVAL = "PromoteToProd"
 class PlatformStage(Stage):
     """One environment's platform, deployed into the account and region its configuration names."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        registry_readers: Sequence[RegistryReader] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region), **kwargs)
-        self.platform: Platform = build_platform(self, config)
+        self.platform: Platform = build_platform(self, config, registry_readers=registry_readers)
 
 
 class DeliveryStack(Stack):
@@ -84,7 +93,8 @@ class DeliveryStack(Stack):
         )
         self.stages: dict[str, PlatformStage] = {}
         for config in delivery.environments:
-            stage = PlatformStage(self, config.name, config=config)
+            readers = delivery.registry_readers() if config.name == REGISTRY_ENVIRONMENT else ()
+            stage = PlatformStage(self, config.name, config=config, registry_readers=readers)
             pre: list[pipelines.Step] = []
             if config.name == "prod":
                 pre.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aws_cdk import App, Environment, Stack, Stage, Tags
@@ -11,6 +12,7 @@ from stacks.access_stack import AccessStack
 from stacks.automation_stack import AutomationStack
 from stacks.compliance import apply_compliance_checks
 from stacks.config import EnvironmentConfig
+from stacks.config.delivery import RegistryReader
 from stacks.constructs.persona_roles import PlatformResources
 from stacks.data_stack import DATASETS_PREFIX, MLFLOW_ARTIFACTS_PREFIX, DataStack
 from stacks.images import require_supported_region
@@ -34,8 +36,14 @@ class Platform:
         return [self.data, self.tracking, self.automation, self.access, *self.models]
 
 
-def build_platform(app: Stage, config: EnvironmentConfig) -> Platform:
-    """Create the environment's stacks in `app` (the App, or a delivery pipeline's Stage); cdk-nag checks run on synth."""
+def build_platform(
+    app: Stage, config: EnvironmentConfig, *, registry_readers: Sequence[RegistryReader] = ()
+) -> Platform:
+    """Create the environment's stacks in `app` (the App, or a delivery pipeline's Stage); cdk-nag checks run on synth.
+
+    `registry_readers` are the other accounts' roles that read released versions from this
+    environment (the registry of record of a delivery configuration; none otherwise).
+    """
     env = Environment(account=config.account, region=config.region) if config.account or config.region else None
 
     data = DataStack(
@@ -43,6 +51,7 @@ def build_platform(app: Stage, config: EnvironmentConfig) -> Platform:
         config.stack_name("data"),
         stack_name=config.stack_name("data"),
         config=config,
+        registry_readers=registry_readers,
         env=env,
         description=f"{config.resource_prefix}: platform key, data and MLflow artifact buckets",
     )

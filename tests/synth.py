@@ -12,6 +12,7 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
 from stacks.config import load_environment
+from stacks.config.delivery import registry_readers_for
 from stacks.platform import Platform, build_platform
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +38,8 @@ def synth(env_name: str, platform_override: dict[str, Any] | None = None) -> tup
     if platform_override is not None:
         context["platform"] = platform_override
     app = new_app(context)
-    platform = build_platform(app, load_environment(context["platform"], env_name))
+    readers = registry_readers_for(context["platform"], env_name)
+    platform = build_platform(app, load_environment(context["platform"], env_name), registry_readers=readers)
     templates = {_unit(stack.stack_name, env_name): Template.from_stack(stack) for stack in platform.stacks}
     return platform, templates
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stacks import naming
 from stacks.config.loader import load_environment
 from stacks.config.reader import Reader
 from stacks.config.settings import ENVIRONMENT_NAMES, ConfigError, EnvironmentConfig
@@ -42,6 +43,16 @@ class PromotionPolicy:
 
 
 @dataclass(frozen=True)
+class RegistryReader:
+    """A consuming environment's roles that read released versions from the registry of record."""
+
+    environment: str
+    account: str
+    deployer_role_name: str
+    model_role_name: str
+
+
+@dataclass(frozen=True)
 class DeliveryConfig:
     """The delivery pipeline in the tooling account and the environments it deploys, in order."""
 
@@ -67,6 +78,25 @@ class DeliveryConfig:
     def consumers(self) -> tuple[EnvironmentConfig, ...]:
         """The environments that deploy versions registered in the registry of record."""
         return tuple(env for env in self.environments if env.name != REGISTRY_ENVIRONMENT)
+
+    def registry_readers(self) -> tuple[RegistryReader, ...]:
+        """Who the registry of record lets read released versions: each consumer's deployer and model roles."""
+        return tuple(
+            RegistryReader(
+                environment=env.name,
+                account=str(env.account),
+                deployer_role_name=naming.deployer_role_name(env),
+                model_role_name=naming.model_role_name(env),
+            )
+            for env in self.consumers()
+        )
+
+
+def registry_readers_for(platform: object, env_name: str) -> tuple[RegistryReader, ...]:
+    """The readers `env_name`'s stacks grant: none unless it is the registry of record of a delivery block."""
+    if env_name != REGISTRY_ENVIRONMENT or not has_delivery(platform):
+        return ()
+    return load_delivery(platform).registry_readers()
 
 
 def has_delivery(platform: object) -> bool:

@@ -1,4 +1,4 @@
-"""A delivery block changes no single-account template, and the pipeline deploys those same templates."""
+"""A delivery block changes no template but the registry's sharing, and the pipeline deploys what `make synth` writes."""
 
 from __future__ import annotations
 
@@ -27,12 +27,23 @@ def test_a_delivery_block_leaves_single_account_templates_byte_identical() -> No
         assert template.to_json() == without_block[unit].to_json(), unit
 
 
+def test_a_delivery_block_changes_only_the_registry_data_stack_of_dev() -> None:
+    # Given dev with and without a delivery block
+    _, with_block = synth("dev", three_accounts())
+    _, without_block = synth("dev", without_delivery(three_accounts()))
+    # Then only the data stack differs (its bucket and key policies let staging and prod read released versions)
+    changed = sorted(
+        unit for unit, template in with_block.items() if template.to_json() != without_block[unit].to_json()
+    )
+    assert changed == ["data"]
+
+
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
-def test_the_pipeline_deploys_what_a_single_account_deploy_would(env_name: str) -> None:
-    # Given the pipeline's stage for an environment, and that environment synthesized on its own
+def test_the_pipeline_deploys_what_make_synth_writes(env_name: str) -> None:
+    # Given the pipeline's stage for an environment, and that environment synthesized on its own (make synth ENV=...)
     _, pipeline_stack = delivery_app()
     staged = {stack.stack_name: stack for stack in pipeline_stack.stages[env_name].platform.stacks}
-    single, _ = synth(env_name, without_delivery(three_accounts()))
+    single, _ = synth(env_name, three_accounts())
     # Then both have the same stacks with the same templates
     assert sorted(staged) == sorted(stack.stack_name for stack in single.stacks)
     for stack in single.stacks:
