@@ -72,6 +72,7 @@ def build_platform(
         data_key=data.key,
         mlflow_arn=tracking.mlflow.arn,
         package_group_suffix=tracking.mlflow.package_group_suffix,
+        registry_readers=registry_readers,
         env=env,
         description=f"{config.resource_prefix}: retraining and promotion loop (bus, audit, handlers)",
     )

@@ -18,3 +18,5 @@ RETRAINING_TIMER_DEAD_LETTER_ARN = "RETRAINING_TIMER_DEAD_LETTER_ARN"
 MODEL_LOCK_TABLE_NAME = "MODEL_LOCK_TABLE_NAME"
 # The bucket holding the pipelines' model artifacts and evidence reports.
 ARTIFACT_BUCKET_NAME = "ARTIFACT_BUCKET_NAME"
+# Comma-separated role ARNs of other accounts that read the registry of record (model gate, delivery only).
+REGISTRY_READER_ROLE_ARNS = "REGISTRY_READER_ROLE_ARNS"

@@ -151,3 +151,42 @@ def test_the_granted_role_names_are_the_names_the_consumers_give_their_roles(env
     # Then the roles dev grants exist there under exactly those names
     assert _role(env_name, "deployer").rsplit("/", 1)[1] in names
     assert _role(env_name, "model").rsplit("/", 1)[1] in names
+
+
+def _gate(env_name: str, delivery: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The model gate's environment and the statements of its role's policies."""
+    platform = three_accounts() if delivery else without_delivery(three_accounts())
+    _, templates = synth(env_name, platform)
+    automation = templates["automation"].to_json()["Resources"]
+    (function,) = [
+        r for r in automation.values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("FunctionName", "").endswith("-model-gate")
+    ]  # fmt: skip
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        _text(statement, REGIONS[env_name])
+        for r in automation.values()
+        if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        and {"Ref": role_id} in r["Properties"].get("Roles", [])
+        for statement in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    return _text(function["Properties"]["Environment"]["Variables"], REGIONS[env_name]), statements
+
+
+def test_dev_gate_shares_package_groups_with_exactly_the_consuming_deployers() -> None:
+    variables, statements = _gate("dev")
+    assert variables["REGISTRY_READER_ROLE_ARNS"].split(",") == [
+        _role("staging", "deployer"),
+        _role("prod", "deployer"),
+    ]
+    (share,) = [s for s in statements if s.get("Sid") == "ShareGroupsWithConsumers"]
+    assert share["Action"] == ["sagemaker:GetModelPackageGroupPolicy", "sagemaker:PutModelPackageGroupPolicy"]
+    resources = share["Resource"] if isinstance(share["Resource"], list) else [share["Resource"]]
+    assert all(":model-package-group/churn-" in arn for arn in resources)
+
+
+@pytest.mark.parametrize(("env_name", "delivery"), [("staging", True), ("prod", True), ("dev", False)])
+def test_other_gates_share_nothing(env_name: str, delivery: bool) -> None:
+    variables, statements = _gate(env_name, delivery)
+    assert "REGISTRY_READER_ROLE_ARNS" not in variables
+    assert not [s for s in statements if s.get("Sid") == "ShareGroupsWithConsumers"]

@@ -31,11 +31,12 @@ def test_a_delivery_block_changes_only_the_registry_data_stack_of_dev() -> None:
     # Given dev with and without a delivery block
     _, with_block = synth("dev", three_accounts())
     _, without_block = synth("dev", without_delivery(three_accounts()))
-    # Then only the data stack differs (its bucket and key policies let staging and prod read released versions)
+    # Then only the data stack (bucket and key policies) and the automation stack (the gate shares package groups)
+    # differ: staging and prod may read released versions
     changed = sorted(
         unit for unit, template in with_block.items() if template.to_json() != without_block[unit].to_json()
     )
-    assert changed == ["data"]
+    assert changed == ["automation", "data"]
 
 
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
