@@ -37,7 +37,7 @@ prerequisites:
 	@command -v npm >/dev/null || { echo "error: npm not found; install npm (it ships with Node.js)"; exit 1; }
 
 # A first install takes minutes with nothing on screen from pip's --quiet: each stage says what it
-# builds and about how long that takes (measured on 2 cores with a warm package index).
+# builds and about how long that takes (rough figures for 2 cores; the network decides the rest).
 stage = @echo "==> $(1) (about $(2) on a first install)"
 
 $(STAMPS)/venv: requirements.txt requirements-dev.txt | prerequisites
