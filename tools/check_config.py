@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -118,8 +118,10 @@ def check(cdk_json: Path, only: str | None, *, update: bool, root: Path = SNAPSH
     context = _context(cdk_json)
     failed = False
     for env_name in _environments(context, only):
-        with tempfile.TemporaryDirectory(prefix=f"check-config-{env_name}-") as outdir:
-            templates, warnings = synthesize(context, env_name, Path(outdir))
+        # Kept after the run: CDK's validation report (validation-report.json) is written there.
+        outdir = cdk_json.parent / "cdk.out" / "check-config" / env_name
+        shutil.rmtree(outdir, ignore_errors=True)
+        templates, warnings = synthesize(context, env_name, outdir)
         for warning in warnings:
             print(f"{env_name}: {warning}", file=sys.stderr)
         region = context["platform"]["environments"][env_name].get("region")
