@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 comma := ,
 
 .PHONY: help prerequisites synth check-config snapshots test test-fast lint format deploy publish-code lock diff bootstrap \
-	bench clean synth-delivery bootstrap-delivery deploy-delivery
+	bench clean synth-delivery bootstrap-delivery deploy-delivery promote
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -115,6 +115,9 @@ synth-delivery: $(STAMPS)/venv $(STAMPS)/node ## Synthesize the delivery pipelin
 
 bootstrap-delivery: $(STAMPS)/venv $(STAMPS)/node ## cdk bootstrap ENV (dev|staging|prod|tooling) for the pipeline (that account's credentials)
 	@$(PY) -m tools.bootstrap_delivery --env $(ENV)
+
+promote: $(STAMPS)/venv ## Record a promotion: ENV=staging|prod MODEL=<name> PACKAGE=<registry package ARN> (ENV's MLOpsEngineer)
+	@$(PY) -m tools.promote --env "$(ENV)" --model "$(MODEL)" --package "$(PACKAGE)"
 
 deploy-delivery: $(STAMPS)/venv $(STAMPS)/node ## Deploy the pipeline once (tooling account credentials); it then updates itself
 	$(CDK) deploy --no-notices -c delivery=true --require-approval broadening "$$($(PY) -c 'import json; print(json.load(open("cdk.json"))["context"]["platform"].get("prefix", "mlops"))')-delivery"
