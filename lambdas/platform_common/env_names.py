@@ -20,3 +20,11 @@ MODEL_LOCK_TABLE_NAME = "MODEL_LOCK_TABLE_NAME"
 ARTIFACT_BUCKET_NAME = "ARTIFACT_BUCKET_NAME"
 # Comma-separated role ARNs of other accounts that read the registry of record (model gate, delivery only).
 REGISTRY_READER_ROLE_ARNS = "REGISTRY_READER_ROLE_ARNS"
+# The registry of record a consuming environment's deployer verifies promoted versions in (delivery only).
+REGISTRY_ACCOUNT = "REGISTRY_ACCOUNT"
+REGISTRY_REGION = "REGISTRY_REGION"
+REGISTRY_ARTIFACT_BUCKET = "REGISTRY_ARTIFACT_BUCKET"
+# `<prefix>-<env>` of the registry's resources: its pipelines are `<that>-<model>`.
+REGISTRY_RESOURCE_PREFIX = "REGISTRY_RESOURCE_PREFIX"
+# The suffix of the registry's package groups when its MLflow name is known at synth (a tracking server).
+REGISTRY_PACKAGE_GROUP_SUFFIX = "REGISTRY_PACKAGE_GROUP_SUFFIX"

@@ -34,3 +34,9 @@ def promotion_entry(bus_name: str, model: str, package_arn: str, requested_by: s
         "DetailType": PROMOTION_REQUESTED,
         "Detail": json.dumps(promotion_detail(model, package_arn, requested_by)),
     }
+
+
+# What the receiving deployer publishes when a request fails one of its checks (detail `check`).
+PROMOTION_REFUSED = "PromotionRefused"
+# Metadata of the package the deployer registers in its own account for a promoted version.
+PROMOTED_FROM_KEY = "platform.promoted_from"
