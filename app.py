@@ -23,7 +23,7 @@ from typing import Any
 from aws_cdk import App, Environment
 
 from stacks.config import ConfigError, load_environment
-from stacks.config.delivery import load_delivery, registry_readers_for
+from stacks.config.delivery import load_delivery, registry_readers_for, registry_source_for
 from stacks.platform import build_platform
 from stacks.synth_messages import has_errors, synth_messages
 
@@ -84,7 +84,8 @@ def main() -> None:
         else:
             # The same templates the delivery pipeline's stage of this environment deploys.
             readers = registry_readers_for(platform, env_name)
-            build_platform(app, load_environment(platform, env_name), registry_readers=readers)
+            source = registry_source_for(platform, env_name)
+            build_platform(app, load_environment(platform, env_name), registry_readers=readers, registry_source=source)
     except ConfigError as error:
         print(f"cdk.json: {error}", file=sys.stderr)
         sys.exit(2)

@@ -36,7 +36,7 @@ from stacks.compliance import (
     acknowledge_resource_policy_wildcards,
 )
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
-from stacks.config.delivery import RegistryReader
+from stacks.config.delivery import RegistryReader, RegistrySource
 from stacks.constructs.managed_mlflow import (
     mlflow_api_statement,
     package_group_names,
@@ -53,6 +53,7 @@ from stacks.constructs.platform_functions import (
     PlatformFunction,
     lambda_code,
 )
+from stacks.constructs.promoted_versions import PromotedVersions
 from stacks.constructs.registry_sharing import deployer_arns
 from stacks.constructs.trigger_timer import TriggerTimer
 from stacks.data_stack import DATASETS_PREFIX
@@ -84,6 +85,7 @@ class AutomationStack(Stack):
         mlflow_arn: str,
         package_group_suffix: str | None,
         registry_readers: Sequence[RegistryReader] = (),
+        registry_source: RegistrySource | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -179,6 +181,22 @@ class AutomationStack(Stack):
         self._grant_handlers(mlflow_arn)
         self._grant_evidence_reads(data_key)
         self._route_events()
+        self.promoted_versions = (
+            PromotedVersions(
+                self,
+                "PromotedVersions",
+                source=registry_source,
+                bus=self.bus,
+                deployer=self.deployer,
+                model_role=self.roles.model_role,
+                dead_letter_queue=self.events_dlq,
+                model_names=[m.name for m in models],
+                local_groups=registered_groups,
+                resource_prefix=prefix,
+            )
+            if registry_source is not None
+            else None
+        )
         self._audit()
         self._notify()
         self._dashboard()

@@ -33,7 +33,7 @@ from aws_cdk import aws_codepipeline as codepipeline
 from constructs import Construct
 
 from stacks.config import EnvironmentConfig
-from stacks.config.delivery import REGISTRY_ENVIRONMENT, DeliveryConfig, RegistryReader
+from stacks.config.delivery import REGISTRY_ENVIRONMENT, DeliveryConfig, RegistryReader, RegistrySource
 from stacks.delivery_compliance import SUPPORT_STACK_PREFIX, acknowledge_pipeline
 from stacks.platform import Platform, build_platform
 
@@ -60,10 +60,13 @@ class PlatformStage(Stage):
         *,
         config: EnvironmentConfig,
         registry_readers: Sequence[RegistryReader] = (),
+        registry_source: RegistrySource | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region), **kwargs)
-        self.platform: Platform = build_platform(self, config, registry_readers=registry_readers)
+        self.platform: Platform = build_platform(
+            self, config, registry_readers=registry_readers, registry_source=registry_source
+        )
 
 
 class DeliveryStack(Stack):
@@ -94,7 +97,10 @@ class DeliveryStack(Stack):
         self.stages: dict[str, PlatformStage] = {}
         for config in delivery.environments:
             readers = delivery.registry_readers() if config.name == REGISTRY_ENVIRONMENT else ()
-            stage = PlatformStage(self, config.name, config=config, registry_readers=readers)
+            registry_source = delivery.registry_source() if config.name != REGISTRY_ENVIRONMENT else None
+            stage = PlatformStage(
+                self, config.name, config=config, registry_readers=readers, registry_source=registry_source
+            )
             pre: list[pipelines.Step] = []
             if config.name == "prod":
                 pre.append(

@@ -12,7 +12,7 @@ from stacks.access_stack import AccessStack
 from stacks.automation_stack import AutomationStack
 from stacks.compliance import apply_compliance_checks
 from stacks.config import EnvironmentConfig
-from stacks.config.delivery import RegistryReader
+from stacks.config.delivery import RegistryReader, RegistrySource
 from stacks.constructs.persona_roles import PlatformResources
 from stacks.data_stack import DATASETS_PREFIX, MLFLOW_ARTIFACTS_PREFIX, DataStack
 from stacks.images import require_supported_region
@@ -37,12 +37,17 @@ class Platform:
 
 
 def build_platform(
-    app: Stage, config: EnvironmentConfig, *, registry_readers: Sequence[RegistryReader] = ()
+    app: Stage,
+    config: EnvironmentConfig,
+    *,
+    registry_readers: Sequence[RegistryReader] = (),
+    registry_source: RegistrySource | None = None,
 ) -> Platform:
     """Create the environment's stacks in `app` (the App, or a delivery pipeline's Stage); cdk-nag checks run on synth.
 
     `registry_readers` are the other accounts' roles that read released versions from this
-    environment (the registry of record of a delivery configuration; none otherwise).
+    environment (the registry of record of a delivery configuration; none otherwise), and
+    `registry_source` the registry a consuming environment deploys promoted versions from.
     """
     env = Environment(account=config.account, region=config.region) if config.account or config.region else None
 
@@ -73,6 +78,7 @@ def build_platform(
         mlflow_arn=tracking.mlflow.arn,
         package_group_suffix=tracking.mlflow.package_group_suffix,
         registry_readers=registry_readers,
+        registry_source=registry_source,
         env=env,
         description=f"{config.resource_prefix}: retraining and promotion loop (bus, audit, handlers)",
     )
@@ -113,6 +119,7 @@ def build_platform(
             model_execution_role=automation.roles.model_role,
             package_group_suffix=tracking.mlflow.package_group_suffix,
             model_names=tuple(model.name for model in config.models),
+            promotion_requests=registry_source is not None,
         ),
         env=env,
         description=f"{config.resource_prefix}: persona roles",

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from platform_common.catalog import registration_suffix
 from stacks import naming
 from stacks.config.loader import load_environment
 from stacks.config.reader import Reader
@@ -53,6 +54,18 @@ class RegistryReader:
 
 
 @dataclass(frozen=True)
+class RegistrySource:
+    """Where a consuming environment's deployer verifies promoted versions: the registry of record."""
+
+    account: str
+    region: str
+    resource_prefix: str
+    artifact_bucket_name: str
+    # Known when the registry's MLflow is a tracking server (its name fixes the suffix); None for an App.
+    package_group_suffix: str | None
+
+
+@dataclass(frozen=True)
 class DeliveryConfig:
     """The delivery pipeline in the tooling account and the environments it deploys, in order."""
 
@@ -79,6 +92,23 @@ class DeliveryConfig:
         """The environments that deploy versions registered in the registry of record."""
         return tuple(env for env in self.environments if env.name != REGISTRY_ENVIRONMENT)
 
+    def registry_source(self) -> RegistrySource:
+        """The registry of record as its consumers name it: concrete account, Region and bucket."""
+        registry = self.registry
+        account, region = str(registry.account), str(registry.region)
+        suffix = (
+            registration_suffix(naming.mlflow_name(registry)) if registry.mlflow.kind == "tracking-server" else None
+        )
+        return RegistrySource(
+            account=account,
+            region=region,
+            resource_prefix=registry.resource_prefix,
+            artifact_bucket_name=naming.with_pseudo_values(
+                naming.artifact_bucket_name(registry), account=account, region=region
+            ),
+            package_group_suffix=suffix,
+        )
+
     def registry_readers(self) -> tuple[RegistryReader, ...]:
         """Who the registry of record lets read released versions: each consumer's deployer and model roles."""
         return tuple(
@@ -90,6 +120,16 @@ class DeliveryConfig:
             )
             for env in self.consumers()
         )
+
+
+def registry_source_for(platform: object, env_name: str) -> RegistrySource | None:
+    """The registry `env_name` deploys promoted versions from: none unless it consumes one in a delivery block."""
+    if env_name == REGISTRY_ENVIRONMENT or not has_delivery(platform):
+        return None
+    delivery = load_delivery(platform)
+    if env_name not in {env.name for env in delivery.consumers()}:
+        return None
+    return delivery.registry_source()
 
 
 def registry_readers_for(platform: object, env_name: str) -> tuple[RegistryReader, ...]:
