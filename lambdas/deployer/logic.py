@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deployer.batch import reconcile_batch
 from deployer.champion import Promotion, promote
 from deployer.endpoint import (
     PROMOTED_PACKAGE_TAG,
@@ -91,6 +92,8 @@ def converge(ctx: Deployment, trigger: Trigger, *, leases: LeaseTable, owner: st
 def reconcile(ctx: Deployment, trigger: Trigger) -> Outcome:
     """Converge the model's endpoint one step towards the desired package (see the module docstring)."""
     run = Run(ctx, trigger)
+    if not ctx.settings.serves_endpoint:
+        return reconcile_batch(run)
     endpoint = read_endpoint(ctx.sagemaker, ctx.settings.endpoint_name)
     if endpoint is None:
         if trigger.kind != APPROVAL:
