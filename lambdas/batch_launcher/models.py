@@ -20,10 +20,6 @@ from platform_common.envelope import EventBridgeModel
 OBJECT_CREATED = "Object Created"
 SCHEDULED = "Scheduled Event"
 TRANSFORM_JOB_STATE_CHANGE = "SageMaker Transform Job State Change"
-# A transform job ends in one of these (DescribeTransformJob, TransformJobStatus: "InProgress |
-# Completed | Failed | Stopping | Stopped", SageMaker API Reference,
-# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTransformJob.html).
-END_STATUSES = ("Completed", "Failed", "Stopped")
 
 
 class _Detail(BaseModel):
