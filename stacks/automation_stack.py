@@ -170,8 +170,8 @@ class AutomationStack(Stack):
         for function in (self.trigger, self.gate, self.deployer):
             self.model_locks.grant_items(function)
         self._grant_handlers(mlflow_arn)
+        self.batch_launcher = self._build_batch(code, promotion_env, data_key)
         self._grant_evidence_reads(data_key)
-        self.batch_launcher = self._build_batch(code, promotion_env, data_key, mlflow_arn)
         self._route_events()
         self._audit()
         self._notify()
@@ -397,7 +397,7 @@ class AutomationStack(Stack):
         )  # fmt: skip
 
     def _build_batch(
-        self, code: lambda_.Code, promotion_env: dict[str, str], data_key: kms.IKey, mlflow_arn: str
+        self, code: lambda_.Code, promotion_env: dict[str, str], data_key: kms.IKey
     ) -> PlatformFunction | None:
         """The batch launcher and what transform jobs may touch; None without a model that has batch."""
         batch_models = [m for m in self.config.models if m.batch is not None]
@@ -424,10 +424,11 @@ class AutomationStack(Stack):
             resource_prefix=prefix,
             model_role=self.roles.model_role,
             data_key=data_key,
-            mlflow_kind=self.config.mlflow.kind,
-            mlflow_arn=mlflow_arn,
+            data_bucket_name=naming.data_bucket_name(self.config),
+            models=[m.name for m in batch_models],
             packages=packages,
             instance_types=[m.batch.instance_type for m in batch_models if m.batch is not None],
+            endpoint_champions=any(m.has_endpoint for m in batch_models),
         )
         BatchJobAccess(
             self,
@@ -459,7 +460,7 @@ class AutomationStack(Stack):
         )
 
     def _grant_evidence_reads(self, data_key: kms.IKey) -> None:
-        """Let the gate and the deployer verify evidence (and the deployer the artifact) with their own roles."""
+        """Let the gate, the deployer and the batch launcher verify evidence (and the artifact) with their own roles."""
         prefix = self.config.resource_prefix
         bucket = naming.artifact_bucket_name(self.config)
         bucket_arn = f"arn:{Aws.PARTITION}:s3:::{bucket}"
@@ -468,6 +469,9 @@ class AutomationStack(Stack):
         # condition keys for Amazon SageMaker AI").
         executions = self.format_arn(service="sagemaker", resource="pipeline", resource_name=f"{prefix}-*/execution/*")
         readable = {self.gate: [EVIDENCE_PREFIX], self.deployer: [EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX]}
+        if self.batch_launcher is not None:
+            # The launcher checks the champion's provenance again, as the deployer did.
+            readable[self.batch_launcher] = [EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX]
         for function, prefixes in readable.items():
             function.allow(
                 iam.PolicyStatement(

@@ -18,21 +18,11 @@ from platform_common import domain_events, env_names, runtime
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from batch_launcher.champion import ChampionRegistry
     from batch_launcher.logic import Launcher
     from platform_common.catalog import ModelSettings
     from platform_common.lease import LeaseTable
 
 logger = Logger()
-
-
-def _build_mlflow() -> ChampionRegistry:
-    from platform_common.mlflow_rest import MlflowRestClient
-
-    return MlflowRestClient.from_session(runtime.require_env(env_names.MLFLOW_TRACKING_SERVER_ARN))
-
-
-mlflow_registry = runtime.lazy(_build_mlflow)
 
 
 def leases() -> LeaseTable:
@@ -53,15 +43,22 @@ def leases() -> LeaseTable:
 def launcher(model: ModelSettings) -> Launcher:
     """The model and the clients its decisions use."""
     from batch_launcher.logic import Launcher
+    from platform_common.champion_record import ChampionRecords
+    from platform_common.evidence import EvidenceStore
     from platform_common.registry import package_group_name
 
+    table = runtime.require_env(env_names.MODEL_LOCK_TABLE_NAME)
     return Launcher(
         settings=model,
         group_name=package_group_name(model.name, runtime.require_env(env_names.MLFLOW_TRACKING_SERVER_ARN)),
         sagemaker=runtime.client("sagemaker"),
         dynamodb=runtime.client("dynamodb"),
-        table_name=runtime.require_env(env_names.MODEL_LOCK_TABLE_NAME),
-        mlflow=mlflow_registry(),
+        s3=runtime.client("s3"),
+        table_name=table,
+        champions=ChampionRecords(runtime.client("dynamodb"), table),
+        evidence=EvidenceStore(
+            runtime.require_env(env_names.ARTIFACT_BUCKET_NAME), runtime.client("s3"), runtime.client("sagemaker")
+        ),
         publish=functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name),
         data_bucket=runtime.require_env(env_names.DATA_BUCKET_NAME),
         kms_key_arn=runtime.require_env(env_names.DATA_KEY_ARN),

@@ -10,9 +10,9 @@ Input "the batch transform job ... join[s] the original input data with the tran
 (DataProcessing, SageMaker API Reference,
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataProcessing.html).
 
-The input is the whole prefix `inference/<model>/` (S3DataType S3Prefix): every object there when
-the job starts is scored; each job writes into its own folder `predictions/<model>/<job name>/`,
-one `<input file>.out` per input file ("Amazon SageMaker saves the inferences in an S3 object
+The input is a manifest (S3DataType ManifestFile, `batch_launcher.inputs`) naming the files
+under `inference/<model>/` that arrived since the previous job; each job writes into its own
+folder `predictions/<model>/<job name>/`, one `<input file>.out` per input file ("Amazon SageMaker saves the inferences in an S3 object
 named after the input file with .out appended", SageMaker Developer Guide, "Batch transform for
 inference with Amazon SageMaker AI",
 https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html).
@@ -47,10 +47,6 @@ def job_name(settings: ModelSettings, started_by: str, at: datetime) -> str:
 def model_name(settings: ModelSettings, version: int) -> str:
     """The SageMaker model of one package version: the one the deployer names (and may have created)."""
     return version_resource_name(settings.endpoint_name, version)
-
-
-def input_uri(bucket: str, model: str) -> str:
-    return f"s3://{bucket}/{monitoring.inference_prefix(model)}"
 
 
 def output_uri(bucket: str, model: str, name: str) -> str:
@@ -90,10 +86,11 @@ def transform_job_request(
     version: int,
     package_arn: str,
     bucket: str,
+    manifest_uri: str,
     kms_key_arn: str,
     trigger_event_id: str,
 ) -> dict[str, Any]:
-    """CreateTransformJob over `inference/<model>/` into `predictions/<model>/<name>/`, encrypted with the platform key."""
+    """CreateTransformJob over the files `manifest_uri` names into `predictions/<model>/<name>/`, with the platform key."""
     return {
         "TransformJobName": name,
         "ModelName": model_name(settings, version),
@@ -101,7 +98,7 @@ def transform_job_request(
         "MaxPayloadInMB": batch.max_payload_mb,
         "BatchStrategy": "MultiRecord",
         "TransformInput": {
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri(bucket, settings.name)}},
+            "DataSource": {"S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": manifest_uri}},
             "ContentType": batch.content_type,
             "SplitType": batch.split_type,
             "CompressionType": "None",

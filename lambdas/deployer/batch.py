@@ -4,15 +4,20 @@ The desired state is the same as for an endpoint (the newest Approved package, u
 deployment mark holds it back); the checks before it may serve are the same too (a container,
 and the artifact the model's pipeline evaluated: `platform_common.evidence`). Instead of an
 endpoint, the champion alias moves to it (`deployer.champion`), and the batch launcher runs
-what the alias names.
+the package the deployer records as champion (`platform_common.champion_record`), which only
+the platform's functions can write: the alias alone is not trusted, since with an MLflow App a
+data scientist can move it.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from deployer.champion import Promotion, promote
-from deployer.rollout import INFERENCE_SPECIFICATION_HELP, _unproven
-from deployer.run import SCHEDULE, Run, mark, package_data
+from deployer.rollout import INFERENCE_SPECIFICATION_HELP
+from deployer.run import SCHEDULE, Run, mark, package_data, refuse_unproven
 from platform_common import domain_events, registry
+from platform_common.champion_record import ChampionRecord
 from platform_common.evidence import EvidenceError, verify_artifact
 from platform_common.package_link import LOOKUP_ATTEMPTS, PackageLinkError, find_version
 from platform_common.promotion import Outcome
@@ -40,7 +45,7 @@ def reconcile_batch(run: Run) -> Outcome:
     try:
         verify_artifact(run.ctx.evidence, run.ctx.settings, package.description)
     except EvidenceError as error:
-        return _unproven(run, package, data | {"endpointConfigName": None}, error)
+        return refuse_unproven(run, package, data | {"endpointConfigName": None}, error)
     try:
         attempts = 1 if run.trigger.kind == SCHEDULE else LOOKUP_ATTEMPTS
         model_version = find_version(run.ctx.mlflow, run.model, package.arn, attempts=attempts)
@@ -58,6 +63,8 @@ def reconcile_batch(run: Run) -> Outcome:
                 ),
             )
         return run.finish("waiting", reason, package.version)
+    # Recorded before the alias moves: a retry after a failed MLflow call records the same again.
+    _record_champion(run, package, str(model_version.get("version")))
     published = promote(
         Promotion(
             run.model,
@@ -76,3 +83,15 @@ def reconcile_batch(run: Run) -> Outcome:
         return run.finish("in_sync", f"version {package.version} is the champion already", package.version)
     reason = f"version {package.version} is the champion; batch transforms run it"
     return run.finish("promoted", reason, package.version)
+
+
+def _record_champion(run: Run, package: registry.Package, mlflow_version: str) -> None:
+    """Write the platform's own record of the champion, the one the batch launcher runs."""
+    if run.ctx.champions is None:
+        raise ValueError(
+            f"model {run.model!r} is served only by batch transform, but the deployer was given no champion "
+            "records (the model lock table): nothing was promoted"
+        )
+    run.ctx.champions.write(
+        run.model, ChampionRecord(package.arn, package.version, mlflow_version, datetime.now(UTC).isoformat())
+    )

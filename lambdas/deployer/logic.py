@@ -37,7 +37,6 @@ from typing import Any
 from deployer.batch import reconcile_batch
 from deployer.champion import Promotion, promote
 from deployer.endpoint import (
-    PROMOTED_PACKAGE_TAG,
     TARGET_PACKAGE_TAG,
     Endpoint,
     ServedConfig,
@@ -58,6 +57,7 @@ from deployer.run import (
     tag_endpoint,
 )
 from platform_common import domain_events, registry
+from platform_common.champion_record import PROMOTED_PACKAGE_TAG
 from platform_common.lease import Lease, LeaseTable
 from platform_common.package_link import LOOKUP_ATTEMPTS, PackageLinkError, find_version
 from platform_common.promotion import RECONCILE_INTERVAL_MINUTES, Outcome, promotion_key

@@ -13,10 +13,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from platform_common.monitoring import INFERENCE_PREFIX, PREDICTIONS_PREFIX
+from platform_common.monitoring import BATCH_MANIFEST_PREFIX, INFERENCE_PREFIX, PREDICTIONS_PREFIX
 from stacks.compliance import acknowledge_wildcards
-from stacks.constructs.managed_mlflow import mlflow_api_statement
-from stacks.constructs.persona_roles import MLFLOW_READ_ACTIONS
 from stacks.constructs.platform_functions import PlatformFunction
 
 
@@ -26,13 +24,15 @@ def grant_launcher(
     resource_prefix: str,
     model_role: iam.IRole,
     data_key: kms.IKey,
-    mlflow_kind: str,
-    mlflow_arn: str,
+    data_bucket_name: str,
+    models: Sequence[str],
     packages: Sequence[str],
     instance_types: Sequence[str],
+    endpoint_champions: bool,
 ) -> None:
-    """What the launcher needs: find the champion, create its model, start and read transform jobs."""
+    """What the launcher needs: find the champion, list new inputs, write manifests, start and read jobs."""
     stack = Stack.of(launcher)
+    _grant_inputs(launcher, data_bucket_name=data_bucket_name, models=models, data_key=data_key)
     models = stack.format_arn(service="sagemaker", resource="model", resource_name=f"{resource_prefix}-*")
     jobs = stack.format_arn(service="sagemaker", resource="transform-job", resource_name=f"{resource_prefix}-*")
     launcher.allow(
@@ -87,8 +87,50 @@ def grant_launcher(
             conditions={"Bool": {"kms:GrantIsForAWSResource": True}},
         )
     )
+    if endpoint_champions:
+        # A model with an endpoint and batch transform: its champion is the package the deployer
+        # tagged on the endpoint (`platform_common.champion_record`).
+        launcher.allow(
+            iam.PolicyStatement(
+                sid="ReadEndpointChampions",
+                actions=["sagemaker:DescribeEndpoint", "sagemaker:ListTags"],
+                resources=[
+                    stack.format_arn(service="sagemaker", resource="endpoint", resource_name=f"{resource_prefix}-*")
+                ],
+            ),
+            "Endpoints are named per model (<prefix>-<env>-<model>); limited to this environment's.",
+        )
+
+
+def _grant_inputs(
+    launcher: PlatformFunction, *, data_bucket_name: str, models: Sequence[str], data_key: kms.IKey
+) -> None:
+    """List each batch model's inputs and write its manifests: nothing else in the data bucket."""
+    bucket = f"arn:{Aws.PARTITION}:s3:::{data_bucket_name}"
     launcher.allow(
-        mlflow_api_statement(sid="ReadChampionAlias", kind=mlflow_kind, arn=mlflow_arn, actions=MLFLOW_READ_ACTIONS)
+        iam.PolicyStatement(
+            sid="ListBatchInputs",
+            actions=["s3:ListBucket"],
+            resources=[bucket],
+            conditions={"StringLike": {"s3:prefix": [f"{INFERENCE_PREFIX}/{model}/*" for model in models]}},
+        )
+    )
+    launcher.allow(
+        iam.PolicyStatement(
+            sid="WriteBatchManifests",
+            actions=["s3:PutObject"],
+            resources=[f"{bucket}/{BATCH_MANIFEST_PREFIX}/{model}/*" for model in models],
+        ),
+        "A manifest is written per transform job, named after the job at run time.",
+    )
+    # The data bucket is encrypted with the platform key: a put needs a data key from KMS.
+    launcher.allow(
+        iam.PolicyStatement(
+            sid="EncryptBatchManifests",
+            actions=["kms:GenerateDataKey"],
+            resources=[data_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+        )
     )
 
 
@@ -118,6 +160,11 @@ class BatchJobAccess(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{INFERENCE_PREFIX}/*"]}},
             ),
             iam.PolicyStatement(
+                sid="ReadBatchManifests",
+                actions=["s3:GetObject"],
+                resources=[f"{bucket}/{BATCH_MANIFEST_PREFIX}/*"],
+            ),
+            iam.PolicyStatement(
                 sid="WritePredictions", actions=["s3:PutObject"], resources=[f"{bucket}/{PREDICTIONS_PREFIX}/*"]
             ),
             iam.PolicyStatement(
@@ -134,10 +181,10 @@ class BatchJobAccess(Construct):
             statements=statements,
             roles=[model_role],
         )
-        for statement in (statements[0], statements[2]):
+        for statement in (statements[0], statements[2], statements[3]):
             acknowledge_wildcards(
                 self.policy,
                 statement,
-                "Batch inputs and predictions are keyed per model and file, and prediction folders per job, "
-                "named at run time.",
+                "Batch inputs, manifests and predictions are keyed per model and file, and manifests and prediction "
+                "folders per job, named at run time.",
             )

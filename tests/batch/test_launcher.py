@@ -1,125 +1,65 @@
-"""The batch launcher's core under moto (SageMaker transform jobs, DynamoDB): one job at a time per model.
+"""The batch launcher's core: one job at a time per model, each on the inputs new since the last one.
 
-moto implements CreateModel, CreateTransformJob, DescribeTransformJob, model packages and DynamoDB;
-MLflow's champion alias is a small fake (the deployer's tests fake the registry the same way).
-Every request the core sends is also checked against botocore's service model by moto's client.
+SageMaker, S3 and DynamoDB are moto (`tests.batch.world`). The manifest format is the one the
+SageMaker API Reference gives for S3DataType ManifestFile ("TransformS3DataSource",
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformS3DataSource.html): a
+`{"prefix": ...}` element followed by keys relative to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-from batch_launcher import logic
 from batch_launcher.requests import INPUT_FILTER, JOIN_SOURCE, OUTPUT_FILTER
 from moto import mock_aws
 
 from platform_common import domain_events
-from platform_common.catalog import BatchSettings, ModelSettings
-from platform_common.domain_events import DomainEvent
-from platform_common.lease import LeaseTable
-
-REGION = "eu-west-1"
-GROUP = "scores-abc123"
-BUCKET = "mlops-dev-data-123456789012-eu-west-1"
-KEY_ARN = f"arn:aws:kms:{REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-ROLE_ARN = "arn:aws:iam::123456789012:role/mlops-dev-model-execution"
-TABLE = "mlops-dev-retraining-lock"
-AT = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
-
-SETTINGS = ModelSettings(
-    name="scores", pipeline_name="mlops-dev-scores", data_prefix="datasets/scores/",
-    quality_alarm_name="mlops-dev-scores-quality", schedule_rule_name=None, coalesce_minutes=30,
-    metric_name="accuracy", threshold=0.9, margin=0.0, greater_is_better=True, approval_mode="auto",
-    endpoint_name="mlops-dev-scores", instance_type="ml.m5.large", instance_count=1, serverless_memory_mb=None,
-    serverless_max_concurrency=None, deployment_strategy="all-at-once", canary_percent=10, linear_step_percent=25,
-    wait_seconds=0, termination_wait_seconds=0, serves_endpoint=False,
-    batch=BatchSettings(instance_type="ml.m5.large", instance_count=1, max_concurrent_transforms=1,
-                        max_payload_mb=6, content_type="text/csv", split_type="Line",
-                        schedule_rule_name="mlops-dev-scores-batch"),
-)  # fmt: skip
-
-
-class FakeChampionAlias:
-    """MLflow's `champion` alias: the version and its package tag, or none."""
-
-    def __init__(self) -> None:
-        self.version: dict[str, Any] | None = None
-
-    def get_model_version_by_alias(self, name: str, alias: str) -> dict[str, Any] | None:
-        assert (name, alias) == ("scores", "champion")
-        return self.version
+from tests.batch.world import BUCKET, KEY_ARN, REGION, ROLE_ARN, BatchWorld
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():  # fmt: skip
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[BatchWorld]:
+    credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
+    for key, value in credentials.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
-        boto3.client("dynamodb", region_name=REGION).create_table(
-            TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-        )  # fmt: skip
-        yield
+        yield BatchWorld()
 
 
-def approved_package() -> str:
-    sagemaker = boto3.client("sagemaker", region_name=REGION)
-    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
-    container = {"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/sklearn:1", "ModelDataUrl": "s3://a/m.tar.gz"}
-    arn = sagemaker.create_model_package(
-        ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved",
-        InferenceSpecification={"Containers": [container], "SupportedContentTypes": ["text/csv"],
-                                "SupportedResponseMIMETypes": ["text/csv"]},
-    )["ModelPackageArn"]  # fmt: skip
-    return str(arn)
+@pytest.fixture
+def champion(world: BatchWorld) -> str:
+    arn = world.package()
+    world.record_champion(arn)
+    return arn
 
 
-def launcher(mlflow: FakeChampionAlias, published: list[DomainEvent]) -> logic.Launcher:
-    return logic.Launcher(
-        settings=SETTINGS, group_name=GROUP, sagemaker=boto3.client("sagemaker", region_name=REGION),
-        dynamodb=boto3.client("dynamodb", region_name=REGION), table_name=TABLE, mlflow=mlflow,
-        publish=published.append, data_bucket=BUCKET, kms_key_arn=KEY_ARN, execution_role_arn=ROLE_ARN,
-    )  # fmt: skip
+def types(world: BatchWorld) -> list[str]:
+    return [event.detail_type for event in world.published]
 
 
-def leases() -> LeaseTable:
-    return LeaseTable(boto3.client("dynamodb", region_name=REGION), TABLE, clock=lambda: AT, sleep=lambda _: None)
-
-
-def drop(ctx: logic.Launcher, event_id: str) -> Any:
-    step = lambda c: logic.request(c, event_id=event_id, at=AT, why="input file")  # noqa: E731
-    return logic.decide(ctx, leases(), f"{event_id}/owner", step)
-
-
-def transform_jobs() -> list[dict[str, Any]]:
-    sagemaker = boto3.client("sagemaker", region_name=REGION)
-    names = [j["TransformJobName"] for j in sagemaker.list_transform_jobs()["TransformJobSummaries"]]
-    return [sagemaker.describe_transform_job(TransformJobName=name) for name in names]
-
-
-def with_champion(version: str = "4") -> FakeChampionAlias:
-    mlflow = FakeChampionAlias()
-    mlflow.version = {"version": version, "tags": [{"key": "sagemaker.model_package_arn", "value": approved_package()}]}
-    return mlflow
-
-
-def test_given_a_champion_when_the_same_drop_is_delivered_twice_then_one_job_runs_the_champion(aws: None) -> None:
-    # Given a batch model whose champion is package version 1
-    mlflow, published = with_champion(), []
-    ctx = launcher(mlflow, published)
-    # When one input file's Object Created event arrives twice
-    first = drop(ctx, "evt-1")
-    second = drop(ctx, "evt-1")
-    # Then exactly one transform job runs the champion's model, over the inputs, into its own folder
-    (job,) = transform_jobs()
+def test_given_a_champion_when_the_same_drop_is_delivered_twice_then_one_job_scores_the_new_files(
+    world: BatchWorld, champion: str
+) -> None:
+    # Given two input files and a marker file
+    world.land("2026-11-28/a.csv", "2026-11-28/b.csv", "2026-11-28/_SUCCESS")
+    # When one Object Created event arrives twice
+    first, second = world.drop("evt-1"), world.drop("evt-1")
+    # Then exactly one transform job runs the champion's model over a manifest of the two files
+    (job,) = world.jobs()
     assert (first.action, second.action) == ("started", "duplicate")
     assert job["ModelName"] == "mlops-dev-scores-v1"
-    assert job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{BUCKET}/inference/scores/"
+    source = job["TransformInput"]["DataSource"]["S3DataSource"]
+    assert source == {
+        "S3DataType": "ManifestFile",
+        "S3Uri": f"s3://{BUCKET}/batch-manifests/scores/{job['TransformJobName']}.json",
+    }
+    assert world.manifest(job) == [
+        {"prefix": f"s3://{BUCKET}/inference/scores/"},
+        "2026-11-28/a.csv",
+        "2026-11-28/b.csv",
+    ]
     assert job["TransformInput"]["ContentType"] == "text/csv"
     assert job["TransformInput"]["SplitType"] == "Line"
     assert job["TransformOutput"]["S3OutputPath"] == f"s3://{BUCKET}/predictions/scores/{job['TransformJobName']}/"
@@ -130,42 +70,152 @@ def test_given_a_champion_when_the_same_drop_is_delivered_twice_then_one_job_run
         "JoinSource": JOIN_SOURCE,
         "OutputFilter": OUTPUT_FILTER,
     }
-    model = boto3.client("sagemaker", region_name=REGION).describe_model(ModelName="mlops-dev-scores-v1")
-    assert model["ExecutionRoleArn"] == ROLE_ARN
-    assert [e.detail_type for e in published] == [domain_events.BATCH_TRANSFORM_STARTED]
+    assert world.sagemaker.describe_model(ModelName="mlops-dev-scores-v1")["ExecutionRoleArn"] == ROLE_ARN
+    assert types(world) == [domain_events.BATCH_TRANSFORM_STARTED]
+    assert world.published[0].data["inputFiles"] == 2
 
 
-def test_given_no_champion_when_a_file_drops_then_nothing_starts_and_the_skip_says_why(aws: None) -> None:
-    published: list[DomainEvent] = []
-    outcome = drop(launcher(FakeChampionAlias(), published), "evt-1")
+def test_given_a_finished_job_when_a_new_file_lands_then_the_next_job_scores_only_that_file(
+    world: BatchWorld, champion: str
+) -> None:
+    # Given a job that scored a.csv and ended
+    world.land("a.csv")
+    world.drop("evt-1")
+    (first,) = world.jobs()
+    world.end("end-1", first["TransformJobName"])
+    # When b.csv lands
+    world.land("b.csv")
+    outcome = world.drop("evt-2")
+    # Then the second job's manifest names b.csv alone
+    assert outcome.action == "started"
+    (second,) = [job for job in world.jobs() if job["TransformJobName"] != first["TransformJobName"]]
+    assert world.manifest(second)[1:] == ["b.csv"]
+
+
+def test_given_nothing_new_when_the_schedule_fires_then_nothing_starts_and_the_skip_says_so(
+    world: BatchWorld, champion: str
+) -> None:
+    world.land("a.csv")
+    world.drop("evt-1")
+    world.end("end-1", world.jobs()[0]["TransformJobName"])
+    world.published.clear()
+
+    outcome = world.drop("schedule-1")
+
     assert outcome.action == "skipped"
-    assert "no 'champion' alias" in outcome.reason
-    assert transform_jobs() == []
-    assert [e.detail_type for e in published] == [domain_events.BATCH_TRANSFORM_SKIPPED]
+    assert outcome.reason.startswith("no new input file under inference/scores/ since ")
+    assert len(world.jobs()) == 1
+    assert types(world) == [domain_events.BATCH_TRANSFORM_SKIPPED]
 
 
-def test_given_a_running_job_when_two_files_drop_then_one_trailing_job_starts_when_it_ends(aws: None) -> None:
-    # Given a running transform job (moto completes jobs at once: it is set back to InProgress)
-    from moto.sagemaker.models import sagemaker_backends
+def test_given_no_champion_record_when_a_file_drops_then_nothing_starts_and_the_file_waits(world: BatchWorld) -> None:
+    world.land("a.csv")
 
-    published: list[DomainEvent] = []
-    ctx = launcher(with_champion(), published)
-    drop(ctx, "evt-1")
-    (running,) = transform_jobs()
-    backend = sagemaker_backends["123456789012"][REGION]
-    backend.transform_jobs[running["TransformJobName"]].transform_job_status = "InProgress"
+    outcome = world.drop("evt-1")
+
+    assert outcome.action == "skipped"
+    assert "has recorded no champion of 'scores'" in outcome.reason
+    assert world.jobs() == []
+    assert types(world) == [domain_events.BATCH_TRANSFORM_SKIPPED]
+    # And once the deployer records one, the waiting file is scored
+    world.record_champion(world.package())
+    assert world.drop("evt-2").action == "started"
+    assert world.manifest(world.jobs()[0])[1:] == ["a.csv"]
+
+
+@pytest.mark.parametrize(
+    ("package", "expected"),
+    [
+        ({"approved": False}, "is PendingManualApproval, not Approved"),
+        ({"verified": False}, "failed the provenance check"),
+        ({"group": "scores-fff999"}, "not a version of this platform's group 'scores-abc123'"),
+    ],
+)
+def test_a_recorded_champion_that_fails_the_deployers_checks_starts_nothing(
+    world: BatchWorld, package: dict[str, Any], expected: str
+) -> None:
+    world.land("a.csv")
+    world.record_champion(world.package(**package))
+
+    outcome = world.drop("evt-1")
+
+    assert outcome.action == "skipped"
+    assert expected in outcome.reason
+    assert world.jobs() == []
+
+
+class CrashAfterCreate:
+    """A SageMaker client whose CreateTransformJob succeeds and then the function dies."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def create_transform_job(self, **request: Any) -> Any:
+        self._client.create_transform_job(**request)
+        raise TimeoutError("the function timed out after CreateTransformJob")
+
+
+class FailCreate(CrashAfterCreate):
+    def create_transform_job(self, **request: Any) -> Any:
+        raise TimeoutError("the function timed out before CreateTransformJob")
+
+
+def test_given_a_crash_after_the_job_started_when_the_event_is_retried_then_the_job_is_adopted_not_doubled(
+    world: BatchWorld, champion: str
+) -> None:
+    world.land("a.csv")
+    with pytest.raises(TimeoutError):
+        world.drop("evt-1", world.launcher(CrashAfterCreate(world.sagemaker)))
+
+    retried = world.drop("evt-1")
+
+    assert retried.action == "adopted"
+    assert len(world.jobs()) == 1
+    # And the adopted job's inputs count as scored: nothing new remains
+    world.end("end-1", world.jobs()[0]["TransformJobName"])
+    assert world.drop("schedule-1").action == "skipped"
+
+
+def test_given_a_crash_before_the_job_started_when_the_event_is_retried_then_one_job_scores_the_files(
+    world: BatchWorld, champion: str
+) -> None:
+    world.land("a.csv")
+    with pytest.raises(TimeoutError):
+        world.drop("evt-1", world.launcher(FailCreate(world.sagemaker)))
+    assert world.jobs() == []
+
+    retried = world.drop("evt-1")
+
+    assert retried.action == "started"
+    (job,) = world.jobs()
+    assert world.manifest(job)[1:] == ["a.csv"]
+
+
+def test_given_a_running_job_when_two_files_drop_then_one_trailing_job_scores_both(
+    world: BatchWorld, champion: str
+) -> None:
+    # Given a running transform job over a.csv
+    world.land("a.csv")
+    world.drop("evt-1")
+    (running,) = world.jobs()
+    name = running["TransformJobName"]
+    world.set_status(name, "InProgress")
     # When two more files drop while it runs
-    waiting = [drop(ctx, "evt-2").action, drop(ctx, "evt-3").action]
+    world.land("b.csv")
+    b = world.drop("evt-2").action
+    world.land("c.csv")
+    c = world.drop("evt-3").action
     # Then they wait, and nothing else starts yet
-    assert waiting == ["coalesced", "coalesced"]
-    assert len(transform_jobs()) == 1
+    assert (b, c) == ("coalesced", "coalesced")
+    assert len(world.jobs()) == 1
     # When the running job's end is delivered (twice)
-    backend.transform_jobs[running["TransformJobName"]].transform_job_status = "Completed"
-    ended = lambda c: logic.job_ended(c, event_id="end-1", at=AT, name=running["TransformJobName"])  # noqa: E731
-    first = logic.decide(ctx, leases(), "end-1/a", ended)
-    again = logic.decide(ctx, leases(), "end-1/b", ended)
-    # Then exactly one trailing job starts, with the champion
-    assert first.action == "trailing_started"
-    assert again.action == "ignored"
-    assert len(transform_jobs()) == 2
+    world.set_status(name, "Completed")
+    first, again = world.end("end-1", name), world.end("end-1", name)
+    # Then exactly one trailing job starts, with the champion, over the two new files
+    assert (first.action, again.action) == ("trailing_started", "ignored")
+    (trailing,) = [job for job in world.jobs() if job["TransformJobName"] != name]
+    assert world.manifest(trailing)[1:] == ["b.csv", "c.csv"]
     assert domain_events.BATCH_TRANSFORM_COMPLETED in first.published
