@@ -94,6 +94,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
             model_execution_role=automation.roles.model_role,
             package_group_suffix=tracking.mlflow.package_group_suffix,
             model_names=tuple(model.name for model in config.models),
+            batch_model_names=tuple(model.name for model in config.models if model.batch is not None),
         ),
         env=env,
         description=f"{config.resource_prefix}: persona roles",
