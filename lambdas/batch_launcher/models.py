@@ -3,12 +3,16 @@
 S3 "Object Created" via EventBridge (a file under `inference/<model>/`), EventBridge "Scheduled
 Event" (a model's batch schedule rule) and SageMaker "SageMaker Transform Job State Change" (a
 job ended). Each model keeps only the fields the launcher reads and tolerates every other field.
-The transform job event's detail mirrors DescribeTransformJob (TransformJobName,
-TransformJobStatus, TransformOutput.S3OutputPath, ...: SageMaker Developer Guide, "Events that
-Amazon SageMaker AI sends to Amazon EventBridge",
-https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html);
-the S3 event's detail is documented in the Amazon S3 User Guide, "EventBridge event message
-structure", https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html.
+SageMaker lists "SageMaker Transform Job State Change" among the events it sends (SageMaker
+Developer Guide, "Events that Amazon SageMaker AI sends to Amazon EventBridge",
+https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html); its
+detail is read as DescribeTransformJob's fields (TransformJobName, TransformJobStatus,
+TransformOutput.S3OutputPath), which the page's example body was not checked for: the launcher
+takes the job's name and output path (which names its model) from the event and reads the
+outcome from DescribeTransformJob. The S3
+event's detail is documented in the Amazon S3 User Guide, "EventBridge event message structure",
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html (`detail.bucket.name`,
+`detail.object.key`, `detail.object.size`).
 """
 
 from __future__ import annotations

@@ -3,19 +3,19 @@
 Each output line is `inference_id,<features...>,<prediction>`: the model is given each CSV
 record without its first column (`InputFilter "$[1:]"`), the whole input record is joined with
 the prediction (`JoinSource "Input"`), and the joined record is kept whole (`OutputFilter "$"`).
-SageMaker Developer Guide, "Associate Prediction Results with Input Records"
-(https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html): "Use the
-InputFilter parameter to exclude fields, such as an ID column, from the input"; with JoinSource
-Input "the batch transform job ... join[s] the original input data with the transformed data"
-(DataProcessing, SageMaker API Reference,
-https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataProcessing.html).
+SageMaker API Reference, "DataProcessing"
+(https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataProcessing.html): "Use the
+InputFilter parameter to exclude fields, such as an ID column, from the input"; "If you want the
+batch transform job to join the original input data with the transformed data, set JoinSource to
+Input". The workflow is described in the SageMaker Developer Guide, "Associate Prediction
+Results with Input Records" (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html).
 
 The input is a manifest (S3DataType ManifestFile, `batch_launcher.inputs`) naming the files
 under `inference/<model>/` that arrived since the previous job; each job writes into its own
-folder `predictions/<model>/<job name>/`, one `<input file>.out` per input file ("Amazon SageMaker saves the inferences in an S3 object
-named after the input file with .out appended", SageMaker Developer Guide, "Batch transform for
-inference with Amazon SageMaker AI",
-https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html).
+folder `predictions/<model>/<job name>/`: "For every S3 object used as input for the transform
+job, batch transform stores the transformed data with an .out suffix in a corresponding
+subfolder in the location in the output prefix" (SageMaker API Reference, "TransformOutput",
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformOutput.html).
 """
 
 from __future__ import annotations

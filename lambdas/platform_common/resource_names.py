@@ -3,8 +3,8 @@
 Models, endpoint configs, endpoints and transform jobs allow at most 63 characters matching
 `[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}` (SageMaker API Reference, "CreateEndpointConfig",
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html;
-"CreateTransformJob", TransformJobName,
-https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html).
+"DescribeTransformJob", TransformJobName,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTransformJob.html).
 """
 
 from __future__ import annotations

@@ -53,6 +53,8 @@ TRANSFORM_INSTANCE_TYPES: frozenset[str] = frozenset(
     botocore.session.get_session().get_service_model("sagemaker").shape_for("TransformInstanceType").enum
 )
 
+MAX_TRANSFORM_PAYLOAD_MB = 100
+
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
 _MODEL_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -281,13 +283,24 @@ def _batch(r: Reader, serving: str) -> BatchConfig | None:
             check_schedule(schedule)
         except ScheduleError as error:
             raise ConfigError(f"{b.path}.schedule", schedule, f"{error} ({SCHEDULE_SOURCE})") from None
+    # "The value of MaxPayloadInMB cannot be greater than 100 MB. If you specify the
+    # MaxConcurrentTransforms parameter, the value of (MaxConcurrentTransforms * MaxPayloadInMB)
+    # also cannot exceed 100 MB" (SageMaker API Reference, "CreateTransformJob",
+    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html).
+    concurrent = b.integer("max_concurrent_transforms", 1, 1, 100)
+    payload = b.integer("max_payload_mb", 6, 1, 100)
+    if concurrent * payload > MAX_TRANSFORM_PAYLOAD_MB:
+        raise ConfigError(
+            f"{b.path}.max_payload_mb",
+            payload,
+            f"at most {MAX_TRANSFORM_PAYLOAD_MB // concurrent} with max_concurrent_transforms {concurrent} "
+            f"(CreateTransformJob: max_concurrent_transforms * max_payload_mb at most {MAX_TRANSFORM_PAYLOAD_MB} MB)",
+        )
     config = BatchConfig(
         instance_type=instance_type,
         instance_count=b.integer("instance_count", 1, 1, 100),
-        max_concurrent_transforms=b.integer("max_concurrent_transforms", 1, 1, 100),
-        # "The value of MaxPayloadInMB cannot be greater than 100 MB" (SageMaker API Reference,
-        # "CreateTransformJob", https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html).
-        max_payload_mb=b.integer("max_payload_mb", 6, 1, 100),
+        max_concurrent_transforms=concurrent,
+        max_payload_mb=payload,
         schedule=schedule,
         content_type=b.choice("content_type", "text/csv", BATCH_CONTENT_TYPES),
         split_type=b.choice("split_type", "Line", BATCH_SPLIT_TYPES),

@@ -43,9 +43,12 @@ def grant_launcher(
         ),
         "Models are named per model version (<prefix>-<env>-<model>-v<n>), as the deployer names them.",
     )
-    # CreateTransformJob carries sagemaker:InstanceTypes (Service Authorization Reference, "Actions,
-    # resources, and condition keys for Amazon SageMaker AI",
-    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html).
+    # Limits the instance types to the configured ones where CreateTransformJob carries
+    # sagemaker:InstanceTypes (Service Authorization Reference, "Actions, resources, and condition
+    # keys for Amazon SageMaker AI",
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html;
+    # not confirmed for this action). ForAllValues is true when the key is absent, so the grant
+    # works either way: at worst the limit does not apply.
     launcher.allow(
         iam.PolicyStatement(
             sid="StartTransformJobs",

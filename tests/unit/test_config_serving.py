@@ -113,3 +113,19 @@ def test_bad_serving_settings_name_the_key_and_what_is_allowed(model: dict[str, 
         load_model({"name": "churn", **model})
     assert raised.value.path == path
     assert expected in raised.value.expected
+
+
+def test_concurrent_transforms_times_payload_above_100_mb_names_the_key() -> None:
+    """ "If you specify the MaxConcurrentTransforms parameter, the value of (MaxConcurrentTransforms *
+    MaxPayloadInMB) also cannot exceed 100 MB" (SageMaker API Reference, "CreateTransformJob",
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html)."""
+    with pytest.raises(ConfigError) as raised:
+        load_model({"name": "churn", "batch": {"max_concurrent_transforms": 4, "max_payload_mb": 26}})
+    assert raised.value.path == f"{MODEL_PATH}.batch.max_payload_mb"
+    assert "at most 25" in raised.value.expected
+
+
+def test_concurrent_transforms_times_payload_of_exactly_100_mb_is_accepted() -> None:
+    model = load_model({"name": "churn", "batch": {"max_concurrent_transforms": 4, "max_payload_mb": 25}})
+    assert model.batch is not None
+    assert (model.batch.max_concurrent_transforms, model.batch.max_payload_mb) == (4, 25)
