@@ -17,18 +17,16 @@ import pytest
 from tests.cfn import REGION, Resolver
 from tests.handlers.conftest import load_event
 from tests.infra.test_event_routing import routed, synthesized_rules  # noqa: F401
-from tests.synth import cdk_context, synth, synth_default
+from tests.synth import synth
 
 pytestmark = pytest.mark.xdist_group("routing")
 
 
 def batch_platform() -> dict[str, Any]:
-    platform = cdk_context()["platform"]
-    dev = platform["environments"]["dev"]
+    """This module's own environment: a realtime model and a batch-only one (cdk.json is not read)."""
     churn = {"name": "churn", "schedule": "cron(0 3 ? * MON *)"}
     scores = {"name": "scores", "serving": "batch", "batch": {"schedule": "cron(0 4 * * ? *)"}}
-    dev["models"] = [churn, scores]
-    return platform
+    return {"prefix": "mlops", "environments": {"dev": {"models": [churn, scores]}}}
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +98,7 @@ def test_another_teams_transform_job_does_not_reach_the_launcher(routed: Any) ->
 
 def test_an_environment_without_batch_models_has_no_batch_rules() -> None:
     """Realtime models' environments are unchanged: no launcher, no batch rules (the snapshots hold the rest)."""
-    _, templates = synth_default("dev")
+    _, templates = synth("dev", {"prefix": "mlops", "environments": {"dev": {"models": [{"name": "churn"}]}}})
     automation = templates["automation"].to_json()
     names = {r["Properties"].get("Name") for r in automation["Resources"].values() if r["Type"] == "AWS::Events::Rule"}
     functions = {
