@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from deployer.champion import ModelRegistry
     from deployer.run import Deployment
     from platform_common.catalog import Catalog, ModelSettings
+    from platform_common.champion_record import ChampionRecords
     from platform_common.lease import LeaseTable
 
 logger = Logger()
@@ -80,7 +81,15 @@ def deployment(model: ModelSettings, group_name: str | None = None) -> Deploymen
         publish=functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name),
         execution_role_arn=runtime.require_env(env_names.MODEL_EXECUTION_ROLE_ARN),
         evidence=EvidenceStore(runtime.require_env(env_names.ARTIFACT_BUCKET_NAME), runtime.client("s3"), sagemaker()),
+        champions=None if model.serves_endpoint else champion_records(),
     )
+
+
+def champion_records() -> ChampionRecords:
+    """Where the deployer records a batch-only model's champion (the model lock table)."""
+    from platform_common.champion_record import ChampionRecords
+
+    return ChampionRecords(runtime.client("dynamodb"), runtime.require_env(env_names.MODEL_LOCK_TABLE_NAME))
 
 
 @logger.inject_lambda_context(clear_state=True)

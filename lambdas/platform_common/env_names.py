@@ -18,3 +18,5 @@ RETRAINING_TIMER_DEAD_LETTER_ARN = "RETRAINING_TIMER_DEAD_LETTER_ARN"
 MODEL_LOCK_TABLE_NAME = "MODEL_LOCK_TABLE_NAME"
 # The bucket holding the pipelines' model artifacts and evidence reports.
 ARTIFACT_BUCKET_NAME = "ARTIFACT_BUCKET_NAME"
+# The platform KMS key that encrypts the data bucket: transform output and volumes use it too.
+DATA_KEY_ARN = "DATA_KEY_ARN"
