@@ -28,6 +28,7 @@ from constructs import Construct
 
 from platform_common import domain_events, env_names
 from platform_common.evidence import EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX
+from platform_common.monitoring import INFERENCE_PREFIX, PREDICTIONS_PREFIX
 from platform_common.promotion import RECONCILE_INTERVAL_MINUTES
 from stacks import event_patterns, monitoring, naming
 from stacks.compliance import (
@@ -37,6 +38,7 @@ from stacks.compliance import (
 )
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
 from stacks.config.delivery import RegistryReader, RegistrySource
+from stacks.constructs.batch_serving import BatchJobAccess, grant_launcher
 from stacks.constructs.managed_mlflow import (
     mlflow_api_statement,
     package_group_names,
@@ -46,6 +48,7 @@ from stacks.constructs.ml_roles import MlServiceRoles
 from stacks.constructs.model_locks import ModelLocks
 from stacks.constructs.persona_roles import MLFLOW_ALIAS_ACTIONS, MLFLOW_READ_ACTIONS
 from stacks.constructs.platform_functions import (
+    BATCH_LAUNCHER,
     DEPLOYER,
     MODEL_GATE,
     RETRAINING_TRIGGER,
@@ -179,6 +182,7 @@ class AutomationStack(Stack):
         for function in (self.trigger, self.gate, self.deployer):
             self.model_locks.grant_items(function)
         self._grant_handlers(mlflow_arn)
+        self.batch_launcher = self._build_batch(code, promotion_env, data_key)
         self._grant_evidence_reads(data_key)
         self._route_events()
         self.promoted_versions = (
@@ -439,8 +443,71 @@ class AutomationStack(Stack):
         )
         self.gate.allow(statement, why if matched else None)
 
+    def _build_batch(
+        self, code: lambda_.Code, promotion_env: dict[str, str], data_key: kms.IKey
+    ) -> PlatformFunction | None:
+        """The batch launcher and what transform jobs may touch; None without a model that has batch."""
+        batch_models = [m for m in self.config.models if m.batch is not None]
+        if not batch_models:
+            return None
+        prefix = self.config.resource_prefix
+        launcher = self._function(
+            BATCH_LAUNCHER,
+            code,
+            {
+                **promotion_env,
+                env_names.DATA_BUCKET_NAME: naming.data_bucket_name(self.config),
+                env_names.DATA_KEY_ARN: data_key.key_arn,
+                env_names.MODEL_EXECUTION_ROLE_ARN: self.roles.model_role.role_arn,
+            },
+        )
+        self.model_locks.grant_items(launcher)
+        packages = [
+            self.format_arn(service="sagemaker", resource="model-package", resource_name=name)
+            for name in registered_package_names([m.name for m in batch_models], self.package_group_suffix)
+        ]
+        grant_launcher(
+            launcher,
+            resource_prefix=prefix,
+            model_role=self.roles.model_role,
+            data_key=data_key,
+            data_bucket_name=naming.data_bucket_name(self.config),
+            models=[m.name for m in batch_models],
+            packages=packages,
+            instance_types=[m.batch.instance_type for m in batch_models if m.batch is not None],
+            endpoint_champions=any(m.has_endpoint for m in batch_models),
+        )
+        BatchJobAccess(
+            self,
+            "BatchJobAccess",
+            policy_name=f"{prefix}-model-execution-batch",
+            model_role=self.roles.model_role,
+            data_bucket_name=naming.data_bucket_name(self.config),
+            data_key=data_key,
+        )
+        return launcher
+
+    def _route_batch(self, launcher: PlatformFunction) -> None:
+        """Input files and transform job ends reach the launcher (schedules are in the model stacks)."""
+        prefix = self.config.resource_prefix
+        bucket = naming.data_bucket_name(self.config)
+        self._rule(
+            "BatchInputLanded",
+            rule_name=f"{prefix}-batch-input-landed",
+            description="A batch input landed under inference/: run a transform of its model's champion",
+            pattern=event_patterns.batch_input_landed(bucket, f"{INFERENCE_PREFIX}/"),
+            targets=[self._target(launcher)],
+        )
+        self._rule(
+            "TransformJobEnded",
+            rule_name=f"{prefix}-transform-job-ended",
+            description="A batch transform ended: record it and start the trailing run, if one waits",
+            pattern=event_patterns.transform_job_ended(f"s3://{bucket}/{PREDICTIONS_PREFIX}/"),
+            targets=[self._target(launcher)],
+        )
+
     def _grant_evidence_reads(self, data_key: kms.IKey) -> None:
-        """Let the gate and the deployer verify evidence (and the deployer the artifact) with their own roles."""
+        """Let the gate, the deployer and the batch launcher verify evidence (and the artifact) with their own roles."""
         prefix = self.config.resource_prefix
         bucket = naming.artifact_bucket_name(self.config)
         bucket_arn = f"arn:{Aws.PARTITION}:s3:::{bucket}"
@@ -449,6 +516,9 @@ class AutomationStack(Stack):
         # condition keys for Amazon SageMaker AI").
         executions = self.format_arn(service="sagemaker", resource="pipeline", resource_name=f"{prefix}-*/execution/*")
         readable = {self.gate: [EVIDENCE_PREFIX], self.deployer: [EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX]}
+        if self.batch_launcher is not None:
+            # The launcher checks the champion's provenance again, as the deployer did.
+            readable[self.batch_launcher] = [EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX]
         for function, prefixes in readable.items():
             function.allow(
                 iam.PolicyStatement(
@@ -515,6 +585,8 @@ class AutomationStack(Stack):
                     targets=[self._target(self.trigger)])  # fmt: skip
         if not models:
             return
+        if self.batch_launcher is not None:
+            self._route_batch(self.batch_launcher)
         self._rule(
             "PipelineRunEnded",
             rule_name=f"{prefix}-pipeline-run-ended",
@@ -598,6 +670,10 @@ class AutomationStack(Stack):
             pipeline_arn_wildcard=f"*:pipeline/{prefix}-*", package_groups=self.package_groups,
             endpoint_prefix=f"{prefix}-", alarm_prefix=f"{prefix}-",
         )  # fmt: skip
+        if self.batch_launcher is not None:
+            bucket = naming.data_bucket_name(self.config)
+            activity["batch"] = event_patterns.batch_input_landed(bucket, f"{INFERENCE_PREFIX}/")
+            activity["transforms"] = event_patterns.transform_job_ended(f"s3://{bucket}/{PREDICTIONS_PREFIX}/")
         for kind, pattern in activity.items():
             self._rule(f"AuditAws{kind.capitalize()}", rule_name=f"{prefix}-audit-{kind}",
                        description=f"Audit trail: AWS events of the platform's {kind}",
@@ -623,9 +699,15 @@ class AutomationStack(Stack):
         )
         self._rule("NotifyDecisions", rule_name=f"{prefix}-notify-decisions", event_bus=self.bus,
                     description="Tell people about rejections, reviews and deployment outcomes",
-                    pattern=(event_patterns.platform_events(NOTIFIED_DOMAIN_EVENTS)),
+                    pattern=(event_patterns.platform_events(self._notified_events())),
                     targets=[targets.SnsTopic(self.topic, message=domain_message, dead_letter_queue=self.events_dlq,
                                               retry_attempts=8)])  # fmt: skip
+
+    def _notified_events(self) -> tuple[str, ...]:
+        """NOTIFIED_DOMAIN_EVENTS, and a failed batch transform where a model has batch transform."""
+        if self.batch_launcher is None:
+            return NOTIFIED_DOMAIN_EVENTS
+        return (*NOTIFIED_DOMAIN_EVENTS, domain_events.BATCH_TRANSFORM_FAILED)
 
     def _dashboard(self) -> None:
         body = monitoring.dashboard_body(

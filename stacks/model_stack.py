@@ -22,7 +22,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from platform_common.catalog import ModelSettings
+from platform_common import monitoring as shared_layout
+from platform_common.catalog import BatchSettings, ModelSettings
 from stacks import images, monitoring, naming
 from stacks.config import EnvironmentConfig, ModelConfig
 from stacks.pipeline_definition import DefaultImages, build_pipeline_definition
@@ -42,6 +43,7 @@ class ModelStack(Stack):
         data_key_arn: str,
         mlflow_arn: str,
         trigger_function: lambda_.IFunction,
+        batch_launcher: lambda_.IFunction | None = None,
         topic: sns.ITopic,
         events_dlq: sqs.IQueue,
         **kwargs: Any,
@@ -171,6 +173,28 @@ class ModelStack(Stack):
                                                 max_event_age=Duration.hours(24))],
             )  # fmt: skip
 
+        self.batch_schedule: events.Rule | None = None
+        if model.batch is not None and model.batch.schedule is not None:
+            assert batch_launcher is not None, "a model with batch transform needs the batch launcher"
+            launcher = lambda_.Function.from_function_attributes(
+                self, "BatchLauncher", function_arn=batch_launcher.function_arn, same_environment=True
+            )
+            self.batch_schedule = events.Rule(
+                self,
+                "BatchSchedule",
+                rule_name=naming.batch_schedule_rule_name(config, model.name),
+                description=f"Runs a batch transform of {model.name}'s champion on a schedule",
+                schedule=events.Schedule.expression(model.batch.schedule),
+                targets=[
+                    targets.LambdaFunction(
+                        launcher,
+                        dead_letter_queue=sqs.Queue.from_queue_arn(self, "BatchEventsDlq", events_dlq.queue_arn),
+                        retry_attempts=8,
+                        max_event_age=Duration.hours(24),
+                    )
+                ],
+            )
+
         self.settings = ModelSettings(
             name=model.name,
             pipeline_name=pipeline_name,
@@ -194,6 +218,8 @@ class ModelStack(Stack):
             wait_seconds=model.deployment.wait_minutes * 60,
             termination_wait_seconds=model.deployment.termination_wait_minutes * 60,
             rollback_alarm_names=(errors_name, latency_name),
+            serves_endpoint=model.has_endpoint,
+            batch=_batch_settings(config, model),
         )
         self.catalog_entry = ssm.StringParameter(
             self, "CatalogEntry", parameter_name=naming.catalog_entry_name(config, model.name),
@@ -202,7 +228,22 @@ class ModelStack(Stack):
         )  # fmt: skip
 
         CfnOutput(self, "PipelineName", value=pipeline_name)
-        CfnOutput(self, "EndpointName", value=endpoint)
+        if model.has_endpoint:
+            CfnOutput(self, "EndpointName", value=endpoint)
+        if model.batch is not None:
+            data_uri = f"s3://{naming.data_bucket_name(config)}/"
+            CfnOutput(
+                self,
+                "BatchInputLocation",
+                value=data_uri + shared_layout.inference_prefix(model.name),
+                description="Drop CSV files here (first column the inference id) to run a batch transform",
+            )
+            CfnOutput(
+                self,
+                "BatchOutputLocation",
+                value=data_uri + shared_layout.predictions_prefix(model.name),
+                description="Predictions, one folder per transform job",
+            )
         CfnOutput(self, "CodeLocation", value=f"s3://{naming.artifact_bucket_name(config)}/code/{model.name}/",
                   description="Publish the model's scripts here (make publish-code)")  # fmt: skip
 
@@ -216,3 +257,19 @@ class ModelStack(Stack):
         return cloudwatch.CfnAlarm(
             Construct(self, construct_id), "Resource", treat_missing_data="notBreaching", **props
         )
+
+
+def _batch_settings(config: EnvironmentConfig, model: ModelConfig) -> BatchSettings | None:
+    """The catalog's view of `models[].batch`: what the launcher needs to start a transform job."""
+    batch = model.batch
+    if batch is None:
+        return None
+    return BatchSettings(
+        instance_type=batch.instance_type,
+        instance_count=batch.instance_count,
+        max_concurrent_transforms=batch.max_concurrent_transforms,
+        max_payload_mb=batch.max_payload_mb,
+        content_type=batch.content_type,
+        split_type=batch.split_type,
+        schedule_rule_name=naming.batch_schedule_rule_name(config, model.name) if batch.schedule else None,
+    )

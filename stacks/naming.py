@@ -125,6 +125,11 @@ def schedule_rule_name(config: EnvironmentConfig, model: str) -> str:
     return f"{config.resource_prefix}-{model}-schedule"
 
 
+def batch_schedule_rule_name(config: EnvironmentConfig, model: str) -> str:
+    """The rule that starts a model's batch transform on its `batch.schedule`."""
+    return f"{config.resource_prefix}-{model}-batch"
+
+
 def package_group(model: str, suffix: str | None) -> str:
     """The package group MLflow registers `model` into; `<model>-` (a prefix) when unknown."""
     return f"{model}-{suffix}" if suffix else f"{model}-"

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from deployer.promotion import RegistryOfRecord
     from deployer.run import Deployment
     from platform_common.catalog import Catalog, ModelSettings
+    from platform_common.champion_record import ChampionRecords
     from platform_common.lease import LeaseTable
 
 logger = Logger()
@@ -110,7 +111,15 @@ def deployment(model: ModelSettings, group_name: str | None = None) -> Deploymen
         execution_role_arn=runtime.require_env(env_names.MODEL_EXECUTION_ROLE_ARN),
         evidence=evidence,
         verify=artifact_verifier(source, evidence) if source is not None else None,
+        champions=None if model.serves_endpoint else champion_records(),
     )
+
+
+def champion_records() -> ChampionRecords:
+    """Where the deployer records a batch-only model's champion (the model lock table)."""
+    from platform_common.champion_record import ChampionRecords
+
+    return ChampionRecords(runtime.client("dynamodb"), runtime.require_env(env_names.MODEL_LOCK_TABLE_NAME))
 
 
 def act_on_promotion(parsed: PromotionRequestedEvent, publish: Callable[[Any], object]) -> dict[str, Any]:

@@ -34,11 +34,20 @@ DEPLOYMENT_DEFERRED = "DeploymentDeferred"
 DEPLOYMENT_SUCCEEDED = "DeploymentSucceeded"
 DEPLOYMENT_FAILED = "DeploymentFailed"
 DEPLOYMENT_ROLLED_BACK = "DeploymentRolledBack"
+BATCH_TRANSFORM_STARTED = "BatchTransformStarted"
+# A request while a job runs: one trailing job starts when it ends.
+BATCH_TRANSFORM_COALESCED = "BatchTransformCoalesced"
+# Nothing to run: no champion yet, or the event was delivered again.
+BATCH_TRANSFORM_SKIPPED = "BatchTransformSkipped"
+BATCH_TRANSFORM_COMPLETED = "BatchTransformCompleted"
+BATCH_TRANSFORM_FAILED = "BatchTransformFailed"
 
 ALL_DETAIL_TYPES = (
     RETRAINING_STARTED, RETRAINING_COALESCED, RETRAINING_IGNORED, EVENT_REJECTED, MODEL_APPROVED,
     MODEL_REJECTED, MODEL_PROVENANCE_REJECTED, MODEL_REVIEW_REQUESTED, MODEL_RETIRED, DEPLOYMENT_STARTED,
     DEPLOYMENT_SKIPPED, DEPLOYMENT_DEFERRED, DEPLOYMENT_SUCCEEDED, DEPLOYMENT_FAILED, DEPLOYMENT_ROLLED_BACK,
+    BATCH_TRANSFORM_STARTED, BATCH_TRANSFORM_COALESCED, BATCH_TRANSFORM_SKIPPED, BATCH_TRANSFORM_COMPLETED,
+    BATCH_TRANSFORM_FAILED,
 )  # fmt: skip
 
 # What a person should do after an event, when its publisher has nothing more specific to say.

@@ -28,3 +28,5 @@ REGISTRY_ARTIFACT_BUCKET = "REGISTRY_ARTIFACT_BUCKET"
 REGISTRY_RESOURCE_PREFIX = "REGISTRY_RESOURCE_PREFIX"
 # The suffix of the registry's package groups when its MLflow name is known at synth (a tracking server).
 REGISTRY_PACKAGE_GROUP_SUFFIX = "REGISTRY_PACKAGE_GROUP_SUFFIX"
+# The platform KMS key that encrypts the data bucket: transform output and volumes use it too.
+DATA_KEY_ARN = "DATA_KEY_ARN"

@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, cast
 
+import botocore.session
+
 from platform_common.deployment_policy import DeploymentPolicyError, plan_traffic_shift
 from stacks.config.name_limits import check_names
 from stacks.config.reader import Reader
@@ -14,6 +16,8 @@ from stacks.config.schedules import ScheduleError, check_schedule
 from stacks.config.settings import (
     ALARM_COMPARISONS,
     APPROVAL_MODES,
+    BATCH_CONTENT_TYPES,
+    BATCH_SPLIT_TYPES,
     DEFAULT_MLFLOW_VERSION,
     DEPLOYMENT_STRATEGIES,
     ENVIRONMENT_NAMES,
@@ -21,8 +25,10 @@ from stacks.config.settings import (
     LOG_RETENTION_DAYS,
     MAX_RESERVED_CONCURRENCY,
     MLFLOW_KINDS,
+    SERVING_MODES,
     TRACKING_SERVER_MLFLOW_VERSIONS,
     TRACKING_SERVER_SIZES,
+    BatchConfig,
     ConfigError,
     DeploymentConfig,
     EndpointConfig,
@@ -40,6 +46,14 @@ from stacks.config.settings import (
     TrainingConfig,
 )
 from stacks.images import supported_regions
+
+# The instance types CreateTransformJob accepts, from botocore's model of the SageMaker API
+# (the enum of TransformResources.InstanceType), so a type SageMaker refuses stops synth.
+TRANSFORM_INSTANCE_TYPES: frozenset[str] = frozenset(
+    botocore.session.get_session().get_service_model("sagemaker").shape_for("TransformInstanceType").enum
+)
+
+MAX_TRANSFORM_PAYLOAD_MB = 100
 
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
 _MODEL_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
@@ -157,9 +171,16 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
     )
     m.finish()
 
+    serving = _serving_mode(r)
     e = r.child("endpoint")
     serverless: ServerlessEndpoint | None = None
+    if serving == "serverless" and not e.has("serverless"):
+        serverless = ServerlessEndpoint()
     if e.has("serverless"):
+        if serving == "realtime":
+            raise ConfigError(
+                f"{r.path}.serving", serving, "serverless (or no serving key) for a model with endpoint.serverless"
+            )
         s = e.child("serverless")
         memory = s.get("memory_size_mb", 2048, int)
         if memory not in (1024, 2048, 3072, 4096, 5120, 6144):
@@ -217,8 +238,74 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
         schedule=_schedule(r),
         quality=quality,
         coalesce_minutes=r.integer("coalesce_minutes", 30, 0, 1440),
+        serving=cast(Any, serving),
+        batch=_batch(r, serving),
     )
     r.finish()
+    return config
+
+
+def _serving_mode(r: Reader) -> str:
+    """`serving`, or the mode the older keys imply: serverless with endpoint.serverless, else realtime."""
+    implied = "serverless" if r.child("endpoint").has("serverless") else "realtime"
+    serving = r.choice("serving", implied, SERVING_MODES)
+    if serving == "batch":
+        for key in ("endpoint", "deployment"):
+            if r.has(key):
+                raise ConfigError(
+                    f"{r.path}.{key}",
+                    r.get(key, None, object),
+                    f"no {key} settings for a batch model (serving batch has no endpoint); "
+                    "remove the key, or choose serving realtime or serverless with batch beside it",
+                )
+        if not r.has("batch"):
+            raise ConfigError(
+                f"{r.path}.batch", None, "batch settings (an object, {} for the defaults) for serving batch"
+            )
+    return serving
+
+
+def _batch(r: Reader, serving: str) -> BatchConfig | None:
+    """Batch transform settings: the only serving of a batch model, or beside an endpoint."""
+    if not r.has("batch"):
+        return None
+    b = r.child("batch")
+    instance_type = b.get("instance_type", "ml.m5.large", str)
+    if instance_type not in TRANSFORM_INSTANCE_TYPES:
+        raise ConfigError(
+            f"{b.path}.instance_type",
+            instance_type,
+            "an instance type CreateTransformJob accepts (TransformResources.InstanceType), such as ml.m5.large",
+        )
+    schedule = b.get("schedule", None, str)
+    if schedule is not None:
+        try:
+            check_schedule(schedule)
+        except ScheduleError as error:
+            raise ConfigError(f"{b.path}.schedule", schedule, f"{error} ({SCHEDULE_SOURCE})") from None
+    # "The value of MaxPayloadInMB cannot be greater than 100 MB. If you specify the
+    # MaxConcurrentTransforms parameter, the value of (MaxConcurrentTransforms * MaxPayloadInMB)
+    # also cannot exceed 100 MB" (SageMaker API Reference, "CreateTransformJob",
+    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html).
+    concurrent = b.integer("max_concurrent_transforms", 1, 1, 100)
+    payload = b.integer("max_payload_mb", 6, 1, 100)
+    if concurrent * payload > MAX_TRANSFORM_PAYLOAD_MB:
+        raise ConfigError(
+            f"{b.path}.max_payload_mb",
+            payload,
+            f"at most {MAX_TRANSFORM_PAYLOAD_MB // concurrent} with max_concurrent_transforms {concurrent} "
+            f"(CreateTransformJob: max_concurrent_transforms * max_payload_mb at most {MAX_TRANSFORM_PAYLOAD_MB} MB)",
+        )
+    config = BatchConfig(
+        instance_type=instance_type,
+        instance_count=b.integer("instance_count", 1, 1, 100),
+        max_concurrent_transforms=concurrent,
+        max_payload_mb=payload,
+        schedule=schedule,
+        content_type=b.choice("content_type", "text/csv", BATCH_CONTENT_TYPES),
+        split_type=b.choice("split_type", "Line", BATCH_SPLIT_TYPES),
+    )
+    b.finish()
     return config
 
 

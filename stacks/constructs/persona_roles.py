@@ -17,6 +17,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from platform_common import domain_events
+from platform_common.monitoring import INFERENCE_PREFIX, PREDICTIONS_PREFIX
 from platform_common.promotion_request import PROMOTION_REQUESTED
 from stacks.compliance import acknowledge_wildcards
 from stacks.constructs.managed_mlflow import mlflow_api_statement, registered_package_names
@@ -114,6 +115,10 @@ WILDCARD_REASONS = {
     "LogsRead": "Read access to the log groups of SageMaker jobs and of this environment's functions, "
     "whose names are only known by prefix.",
     "DatasetsReadWrite": "Data sets live under datasets/<model>/ and models are added over time; scoped to that prefix.",
+    "BatchInputsWrite": "Batch inputs are files under inference/<model>/, named by whoever drops them; put only.",
+    "PredictionsRead": "Predictions are written per transform job under predictions/<model>/<job>/; read-only.",
+    "BatchTransformOperations": "Transform jobs are named per run at run time (<prefix>-<env>-<model>-b<time>-<hash>, "
+    "shortened with a hash for long names); scoped to this environment's prefix.",
     "DatasetsRead": "Read-only access to every model's data sets under the datasets/ prefix.",
     "MlflowArtifactsRead": "MLflow writes artifacts under per-run keys below mlflow/; read-only.",
     "MlflowArtifactsWrite": "The MLflow client uploads each artifact straight to S3 under a per-run or per-model key "
@@ -147,6 +152,8 @@ class PlatformResources:
     package_group_suffix: str | None = None
     # The configured models: an App's grants on packages name each of them.
     model_names: tuple[str, ...] = ()
+    # The models with batch transform: data scientists drop their inputs, engineers run their jobs.
+    batch_model_names: tuple[str, ...] = ()
     model_execution_role: iam.IRole | None = None
     # A consuming environment of a delivery configuration: its MLOpsEngineer records promotions.
     promotion_requests: bool = False
@@ -375,7 +382,49 @@ class PersonaRoles(Construct):
             # Reference, Amazon SageMaker: only sagemaker:PipelineVersionId and resource tags), so a
             # direct start could choose instances, threshold and input. The trigger bounds requests.
             *self._retraining_request(),
+            *self._batch_data(),
             *self._common_read(),
+        ]
+
+    def _batch_data(self) -> list[iam.PolicyStatement]:
+        """Drop batch inputs under inference/<model>/ (put only, no delete) and read every prediction."""
+        r = self._r
+        if not r.batch_model_names:
+            return []
+        return [
+            iam.PolicyStatement(
+                sid="BatchInputsWrite",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[_objects(r.data_bucket_name, f"{INFERENCE_PREFIX}/{m}/*") for m in r.batch_model_names],
+            ),
+            iam.PolicyStatement(
+                sid="PredictionsRead",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[_objects(r.data_bucket_name, f"{PREDICTIONS_PREFIX}/*")],
+            ),
+            iam.PolicyStatement(
+                sid="BatchList",
+                actions=["s3:ListBucket"],
+                resources=[_bucket(r.data_bucket_name)],
+                conditions={"StringLike": {"s3:prefix": [f"{INFERENCE_PREFIX}/*", f"{PREDICTIONS_PREFIX}/*"]}},
+            ),
+        ]
+
+    def _batch_operations(self) -> list[iam.PolicyStatement]:
+        """Start, stop and describe the environment's transform jobs (named <prefix>-<env>-<model>-b...)."""
+        if not self._r.batch_model_names:
+            return []
+        return [
+            iam.PolicyStatement(
+                sid="BatchTransformOperations",
+                actions=[
+                    "sagemaker:CreateTransformJob",
+                    "sagemaker:StopTransformJob",
+                    "sagemaker:DescribeTransformJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=[self._arn("transform-job", self._owned)],
+            )
         ]
 
     def _mlops_engineer_statements(self) -> list[iam.PolicyStatement]:
@@ -452,6 +501,7 @@ class PersonaRoles(Construct):
             iam.PolicyStatement(sid="MonitoringRead", actions=MONITORING_READ_ACTIONS, resources=["*"]),
             *self._retraining_request(),
             *self._promotion_request(),
+            *self._batch_operations(),
             *self._common_read(),
         ]
         if r.model_execution_role is not None:

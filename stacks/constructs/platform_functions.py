@@ -65,7 +65,13 @@ DEPLOYER = FunctionSpec(
     "Deploys approved versions with blue/green updates and tracks their outcome",
     timeout_seconds=120,
 )
-HANDLERS = (RETRAINING_TRIGGER, MODEL_GATE, DEPLOYER)
+BATCH_LAUNCHER = FunctionSpec(
+    "batch-launcher",
+    "batch_launcher.handler.lambda_handler",
+    "Runs batch transforms of a model's champion on new inputs or a schedule, one at a time",
+    timeout_seconds=60,
+)
+HANDLERS = (RETRAINING_TRIGGER, MODEL_GATE, DEPLOYER, BATCH_LAUNCHER)
 
 
 class PlatformFunction(Construct):
