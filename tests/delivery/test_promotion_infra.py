@@ -158,3 +158,42 @@ def test_the_promotion_intake_is_cfn_lint_clean(env_name: str) -> None:
         body = json.dumps(_templates(env_name)[unit])
         matches = lint(body, config=ManualArgs(ignore_checks=CFN_LINT_IGNORED, regions=[REGIONS[env_name]]))
         assert [str(m) for m in matches] == [], f"cfn-lint findings in {env_name}/{unit}"
+
+
+@pytest.mark.parametrize("unit_rule", ["mlops-staging-audit-platform", "mlops-staging-promotion-requested"])
+def test_the_event_make_promote_puts_matches_the_audit_rule_and_the_promotion_rule(unit_rule: str) -> None:
+    """moto's EventBridge matches the synthesized pattern against the entry `make promote` builds (GUIDE: put_events
+    with real pattern matching, delivered to SQS targets)."""
+    import boto3
+    from moto import mock_aws
+
+    from platform_common.promotion_request import promotion_entry
+
+    automation = _templates("staging")["automation"]
+    (rule,) = [
+        r for r in _resources(automation, "AWS::Events::Rule").values() if r["Properties"].get("Name") == unit_rule
+    ]
+    package = f"arn:aws:sagemaker:{REGIONS['dev']}:{ACCOUNTS['dev']}:model-package/churn-{DEV_SUFFIX}/7"
+    with mock_aws():
+        events = boto3.client("events", region_name="eu-west-1")
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        events.create_event_bus(Name="mlops-staging-platform")
+        queue = sqs.create_queue(QueueName="matched")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(
+            Name="under-test",
+            EventBusName="mlops-staging-platform",
+            EventPattern=json.dumps(rule["Properties"]["EventPattern"]),
+        )
+        events.put_targets(Rule="under-test", EventBusName="mlops-staging-platform", Targets=[{"Id": "q", "Arn": arn}])
+
+        events.put_events(
+            Entries=[
+                promotion_entry(
+                    "mlops-staging-platform", "churn", package, "arn:aws:sts::333333333333:assumed-role/x/alice"
+                )
+            ]
+        )
+
+        (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"])["detail-type"] == "PromotionRequested"
