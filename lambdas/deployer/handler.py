@@ -89,6 +89,8 @@ def registry_of_record() -> RegistryOfRecord | None:
         evidence=EvidenceStore(
             runtime.require_env(env_names.REGISTRY_ARTIFACT_BUCKET), runtime.client_in("s3", region), sagemaker_there
         ),
+        # Lambda sets AWS_REGION to the function's Region.
+        local_region=os.environ.get("AWS_REGION") or None,
     )
 
 

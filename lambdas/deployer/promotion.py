@@ -5,6 +5,8 @@ A consuming environment (staging, prod) never trains. Its MLOpsEngineer records 
 package across accounts, with read access dev grants it (`stacks/constructs/registry_sharing.py`
 and the group policy of `platform_common.group_sharing`), and accepts it only if:
 
+0. `region`: this environment is in the registry's Region (SageMaker reads a model's artifact
+   only from a bucket in the model's Region);
 1. `package`: the ARN is a versioned package of the registry's account and Region;
 2. `group`: it lies in this model's group there (`<model>-<suffix>`, the suffix fixed when the
    registry's MLflow name is known at synth);
@@ -65,6 +67,8 @@ class RegistryOfRecord:
     group_suffix: str | None
     sagemaker: Any
     evidence: EvidenceStore
+    # The Region this deployer creates models in.
+    local_region: str | None = None
 
     def pipeline_name(self, model: str) -> str:
         """The registry's pipeline of `model`: the only writer of its evidence and artifacts."""
@@ -98,6 +102,15 @@ class VerifiedVersion:
 
 def verify(source: RegistryOfRecord, settings: ModelSettings, package_arn: str) -> VerifiedVersion:
     """Check the requested package in the registry of record (the module docstring lists the checks)."""
+    # "The model artifacts must be in an S3 bucket that is in the same region as the model or endpoint
+    # you are creating" (SageMaker API Reference, "ContainerDefinition", ModelDataUrl,
+    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html).
+    if source.local_region is not None and source.local_region != source.region:
+        raise PromotionRefusedError(
+            "region",
+            f"the registry of record is in Region {source.region} and this environment in {source.local_region}; "
+            "SageMaker serves model artifacts only from a bucket in the model's own Region",
+        )
     match = registry.PACKAGE_ARN_RE.match(package_arn)
     home = f":sagemaker:{source.region}:{source.account}:model-package/"
     if match is None or home not in package_arn:

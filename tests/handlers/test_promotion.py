@@ -240,3 +240,17 @@ def test_a_dev_approval_alone_changes_nothing_in_staging(staging: dict[str, Any]
     assert [event["detail-type"] for event in published(staging)] == [domain_events.EVENT_REJECTED]
     assert local_packages(staging["sagemaker"]) == []
     assert staging["sagemaker"].list_endpoints()["Endpoints"] == []
+
+
+def test_a_registry_in_another_region_is_refused_naming_the_region_check(
+    staging: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ContainerDefinition.ModelDataUrl: "The model artifacts must be in an S3 bucket that is in the same region as
+    the model or endpoint you are creating" (SageMaker API Reference, "ContainerDefinition",
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html)."""
+    dev_package = staging["registry"].register()
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+
+    event = _refused(staging, dev_package, "region")
+
+    assert "eu-central-1" in event["detail"]["reason"]
