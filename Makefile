@@ -79,7 +79,8 @@ bootstrap: $(STAMPS)/venv $(STAMPS)/node ## cdk bootstrap the account/region of 
 	$(CDK) bootstrap --no-notices -c env=$(ENV)
 
 deploy: $(STAMPS)/venv $(STAMPS)/node ## Deploy ENV to the account of your AWS credentials
-	$(CDK) deploy --no-notices -c env=$(ENV) --all --require-approval broadening --outputs-file cdk.out/outputs-$(ENV).json
+	@mkdir -p outputs
+	$(CDK) deploy --no-notices -c env=$(ENV) --all --require-approval broadening --outputs-file outputs/$(ENV).json
 
 publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ and its MLflow client wheels to ENV's code location (AWS credentials)
 	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make publish-code ENV=dev MODEL=churn"; exit 2; }

@@ -96,7 +96,7 @@ class AutomationStack(Stack):
         self.bus = events.EventBus(self, "PlatformBus", event_bus_name=naming.platform_bus_name(config))
         self.archive = self.bus.archive(
             "Archive",
-            archive_name=f"{prefix}-platform",
+            archive_name=naming.platform_archive_name(config),
             description="Every domain event of the platform, for audit and replay",
             event_pattern=events.EventPattern(source=[domain_events.SOURCE]),
             retention=Duration.days(config.retention.event_archive_days),
@@ -108,8 +108,8 @@ class AutomationStack(Stack):
         for address in config.notifications.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
         self._let_alarms_notify()
-        self.events_dlq = self._queue("EventsDlq", f"{prefix}-events-dlq")
-        self.functions_dlq = self._queue("FunctionsDlq", f"{prefix}-functions-dlq")
+        self.events_dlq = self._queue("EventsDlq", naming.events_dlq_name(config))
+        self.functions_dlq = self._queue("FunctionsDlq", naming.functions_dlq_name(config))
         # Rules of the model stacks (schedules) dead-letter here too; they cannot add their own
         # statements to this stack's queue policy without a dependency cycle.
         self.events_dlq.add_to_resource_policy(iam.PolicyStatement(
@@ -173,10 +173,28 @@ class AutomationStack(Stack):
         self._notify()
         self._dashboard()
 
-        CfnOutput(self, "PlatformBusName", value=self.bus.event_bus_name)
-        CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
-        CfnOutput(self, "AuditLogGroupName", value=self.audit_log.log_group_name)
-        CfnOutput(self, "ModelCatalogPath", value=self.catalog_path)
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """What operators and the make targets (redrive, replay, destroy) look up after a deploy."""
+        prefix = self.config.resource_prefix
+        exported = {
+            "PlatformBusName": self.bus.event_bus_name,
+            "PlatformBusArn": self.bus.event_bus_arn,
+            "ArchiveName": self.archive.archive_name,
+            "ArchiveArn": self.archive.archive_arn,
+            "EventsDlqUrl": self.events_dlq.queue_url,
+            "EventsDlqArn": self.events_dlq.queue_arn,
+            "FunctionsDlqUrl": self.functions_dlq.queue_url,
+            "FunctionsDlqArn": self.functions_dlq.queue_arn,
+            "NotificationTopicArn": self.topic.topic_arn,
+            "AuditLogGroupName": self.audit_log.log_group_name,
+            "ModelCatalogPath": self.catalog_path,
+        }
+        for name, value in exported.items():
+            CfnOutput(self, name, value=value, export_name=f"{prefix}-{name}")
+        for function in (self.trigger, self.gate, self.deployer):
+            CfnOutput(self, f"{function.node.id}FunctionName", value=function.function.function_name)
 
     def _build_key(self) -> kms.Key:
         key = kms.Key(self, "AutomationKey", alias=f"alias/{self.config.resource_prefix}-automation",

@@ -12,10 +12,19 @@ from stacks.automation_stack import AutomationStack
 from stacks.compliance import apply_compliance_checks
 from stacks.config import EnvironmentConfig
 from stacks.constructs.persona_roles import PlatformResources
+from stacks.constructs.platform_functions import HANDLERS
 from stacks.data_stack import DATASETS_PREFIX, MLFLOW_ARTIFACTS_PREFIX, DataStack
 from stacks.images import require_supported_region
 from stacks.model_stack import ModelStack
-from stacks.naming import artifact_bucket_name, data_bucket_name, model_stack_name
+from stacks.naming import (
+    artifact_bucket_name,
+    data_bucket_name,
+    events_dlq_name,
+    function_name,
+    functions_dlq_name,
+    model_stack_name,
+    platform_archive_name,
+)
 from stacks.tracking_stack import TrackingStack
 
 
@@ -70,6 +79,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
             trigger_function=automation.trigger.function,
             topic=automation.topic,
             events_dlq=automation.events_dlq,
+            package_group_suffix=tracking.mlflow.package_group_suffix,
             env=env,
             description=f"{config.resource_prefix}: model {model.name} (pipeline, alarms, catalog entry)",
         )
@@ -93,6 +103,10 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
             model_execution_role=automation.roles.model_role,
             package_group_suffix=tracking.mlflow.package_group_suffix,
             model_names=tuple(model.name for model in config.models),
+            automation_key=automation.key,
+            dead_letter_queue_names=(events_dlq_name(config), functions_dlq_name(config)),
+            function_names=tuple(function_name(config, spec.name) for spec in HANDLERS),
+            archive_name=platform_archive_name(config),
         ),
         env=env,
         description=f"{config.resource_prefix}: persona roles",
