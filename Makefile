@@ -19,7 +19,8 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help prerequisites synth test test-fast lint format deploy publish-code lock diff bootstrap bench clean
+.PHONY: help prerequisites synth test test-fast lint format deploy publish-code lock diff bootstrap bench clean \
+	redrive replay destroy remove-model new-model
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -85,6 +86,10 @@ deploy: $(STAMPS)/venv $(STAMPS)/node ## Deploy ENV to the account of your AWS c
 publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ and its MLflow client wheels to ENV's code location (AWS credentials)
 	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make publish-code ENV=dev MODEL=churn"; exit 2; }
 	@$(PY) -m tools.publish_model_code --env $(ENV) --model $(MODEL)
+
+redrive: $(STAMPS)/venv ## Hand a DLQ's messages back to their handlers: QUEUE=events|functions [DRY_RUN=1]
+	@test -n "$(QUEUE)" || { echo "error: name the queue, e.g. make redrive ENV=dev QUEUE=functions DRY_RUN=1"; exit 2; }
+	@$(PY) -m tools.redrive --env $(ENV) --queue $(QUEUE) $(if $(DRY_RUN),--dry-run)
 
 # The hashed locks of the MLflow client the pipeline installs offline (ml/mlflow_client/); run
 # after changing a pin in stacks/mlflow_clients.py. Needs the package index, no AWS credentials.
