@@ -91,6 +91,10 @@ redrive: $(STAMPS)/venv ## Hand a DLQ's messages back to their handlers: QUEUE=e
 	@test -n "$(QUEUE)" || { echo "error: name the queue, e.g. make redrive ENV=dev QUEUE=functions DRY_RUN=1"; exit 2; }
 	@$(PY) -m tools.redrive --env $(ENV) --queue $(QUEUE) $(if $(DRY_RUN),--dry-run)
 
+replay: $(STAMPS)/venv ## Replay archived domain events into audit + notifications: FROM=... TO=... [INCLUDE_TRIGGER=1]
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "error: give the window, e.g. make replay ENV=dev FROM=2026-11-27T00:00:00Z TO=2026-11-28T00:00:00Z"; exit 2; }
+	@$(PY) -m tools.replay --env $(ENV) --from $(FROM) --to $(TO) $(if $(INCLUDE_TRIGGER),--include-trigger)
+
 # The hashed locks of the MLflow client the pipeline installs offline (ml/mlflow_client/); run
 # after changing a pin in stacks/mlflow_clients.py. Needs the package index, no AWS credentials.
 lock: $(STAMPS)/venv ## Re-resolve the MLflow client locks (ml/mlflow_client/) from the package index

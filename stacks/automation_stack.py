@@ -480,7 +480,7 @@ class AutomationStack(Stack):
                     pattern=(event_patterns.data_landed(naming.data_bucket_name(self.config),
                                                                       DATASETS_PREFIX)),
                     targets=[self._target(self.trigger)])  # fmt: skip
-        self._rule("RetrainingRequested", rule_name=f"{prefix}-retraining-requested", event_bus=self.bus,
+        self._rule("RetrainingRequested", rule_name=naming.bus_rule_name(self.config, naming.RETRAINING_REQUESTED_RULE), event_bus=self.bus,
                     description="Someone asked for a model to be retrained",
                     pattern=(event_patterns.retraining_requested()),
                     targets=[self._target(self.trigger)])  # fmt: skip
@@ -561,7 +561,7 @@ class AutomationStack(Stack):
                                        "Resource": f"{self.audit_log.log_group_arn}",
                                    }],
                                }))  # fmt: skip
-        self._rule("AuditPlatformEvents", rule_name=f"{prefix}-audit-platform", event_bus=self.bus,
+        self._rule("AuditPlatformEvents", rule_name=naming.bus_rule_name(self.config, naming.AUDIT_RULE), event_bus=self.bus,
                     description="Audit trail: every domain event of the platform",
                     pattern=(event_patterns.platform_events()), targets=[self._log_target()])  # fmt: skip
         activity = event_patterns.aws_activity(
@@ -592,7 +592,7 @@ class AutomationStack(Stack):
         domain_message = events.RuleTargetInput.from_text(
             f"[{prefix}] {events.EventField.detail_type}: {summary} Why: {reason} Next step: {next_step}"
         )
-        self._rule("NotifyDecisions", rule_name=f"{prefix}-notify-decisions", event_bus=self.bus,
+        self._rule("NotifyDecisions", rule_name=naming.bus_rule_name(self.config, naming.NOTIFY_RULE), event_bus=self.bus,
                     description="Tell people about rejections, reviews and deployment outcomes",
                     pattern=(event_patterns.platform_events(NOTIFIED_DOMAIN_EVENTS)),
                     targets=[targets.SnsTopic(self.topic, message=domain_message, dead_letter_queue=self.events_dlq,

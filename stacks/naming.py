@@ -79,6 +79,17 @@ def platform_archive_name(config: EnvironmentConfig) -> str:
     return f"{config.resource_prefix}-platform"
 
 
+# The platform bus's rules: the trigger's (retraining requests) and the two that only record and tell.
+RETRAINING_REQUESTED_RULE = "retraining-requested"
+AUDIT_RULE = "audit-platform"
+NOTIFY_RULE = "notify-decisions"
+
+
+def bus_rule_name(config: EnvironmentConfig, rule: str) -> str:
+    """The name of one of the platform bus's rules."""
+    return f"{config.resource_prefix}-{rule}"
+
+
 def events_dlq_name(config: EnvironmentConfig) -> str:
     """Where EventBridge rules and schedules put events they could not deliver."""
     return f"{config.resource_prefix}-events-dlq"

@@ -119,6 +119,8 @@ WILDCARD_REASONS = {
     "PipelineOperations": "Pipelines and their executions are created per model; scoped to this environment's prefix.",
     "ServingResources": "Models, endpoint configs and endpoints are named per model version by the deployer; "
     "scoped to this environment's prefix.",
+    "FindReplayRules": "events:ListRules supports no resource-level permissions; it lists rule names and patterns "
+    "only, so the replay command can name the platform bus's rules; read-only.",
     "WatchReplays": "Replays are named by the replay command at run time (<prefix>-<env>-replay-<time>); scoped to "
     "this environment's prefix.",
     "ModelApproval": "MLflow automatic registration creates a package group <model>-<suffix of this server> per "
@@ -508,6 +510,8 @@ class PersonaRoles(Construct):
                     ],
                 )
             )
+            # The replay command looks the platform bus's rules up by name to fill FilterArns.
+            statements.append(iam.PolicyStatement(sid="FindReplayRules", actions=["events:ListRules"], resources=["*"]))
             statements.append(
                 iam.PolicyStatement(
                     sid="WatchReplays",

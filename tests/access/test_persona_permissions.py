@@ -239,6 +239,7 @@ MLOPS_ENGINEER_MAY = [
     # Replay (tools/replay.py): from the platform's archive, watched and cancelled by name.
     *calls(["events:StartReplay", "events:DescribeArchive"], ARCHIVE),
     *calls(["events:DescribeReplay", "events:CancelReplay"], REPLAY),
+    Call("events:ListRules", "*"),
 ]
 MLOPS_ENGINEER_MAY_NOT = [
     # Dead letters and replays of anything but this environment's platform.
