@@ -33,7 +33,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deployer.requests import MODEL_TAG, PACKAGE_TAG
+from deployer.requests import PACKAGE_TAG
+from platform_common.serving_names import MODEL_TAG
 
 TARGET_PACKAGE_TAG = "mlops:target-package-arn"
 PROMOTED_PACKAGE_TAG = "mlops:promoted-package-arn"

@@ -43,7 +43,6 @@ from deployer.endpoint import (
     read_config,
     read_endpoint,
 )
-from deployer.requests import version_resource_name
 from deployer.rollout import deploy
 from deployer.run import (
     APPROVAL,
@@ -61,6 +60,7 @@ from platform_common import domain_events, registry
 from platform_common.lease import Lease, LeaseTable
 from platform_common.package_link import LOOKUP_ATTEMPTS, PackageLinkError, find_version
 from platform_common.promotion import RECONCILE_INTERVAL_MINUTES, Outcome, promotion_key
+from platform_common.serving_names import version_resource_name
 
 WAIT_NOTE = (
     f"the deployer acts once the endpoint is InService (on its state-change event, or the check "

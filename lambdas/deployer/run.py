@@ -12,12 +12,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from deployer.champion import ModelRegistry
-from deployer.requests import version_resource_name
 from platform_common import registry
 from platform_common.catalog import ModelSettings
 from platform_common.domain_events import DomainEvent
 from platform_common.evidence import EvidenceStore
 from platform_common.promotion import Outcome
+from platform_common.serving_names import version_resource_name
 
 APPROVAL = "approval"
 ENDPOINT_CHANGE = "endpoint"
