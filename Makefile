@@ -95,6 +95,17 @@ replay: $(STAMPS)/venv ## Replay archived domain events into audit + notificatio
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "error: give the window, e.g. make replay ENV=dev FROM=2026-11-27T00:00:00Z TO=2026-11-28T00:00:00Z"; exit 2; }
 	@$(PY) -m tools.replay --env $(ENV) --from $(FROM) --to $(TO) $(if $(INCLUDE_TRIGGER),--include-trigger)
 
+# Stacks before endpoints: while a catalog entry exists, the deployer would create a deleted endpoint again.
+destroy: $(STAMPS)/venv $(STAMPS)/node ## Delete ENV: every stack, then the endpoints the deployer made [CONFIRM=<env>]
+	@$(PY) -m tools.teardown --env $(ENV) --step prepare --confirm "$(CONFIRM)"
+	$(CDK) destroy --no-notices -c env=$(ENV) --all --force; status=$$?; \
+	$(PY) -m tools.teardown --env $(ENV) --step finish --confirm $(ENV); \
+	$(PY) -m tools.teardown --env $(ENV) --step retained; exit $$status
+
+remove-model: $(STAMPS)/venv ## Delete a model removed from cdk.json: its stack and endpoints [CONFIRM=<model>]
+	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make remove-model ENV=dev MODEL=churn"; exit 2; }
+	@$(PY) -m tools.teardown --env $(ENV) --step remove-model --model $(MODEL) --confirm "$(CONFIRM)"
+
 # The hashed locks of the MLflow client the pipeline installs offline (ml/mlflow_client/); run
 # after changing a pin in stacks/mlflow_clients.py. Needs the package index, no AWS credentials.
 lock: $(STAMPS)/venv ## Re-resolve the MLflow client locks (ml/mlflow_client/) from the package index
