@@ -131,18 +131,11 @@ def _gone(error: ClientError) -> bool:
     )
 
 
-def delete_serving(sagemaker: Any, serving: Serving, *, wait: Mapping[str, int] = ENDPOINT_WAIT) -> list[str]:
-    """Delete in dependency order; what is already gone counts as deleted. Returns what was done."""
+Step = tuple[str, list[str], Callable[[str], Any]]
+
+
+def _run_steps(steps: Sequence[Step]) -> list[str]:
     done: list[str] = []
-    steps: list[tuple[str, list[str], Callable[[str], Any]]] = [
-        (
-            "deleted monitoring schedule",
-            serving.monitoring_schedules,
-            lambda n: sagemaker.delete_monitoring_schedule(MonitoringScheduleName=n),
-        ),
-        ("stopped transform job", serving.transform_jobs, lambda n: sagemaker.stop_transform_job(TransformJobName=n)),
-        ("deleted endpoint", serving.endpoints, lambda n: sagemaker.delete_endpoint(EndpointName=n)),
-    ]
     for verb, names, call in steps:
         for name in names:
             try:
@@ -151,25 +144,33 @@ def delete_serving(sagemaker: Any, serving: Serving, *, wait: Mapping[str, int] 
                 if not _gone(error):
                     raise
             done.append(f"{verb} {name}")
-    # A config and a model can go once no endpoint is being deleted with them.
+    return done
+
+
+def delete_serving(sagemaker: Any, serving: Serving, *, wait: Mapping[str, int] = ENDPOINT_WAIT) -> list[str]:
+    """Delete in dependency order; what is already gone counts as deleted. Returns what was done."""
+    first: list[Step] = [
+        (
+            "deleted monitoring schedule",
+            serving.monitoring_schedules,
+            lambda n: sagemaker.delete_monitoring_schedule(MonitoringScheduleName=n),
+        ),
+        ("stopped transform job", serving.transform_jobs, lambda n: sagemaker.stop_transform_job(TransformJobName=n)),
+        ("deleted endpoint", serving.endpoints, lambda n: sagemaker.delete_endpoint(EndpointName=n)),
+    ]
+    done = _run_steps(first)
+    # A config and a model go once no endpoint is being deleted with them.
     for name in serving.endpoints:
         sagemaker.get_waiter("endpoint_deleted").wait(EndpointName=name, WaiterConfig=dict(wait))
-    for verb, names, call in [
+    then: list[Step] = [
         (
             "deleted endpoint config",
             serving.endpoint_configs,
             lambda n: sagemaker.delete_endpoint_config(EndpointConfigName=n),
         ),
         ("deleted model", serving.models, lambda n: sagemaker.delete_model(ModelName=n)),
-    ]:
-        for name in names:
-            try:
-                call(name)
-            except ClientError as error:
-                if not _gone(error):
-                    raise
-            done.append(f"{verb} {name}")
-    return done
+    ]
+    return done + _run_steps(then)
 
 
 def existing_stacks(cloudformation: Any, resource_prefix: str) -> list[str]:
