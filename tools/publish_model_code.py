@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from tools.client_bundle import (
     read_lock,
     verify_wheelhouse,
 )
+from tools.operator_session import OperatorError, caller
 
 ROOT = Path(__file__).resolve().parent.parent
 ML_DIR = ROOT / "ml"
@@ -192,37 +193,13 @@ def _own_images_note(model: ModelConfig) -> str | None:
     )
 
 
-def _aws_account_and_region(session: Any) -> tuple[str, str]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    region = session.region_name
-    if not region:
-        raise PublishError("no AWS region configured: set AWS_DEFAULT_REGION or a region in the AWS profile")
-    try:
-        account = session.client("sts").get_caller_identity()["Account"]
-    except (BotoCoreError, ClientError) as error:
-        raise PublishError(f"AWS credentials: {error}; set AWS_PROFILE or credentials of the target account") from error
-    return str(account), str(region)
-
-
-def _session(session: Any) -> Any:
-    if session is not None:
-        return session
-    import boto3
-    from botocore.exceptions import BotoCoreError
-
-    try:
-        return boto3.session.Session()
-    except BotoCoreError as error:
-        raise PublishError(f"AWS configuration: {error}") from error
-
-
 def main(
     argv: Sequence[str] | None = None,
     *,
     session: Any = None,
     download: Downloader = pip_download,
     lock_dir: Path = LOCK_DIR,
+    settings: Mapping[str, Any] | None = None,
 ) -> int:
     """Publish one model's code and MLflow client bundle; a one-line error and exit 2 when that is not possible."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -230,16 +207,24 @@ def main(
     parser.add_argument("--model", required=True, help="model name, as in cdk.json")
     args = parser.parse_args(argv)
     try:
-        return _publish(args.env, args.model, session=session, download=download, lock_dir=lock_dir)
+        return _publish(args.env, args.model, session=session, download=download, lock_dir=lock_dir, settings=settings)
     except PublishError as error:
         print(f"publish-code: {error}", file=sys.stderr)
         return 2
 
 
-def _publish(environment: str, model_name: str, *, session: Any, download: Downloader, lock_dir: Path) -> int:
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+def _publish(
+    environment: str,
+    model_name: str,
+    *,
+    session: Any,
+    download: Downloader,
+    lock_dir: Path,
+    settings: Mapping[str, Any] | None,
+) -> int:
+    platform = settings if settings is not None else json.loads((ROOT / "cdk.json").read_text())["context"]["platform"]
     try:
-        config = load_environment(context["platform"], environment)
+        config = load_environment(platform, environment)
         line = server_line(config.mlflow.version, config_path=f"environments.{environment}.mlflow.version")
     except (ConfigError, UnsupportedMlflowVersion) as error:
         raise PublishError(f"cdk.json: {error}") from error
@@ -258,9 +243,12 @@ def _publish(environment: str, model_name: str, *, session: Any, download: Downl
     if note:
         print(note, file=sys.stderr)
 
-    session = _session(session)
-    account, region = _aws_account_and_region(session)
-    bucket = artifact_bucket(config.resource_prefix, account, region)
+    try:
+        aws = caller(config, session)
+    except OperatorError as error:
+        raise PublishError(str(error)) from error
+    session = aws.session
+    bucket = artifact_bucket(config.resource_prefix, aws.account, aws.region)
     with tempfile.TemporaryDirectory(prefix="publish-code-") as scratch:
         _, wheels = build_wheelhouse(lock, Path(scratch) / WHEELHOUSE_DIR, download)
         keys = _upload(model_name, model_dir, bucket, session, lock, wheels, Path(scratch))
