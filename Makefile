@@ -87,6 +87,10 @@ publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ and its MLflow client wheels to
 	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make publish-code ENV=dev MODEL=churn"; exit 2; }
 	@$(PY) -m tools.publish_model_code --env $(ENV) --model $(MODEL)
 
+new-model: $(STAMPS)/venv ## Scaffold ml/NAME/ from ml/churn/ and add NAME (label column TARGET) to ENV in cdk.json
+	@test -n "$(NAME)" -a -n "$(TARGET)" || { echo "error: e.g. make new-model NAME=upsell TARGET=bought ENV=dev"; exit 2; }
+	@$(PY) -m tools.new_model --env $(ENV) --name $(NAME) --target $(TARGET)
+
 redrive: $(STAMPS)/venv ## Hand a DLQ's messages back to their handlers: QUEUE=events|functions [DRY_RUN=1]
 	@test -n "$(QUEUE)" || { echo "error: name the queue, e.g. make redrive ENV=dev QUEUE=functions DRY_RUN=1"; exit 2; }
 	@$(PY) -m tools.redrive --env $(ENV) --queue $(QUEUE) $(if $(DRY_RUN),--dry-run)
