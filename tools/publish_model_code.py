@@ -199,30 +199,32 @@ def main(
     session: Any = None,
     download: Downloader = pip_download,
     lock_dir: Path = LOCK_DIR,
-    settings: Mapping[str, Any] | None = None,
 ) -> int:
     """Publish one model's code and MLflow client bundle; a one-line error and exit 2 when that is not possible."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="dev", help="environment in cdk.json (default dev)")
     parser.add_argument("--model", required=True, help="model name, as in cdk.json")
+    parser.add_argument(
+        "--platform-json",
+        type=Path,
+        help="a file holding the platform configuration alone, read instead of cdk.json (the tests' fixture)",
+    )
     args = parser.parse_args(argv)
     try:
-        return _publish(args.env, args.model, session=session, download=download, lock_dir=lock_dir, settings=settings)
+        platform = (
+            json.loads(args.platform_json.read_text())
+            if args.platform_json is not None
+            else json.loads((ROOT / "cdk.json").read_text())["context"]["platform"]
+        )
+        return _publish(args.env, args.model, platform, session=session, download=download, lock_dir=lock_dir)
     except PublishError as error:
         print(f"publish-code: {error}", file=sys.stderr)
         return 2
 
 
 def _publish(
-    environment: str,
-    model_name: str,
-    *,
-    session: Any,
-    download: Downloader,
-    lock_dir: Path,
-    settings: Mapping[str, Any] | None,
+    environment: str, model_name: str, platform: object, *, session: Any, download: Downloader, lock_dir: Path
 ) -> int:
-    platform = settings if settings is not None else json.loads((ROOT / "cdk.json").read_text())["context"]["platform"]
     try:
         config = load_environment(platform, environment)
         line = server_line(config.mlflow.version, config_path=f"environments.{environment}.mlflow.version")

@@ -7,6 +7,7 @@ committed one, so no test reaches a package index.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -19,8 +20,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.synth import FIXTURES
 from tests.tools.wheels import build_wheel, lock_line
 from tools.publish_model_code import ML_DIR, ROOT, main
+
+# The fixture's dev (churn is its only model), never the user's cdk.json.
+PLATFORM_ARGS = ["--env", "dev", "--platform-json", str(FIXTURES / "platform.json")]
 
 REGION = "eu-west-1"
 BUCKET = "mlops-dev-mlflow-artifacts-123456789012-eu-west-1"
@@ -79,7 +84,7 @@ class FakeDownload:
 
 
 def publish(session: boto3.session.Session, download: FakeDownload, lock_dir: Path, model: str = "churn") -> int:
-    return main(["--env", "dev", "--model", model], session=session, download=download, lock_dir=lock_dir)
+    return main([*PLATFORM_ARGS, "--model", model], session=session, download=download, lock_dir=lock_dir)
 
 
 def keys(session: boto3.session.Session) -> list[str]:
@@ -211,7 +216,7 @@ def test_a_server_line_without_a_lock_is_refused_before_any_aws_call(
     index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # No session at all: the check must come first.
-    assert main(["--env", "dev", "--model", "churn"], download=FakeDownload(index), lock_dir=tmp_path) == 2
+    assert main([*PLATFORM_ARGS, "--model", "churn"], download=FakeDownload(index), lock_dir=tmp_path) == 2
     assert f"no MLflow client lock for server 3.0: expected {tmp_path / 'mlflow-3.0.lock'}" in capsys.readouterr().err
 
 
@@ -253,7 +258,7 @@ def run_without_credentials(tmp_path: Path, **variables: str) -> subprocess.Comp
         "AWS_EC2_METADATA_DISABLED": "true",
         **variables,
     }
-    command = [sys.executable, "-m", "tools.publish_model_code", "--env", "dev", "--model", "churn"]
+    command = [sys.executable, "-m", "tools.publish_model_code", *PLATFORM_ARGS, "--model", "churn"]
     return subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
 
 
@@ -307,16 +312,17 @@ def test_a_model_folder_claiming_the_platforms_folder_is_refused(
 
 
 def test_credentials_of_another_account_than_the_pinned_one_upload_nothing(
-    session: boto3.session.Session, index: Path, lock_dir: Path, capsys: pytest.CaptureFixture[str]
+    session: boto3.session.Session, index: Path, lock_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The caller's account comes from STS GetCallerIdentity; moto answers 123456789012."""
     from tests.tools.conftest import platform
 
     download = FakeDownload(index)
-    settings = platform(account="111111111111")
-    argv = ["--env", "dev", "--model", "churn"]
+    pinned = tmp_path / "platform.json"
+    pinned.write_text(json.dumps(platform(account="111111111111")))
+    argv = ["--env", "dev", "--model", "churn", "--platform-json", str(pinned)]
 
-    assert main(argv, session=session, download=download, lock_dir=lock_dir, settings=settings) == 2
+    assert main(argv, session=session, download=download, lock_dir=lock_dir) == 2
 
     assert capsys.readouterr().err == (
         "publish-code: the credentials belong to account 123456789012; environment 'dev' is pinned to account "
@@ -328,10 +334,8 @@ def test_credentials_of_another_account_than_the_pinned_one_upload_nothing(
 def test_without_credentials_it_stops_with_one_line(
     no_credentials: None, lock_dir: Path, index: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.tools.conftest import platform
-
-    argv = ["--env", "dev", "--model", "churn"]
-    assert main(argv, download=FakeDownload(index), lock_dir=lock_dir, settings=platform()) == 2
+    argv = [*PLATFORM_ARGS, "--model", "churn"]
+    assert main(argv, download=FakeDownload(index), lock_dir=lock_dir) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("publish-code: AWS credentials: Unable to locate credentials")
