@@ -490,9 +490,31 @@ def test_hyperparameters_pass_through_next_to_the_script_mode_settings() -> None
     assert hyperparameters == {
         "n_estimators": "300",
         "max_depth": "8",
+        "target": "label",
         "sagemaker_program": "train.py",
         "sagemaker_submit_directory": f"{CODE_PREFIX}sourcedir.tar.gz",
     }
+
+
+def test_every_step_that_reads_the_data_is_told_the_models_label_column() -> None:
+    """Prepare and Evaluate get `--target <column>` as container arguments; Train as a hyperparameter.
+
+    ContainerArguments follow the entrypoint on the command line (SageMaker API Reference,
+    "AppSpecification", https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AppSpecification.html);
+    script mode passes hyperparameters to the program as `--name value` options.
+    """
+    steps = steps_by_name(build(model_config(target="is_fraud")))
+    for step in ("Prepare", "Evaluate"):
+        assert steps[step]["Arguments"]["AppSpecification"]["ContainerArguments"] == ["--target", "is_fraud"]
+    assert steps["Train"]["Arguments"]["HyperParameters"]["target"] == "is_fraud"
+    assert "ContainerArguments" not in steps["Register"]["Arguments"]["AppSpecification"]
+
+
+def test_the_scripts_take_the_label_column_only_from_the_pipeline() -> None:
+    for script in ("prepare.py", "train.py", "evaluate.py", "generate_data.py"):
+        code = (CHURN_CODE / script).read_text()
+        assert '"churned"' not in code, f"{script} names a label column of its own"
+        assert '"--target", required=True' in code, f"{script} does not require --target"
 
 
 def test_code_prefix_without_trailing_slash_is_normalised() -> None:
