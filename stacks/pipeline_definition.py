@@ -302,12 +302,23 @@ def _entrypoint(script: str, *, install_requirements: bool) -> list[str]:
     # carries the same offline options for script-mode training; here they are also given on the
     # command line, with the wheelhouse as an absolute path, so the install never depends on the
     # file's options or on the working directory.
-    offline = f"--no-index --find-links {CODE_DIR}/{WHEELHOUSE_DIR} --require-hashes"
-    install = (
-        "python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "
-        f"{offline} -r {CODE_DIR}/{REQUIREMENTS_FILE}"
+    # Each entrypoint string holds at most 256 characters (SageMaker API Reference,
+    # "AppSpecification", ContainerEntrypoint,
+    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AppSpecification.html), so the
+    # paths travel as the shell's positional parameters ($0 wheelhouse, $1 requirements, $2
+    # script) instead of inside the command; `shift 2` leaves any ContainerArguments in "$@".
+    command = (
+        'python3 -m pip install -q --no-cache-dir --disable-pip-version-check --no-index --find-links "$0" '
+        '--require-hashes -r "$1" && s="$2" && shift 2 && exec python3 "$s" "$@"'
     )
-    return ["/bin/sh", "-c", f"{install} && exec python3 {CODE_DIR}/{script}"]
+    return [
+        "/bin/sh",
+        "-c",
+        command,
+        f"{CODE_DIR}/{WHEELHOUSE_DIR}",
+        f"{CODE_DIR}/{REQUIREMENTS_FILE}",
+        f"{CODE_DIR}/{script}",
+    ]
 
 
 def _processing_arguments(
