@@ -105,7 +105,7 @@ class AutomationStack(Stack):
         self.bus = events.EventBus(self, "PlatformBus", event_bus_name=naming.platform_bus_name(config))
         self.archive = self.bus.archive(
             "Archive",
-            archive_name=f"{prefix}-platform",
+            archive_name=naming.platform_archive_name(config),
             description="Every domain event of the platform, for audit and replay",
             event_pattern=events.EventPattern(source=[domain_events.SOURCE]),
             retention=Duration.days(config.retention.event_archive_days),
@@ -117,8 +117,10 @@ class AutomationStack(Stack):
         for address in config.notifications.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
         self._let_alarms_notify()
-        self.events_dlq = self._queue("EventsDlq", f"{prefix}-events-dlq")
-        self.functions_dlq = self._queue("FunctionsDlq", f"{prefix}-functions-dlq")
+        self.events_dlq = self._queue("EventsDlq", naming.events_dlq_name(config))
+        self.functions_dlq = self._queue("FunctionsDlq", naming.functions_dlq_name(config))
+        # Every function this environment builds, by name (the operators may re-invoke exactly these).
+        self.function_names: list[str] = []
         # Rules of the model stacks (schedules) dead-letter here too; they cannot add their own
         # statements to this stack's queue policy without a dependency cycle.
         self.events_dlq.add_to_resource_policy(iam.PolicyStatement(
@@ -205,10 +207,28 @@ class AutomationStack(Stack):
         self._notify()
         self._dashboard()
 
-        CfnOutput(self, "PlatformBusName", value=self.bus.event_bus_name)
-        CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
-        CfnOutput(self, "AuditLogGroupName", value=self.audit_log.log_group_name)
-        CfnOutput(self, "ModelCatalogPath", value=self.catalog_path)
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """What operators and the make targets (redrive, replay, destroy) look up after a deploy."""
+        prefix = self.config.resource_prefix
+        exported = {
+            "PlatformBusName": self.bus.event_bus_name,
+            "PlatformBusArn": self.bus.event_bus_arn,
+            "ArchiveName": self.archive.archive_name,
+            "ArchiveArn": self.archive.archive_arn,
+            "EventsDlqUrl": self.events_dlq.queue_url,
+            "EventsDlqArn": self.events_dlq.queue_arn,
+            "FunctionsDlqUrl": self.functions_dlq.queue_url,
+            "FunctionsDlqArn": self.functions_dlq.queue_arn,
+            "NotificationTopicArn": self.topic.topic_arn,
+            "AuditLogGroupName": self.audit_log.log_group_name,
+            "ModelCatalogPath": self.catalog_path,
+        }
+        for name, value in exported.items():
+            CfnOutput(self, name, value=value, export_name=f"{prefix}-{name}")
+        for function in (self.trigger, self.gate, self.deployer):
+            CfnOutput(self, f"{function.node.id}FunctionName", value=function.function.function_name)
 
     def _build_key(self) -> kms.Key:
         key = kms.Key(self, "AutomationKey", alias=f"alias/{self.config.resource_prefix}-automation",
@@ -316,6 +336,7 @@ class AutomationStack(Stack):
         return queue
 
     def _function(self, spec: FunctionSpec, code: lambda_.Code, environment: dict[str, str]) -> PlatformFunction:
+        self.function_names.append(naming.function_name(self.config, spec.name))
         function = PlatformFunction(
             self, _camel(spec.name), spec=spec, resource_prefix=self.config.resource_prefix, code=code,
             environment=environment, key=self.key, dead_letter_queue=self.functions_dlq,
@@ -579,7 +600,7 @@ class AutomationStack(Stack):
                     pattern=(event_patterns.data_landed(naming.data_bucket_name(self.config),
                                                                       DATASETS_PREFIX)),
                     targets=[self._target(self.trigger)])  # fmt: skip
-        self._rule("RetrainingRequested", rule_name=f"{prefix}-retraining-requested", event_bus=self.bus,
+        self._rule("RetrainingRequested", rule_name=naming.bus_rule_name(self.config, naming.RETRAINING_REQUESTED_RULE), event_bus=self.bus,
                     description="Someone asked for a model to be retrained",
                     pattern=(event_patterns.retraining_requested()),
                     targets=[self._target(self.trigger)])  # fmt: skip
@@ -662,7 +683,7 @@ class AutomationStack(Stack):
                                        "Resource": f"{self.audit_log.log_group_arn}",
                                    }],
                                }))  # fmt: skip
-        self._rule("AuditPlatformEvents", rule_name=f"{prefix}-audit-platform", event_bus=self.bus,
+        self._rule("AuditPlatformEvents", rule_name=naming.bus_rule_name(self.config, naming.AUDIT_RULE), event_bus=self.bus,
                     description="Audit trail: every domain event of the platform",
                     pattern=(event_patterns.platform_events()), targets=[self._log_target()])  # fmt: skip
         activity = event_patterns.aws_activity(
@@ -697,7 +718,7 @@ class AutomationStack(Stack):
         domain_message = events.RuleTargetInput.from_text(
             f"[{prefix}] {events.EventField.detail_type}: {summary} Why: {reason} Next step: {next_step}"
         )
-        self._rule("NotifyDecisions", rule_name=f"{prefix}-notify-decisions", event_bus=self.bus,
+        self._rule("NotifyDecisions", rule_name=naming.bus_rule_name(self.config, naming.NOTIFY_RULE), event_bus=self.bus,
                     description="Tell people about rejections, reviews and deployment outcomes",
                     pattern=(event_patterns.platform_events(self._notified_events())),
                     targets=[targets.SnsTopic(self.topic, message=domain_message, dead_letter_queue=self.events_dlq,

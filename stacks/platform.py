@@ -17,7 +17,14 @@ from stacks.constructs.persona_roles import PlatformResources
 from stacks.data_stack import DATASETS_PREFIX, MLFLOW_ARTIFACTS_PREFIX, DataStack
 from stacks.images import require_supported_region
 from stacks.model_stack import ModelStack
-from stacks.naming import artifact_bucket_name, data_bucket_name, model_stack_name
+from stacks.naming import (
+    artifact_bucket_name,
+    data_bucket_name,
+    events_dlq_name,
+    functions_dlq_name,
+    model_stack_name,
+    platform_archive_name,
+)
 from stacks.tracking_stack import TrackingStack
 
 
@@ -96,6 +103,7 @@ def build_platform(
             batch_launcher=automation.batch_launcher.function if automation.batch_launcher else None,
             topic=automation.topic,
             events_dlq=automation.events_dlq,
+            package_group_suffix=tracking.mlflow.package_group_suffix,
             env=env,
             description=f"{config.resource_prefix}: model {model.name} (pipeline, alarms, catalog entry)",
         )
@@ -122,6 +130,10 @@ def build_platform(
             model_names=tuple(model.name for model in config.models),
             promotion_requests=registry_source is not None,
             batch_model_names=tuple(model.name for model in config.models if model.batch is not None),
+            automation_key=automation.key,
+            dead_letter_queue_names=(events_dlq_name(config), functions_dlq_name(config)),
+            function_names=tuple(automation.function_names),
+            archive_name=platform_archive_name(config),
         ),
         env=env,
         description=f"{config.resource_prefix}: persona roles",
