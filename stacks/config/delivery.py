@@ -158,6 +158,7 @@ def load_delivery(platform: object) -> DeliveryConfig:
             None,
             f"an environment named {REGISTRY_ENVIRONMENT}: it holds the registry of record the others deploy from",
         )
+    _require_registry_region(environments)
     prefix = root.get("prefix", "mlops", str)  # validated with each environment
     config = DeliveryConfig(
         pipeline_name=f"{prefix}-delivery",
@@ -212,6 +213,24 @@ def _delivered_environment(platform: object, name: str) -> EnvironmentConfig:
                 f"the {key} the delivery pipeline deploys {name} into (required with platform.delivery)",
             )
     return config
+
+
+def _require_registry_region(environments: tuple[EnvironmentConfig, ...]) -> None:
+    """Every environment deploys promoted versions from the registry's bucket, so it must be in its region.
+
+    "The model artifacts must be in an S3 bucket that is in the same region as the model or
+    endpoint you are creating" (SageMaker API Reference, "ContainerDefinition", ModelDataUrl,
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html).
+    """
+    (registry,) = [env for env in environments if env.name == REGISTRY_ENVIRONMENT]
+    for env in environments:
+        if env.region != registry.region:
+            raise ConfigError(
+                f"platform.environments.{env.name}.region",
+                env.region,
+                f"{registry.region}, the region of {REGISTRY_ENVIRONMENT} (the registry of record): SageMaker "
+                "creates a model only from artifacts in its own region",
+            )
 
 
 def _promotion(r: Reader, delivered: tuple[str, ...]) -> Mapping[str, PromotionPolicy]:

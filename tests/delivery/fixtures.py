@@ -8,7 +8,7 @@ from typing import Any
 TOOLING = "111111111111"
 TOOLING_REGION = "eu-west-1"
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
-REGIONS = {"dev": "eu-west-1", "staging": "eu-west-1", "prod": "eu-central-1"}
+REGIONS = {"dev": "eu-west-1", "staging": "eu-west-1", "prod": "eu-west-1"}
 CONNECTION = "arn:aws:codeconnections:eu-west-1:111111111111:connection/7d2469ff-514a-4e4f-9003-5ca4a43cdc41"
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 

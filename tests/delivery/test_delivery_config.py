@@ -97,6 +97,14 @@ def _with(path: str, value: Any) -> dict[str, Any]:
             "one of prod",
         ),
         ("delivery.promotion", {"prod": {"sorce": "dev"}}, "platform.delivery.promotion.prod.sorce", "no such key"),
+        # SageMaker creates a model only from artifacts in its own region (API Reference,
+        # "ContainerDefinition", ModelDataUrl), and promoted versions stay in dev's bucket.
+        (
+            "environments.prod.region",
+            "eu-central-1",
+            "platform.environments.prod.region",
+            "eu-west-1, the region of dev",
+        ),
     ],
 )
 def test_bad_values_name_their_key(path: str, value: Any, reported: str, expected: str) -> None:
