@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import jsii
 from aws_cdk import CfnDynamicReference, CfnDynamicReferenceService, Duration, RemovalPolicy
@@ -90,9 +89,14 @@ class FailedInvocationsQueue:
         self.queue = queue
 
     def bind(
-        self, _scope: Construct, _fn: lambda_.IFunction, *_args: Any, **_options: Any
+        self,
+        scope: Construct,
+        fn: lambda_.IFunction,
+        *,
+        type: lambda_.DestinationType,
     ) -> lambda_.DestinationConfig:
         """The queue's ARN as the destination."""
+        del scope, fn, type
         return lambda_.DestinationConfig(destination=self.queue.queue_arn)
 
 
