@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 comma := ,
 
 .PHONY: help prerequisites synth check-config snapshots test test-fast lint format deploy publish-code lock diff bootstrap \
-	bench clean redrive replay destroy remove-model new-model
+	bench clean synth-delivery bootstrap-delivery deploy-delivery promote redrive replay destroy remove-model new-model
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -108,6 +108,20 @@ bootstrap: $(STAMPS)/venv $(STAMPS)/node ## cdk bootstrap the account/region of 
 deploy: $(STAMPS)/venv $(STAMPS)/node ## Deploy ENV to the account of your AWS credentials
 	@mkdir -p outputs
 	$(CDK) deploy --no-notices -c env=$(ENV) --all --require-approval broadening --outputs-file outputs/$(ENV).json
+
+# The delivery pipeline (platform.delivery in cdk.json): every environment as a stage of one
+# self-mutating pipeline in the tooling account. The pipeline's own synth step runs synth-delivery.
+synth-delivery: $(STAMPS)/venv $(STAMPS)/node ## Synthesize the delivery pipeline and every environment into cdk.out/
+	PLATFORM_DELIVERY=true $(PY) app.py
+
+bootstrap-delivery: $(STAMPS)/venv $(STAMPS)/node ## cdk bootstrap ENV (dev|staging|prod|tooling) for the pipeline (that account's credentials)
+	@$(PY) -m tools.bootstrap_delivery --env $(ENV)
+
+promote: $(STAMPS)/venv ## Record a promotion: ENV=staging|prod MODEL=<name> PACKAGE=<registry package ARN> (ENV's MLOpsEngineer)
+	@$(PY) -m tools.promote --env "$(ENV)" --model "$(MODEL)" --package "$(PACKAGE)"
+
+deploy-delivery: $(STAMPS)/venv $(STAMPS)/node ## Deploy the pipeline once (tooling account credentials); it then updates itself
+	$(CDK) deploy --no-notices -c delivery=true --require-approval broadening "$$($(PY) -c 'import json; print(json.load(open("cdk.json"))["context"]["platform"].get("prefix", "mlops"))')-delivery"
 
 publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ and its MLflow client wheels to ENV's code location (AWS credentials)
 	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make publish-code ENV=dev MODEL=churn"; exit 2; }

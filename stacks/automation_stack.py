@@ -7,6 +7,7 @@ alarms, schedule, catalog entry) live in one ModelStack per model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import jsii
@@ -36,6 +37,7 @@ from stacks.compliance import (
     acknowledge_resource_policy_wildcards,
 )
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
+from stacks.config.delivery import RegistryReader, RegistrySource
 from stacks.constructs.batch_serving import BatchJobAccess, grant_launcher
 from stacks.constructs.managed_mlflow import (
     mlflow_api_statement,
@@ -54,6 +56,8 @@ from stacks.constructs.platform_functions import (
     PlatformFunction,
     lambda_code,
 )
+from stacks.constructs.promoted_versions import PromotedVersions
+from stacks.constructs.registry_sharing import deployer_arns
 from stacks.constructs.trigger_timer import TriggerTimer
 from stacks.data_stack import DATASETS_PREFIX
 
@@ -83,6 +87,8 @@ class AutomationStack(Stack):
         data_key: kms.IKey,
         mlflow_arn: str,
         package_group_suffix: str | None,
+        registry_readers: Sequence[RegistryReader] = (),
+        registry_source: RegistrySource | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -130,6 +136,7 @@ class AutomationStack(Stack):
         registered_groups = package_group_names([m.name for m in models], package_group_suffix)
         self.roles = MlServiceRoles(
             self, "ServiceRoles", resource_prefix=prefix, pipeline_role_name=naming.pipeline_role_name(config),
+            model_role_name=naming.model_role_name(config),
             data_bucket_name=naming.data_bucket_name(config),
             datasets_prefix=DATASETS_PREFIX, artifact_bucket_name=naming.artifact_bucket_name(config),
             key=data_key, mlflow_arn=mlflow_arn, mlflow_kind=config.mlflow.kind, package_groups=registered_groups,
@@ -165,7 +172,12 @@ class AutomationStack(Stack):
             env_names.MODEL_LOCK_TABLE_NAME: self.model_locks.table.table_name,
             env_names.ARTIFACT_BUCKET_NAME: naming.artifact_bucket_name(config),
         }
-        self.gate = self._function(MODEL_GATE, code, promotion_env)
+        # In the registry of record, the gate lets the consuming deployers read each group it judges.
+        reader_arns = deployer_arns(registry_readers)
+        sharing_env = {env_names.REGISTRY_READER_ROLE_ARNS: ",".join(reader_arns)} if reader_arns else {}
+        self.gate = self._function(MODEL_GATE, code, {**promotion_env, **sharing_env})
+        if reader_arns:
+            self._grant_group_sharing(registered_groups)
         self.deployer = self._function(
             DEPLOYER, code, {**promotion_env, env_names.MODEL_EXECUTION_ROLE_ARN: self.roles.model_role.role_arn}
         )
@@ -175,6 +187,22 @@ class AutomationStack(Stack):
         self.batch_launcher = self._build_batch(code, promotion_env, data_key)
         self._grant_evidence_reads(data_key)
         self._route_events()
+        self.promoted_versions = (
+            PromotedVersions(
+                self,
+                "PromotedVersions",
+                source=registry_source,
+                bus=self.bus,
+                deployer=self.deployer,
+                model_role=self.roles.model_role,
+                dead_letter_queue=self.events_dlq,
+                model_names=[m.name for m in models],
+                local_groups=registered_groups,
+                resource_prefix=prefix,
+            )
+            if registry_source is not None
+            else None
+        )
         self._audit()
         self._notify()
         self._dashboard()
@@ -416,6 +444,25 @@ class AutomationStack(Stack):
                                        arn_format=ArnFormat.COLON_RESOURCE_NAME)]),
             "Rollback alarms are created per model by the model stacks, named <prefix>-<env>-<model>-*.",
         )  # fmt: skip
+
+    def _grant_group_sharing(self, groups: Sequence[str]) -> None:
+        """Let the gate read and set the resource policy of the model's package groups (`group_sharing`)."""
+        if not groups:
+            return
+        statement = iam.PolicyStatement(
+            sid="ShareGroupsWithConsumers",
+            actions=["sagemaker:GetModelPackageGroupPolicy", "sagemaker:PutModelPackageGroupPolicy"],
+            resources=[
+                self.format_arn(service="sagemaker", resource="model-package-group", resource_name=group)
+                for group in groups
+            ],
+        )
+        matched = any("*" in group or "?" in group for group in groups)
+        why = (
+            "Automatic registration names each configured model's group <model>-<suffix>; an MLflow App's suffix is "
+            "unknown until it exists, so it is matched by length."
+        )
+        self.gate.allow(statement, why if matched else None)
 
     def _build_batch(
         self, code: lambda_.Code, promotion_env: dict[str, str], data_key: kms.IKey

@@ -116,6 +116,26 @@ def pipeline_role_arn(config: EnvironmentConfig) -> str:
     return f"arn:{Aws.PARTITION}:iam::{account}:role/{pipeline_role_name(config)}"
 
 
+def model_role_name(config: EnvironmentConfig) -> str:
+    """The role SageMaker serves the environment's endpoints as."""
+    return f"{config.resource_prefix}-model-execution"
+
+
+def function_role_name(resource_prefix: str, function: str) -> str:
+    """The role one of the platform's handlers runs as (`function` is its short name, e.g. `deployer`)."""
+    return f"{resource_prefix}-{function}-function"
+
+
+def deployer_role_name(config: EnvironmentConfig) -> str:
+    """The deployer handler's role."""
+    return function_role_name(config.resource_prefix, "deployer")
+
+
+def role_arn_in(account: str, role_name: str) -> str:
+    """A role of another account, by name: nothing of that account is read at synth or deploy time."""
+    return f"arn:{Aws.PARTITION}:iam::{account}:role/{role_name}"
+
+
 def pipeline_name(config: EnvironmentConfig, model: str) -> str:
     return f"{config.resource_prefix}-{model}"
 

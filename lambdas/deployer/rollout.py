@@ -82,7 +82,10 @@ def deploy(run: Run, package: registry.Package, endpoint: Endpoint | None) -> Ou
         shifting["strategyNote"] = plan.note
     try:
         # Whoever approved it, only the artifact version the model's pipeline evaluated is served.
-        verify_artifact(run.ctx.evidence, settings, package.description)
+        if run.ctx.verify is not None:
+            run.ctx.verify(settings, package.description)
+        else:
+            verify_artifact(run.ctx.evidence, settings, package.description)
     except EvidenceError as error:
         return refuse_unproven(run, package, data, error)
 

@@ -355,6 +355,8 @@ def load_environment(platform: object, env_name: str) -> EnvironmentConfig:
     root = Reader(platform, "platform")
     prefix = root.string("prefix", "mlops", _PREFIX_RE, "3-16 lower-case letters, digits or hyphens") or "mlops"
     environments: Mapping[str, Any] = root.get("environments", {}, Mapping)
+    # The delivery pipeline's block is read by stacks.config.delivery; one environment ignores it.
+    root.get("delivery", None, Mapping)
     root.finish()
     if env_name not in ENVIRONMENT_NAMES:
         raise ConfigError("env", env_name, "one of " + ", ".join(ENVIRONMENT_NAMES) + " (set with -c env=NAME)")

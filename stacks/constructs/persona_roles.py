@@ -16,7 +16,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from platform_common import domain_events
 from platform_common.monitoring import INFERENCE_PREFIX, PREDICTIONS_PREFIX
+from platform_common.promotion_request import PROMOTION_REQUESTED
 from stacks.compliance import acknowledge_wildcards
 from stacks.constructs.managed_mlflow import mlflow_api_statement, registered_package_names
 
@@ -157,6 +159,8 @@ class PlatformResources:
     # The models with batch transform: data scientists drop their inputs, engineers run their jobs.
     batch_model_names: tuple[str, ...] = ()
     model_execution_role: iam.IRole | None = None
+    # A consuming environment of a delivery configuration: its MLOpsEngineer records promotions.
+    promotion_requests: bool = False
     # What redrive and replay (tools/redrive.py, tools/replay.py) touch: the dead-letter queues
     # and the key that encrypts them, the handlers' function names, the bus's archive.
     automation_key: kms.IKey | None = None
@@ -331,6 +335,24 @@ class PersonaRoles(Construct):
             )
         ]
 
+    def _promotion_request(self) -> list[iam.PolicyStatement]:
+        # PutEvents is authorised per entry on events:source and events:detail-type (EventBridge User
+        # Guide, "Using IAM policy conditions in Amazon EventBridge",
+        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html: "To grant access
+        # to specific sources and types of events, use the events:source and events:detail-type condition keys").
+        if self._r.platform_bus is None or not self._r.promotion_requests:
+            return []
+        return [
+            iam.PolicyStatement(
+                sid="RecordPromotion",
+                actions=["events:PutEvents"],
+                resources=[self._r.platform_bus.event_bus_arn],
+                conditions={
+                    "StringEquals": {"events:detail-type": PROMOTION_REQUESTED, "events:source": domain_events.SOURCE}
+                },
+            )
+        ]
+
     def _data_scientist_statements(self) -> list[iam.PolicyStatement]:
         r = self._r
         datasets = r.datasets_prefix
@@ -494,6 +516,7 @@ class PersonaRoles(Construct):
             self._key_use("KeyDecryptThroughS3", ["kms:Decrypt", "kms:DescribeKey"]),
             iam.PolicyStatement(sid="MonitoringRead", actions=MONITORING_READ_ACTIONS, resources=["*"]),
             *self._retraining_request(),
+            *self._promotion_request(),
             *self._batch_operations(),
             *self._common_read(),
         ]

@@ -134,3 +134,13 @@ def customised_platform() -> ResolvedPlatform:
     settings = customised_settings()
     platform, templates = synth("dev", settings)
     return _resolve(platform.stacks, templates, load_environment(settings, "dev"))
+
+
+@cache
+def delivery_platform(env_name: str) -> ResolvedPlatform:
+    """`env_name` of the three-account delivery fixture (tests/delivery/fixtures.py)."""
+    from tests.delivery.fixtures import three_accounts
+
+    settings = three_accounts()
+    platform, templates = synth(env_name, settings)
+    return _resolve(platform.stacks, templates, load_environment(settings, env_name))
