@@ -339,7 +339,7 @@ class AutomationStack(Stack):
         self.function_names.append(naming.function_name(self.config, spec.name))
         function = PlatformFunction(
             self, _camel(spec.name), spec=spec, resource_prefix=self.config.resource_prefix, code=code,
-            environment=environment, key=self.key, dead_letter_queue=self.functions_dlq,
+            environment=environment, key=self.key, failed_invocations=self.functions_dlq,
             log_retention=_retention(self.config.retention.log_retention_days),
             reserved_concurrency=self.config.functions.reserved_concurrency.get(spec.name),
         )  # fmt: skip

@@ -3,13 +3,21 @@
 The platform's dead-letter queues are not the dead-letter queues of other SQS queues, so SQS's
 own redrive (StartMessageMoveTask) cannot move their messages. Two services write to them:
 
-- Lambda, for asynchronous invocations a handler failed (the functions DLQ): "The payload written
-  to the DLQ target ARN is the original event payload with no modifications to the message body",
-  with the attributes RequestID, ErrorCode and ErrorMessage (AWS Lambda Developer Guide, "Dead
-  Letter Queues", https://docs.aws.amazon.com/lambda/latest/dg/dlq.html). The attributes do not
-  name the function: the three handlers share the queue, so the event itself says which handler
-  its rule feeds (ROUTES, checked against the synthesized rules by the tests).
-- EventBridge, for events a rule could not deliver (the events DLQ): the message is the event,
+- Lambda, for asynchronous invocations a function failed (the functions queue), through each
+  function's on-failure destination. The message body is the invocation record: the function in
+  `requestContext.functionArn` (with `condition` and `approximateInvokeCount`), the original
+  event in `requestPayload`, the error in `responseContext` and `responsePayload` (AWS Lambda
+  Developer Guide, "Capturing records of Lambda asynchronous invocations",
+  https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html: for an SQS
+  destination "the invocation record is passed as the Message"). The payload goes back to the
+  function the record names, if it is one of this environment's.
+- Lambda, before the platform used destinations: a dead-letter message is "the original event
+  payload with no modifications to the message body", with the attributes RequestID, ErrorCode
+  and ErrorMessage, and no function (AWS Lambda Developer Guide, "Dead Letter Queues",
+  https://docs.aws.amazon.com/lambda/latest/dg/dlq.html). Such messages, queued before an
+  upgrade, still go to the handler whose rule sends that kind of event (ROUTES), and the report
+  says the handler was inferred.
+- EventBridge, for events a rule could not deliver (the events queue): the message is the event,
   with the custom attributes RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE,
   EXHAUSTED_RETRY_CONDITION and RETRY_ATTEMPTS (Amazon EventBridge User Guide, "Using dead-letter
   queues to process undelivered events in EventBridge",
@@ -40,7 +48,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stacks import naming
-from stacks.config import EnvironmentConfig
+from stacks.config import HANDLER_NAMES, EnvironmentConfig
 from tools.operator_session import OperatorError, caller, environment, run
 
 TRIGGER, GATE, DEPLOYER = "retraining-trigger", "model-gate", "deployer"
@@ -61,6 +69,19 @@ SCHEDULED = ("aws.events", "Scheduled Event")
 DEPLOYER_CHECK_RULE_SUFFIX = "-deployer-check"
 # Long enough to invoke and delete a batch; a message not deleted comes back after it.
 VISIBILITY_SECONDS = 120
+# How the report says a message was addressed.
+RECORD = "on-failure record"
+TARGET = "EventBridge target"
+INFERRED = "dead-letter message queued before on-failure records: handler inferred from the event"
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one message goes: the function and the payload to invoke it with, or why it stays."""
+
+    why: str
+    function: str | None = None
+    payload: str | None = None
 
 
 @dataclass
@@ -69,13 +90,14 @@ class Report:
 
     dry_run: bool
     redriven: dict[str, str] = field(default_factory=dict)  # message id -> function
+    how: dict[str, str] = field(default_factory=dict)  # message id -> how its function was found
     left: dict[str, str] = field(default_factory=dict)  # message id -> why it stays
     failed: dict[str, str] = field(default_factory=dict)  # message id -> the error; it stays
 
     def lines(self) -> list[str]:
         verb = "would redrive" if self.dry_run else "redriven"
         out = [f"{verb}: {len(self.redriven)}, left in the queue: {len(self.left)}, failed: {len(self.failed)}"]
-        out += [f"  {verb} {mid} -> {target}" for mid, target in self.redriven.items()]
+        out += [f"  {verb} {mid} -> {target} ({self.how.get(mid, '')})" for mid, target in self.redriven.items()]
         out += [f"  left {mid}: {why}" for mid, why in self.left.items()]
         out += [f"  failed {mid}: {why} (left in the queue)" for mid, why in self.failed.items()]
         return out
@@ -102,28 +124,57 @@ def _attribute(message: Mapping[str, Any], name: str) -> str | None:
     return str(value) if value is not None else None
 
 
-def destination(message: Mapping[str, Any], functions: Mapping[str, str]) -> tuple[str | None, str]:
-    """(function name, why) for one DLQ message; the name is None when it must stay in the queue."""
+def _function_arn_parts(arn: Any) -> tuple[str, str, str] | None:
+    """(region, account, name) of `arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]`."""
+    parts = arn.split(":") if isinstance(arn, str) else []
+    if len(parts) not in (7, 8) or parts[0] != "arn" or parts[2] != "lambda" or parts[5] != "function":
+        return None
+    return parts[3], parts[4], parts[6]
+
+
+def _from_record(record: Mapping[str, Any], functions: Mapping[str, str], home: tuple[str, str] | None) -> Route:
+    """Route an on-failure invocation record to the function it names, if it is one of this environment's."""
+    context = record["requestContext"]
+    arn = context.get("functionArn") if isinstance(context, dict) else None
+    parts = _function_arn_parts(arn)
+    if parts is None:
+        return Route(f"an invocation record whose requestContext.functionArn is {arn!r}, not a Lambda function ARN")
+    region, account, name = parts
+    if name not in functions.values() or (home is not None and (region, account) != home):
+        return Route(f"a failed invocation of {arn}: not a function of this environment")
+    if "requestPayload" not in record:
+        return Route(f"an invocation record of {name} without requestPayload: nothing to invoke it with")
+    condition = context.get("condition", "unknown condition")
+    return Route(f"{RECORD}, {condition}", name, json.dumps(record["requestPayload"]))
+
+
+def destination(message: Mapping[str, Any], functions: Mapping[str, str], home: tuple[str, str] | None = None) -> Route:
+    """Where one queued message goes; `home` is (region, account) of the environment, when known."""
+    body = message.get("Body", "")
     try:
-        event = json.loads(message.get("Body", ""))
+        event = json.loads(body)
     except ValueError:
-        return None, "the body is not JSON: not an event the platform sent"
-    role = handler_for(event)
+        return Route("the body is not JSON: not an event the platform sent")
     target = _attribute(message, "TARGET_ARN")
+    if target is None and isinstance(event, dict) and "requestContext" in event:
+        return _from_record(event, functions, home)
+    role = handler_for(event)
     if target is not None:
         name = target.split(":")[6] if target.startswith("arn:") and ":function:" in target else None
         if name is None or name not in functions.values():
             rule = _attribute(message, "RULE_ARN") or "unknown rule"
-            return None, f"undelivered to {target} by {rule}: not a handler; inspect it (domain events: make replay)"
-        if role is None or functions[role] != name:
-            return None, f"addressed to {name}, but its rules do not send this event there"
-        return name, "EventBridge target"
+            return Route(f"undelivered to {target} by {rule}: not a handler; inspect it (domain events: make replay)")
+        if role is None or functions.get(role) != name:
+            return Route(f"addressed to {name}, but its rules do not send this event there")
+        return Route(TARGET, name, body)
     if _attribute(message, "RequestID") is not None or _attribute(message, "ErrorCode") is not None:
-        if role is None:
+        if role is None or role not in functions:
             kind = (event.get("source"), event.get("detail-type")) if isinstance(event, dict) else None
-            return None, f"a failed invocation with an event no rule sends to a handler ({kind})"
-        return functions[role], "Lambda asynchronous invocation"
-    return None, "neither Lambda's nor EventBridge's dead-letter attributes: not written by the platform"
+            return Route(f"a failed invocation with an event no rule sends to a handler ({kind})")
+        return Route(INFERRED, functions[role], body)
+    return Route(
+        "neither an invocation record nor Lambda's or EventBridge's dead-letter attributes: not written by the platform"
+    )
 
 
 def redrive(
@@ -134,6 +185,7 @@ def redrive(
     lambda_client: Any,
     dry_run: bool,
     max_messages: int = 1000,
+    home: tuple[str, str] | None = None,
 ) -> Report:
     """Re-invoke each message's handler asynchronously, then delete the message; never delete on failure."""
     report = Report(dry_run=dry_run)
@@ -153,19 +205,22 @@ def redrive(
         for message in fresh:
             message_id = message["MessageId"]
             seen.add(message_id)
-            function, why = destination(message, functions)
-            if function is None:
-                report.left[message_id] = why
+            route = destination(message, functions, home)
+            function = route.function
+            if function is None or route.payload is None:
+                report.left[message_id] = route.why
                 to_release.append(message["ReceiptHandle"])
                 continue
+            report.how[message_id] = route.why
             if dry_run:
                 report.redriven[message_id] = function
                 to_release.append(message["ReceiptHandle"])
                 continue
             try:
-                lambda_client.invoke(FunctionName=function, InvocationType="Event", Payload=message["Body"].encode())
+                lambda_client.invoke(FunctionName=function, InvocationType="Event", Payload=route.payload.encode())
             except (BotoCoreError, ClientError) as error:
                 report.failed[message_id] = f"invoking {function}: {error}"
+                del report.how[message_id]
                 to_release.append(message["ReceiptHandle"])
                 continue
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
@@ -187,8 +242,8 @@ def queue_name(config: EnvironmentConfig, queue: str) -> str:
 
 
 def handler_functions(config: EnvironmentConfig) -> dict[str, str]:
-    """Handler role -> its function name in this environment."""
-    return {role: naming.function_name(config, role) for role in (TRIGGER, GATE, DEPLOYER)}
+    """Function role -> its function name in this environment (every function the platform builds)."""
+    return {role: naming.function_name(config, role) for role in HANDLER_NAMES}
 
 
 def main(argv: Sequence[str] | None = None, *, session: Any = None, settings: Any = None) -> int:
@@ -213,6 +268,7 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None, settings: An
             lambda_client=aws.session.client("lambda"),
             dry_run=args.dry_run,
             max_messages=args.max,
+            home=(aws.region, aws.account),
         )
         print(f"{name} ({'dry run' if args.dry_run else 'redrive'})")
         print("\n".join(report.lines()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsii
 from aws_cdk import CfnDynamicReference, CfnDynamicReferenceService, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -74,8 +75,34 @@ BATCH_LAUNCHER = FunctionSpec(
 HANDLERS = (RETRAINING_TRIGGER, MODEL_GATE, DEPLOYER, BATCH_LAUNCHER)
 
 
+@jsii.implements(lambda_.IDestination)
+class FailedInvocationsQueue:
+    """An SQS queue as the on-failure destination of asynchronous invocations, granted nothing by itself.
+
+    CDK's SqsDestination grants through `grantSendMessages`, which adds sqs:GetQueueAttributes,
+    sqs:GetQueueUrl and the key actions kms:ReEncrypt* and kms:GenerateDataKey*; the function needs
+    only sqs:SendMessage on the queue (AWS Lambda Developer Guide, "Capturing records of Lambda
+    asynchronous invocations", https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html:
+    "Amazon SQS queue - sqs:SendMessage"), which PlatformFunction grants with its own statement.
+    """
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(
+        self,
+        scope: Construct,
+        fn: lambda_.IFunction,
+        *,
+        type: lambda_.DestinationType,
+    ) -> lambda_.DestinationConfig:
+        """The queue's ARN as the destination."""
+        del scope, fn, type
+        return lambda_.DestinationConfig(destination=self.queue.queue_arn)
+
+
 class PlatformFunction(Construct):
-    """One handler: code from lambdas/, Powertools layer, encrypted logs, async retries to a DLQ."""
+    """One handler: code from lambdas/, Powertools layer, encrypted logs, failed async invocations to a queue."""
 
     def __init__(
         self,
@@ -87,7 +114,7 @@ class PlatformFunction(Construct):
         code: lambda_.Code,
         environment: dict[str, str],
         key: kms.IKey,
-        dead_letter_queue: sqs.IQueue,
+        failed_invocations: sqs.IQueue,
         log_retention: logs.RetentionDays,
         reserved_concurrency: int | None = None,
     ) -> None:
@@ -131,18 +158,33 @@ class PlatformFunction(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             tracing=lambda_.Tracing.ACTIVE,
-            # Asynchronous invocations (all of them come from EventBridge) are retried twice,
-            # then kept in the DLQ for inspection and redrive.
+            # Asynchronous invocations (EventBridge rules and schedules) are retried twice, then
+            # recorded in the queue for inspection and redrive. An on-failure destination, not a
+            # DeadLetterConfig: its record names the function (requestContext.functionArn) next to
+            # the event (requestPayload) and the error (responsePayload), where a dead-letter
+            # message carries the event alone (AWS Lambda Developer Guide, "Capturing records of
+            # Lambda asynchronous invocations",
+            # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html:
+            # "For dead-letter queues, Lambda only sends the content of the event, without details
+            # about the response"; a standard SQS queue is a supported destination, and the record
+            # arrives as the message body).
             retry_attempts=2,
             max_event_age=Duration.hours(6),
-            dead_letter_queue_enabled=True,
-            dead_letter_queue=dead_letter_queue,
+            on_failure=FailedInvocationsQueue(failed_invocations),
         )
         self.allow(iam.PolicyStatement(sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                                        resources=[f"{self.log_group.log_group_arn}:*"]),
                    "Log streams are created per execution environment inside the function's own log group.")  # fmt: skip
-        # The same key encrypts the function's settings and its dead-letter queue: decrypting the
-        # one and sending to the other both need it.
+        # Lambda sends the failure record with the function's own role (same page: "sqs:SendMessage").
+        self.allow(
+            iam.PolicyStatement(
+                sid="RecordFailedInvocations", actions=["sqs:SendMessage"], resources=[failed_invocations.queue_arn]
+            )
+        )
+        # The same key encrypts the function's settings and the queue of failed invocations: a
+        # producer of an encrypted queue needs kms:GenerateDataKey and kms:Decrypt (Amazon SQS
+        # Developer Guide, "Amazon SQS key management",
+        # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
         self.allow(iam.PolicyStatement(sid="UseAutomationKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
                                        resources=[key.key_arn]))  # fmt: skip
         # Active tracing makes the Lambda construct grant these two on `*` itself.
@@ -159,6 +201,14 @@ class PlatformFunction(Construct):
         acknowledge(self.function, "NIST.800.53.R5-LambdaInsideVPC",
                     "The function only calls AWS APIs (SageMaker, EventBridge, SSM, MLflow over SigV4); "
                     "there is no private network resource to reach, so a VPC would add NAT cost and nothing else.")  # fmt: skip
+        acknowledge(
+            self.function,
+            "NIST.800.53.R5-LambdaDLQ",
+            "The rule looks for DeadLetterConfig only (AWS Config, lambda-dlq-check). Failed asynchronous "
+            "invocations go to the same SQS queue through the on-failure destination, whose record adds the "
+            "function's ARN, the error and the response to the event (Lambda Developer Guide, \"Capturing records "
+            "of Lambda asynchronous invocations\"); the queue's depth alarm notifies the operators.",
+        )
         if reserved_concurrency is None:
             acknowledge(
                 self.function,

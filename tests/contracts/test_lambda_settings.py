@@ -19,6 +19,17 @@
   version}/{version}`, resolved in CloudFormation with `{{resolve:ssm:...}}`, where the Python
   version is written with its dot (`python3.13`, as in the page's Terraform example) and the
   version is a release number or `latest`.
+- Failed asynchronous invocations: AWS Lambda Developer Guide, "Capturing records of Lambda
+  asynchronous invocations"
+  (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html): an
+  on-failure destination may be "a standard SQS queue" (a FIFO queue is an unsupported
+  destination type and delivery fails with a `DestinationDeliveryFailures` metric); its record
+  carries the function's ARN (`requestContext.functionArn`) and the event (`requestPayload`),
+  where "for dead-letter queues, Lambda only sends the content of the event". Every function
+  therefore sends its failures to the functions queue through an on-failure destination
+  (`AWS::Lambda::EventInvokeConfig`, CloudFormation User Guide,
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-eventinvokeconfig.html),
+  and none has a DeadLetterConfig, so each failure lands once, as a record that names its function.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from datetime import date
 from pathlib import Path
 
 from tests.contracts.conftest import Synthesized
+from tests.contracts.deployed import deployed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,3 +109,25 @@ def test_the_stacks_and_the_tests_pin_the_same_powertools_release() -> None:
     tested with."""
     functions = importlib.import_module("stacks.constructs.platform_functions")
     assert getattr(functions, "POWERTOOLS_VERSION", None) == _powertools_pin()
+
+
+def test_every_function_records_its_failed_invocations_in_the_functions_queue(synthesized_env: Synthesized) -> None:
+    """Given every function, then its unqualified ($LATEST) asynchronous invocations are retried
+    twice for up to six hours, then recorded in the standard functions queue through an on-failure
+    destination, and the function has no dead-letter queue besides."""
+    env = deployed(synthesized_env)
+    (queue,) = [q for q in env.of_type("AWS::SQS::Queue") if q.prop("QueueName", "").endswith("-functions-dlq")]
+    assert not queue.prop("FifoQueue", False), "an on-failure destination must be a standard queue"
+    configs = list(env.of_type("AWS::Lambda::EventInvokeConfig"))
+    functions = list(env.of_type("AWS::Lambda::Function"))
+    assert functions, f"{env.label}: no functions"
+    for function in functions:
+        name = function.prop("FunctionName")
+        assert function.prop("DeadLetterConfig") is None, f"{name}: a dead-letter queue besides the destination"
+        mine = [c for c in configs if c.prop("FunctionName") == function.ref]
+        assert len(mine) == 1, f"{name}: {len(mine)} asynchronous invocation configurations"
+        (config,) = mine
+        assert config.prop("Qualifier") == "$LATEST", name
+        assert config.prop("MaximumRetryAttempts") == 2, name
+        assert config.prop("MaximumEventAgeInSeconds") == 6 * 3600, name
+        assert config.prop("DestinationConfig") == {"OnFailure": {"Destination": queue.att("Arn")}}, name

@@ -32,9 +32,11 @@ What each service needs, from AWS documentation:
   the topic policy allows `cloudwatch.amazonaws.com` `sns:Publish`, restricted to the alarms
   with `ArnLike aws:SourceArn`; CloudWatch User Guide, "Using Amazon CloudWatch alarms"
   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html).
-- Lambda Developer Guide, "Dead-letter queues"
-  (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html#invocation-dlq):
-  the function's execution role needs `sqs:SendMessage` on the queue.
+- Lambda Developer Guide, "Capturing records of Lambda asynchronous invocations"
+  (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html): Lambda
+  sends an on-failure record to an SQS queue with the function's execution role, which needs
+  `sqs:SendMessage` on the queue (and, the queue being encrypted, the producer's key actions of
+  the SQS key management page above).
 - CloudFormation, "AWS::S3::Bucket EventBridgeConfiguration"
   (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-s3-bucket-eventbridgeconfiguration.html):
   a bucket sends its events to EventBridge only when `EventBridgeEnabled` is on; EventBridge
@@ -267,15 +269,17 @@ def test_the_topic_admits_only_the_platforms_alarms(synthesized_env: Synthesized
         ), topic.ref
 
 
-def test_every_function_may_send_failed_invocations_to_its_dead_letter_queue(synthesized_env: Synthesized) -> None:
-    """Given a function with an asynchronous dead-letter queue, then its role may send to the
-    queue and use the queue's key, and the key policy delegates to the account's IAM policies."""
+def test_every_function_may_send_failed_invocations_to_its_on_failure_queue(synthesized_env: Synthesized) -> None:
+    """Given a function with an on-failure destination, then its role may send to the queue and
+    use the queue's key, and the key policy delegates to the account's IAM policies."""
     env = deployed(synthesized_env)
     functions = list(env.of_type("AWS::Lambda::Function"))
     assert functions, f"{env.label}: no functions"
+    configs = list(env.of_type("AWS::Lambda::EventInvokeConfig"))
     for function in functions:
         name, role = function.prop("FunctionName"), function.prop("Role")
-        queue = env.queue_by_arn(function.prop("DeadLetterConfig")["TargetArn"])
+        (config,) = [c for c in configs if c.prop("FunctionName") == function.ref]
+        queue = env.queue_by_arn(config.prop("DestinationConfig")["OnFailure"]["Destination"])
         key = env.key_policy(queue.prop("KmsMasterKeyId"))
         key_arn = next(k.att("Arn") for k in env.of_type("AWS::KMS::Key") if k.prop("KeyPolicy") == key)
         policies = env.role_policies(role)

@@ -219,7 +219,7 @@ def test_tags_from_config_reach_resources(dev_templates: dict[str, Template]) ->
     )
 
 
-def test_every_function_can_use_the_key_of_its_settings_and_dead_letter_queue(
+def test_every_function_can_use_the_key_of_its_settings_and_failed_invocations_queue(
     dev_templates: dict[str, Template],
 ) -> None:
     automation = dev_templates["automation"]
@@ -240,5 +240,4 @@ def test_every_function_can_use_the_key_of_its_settings_and_dead_letter_queue(
         key_statements = [s for s in statements if s["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}]
         granted = {a for s in key_statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
         assert {"kms:Decrypt", "kms:GenerateDataKey"} <= granted, props["FunctionName"]
-        assert props["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][1] == "Arn"
         assert "ReservedConcurrentExecutions" not in props, "reservations are opt-in (functions.reserved_concurrency)"

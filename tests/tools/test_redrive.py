@@ -1,7 +1,14 @@
 """Redrive: each dead letter goes back to the handler it was meant for, and is deleted only then (moto SQS).
 
-The messages are written as the two services document them:
-- Lambda's DLQ: "the original event payload with no modifications to the message body", with the
+The messages are written as the services document them:
+- Lambda's on-failure record, the body of the message for an SQS destination: `version`,
+  `timestamp`, `requestContext` {`requestId`, `functionArn` (with the `$LATEST` qualifier),
+  `condition` (`RetriesExhausted` or `EventAgeExceeded`), `approximateInvokeCount`},
+  `requestPayload` (the event), `responseContext` {`statusCode`, `executedVersion`,
+  `functionError`}, `responsePayload` (AWS Lambda Developer Guide, "Capturing records of Lambda
+  asynchronous invocations", https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html,
+  its example invocation record);
+- Lambda's DLQ, for messages queued before the functions used destinations: "the original event payload with no modifications to the message body", with the
   attributes RequestID (String), ErrorCode (Number) and ErrorMessage (String) (AWS Lambda
   Developer Guide, "Dead Letter Queues", https://docs.aws.amazon.com/lambda/latest/dg/dlq.html);
 - EventBridge's target DLQ: the event, with RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE,
@@ -30,7 +37,9 @@ FUNCTIONS = {
     "retraining-trigger": "ops-dev-retraining-trigger",
     "model-gate": "ops-dev-model-gate",
     "deployer": "ops-dev-deployer",
+    "batch-launcher": "ops-dev-batch-launcher",
 }
+HOME = (REGION, ACCOUNT)
 RULES = f"arn:aws:events:{REGION}:{ACCOUNT}:rule"
 
 
@@ -115,6 +124,44 @@ def scheduled(rule: str) -> dict[str, Any]:
     }
 
 
+def s3_inference_created() -> dict[str, Any]:
+    """A batch input landing: the same source and detail-type as a training data drop."""
+    event = s3_object_created()
+    event["id"] = "9b8a7c6d-1111-2222-3333-444455556666"
+    event["detail"]["object"]["key"] = "inference/churn/2026-11-30/part-0001.csv"
+    return event
+
+
+def invocation_record(
+    function: str,
+    event: Any,
+    *,
+    condition: str = "RetriesExhausted",
+    account: str = ACCOUNT,
+    region: str = REGION,
+) -> dict[str, Any]:
+    """Lambda's on-failure record of an asynchronous invocation of `function` with `event`."""
+    failed = condition == "RetriesExhausted"
+    record: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": "2026-11-30T10:20:05.568Z",
+        "requestContext": {
+            "requestId": "e4b46cbf-b738-4d22-8880-a18cdf61200e",
+            "functionArn": f"arn:aws:lambda:{region}:{account}:function:{function}:$LATEST",
+            "condition": condition,
+            "approximateInvokeCount": 3 if failed else 1,
+        },
+        "requestPayload": event,
+    }
+    if failed:
+        record["responseContext"] = {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+        record["responsePayload"] = {
+            "errorMessage": "Task timed out after 60.00 seconds",
+            "errorType": "Sandbox.Timedout",
+        }
+    return record
+
+
 def lambda_failure(request_id: str = "c0ffee00-1111-2222-3333-444455556666") -> dict[str, Any]:
     return {
         "RequestID": {"DataType": "String", "StringValue": request_id},
@@ -154,11 +201,121 @@ def remaining(queue: tuple[Any, str]) -> set[str]:
 
 def run(queue: tuple[Any, str], lambda_client: RecordingLambda, *, dry_run: bool = False) -> redrive.Report:
     sqs, url = queue
-    return redrive.redrive(queue_url=url, functions=FUNCTIONS, sqs=sqs, lambda_client=lambda_client, dry_run=dry_run)
+    return redrive.redrive(
+        queue_url=url, functions=FUNCTIONS, sqs=sqs, lambda_client=lambda_client, dry_run=dry_run, home=HOME
+    )
+
+
+def test_each_record_goes_back_to_the_function_it_names_with_its_payload(queue: tuple[Any, str]) -> None:
+    """Records name their function: a batch input and a batch schedule go to the batch launcher,
+    though their source and detail-type are those of the trigger's data drops and schedules."""
+    # Given on-failure records of every kind of function in the shared queue
+    cases = {
+        put(queue, invocation_record("ops-dev-retraining-trigger", s3_object_created()), {}): (
+            "ops-dev-retraining-trigger",
+            s3_object_created(),
+        ),
+        put(queue, invocation_record("ops-dev-model-gate", package_state("PendingManualApproval")), {}): (
+            "ops-dev-model-gate",
+            package_state("PendingManualApproval"),
+        ),
+        put(queue, invocation_record("ops-dev-deployer", scheduled("ops-dev-deployer-check")), {}): (
+            "ops-dev-deployer",
+            scheduled("ops-dev-deployer-check"),
+        ),
+        put(queue, invocation_record("ops-dev-batch-launcher", s3_inference_created()), {}): (
+            "ops-dev-batch-launcher",
+            s3_inference_created(),
+        ),
+        put(
+            queue,
+            invocation_record("ops-dev-batch-launcher", scheduled("ops-dev-churn-batch"), condition="EventAgeExceeded"),
+            {},
+        ): ("ops-dev-batch-launcher", scheduled("ops-dev-churn-batch")),
+    }
+    lam = RecordingLambda()
+
+    # When they are redriven
+    report = run(queue, lam)
+
+    # Then each payload is invoked asynchronously, unchanged, on the function its record names, and deleted
+    assert report.redriven == {message: function for message, (function, _) in cases.items()}
+    assert {c["InvocationType"] for c in lam.calls} == {"Event"}
+    invoked = sorted((c["FunctionName"], json.loads(c["Payload"])["id"]) for c in lam.calls)
+    assert invoked == sorted((function, event["id"]) for function, event in cases.values())
+    for function, event in cases.values():
+        assert {"FunctionName": function, "InvocationType": "Event", "Payload": json.dumps(event).encode()} in lam.calls
+    assert all(how.startswith("on-failure record") for how in report.how.values())
+    assert report.left == {} and report.failed == {}
+    assert remaining(queue) == set()
+
+
+def test_records_of_functions_of_other_environments_stay_in_the_queue(queue: tuple[Any, str]) -> None:
+    # Given records of another environment's trigger, of a same-named function in another account
+    # and another region, of a function the platform does not build, and one without a function ARN
+    staging = put(queue, invocation_record("ops-staging-retraining-trigger", s3_object_created()), {})
+    account = put(
+        queue, invocation_record("ops-dev-retraining-trigger", s3_object_created(), account="210987654321"), {}
+    )
+    region = put(queue, invocation_record("ops-dev-model-gate", package_state("Approved"), region="us-east-1"), {})
+    stranger = put(queue, invocation_record("ops-dev-reporting", s3_object_created()), {})
+    broken = invocation_record("ops-dev-deployer", package_state("Approved"))
+    broken["requestContext"]["functionArn"] = "ops-dev-deployer"
+    unnamed = put(queue, broken, {})
+    lam = RecordingLambda()
+
+    report = run(queue, lam)
+
+    # Then nothing is invoked, every message stays and the report says why
+    assert lam.calls == []
+    assert set(report.left) == {staging, account, region, stranger, unnamed}
+    assert report.left[staging] == (
+        f"a failed invocation of arn:aws:lambda:{REGION}:{ACCOUNT}:function:ops-staging-retraining-trigger:$LATEST: "
+        "not a function of this environment"
+    )
+    assert "210987654321" in report.left[account] and "not a function of this environment" in report.left[account]
+    assert "us-east-1" in report.left[region]
+    assert "ops-dev-reporting" in report.left[stranger]
+    assert "requestContext.functionArn is 'ops-dev-deployer'" in report.left[unnamed]
+    assert remaining(queue) == {staging, account, region, stranger, unnamed}
+
+
+def test_a_record_without_its_payload_stays(queue: tuple[Any, str]) -> None:
+    record = invocation_record("ops-dev-deployer", package_state("Approved"))
+    del record["requestPayload"]
+    message = put(queue, record, {})
+
+    report = run(queue, RecordingLambda())
+
+    assert report.left == {
+        message: "an invocation record of ops-dev-deployer without requestPayload: nothing to invoke it with"
+    }
+    assert remaining(queue) == {message}
+
+
+def test_a_dry_run_of_records_invokes_nothing_and_deletes_nothing(queue: tuple[Any, str]) -> None:
+    # Given a record of the batch launcher and one of another environment
+    ours = put(queue, invocation_record("ops-dev-batch-launcher", s3_inference_created()), {})
+    theirs = put(queue, invocation_record("ops-prod-batch-launcher", s3_inference_created()), {})
+    lam = RecordingLambda()
+
+    # When a dry run reads them
+    report = run(queue, lam, dry_run=True)
+
+    # Then it says what it would do, invokes nothing, and both stay, visible at once
+    assert lam.calls == []
+    assert report.redriven == {ours: "ops-dev-batch-launcher"}
+    assert list(report.left) == [theirs]
+    assert report.lines()[:2] == [
+        "would redrive: 1, left in the queue: 1, failed: 0",
+        f"  would redrive {ours} -> ops-dev-batch-launcher (on-failure record, RetriesExhausted)",
+    ]
+    assert remaining(queue) == {ours, theirs}
 
 
 def test_failed_invocations_go_back_to_the_handler_whose_rule_feeds_them(queue: tuple[Any, str]) -> None:
-    # Given Lambda's dead letters of three handlers in the shared functions DLQ
+    # Given Lambda's dead letters of three handlers in the shared functions DLQ, queued before
+    # the functions recorded failures through on-failure destinations
     data = put(queue, s3_object_created(), lambda_failure())
     pending = put(queue, package_state("PendingManualApproval"), lambda_failure())
     approved = put(queue, package_state("Approved"), lambda_failure())
@@ -183,6 +340,9 @@ def test_failed_invocations_go_back_to_the_handler_whose_rule_feeds_them(queue: 
     )
     assert remaining(queue) == set()
     assert report.left == {} and report.failed == {}
+    # and the report says the handler was inferred, not named
+    assert set(report.how.values()) == {redrive.INFERRED}
+    assert f"  redriven {data} -> ops-dev-retraining-trigger ({redrive.INFERRED})" in report.lines()
 
 
 def test_an_undelivered_event_goes_to_the_target_eventbridge_names(queue: tuple[Any, str]) -> None:
