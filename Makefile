@@ -21,7 +21,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 comma := ,
 
-.PHONY: help prerequisites synth check-config snapshots test test-fast lint format deploy publish-code lock diff bootstrap bench clean
+.PHONY: help prerequisites synth check-config snapshots test test-fast lint format deploy publish-code lock diff bootstrap \
+	bench clean synth-delivery bootstrap-delivery deploy-delivery promote redrive replay destroy remove-model new-model
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -105,11 +106,49 @@ bootstrap: $(STAMPS)/venv $(STAMPS)/node ## cdk bootstrap the account/region of 
 	$(CDK) bootstrap --no-notices -c env=$(ENV)
 
 deploy: $(STAMPS)/venv $(STAMPS)/node ## Deploy ENV to the account of your AWS credentials
-	$(CDK) deploy --no-notices -c env=$(ENV) --all --require-approval broadening --outputs-file cdk.out/outputs-$(ENV).json
+	@mkdir -p outputs
+	$(CDK) deploy --no-notices -c env=$(ENV) --all --require-approval broadening --outputs-file outputs/$(ENV).json
+
+# The delivery pipeline (platform.delivery in cdk.json): every environment as a stage of one
+# self-mutating pipeline in the tooling account. The pipeline's own synth step runs synth-delivery.
+synth-delivery: $(STAMPS)/venv $(STAMPS)/node ## Synthesize the delivery pipeline and every environment into cdk.out/
+	PLATFORM_DELIVERY=true $(PY) app.py
+
+bootstrap-delivery: $(STAMPS)/venv $(STAMPS)/node ## cdk bootstrap ENV (dev|staging|prod|tooling) for the pipeline (that account's credentials)
+	@$(PY) -m tools.bootstrap_delivery --env $(ENV)
+
+promote: $(STAMPS)/venv ## Record a promotion: ENV=staging|prod MODEL=<name> PACKAGE=<registry package ARN> (ENV's MLOpsEngineer)
+	@$(PY) -m tools.promote --env "$(ENV)" --model "$(MODEL)" --package "$(PACKAGE)"
+
+deploy-delivery: $(STAMPS)/venv $(STAMPS)/node ## Deploy the pipeline once (tooling account credentials); it then updates itself
+	$(CDK) deploy --no-notices -c delivery=true --require-approval broadening "$$($(PY) -c 'import json; print(json.load(open("cdk.json"))["context"]["platform"].get("prefix", "mlops"))')-delivery"
 
 publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ and its MLflow client wheels to ENV's code location (AWS credentials)
 	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make publish-code ENV=dev MODEL=churn"; exit 2; }
 	@$(PY) -m tools.publish_model_code --env $(ENV) --model $(MODEL)
+
+new-model: $(STAMPS)/venv ## Scaffold ml/NAME/ from ml/churn/ and add NAME (label column TARGET) to ENV in cdk.json
+	@test -n "$(NAME)" -a -n "$(TARGET)" || { echo "error: e.g. make new-model NAME=upsell TARGET=bought ENV=dev"; exit 2; }
+	@$(PY) -m tools.new_model --env $(ENV) --name $(NAME) --target $(TARGET)
+
+redrive: $(STAMPS)/venv ## Hand a DLQ's messages back to their handlers: QUEUE=events|functions [DRY_RUN=1]
+	@test -n "$(QUEUE)" || { echo "error: name the queue, e.g. make redrive ENV=dev QUEUE=functions DRY_RUN=1"; exit 2; }
+	@$(PY) -m tools.redrive --env $(ENV) --queue $(QUEUE) $(if $(DRY_RUN),--dry-run)
+
+replay: $(STAMPS)/venv ## Replay archived domain events into audit + notifications: FROM=... TO=... [INCLUDE_TRIGGER=1]
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "error: give the window, e.g. make replay ENV=dev FROM=2026-11-27T00:00:00Z TO=2026-11-28T00:00:00Z"; exit 2; }
+	@$(PY) -m tools.replay --env $(ENV) --from $(FROM) --to $(TO) $(if $(INCLUDE_TRIGGER),--include-trigger)
+
+# Stacks before endpoints: while a catalog entry exists, the deployer would create a deleted endpoint again.
+destroy: $(STAMPS)/venv $(STAMPS)/node ## Delete ENV: every stack, then the endpoints the deployer made [CONFIRM=<env>]
+	@$(PY) -m tools.teardown --env $(ENV) --step prepare --confirm "$(CONFIRM)"
+	$(CDK) destroy --no-notices -c env=$(ENV) --all --force; status=$$?; \
+	$(PY) -m tools.teardown --env $(ENV) --step finish --confirm $(ENV); \
+	$(PY) -m tools.teardown --env $(ENV) --step retained; exit $$status
+
+remove-model: $(STAMPS)/venv ## Delete a model removed from cdk.json: its stack and endpoints [CONFIRM=<model>]
+	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make remove-model ENV=dev MODEL=churn"; exit 2; }
+	@$(PY) -m tools.teardown --env $(ENV) --step remove-model --model $(MODEL) --confirm "$(CONFIRM)"
 
 # The hashed locks of the MLflow client the pipeline installs offline (ml/mlflow_client/); run
 # after changing a pin in stacks/mlflow_clients.py. Needs the package index, no AWS credentials.

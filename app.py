@@ -4,6 +4,12 @@
 `cdk synth -c env=dev|staging|prod` selects the environment (default dev). Run directly,
 `python app.py` reads the same context from cdk.json (and `-c`-style overrides from
 `PLATFORM_ENV`), which skips the CLI's start-up and is what `make synth` uses.
+
+`-c delivery=true` (or `PLATFORM_DELIVERY=true`) synthesizes instead the delivery pipeline of
+`platform.delivery`, with every environment as a stage of it (`make synth-delivery`; the
+pipeline's own synth step runs that). Without it, nothing about a single-account synth changes;
+with a delivery block, `make synth ENV=dev` writes the templates the pipeline's dev stage deploys,
+which let the consuming environments' roles read released versions.
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App
+from aws_cdk import App, Environment
 
 from stacks.config import ConfigError, load_environment
+from stacks.config.delivery import load_delivery, registry_readers_for, registry_source_for
 from stacks.platform import build_platform
 from stacks.synth_messages import has_errors, synth_messages
 
@@ -41,7 +48,24 @@ def _standalone_context() -> dict[str, Any]:
     context: dict[str, Any] = json.loads((HERE / "cdk.json").read_text())["context"]
     if os.environ.get("PLATFORM_ENV"):
         context["env"] = os.environ["PLATFORM_ENV"]
+    if os.environ.get("PLATFORM_DELIVERY"):
+        context["delivery"] = os.environ["PLATFORM_DELIVERY"]
     return context
+
+
+def build_delivery(app: App, platform: object) -> None:
+    """The delivery pipeline stack, in the tooling account `platform.delivery` names."""
+    # Imported here so a single-environment synth never loads CDK Pipelines.
+    from stacks.delivery_stack import DeliveryStack
+
+    delivery = load_delivery(platform)
+    DeliveryStack(
+        app,
+        delivery.pipeline_name,
+        delivery=delivery,
+        env=Environment(account=delivery.account, region=delivery.region),
+        description=f"{delivery.pipeline_name}: the delivery pipeline (synth, then dev, staging and prod)",
+    )
 
 
 def main() -> None:
@@ -53,12 +77,18 @@ def main() -> None:
         else App(builtin_cloud_formation_validation=validation)
     )
     env_name = app.node.try_get_context("env") or "dev"
+    platform = app.node.try_get_context("platform")
     try:
-        config = load_environment(app.node.try_get_context("platform"), env_name)
+        if str(app.node.try_get_context("delivery")).lower() == "true":
+            build_delivery(app, platform)
+        else:
+            # The same templates the delivery pipeline's stage of this environment deploys.
+            readers = registry_readers_for(platform, env_name)
+            source = registry_source_for(platform, env_name)
+            build_platform(app, load_environment(platform, env_name), registry_readers=readers, registry_source=source)
     except ConfigError as error:
         print(f"cdk.json: {error}", file=sys.stderr)
         sys.exit(2)
-    build_platform(app, config)
     assembly = app.synth()
     if standalone:
         for stack in assembly.stacks:

@@ -7,6 +7,7 @@ alarms, schedule, catalog entry) live in one ModelStack per model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import jsii
@@ -36,6 +37,7 @@ from stacks.compliance import (
     acknowledge_resource_policy_wildcards,
 )
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
+from stacks.config.delivery import RegistryReader, RegistrySource
 from stacks.constructs.batch_serving import BatchJobAccess, grant_launcher
 from stacks.constructs.managed_mlflow import (
     mlflow_api_statement,
@@ -54,6 +56,8 @@ from stacks.constructs.platform_functions import (
     PlatformFunction,
     lambda_code,
 )
+from stacks.constructs.promoted_versions import PromotedVersions
+from stacks.constructs.registry_sharing import deployer_arns
 from stacks.constructs.trigger_timer import TriggerTimer
 from stacks.data_stack import DATASETS_PREFIX
 
@@ -83,6 +87,8 @@ class AutomationStack(Stack):
         data_key: kms.IKey,
         mlflow_arn: str,
         package_group_suffix: str | None,
+        registry_readers: Sequence[RegistryReader] = (),
+        registry_source: RegistrySource | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -99,7 +105,7 @@ class AutomationStack(Stack):
         self.bus = events.EventBus(self, "PlatformBus", event_bus_name=naming.platform_bus_name(config))
         self.archive = self.bus.archive(
             "Archive",
-            archive_name=f"{prefix}-platform",
+            archive_name=naming.platform_archive_name(config),
             description="Every domain event of the platform, for audit and replay",
             event_pattern=events.EventPattern(source=[domain_events.SOURCE]),
             retention=Duration.days(config.retention.event_archive_days),
@@ -111,8 +117,10 @@ class AutomationStack(Stack):
         for address in config.notifications.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
         self._let_alarms_notify()
-        self.events_dlq = self._queue("EventsDlq", f"{prefix}-events-dlq")
-        self.functions_dlq = self._queue("FunctionsDlq", f"{prefix}-functions-dlq")
+        self.events_dlq = self._queue("EventsDlq", naming.events_dlq_name(config))
+        self.functions_dlq = self._queue("FunctionsDlq", naming.functions_dlq_name(config))
+        # Every function this environment builds, by name (the operators may re-invoke exactly these).
+        self.function_names: list[str] = []
         # Rules of the model stacks (schedules) dead-letter here too; they cannot add their own
         # statements to this stack's queue policy without a dependency cycle.
         self.events_dlq.add_to_resource_policy(iam.PolicyStatement(
@@ -128,6 +136,7 @@ class AutomationStack(Stack):
         registered_groups = package_group_names([m.name for m in models], package_group_suffix)
         self.roles = MlServiceRoles(
             self, "ServiceRoles", resource_prefix=prefix, pipeline_role_name=naming.pipeline_role_name(config),
+            model_role_name=naming.model_role_name(config),
             data_bucket_name=naming.data_bucket_name(config),
             datasets_prefix=DATASETS_PREFIX, artifact_bucket_name=naming.artifact_bucket_name(config),
             key=data_key, mlflow_arn=mlflow_arn, mlflow_kind=config.mlflow.kind, package_groups=registered_groups,
@@ -163,7 +172,12 @@ class AutomationStack(Stack):
             env_names.MODEL_LOCK_TABLE_NAME: self.model_locks.table.table_name,
             env_names.ARTIFACT_BUCKET_NAME: naming.artifact_bucket_name(config),
         }
-        self.gate = self._function(MODEL_GATE, code, promotion_env)
+        # In the registry of record, the gate lets the consuming deployers read each group it judges.
+        reader_arns = deployer_arns(registry_readers)
+        sharing_env = {env_names.REGISTRY_READER_ROLE_ARNS: ",".join(reader_arns)} if reader_arns else {}
+        self.gate = self._function(MODEL_GATE, code, {**promotion_env, **sharing_env})
+        if reader_arns:
+            self._grant_group_sharing(registered_groups)
         self.deployer = self._function(
             DEPLOYER, code, {**promotion_env, env_names.MODEL_EXECUTION_ROLE_ARN: self.roles.model_role.role_arn}
         )
@@ -173,14 +187,48 @@ class AutomationStack(Stack):
         self.batch_launcher = self._build_batch(code, promotion_env, data_key)
         self._grant_evidence_reads(data_key)
         self._route_events()
+        self.promoted_versions = (
+            PromotedVersions(
+                self,
+                "PromotedVersions",
+                source=registry_source,
+                bus=self.bus,
+                deployer=self.deployer,
+                model_role=self.roles.model_role,
+                dead_letter_queue=self.events_dlq,
+                model_names=[m.name for m in models],
+                local_groups=registered_groups,
+                resource_prefix=prefix,
+            )
+            if registry_source is not None
+            else None
+        )
         self._audit()
         self._notify()
         self._dashboard()
 
-        CfnOutput(self, "PlatformBusName", value=self.bus.event_bus_name)
-        CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
-        CfnOutput(self, "AuditLogGroupName", value=self.audit_log.log_group_name)
-        CfnOutput(self, "ModelCatalogPath", value=self.catalog_path)
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """What operators and the make targets (redrive, replay, destroy) look up after a deploy."""
+        prefix = self.config.resource_prefix
+        exported = {
+            "PlatformBusName": self.bus.event_bus_name,
+            "PlatformBusArn": self.bus.event_bus_arn,
+            "ArchiveName": self.archive.archive_name,
+            "ArchiveArn": self.archive.archive_arn,
+            "EventsDlqUrl": self.events_dlq.queue_url,
+            "EventsDlqArn": self.events_dlq.queue_arn,
+            "FunctionsDlqUrl": self.functions_dlq.queue_url,
+            "FunctionsDlqArn": self.functions_dlq.queue_arn,
+            "NotificationTopicArn": self.topic.topic_arn,
+            "AuditLogGroupName": self.audit_log.log_group_name,
+            "ModelCatalogPath": self.catalog_path,
+        }
+        for name, value in exported.items():
+            CfnOutput(self, name, value=value, export_name=f"{prefix}-{name}")
+        for function in (self.trigger, self.gate, self.deployer):
+            CfnOutput(self, f"{function.node.id}FunctionName", value=function.function.function_name)
 
     def _build_key(self) -> kms.Key:
         key = kms.Key(self, "AutomationKey", alias=f"alias/{self.config.resource_prefix}-automation",
@@ -288,6 +336,7 @@ class AutomationStack(Stack):
         return queue
 
     def _function(self, spec: FunctionSpec, code: lambda_.Code, environment: dict[str, str]) -> PlatformFunction:
+        self.function_names.append(naming.function_name(self.config, spec.name))
         function = PlatformFunction(
             self, _camel(spec.name), spec=spec, resource_prefix=self.config.resource_prefix, code=code,
             environment=environment, key=self.key, dead_letter_queue=self.functions_dlq,
@@ -395,6 +444,25 @@ class AutomationStack(Stack):
                                        arn_format=ArnFormat.COLON_RESOURCE_NAME)]),
             "Rollback alarms are created per model by the model stacks, named <prefix>-<env>-<model>-*.",
         )  # fmt: skip
+
+    def _grant_group_sharing(self, groups: Sequence[str]) -> None:
+        """Let the gate read and set the resource policy of the model's package groups (`group_sharing`)."""
+        if not groups:
+            return
+        statement = iam.PolicyStatement(
+            sid="ShareGroupsWithConsumers",
+            actions=["sagemaker:GetModelPackageGroupPolicy", "sagemaker:PutModelPackageGroupPolicy"],
+            resources=[
+                self.format_arn(service="sagemaker", resource="model-package-group", resource_name=group)
+                for group in groups
+            ],
+        )
+        matched = any("*" in group or "?" in group for group in groups)
+        why = (
+            "Automatic registration names each configured model's group <model>-<suffix>; an MLflow App's suffix is "
+            "unknown until it exists, so it is matched by length."
+        )
+        self.gate.allow(statement, why if matched else None)
 
     def _build_batch(
         self, code: lambda_.Code, promotion_env: dict[str, str], data_key: kms.IKey
@@ -532,7 +600,7 @@ class AutomationStack(Stack):
                     pattern=(event_patterns.data_landed(naming.data_bucket_name(self.config),
                                                                       DATASETS_PREFIX)),
                     targets=[self._target(self.trigger)])  # fmt: skip
-        self._rule("RetrainingRequested", rule_name=f"{prefix}-retraining-requested", event_bus=self.bus,
+        self._rule("RetrainingRequested", rule_name=naming.bus_rule_name(self.config, naming.RETRAINING_REQUESTED_RULE), event_bus=self.bus,
                     description="Someone asked for a model to be retrained",
                     pattern=(event_patterns.retraining_requested()),
                     targets=[self._target(self.trigger)])  # fmt: skip
@@ -615,7 +683,7 @@ class AutomationStack(Stack):
                                        "Resource": f"{self.audit_log.log_group_arn}",
                                    }],
                                }))  # fmt: skip
-        self._rule("AuditPlatformEvents", rule_name=f"{prefix}-audit-platform", event_bus=self.bus,
+        self._rule("AuditPlatformEvents", rule_name=naming.bus_rule_name(self.config, naming.AUDIT_RULE), event_bus=self.bus,
                     description="Audit trail: every domain event of the platform",
                     pattern=(event_patterns.platform_events()), targets=[self._log_target()])  # fmt: skip
         activity = event_patterns.aws_activity(
@@ -650,7 +718,7 @@ class AutomationStack(Stack):
         domain_message = events.RuleTargetInput.from_text(
             f"[{prefix}] {events.EventField.detail_type}: {summary} Why: {reason} Next step: {next_step}"
         )
-        self._rule("NotifyDecisions", rule_name=f"{prefix}-notify-decisions", event_bus=self.bus,
+        self._rule("NotifyDecisions", rule_name=naming.bus_rule_name(self.config, naming.NOTIFY_RULE), event_bus=self.bus,
                     description="Tell people about rejections, reviews and deployment outcomes",
                     pattern=(event_patterns.platform_events(self._notified_events())),
                     targets=[targets.SnsTopic(self.topic, message=domain_message, dead_letter_queue=self.events_dlq,

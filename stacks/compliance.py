@@ -8,7 +8,9 @@ wildcard grant is acknowledged with the statement that makes it (`acknowledge_wi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from typing import Any
 
 from aws_cdk import Acknowledgment, App, Stack, Validations
 from aws_cdk.aws_iam import AccountRootPrincipal, PolicyStatement
@@ -53,6 +55,8 @@ def _nag_text(value: object) -> str:
             return str(separator).join(_nag_text(p) for p in parts)
         if fn == "Fn::ImportValue":
             return _nag_text(arg)
+        if fn == "Fn::Sub" and isinstance(arg, str):
+            return re.sub(r"\$\{([^}]+)\}", r"<\1>", arg)
     raise ValueError(f"cannot render {value!r} as a cdk-nag finding id")
 
 
@@ -95,3 +99,38 @@ def _acknowledge(scope: IConstruct, *findings: str, reason: str) -> None:
         Validations.of(scope).acknowledge(
             *(Acknowledgment(id=f"{finding.split('-', 1)[0]}::{finding}", reason=reason) for finding in findings)
         )
+
+
+def acknowledge_generated_statements(
+    scope: IConstruct, document: object, reason: str, *, key_policy: bool = False
+) -> int:
+    """Acknowledge each wildcard statement of a policy document a library generated, on `scope`.
+
+    Statement by statement, as `acknowledge_wildcards` does for the platform's own: the
+    least-privilege check then accepts exactly these (action, resource) pairs on `scope`, and
+    cdk-nag's IAM5 findings are acknowledged by name. Returns how many statements had wildcards.
+    """
+    resolved: Any = Stack.of(scope).resolve(document) or {}
+    count = 0
+    for statement in resolved.get("Statement", []):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = _listed(statement.get("Action"))
+        resources = _listed(statement.get("Resource"))
+        # In a key policy "*" is the key itself (see stacks/least_privilege.py), not a wildcard.
+        wildcard_resources = [r for r in resources if "*" in _nag_text(r) and not (key_policy and r == "*")]
+        wildcard_actions = [str(a) for a in actions if "*" in str(a)]
+        if not wildcard_actions and not wildcard_resources:
+            continue
+        least_privilege.record_statement_acknowledgement(scope, [str(a) for a in actions], resources, reason)
+        findings = [f"AwsSolutions-IAM5[Action::{a}]" for a in wildcard_actions]
+        findings += [f"AwsSolutions-IAM5[Resource::{_nag_text(r)}]" for r in wildcard_resources]
+        _acknowledge(scope, *findings, reason=reason)
+        count += 1
+    return count
+
+
+def _listed(value: object) -> list[object]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
@@ -12,6 +13,8 @@ from constructs import Construct
 from platform_common.evidence import EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX
 from stacks.compliance import acknowledge, acknowledge_default_key_policy
 from stacks.config import EnvironmentConfig
+from stacks.config.delivery import RegistryReader
+from stacks.constructs.registry_sharing import share_released_versions
 from stacks.constructs.secure_bucket import SecureBucket, reserve_prefixes
 from stacks.naming import access_log_bucket_name, artifact_bucket_name, data_bucket_name, pipeline_role_arn
 
@@ -22,7 +25,15 @@ MLFLOW_ARTIFACTS_PREFIX = "mlflow"
 class DataStack(Stack):
     """Everything that holds data; retained on delete and termination-protected in prod."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        registry_readers: Sequence[RegistryReader] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, termination_protection=config.termination_protection, **kwargs)
         prefix = config.resource_prefix
 
@@ -72,6 +83,14 @@ class DataStack(Stack):
             self.artifact_bucket,
             prefixes=(EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX),
             writer_arn=pipeline_role_arn(config),
+        )
+        # In the registry of record of a delivery configuration, the consuming environments read released versions.
+        share_released_versions(
+            bucket=self.artifact_bucket,
+            key=self.key,
+            readers=registry_readers,
+            evidence_prefix=EVIDENCE_PREFIX,
+            output_prefix=PIPELINE_OUTPUT_PREFIX,
         )
         self.data_bucket = SecureBucket(
             self,

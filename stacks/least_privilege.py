@@ -108,21 +108,33 @@ def record_acknowledgement(scope: IConstruct, statement: PolicyStatement, reason
     The record names the statement's actions and resources as they are now; a grant added
     to the statement later is not covered by it.
     """
+    if statement.not_actions or statement.not_resources:
+        raise ValueError(f"{scope.node.path}: NotAction/NotResource grants cannot be acknowledged; list the grants")
+    record_statement_acknowledgement(
+        scope, list(statement.actions), list(statement.resources), reason, label=statement.sid or ""
+    )
+
+
+def record_statement_acknowledgement(
+    scope: IConstruct, actions: Sequence[str], resources: Sequence[Any], reason: str, *, label: str = ""
+) -> None:
+    """`record_acknowledgement` for a statement given as its actions and (resolved or token) resources.
+
+    For statements a library generates, which exist only as policy documents.
+    """
     if Stack.is_stack(scope) or Stage.is_stage(scope):
         raise ValueError(
             f"acknowledge the wildcards of {scope.node.path} on the role, policy or resource that holds the "
             "statement, not on a whole stack"
         )
-    actions = list(statement.actions)
-    resources = list(statement.resources)
-    if statement.not_actions or statement.not_resources:
-        raise ValueError(f"{scope.node.path}: NotAction/NotResource grants cannot be acknowledged; list the grants")
+    actions = list(actions)
+    resources = list(resources)
     if not actions or not resources:
         raise ValueError(f"{scope.node.path}: a wildcard acknowledgement needs the statement's actions and resources")
     resolved = Stack.of(scope).resolve(resources)
     if not any(_has_wildcard(a) for a in actions) and not any(_has_wildcard(r) for r in resolved):
         raise ValueError(
-            f"{scope.node.path}: statement {statement.sid or actions} has no wildcard; there is nothing to acknowledge"
+            f"{scope.node.path}: statement {label or actions} has no wildcard; there is nothing to acknowledge"
         )
     if Token.is_unresolved(reason) or len(reason.strip()) < MIN_REASON_LENGTH:
         raise ValueError(

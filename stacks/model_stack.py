@@ -46,6 +46,7 @@ class ModelStack(Stack):
         batch_launcher: lambda_.IFunction | None = None,
         topic: sns.ITopic,
         events_dlq: sqs.IQueue,
+        package_group_suffix: str | None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -244,8 +245,27 @@ class ModelStack(Stack):
                 value=data_uri + shared_layout.predictions_prefix(model.name),
                 description="Predictions, one folder per transform job",
             )
+        self._package_group_output(model.name, package_group_suffix)
         CfnOutput(self, "CodeLocation", value=f"s3://{naming.artifact_bucket_name(config)}/code/{model.name}/",
                   description="Publish the model's scripts here (make publish-code)")  # fmt: skip
+
+    def _package_group_output(self, model: str, suffix: str | None) -> None:
+        # The suffix is a hash of the tracking server's name or the App's ID (SageMaker Developer
+        # Guide, "Automatically register SageMaker AI models with SageMaker Model Registry"); an
+        # App's ID exists only once it is created, so then the output says how to find the group.
+        if suffix is not None:
+            CfnOutput(self, "PackageGroupName", value=naming.package_group(model, suffix),
+                      description="The model package group MLflow registers this model's versions into")  # fmt: skip
+            return
+        CfnOutput(
+            self,
+            "PackageGroupName",
+            value=f"{naming.package_group(model, None)}??????",
+            description=(
+                "The MLflow App's ID sets the six-character suffix: aws sagemaker list-model-package-groups "
+                f"--name-contains {naming.package_group(model, None)}"
+            ),
+        )
 
     def _alarm(self, construct_id: str, **props: Any) -> cloudwatch.CfnAlarm:
         """An alarm that treats missing data as fine, declared in one call.

@@ -74,6 +74,37 @@ def platform_bus_name(config: EnvironmentConfig) -> str:
     return f"{config.resource_prefix}-platform"
 
 
+def platform_archive_name(config: EnvironmentConfig) -> str:
+    """The archive of the platform bus's domain events (audit and replay)."""
+    return f"{config.resource_prefix}-platform"
+
+
+# The platform bus's rules: the trigger's (retraining requests) and the two that only record and tell.
+RETRAINING_REQUESTED_RULE = "retraining-requested"
+AUDIT_RULE = "audit-platform"
+NOTIFY_RULE = "notify-decisions"
+
+
+def bus_rule_name(config: EnvironmentConfig, rule: str) -> str:
+    """The name of one of the platform bus's rules."""
+    return f"{config.resource_prefix}-{rule}"
+
+
+def events_dlq_name(config: EnvironmentConfig) -> str:
+    """Where EventBridge rules and schedules put events they could not deliver."""
+    return f"{config.resource_prefix}-events-dlq"
+
+
+def functions_dlq_name(config: EnvironmentConfig) -> str:
+    """Where Lambda puts asynchronous invocations the handlers failed to process."""
+    return f"{config.resource_prefix}-functions-dlq"
+
+
+def function_name(config: EnvironmentConfig, role: str) -> str:
+    """One handler's function name (`role` is retraining-trigger, model-gate or deployer)."""
+    return f"{config.resource_prefix}-{role}"
+
+
 def pipeline_role_name(config: EnvironmentConfig) -> str:
     """The role every model's pipeline and its jobs run as: the only writer of evidence and pipeline outputs."""
     return f"{config.resource_prefix}-pipeline-execution"
@@ -83,6 +114,26 @@ def pipeline_role_arn(config: EnvironmentConfig) -> str:
     """The pipeline role's ARN, built from its name so a bucket policy can name it without a stack reference."""
     account, _ = _account_and_region()
     return f"arn:{Aws.PARTITION}:iam::{account}:role/{pipeline_role_name(config)}"
+
+
+def model_role_name(config: EnvironmentConfig) -> str:
+    """The role SageMaker serves the environment's endpoints as."""
+    return f"{config.resource_prefix}-model-execution"
+
+
+def function_role_name(resource_prefix: str, function: str) -> str:
+    """The role one of the platform's handlers runs as (`function` is its short name, e.g. `deployer`)."""
+    return f"{resource_prefix}-{function}-function"
+
+
+def deployer_role_name(config: EnvironmentConfig) -> str:
+    """The deployer handler's role."""
+    return function_role_name(config.resource_prefix, "deployer")
+
+
+def role_arn_in(account: str, role_name: str) -> str:
+    """A role of another account, by name: nothing of that account is read at synth or deploy time."""
+    return f"arn:{Aws.PARTITION}:iam::{account}:role/{role_name}"
 
 
 def pipeline_name(config: EnvironmentConfig, model: str) -> str:

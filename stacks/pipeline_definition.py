@@ -119,6 +119,8 @@ _NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 # What the model's code location must hold: the scripts, plus the same directory packed as a
 # gzipped tar, which is the only form script-mode training downloads.
 PREPARE_SCRIPT = "prepare.py"
+# The option (and training hyperparameter) that names the model's label column in every script.
+TARGET_OPTION = "target"
 TRAIN_SCRIPT = "train.py"
 EVALUATE_SCRIPT = "evaluate.py"
 REGISTER_SCRIPT = "register.py"
@@ -300,12 +302,23 @@ def _entrypoint(script: str, *, install_requirements: bool) -> list[str]:
     # carries the same offline options for script-mode training; here they are also given on the
     # command line, with the wheelhouse as an absolute path, so the install never depends on the
     # file's options or on the working directory.
-    offline = f"--no-index --find-links {CODE_DIR}/{WHEELHOUSE_DIR} --require-hashes"
-    install = (
-        "python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "
-        f"{offline} -r {CODE_DIR}/{REQUIREMENTS_FILE}"
+    # Each entrypoint string holds at most 256 characters (SageMaker API Reference,
+    # "AppSpecification", ContainerEntrypoint,
+    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AppSpecification.html), so the
+    # paths travel as the shell's positional parameters ($0 wheelhouse, $1 requirements, $2
+    # script) instead of inside the command; `shift 2` leaves any ContainerArguments in "$@".
+    command = (
+        'python3 -m pip install -q --no-cache-dir --disable-pip-version-check --no-index --find-links "$0" '
+        '--require-hashes -r "$1" && s="$2" && shift 2 && exec python3 "$s" "$@"'
     )
-    return ["/bin/sh", "-c", f"{install} && exec python3 {CODE_DIR}/{script}"]
+    return [
+        "/bin/sh",
+        "-c",
+        command,
+        f"{CODE_DIR}/{WHEELHOUSE_DIR}",
+        f"{CODE_DIR}/{REQUIREMENTS_FILE}",
+        f"{CODE_DIR}/{script}",
+    ]
 
 
 def _processing_arguments(
@@ -316,11 +329,16 @@ def _processing_arguments(
     *,
     environment: JsonObject | None = None,
     install_requirements: bool = False,
+    arguments: list[str] | None = None,
 ) -> JsonObject:
+    # ContainerArguments follow the entrypoint on the container's command line (SageMaker API
+    # Reference, "AppSpecification": "The arguments for a container used to run a processing job",
+    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AppSpecification.html).
     return {
         "AppSpecification": {
             "ImageUri": context.processing_image,
             "ContainerEntrypoint": _entrypoint(script, install_requirements=install_requirements),
+            **({"ContainerArguments": arguments} if arguments else {}),
         },
         **({"Environment": environment} if environment else {}),
         "ProcessingInputs": [_s3_input("code", context.code_prefix, CODE_DIR), *inputs],
@@ -340,6 +358,11 @@ def _processing_arguments(
     }
 
 
+def _target(context: _Context) -> list[str]:
+    """The label column, as the Prepare and Evaluate scripts read it (--target)."""
+    return [f"--{TARGET_OPTION}", context.model.target]
+
+
 def _prepare_step(context: _Context) -> JsonObject:
     outputs = [
         _s3_output(split, f"{PREPARE_OUTPUT_DIR}/{split}", _execution_output(context, STEP_PREPARE.lower(), split))
@@ -350,7 +373,7 @@ def _prepare_step(context: _Context) -> JsonObject:
         "Name": STEP_PREPARE,
         "Type": "Processing",
         "Description": "Split the model's data set into train, validation and test CSV files.",
-        "Arguments": _processing_arguments(context, PREPARE_SCRIPT, inputs, outputs),
+        "Arguments": _processing_arguments(context, PREPARE_SCRIPT, inputs, outputs, arguments=_target(context)),
     }
 
 
@@ -383,6 +406,7 @@ def _train_step(context: _Context, tracking_server_arn: str) -> JsonObject:
     # carries the lock and the wheelhouse, so that install is offline too.
     hyperparameters = {
         **model.training.hyperparameters,
+        TARGET_OPTION: model.target,
         "sagemaker_program": TRAIN_SCRIPT,
         "sagemaker_submit_directory": context.code_prefix + SOURCE_ARCHIVE,
     }
@@ -451,7 +475,7 @@ def _evaluate_step(context: _Context) -> JsonObject:
         "Name": STEP_EVALUATE,
         "Type": "Processing",
         "Description": f"Score the trained model on the test split and write {EVALUATION_FILE}.",
-        "Arguments": _processing_arguments(context, EVALUATE_SCRIPT, inputs, outputs),
+        "Arguments": _processing_arguments(context, EVALUATE_SCRIPT, inputs, outputs, arguments=_target(context)),
         "PropertyFiles": [
             {
                 "PropertyFileName": EVALUATION_PROPERTY_FILE,

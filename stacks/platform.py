@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import App, Environment, Stack, Tags
+from aws_cdk import App, Environment, Stack, Stage, Tags
 from aws_cdk import aws_iam as iam
 
 from stacks.access_stack import AccessStack
 from stacks.automation_stack import AutomationStack
 from stacks.compliance import apply_compliance_checks
 from stacks.config import EnvironmentConfig
+from stacks.config.delivery import RegistryReader, RegistrySource
 from stacks.constructs.persona_roles import PlatformResources
 from stacks.data_stack import DATASETS_PREFIX, MLFLOW_ARTIFACTS_PREFIX, DataStack
 from stacks.images import require_supported_region
 from stacks.model_stack import ModelStack
-from stacks.naming import artifact_bucket_name, data_bucket_name, model_stack_name
+from stacks.naming import (
+    artifact_bucket_name,
+    data_bucket_name,
+    events_dlq_name,
+    functions_dlq_name,
+    model_stack_name,
+    platform_archive_name,
+)
 from stacks.tracking_stack import TrackingStack
 
 
@@ -34,15 +43,34 @@ class Platform:
         return [self.data, self.tracking, self.automation, self.access, *self.models]
 
 
-def build_platform(app: App, config: EnvironmentConfig) -> Platform:
-    """Create the environment's stacks in `app`; cdk-nag checks run on synth."""
+def build_platform(
+    app: Stage,
+    config: EnvironmentConfig,
+    *,
+    registry_readers: Sequence[RegistryReader] = (),
+    registry_source: RegistrySource | None = None,
+) -> Platform:
+    """Create the environment's stacks in `app` (the App, or a delivery pipeline's Stage); cdk-nag checks run on synth.
+
+    `registry_readers` are the other accounts' roles that read released versions from this
+    environment (the registry of record of a delivery configuration; none otherwise), and
+    `registry_source` the registry a consuming environment deploys promoted versions from.
+    """
     env = Environment(account=config.account, region=config.region) if config.account or config.region else None
 
-    data = DataStack(app, config.stack_name("data"), config=config, env=env,
-                     description=f"{config.resource_prefix}: platform key, data and MLflow artifact buckets")  # fmt: skip
+    data = DataStack(
+        app,
+        config.stack_name("data"),
+        stack_name=config.stack_name("data"),
+        config=config,
+        registry_readers=registry_readers,
+        env=env,
+        description=f"{config.resource_prefix}: platform key, data and MLflow artifact buckets",
+    )
     tracking = TrackingStack(
         app,
         config.stack_name("tracking"),
+        stack_name=config.stack_name("tracking"),
         config=config,
         key=data.key,
         env=env,
@@ -51,10 +79,13 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
     automation = AutomationStack(
         app,
         config.stack_name("automation"),
+        stack_name=config.stack_name("automation"),
         config=config,
         data_key=data.key,
         mlflow_arn=tracking.mlflow.arn,
         package_group_suffix=tracking.mlflow.package_group_suffix,
+        registry_readers=registry_readers,
+        registry_source=registry_source,
         env=env,
         description=f"{config.resource_prefix}: retraining and promotion loop (bus, audit, handlers)",
     )
@@ -62,6 +93,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
         ModelStack(
             app,
             model_stack_name(config, model.name),
+            stack_name=model_stack_name(config, model.name),
             config=config,
             model=model,
             pipeline_role=automation.roles.pipeline_role,
@@ -71,6 +103,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
             batch_launcher=automation.batch_launcher.function if automation.batch_launcher else None,
             topic=automation.topic,
             events_dlq=automation.events_dlq,
+            package_group_suffix=tracking.mlflow.package_group_suffix,
             env=env,
             description=f"{config.resource_prefix}: model {model.name} (pipeline, alarms, catalog entry)",
         )
@@ -79,6 +112,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
     access = AccessStack(
         app,
         config.stack_name("access"),
+        stack_name=config.stack_name("access"),
         config=config,
         resources=PlatformResources(
             resource_prefix=config.resource_prefix,
@@ -94,11 +128,18 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
             model_execution_role=automation.roles.model_role,
             package_group_suffix=tracking.mlflow.package_group_suffix,
             model_names=tuple(model.name for model in config.models),
+            promotion_requests=registry_source is not None,
             batch_model_names=tuple(model.name for model in config.models if model.batch is not None),
+            automation_key=automation.key,
+            dead_letter_queue_names=(events_dlq_name(config), functions_dlq_name(config)),
+            function_names=tuple(automation.function_names),
+            archive_name=platform_archive_name(config),
         ),
         env=env,
         description=f"{config.resource_prefix}: persona roles",
     )
+    # Stack names are explicit so that inside a delivery pipeline's Stage they stay the names a
+    # single-account deploy gives them (a Stage would otherwise prefix them with its own path).
     # Buckets are named, not exported, so the order of deployment is stated here.
     tracking.add_stack_dependency(data)
     automation.add_stack_dependency(tracking)
@@ -118,5 +159,8 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
                 stack, "PermissionsBoundary", config.permissions_boundary_arn
             )
             iam.PermissionsBoundary.of(stack).apply(boundary)
-    apply_compliance_checks(app, platform.stacks)
+    # The checks are registered on the root App, whose validation covers the stacks of nested stages.
+    root = app.node.root
+    assert isinstance(root, App), f"{app.node.path} is not inside an App"
+    apply_compliance_checks(root, platform.stacks)
     return platform

@@ -19,6 +19,7 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
 from stacks.config import load_environment
+from stacks.config.delivery import registry_readers_for, registry_source_for
 from stacks.platform import Platform, build_platform
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +65,11 @@ def synth(env_name: str, platform_override: dict[str, Any] | None = None) -> tup
     if platform_override is not None:
         context[PLATFORM_KEY] = copy.deepcopy(platform_override)
     app = new_app(context)
-    platform = build_platform(app, load_environment(context[PLATFORM_KEY], env_name))
+    readers = registry_readers_for(context[PLATFORM_KEY], env_name)
+    source = registry_source_for(context[PLATFORM_KEY], env_name)
+    platform = build_platform(
+        app, load_environment(context[PLATFORM_KEY], env_name), registry_readers=readers, registry_source=source
+    )
     templates = {_unit(stack.stack_name, env_name): Template.from_stack(stack) for stack in platform.stacks}
     return platform, templates
 

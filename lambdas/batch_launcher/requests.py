@@ -26,13 +26,12 @@ from typing import Any
 
 from platform_common import monitoring
 from platform_common.catalog import BatchSettings, ModelSettings
-from platform_common.resource_names import fit_name, version_resource_name
+from platform_common.resource_names import MODEL_TAG, fit_name, version_resource_name
 
 INPUT_FILTER = "$[1:]"
 JOIN_SOURCE = "Input"
 OUTPUT_FILTER = "$"
 
-MODEL_TAG = "mlops:model"
 VERSION_TAG = "mlops:model-version"
 PACKAGE_TAG = "mlops:model-package-arn"
 TRIGGER_TAG = "mlops:trigger-event"

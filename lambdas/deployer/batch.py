@@ -43,7 +43,10 @@ def reconcile_batch(run: Run) -> Outcome:
         )
         return run.finish("failed", reason, package.version)
     try:
-        verify_artifact(run.ctx.evidence, run.ctx.settings, package.description)
+        if run.ctx.verify is not None:
+            run.ctx.verify(run.ctx.settings, package.description)
+        else:
+            verify_artifact(run.ctx.evidence, run.ctx.settings, package.description)
     except EvidenceError as error:
         return refuse_unproven(run, package, data | {"endpointConfigName": None}, error)
     try:

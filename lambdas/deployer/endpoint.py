@@ -33,8 +33,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deployer.requests import MODEL_TAG, PACKAGE_TAG
+from deployer.requests import PACKAGE_TAG
 from platform_common.champion_record import PROMOTED_PACKAGE_TAG
+from platform_common.resource_names import MODEL_TAG
 
 TARGET_PACKAGE_TAG = "mlops:target-package-arn"
 

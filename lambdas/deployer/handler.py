@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from deployer.champion import ModelRegistry
+    from deployer.models import PromotionRequestedEvent
+    from deployer.promotion import RegistryOfRecord
     from deployer.run import Deployment
     from platform_common.catalog import Catalog, ModelSettings
     from platform_common.champion_record import ChampionRecords
@@ -66,13 +68,42 @@ def find_model(lookup: Callable[[Catalog], ModelSettings]) -> ModelSettings:
         return lookup(runtime.catalog(max_age_seconds=CATALOG_MISS_MAX_AGE_SECONDS))
 
 
+def registry_of_record() -> RegistryOfRecord | None:
+    """The registry this environment deploys promoted versions from; None without a delivery block."""
+    import os
+
+    from deployer.promotion import RegistryOfRecord
+    from platform_common.evidence import EvidenceStore
+
+    account = os.environ.get(env_names.REGISTRY_ACCOUNT)
+    if not account:
+        return None
+    region = runtime.require_env(env_names.REGISTRY_REGION)
+    sagemaker_there = runtime.client_in("sagemaker", region)
+    return RegistryOfRecord(
+        account=account,
+        region=region,
+        resource_prefix=runtime.require_env(env_names.REGISTRY_RESOURCE_PREFIX),
+        group_suffix=os.environ.get(env_names.REGISTRY_PACKAGE_GROUP_SUFFIX) or None,
+        sagemaker=sagemaker_there,
+        evidence=EvidenceStore(
+            runtime.require_env(env_names.REGISTRY_ARTIFACT_BUCKET), runtime.client_in("s3", region), sagemaker_there
+        ),
+        # Lambda sets AWS_REGION to the function's Region.
+        local_region=os.environ.get("AWS_REGION") or None,
+    )
+
+
 def deployment(model: ModelSettings, group_name: str | None = None) -> Deployment:
     """The model and the clients its reconciliation uses."""
+    from deployer.promotion import artifact_verifier
     from deployer.run import Deployment
     from platform_common.evidence import EvidenceStore
     from platform_common.registry import package_group_name
 
     tracking_arn = runtime.require_env(env_names.MLFLOW_TRACKING_SERVER_ARN)
+    evidence = EvidenceStore(runtime.require_env(env_names.ARTIFACT_BUCKET_NAME), runtime.client("s3"), sagemaker())
+    source = registry_of_record()
     return Deployment(
         settings=model,
         group_name=group_name or package_group_name(model.name, tracking_arn),
@@ -80,7 +111,8 @@ def deployment(model: ModelSettings, group_name: str | None = None) -> Deploymen
         mlflow=mlflow_registry(),
         publish=functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name),
         execution_role_arn=runtime.require_env(env_names.MODEL_EXECUTION_ROLE_ARN),
-        evidence=EvidenceStore(runtime.require_env(env_names.ARTIFACT_BUCKET_NAME), runtime.client("s3"), sagemaker()),
+        evidence=evidence,
+        verify=artifact_verifier(source, evidence) if source is not None else None,
         champions=None if model.serves_endpoint else champion_records(),
     )
 
@@ -90,6 +122,51 @@ def champion_records() -> ChampionRecords:
     from platform_common.champion_record import ChampionRecords
 
     return ChampionRecords(runtime.client("dynamodb"), runtime.require_env(env_names.MODEL_LOCK_TABLE_NAME))
+
+
+def act_on_promotion(parsed: PromotionRequestedEvent, publish: Callable[[Any], object]) -> dict[str, Any]:
+    """Verify the requested version in the registry of record, register it here, and reconcile as for an approval."""
+    from deployer import logic, promotion
+    from deployer.run import APPROVAL, Trigger
+    from platform_common.catalog import UnknownModelError
+    from platform_common.lease import new_owner
+    from platform_common.promotion import Outcome
+    from platform_common.promotion_request import PROMOTION_REFUSED
+
+    request = parsed.detail
+    data = {"handler": "deployer", "modelPackageArn": request.package_arn, "requestedBy": request.requested_by}
+
+    def refuse(check: str, reason: str, model: str | None = None) -> dict[str, Any]:
+        publish(
+            domain_events.DomainEvent(
+                PROMOTION_REFUSED,
+                model,
+                f"{reason}; nothing was deployed",
+                {**data, "check": check},
+                parsed.id,
+                summary=f"promotion of {request.package_arn} refused: check {check} failed",
+                next_step="Promote an Approved version the model's pipeline registered in the registry of record.",
+            )
+        )
+        logger.warning("refused a promotion", extra={"check": check})
+        return Outcome("refused", f"{check}: {reason}", model, published=(PROMOTION_REFUSED,)).as_dict()
+
+    source = registry_of_record()
+    if source is None:
+        return refuse("environment", "this environment deploys no promoted versions (no delivery block configures it)")
+    try:
+        model = find_model(lambda catalog: catalog.by_name(request.model))
+    except UnknownModelError as error:
+        return refuse("model", str(error))
+    try:
+        version = promotion.verify(source, model, request.package_arn)
+    except promotion.PromotionRefusedError as error:
+        return refuse(error.check, str(error), model.name)
+    ctx = deployment(model)
+    local_arn = promotion.register_locally(ctx.sagemaker, ctx.group_name, version)
+    outcome = logic.converge(ctx, Trigger(APPROVAL, local_arn, parsed.id), leases=leases(), owner=new_owner(parsed.id))
+    logger.info("deployer finished a promotion", extra={**outcome.as_dict(), "localPackageArn": local_arn})
+    return outcome.as_dict()
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -103,6 +180,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         EVENT_MODELS,
         EndpointStateChangeEvent,
         ModelPackageStateChangeEvent,
+        PromotionRequestedEvent,
         ScheduledEvent,
     )
     from deployer.run import APPROVAL, ENDPOINT_CHANGE, Trigger
@@ -158,6 +236,9 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         )
         logger.info("periodic check finished", extra=report.as_dict())
         return report.as_dict()
+
+    if isinstance(parsed, PromotionRequestedEvent):
+        return act_on_promotion(parsed, publish)
 
     if isinstance(parsed, ModelPackageStateChangeEvent):
         package = parsed.detail

@@ -130,11 +130,30 @@ class ScheduledEvent(EventBridgeModel):
     detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
 
 
-DeployerEvent = ModelPackageStateChangeEvent | EndpointStateChangeEvent | ScheduledEvent
+class PromotionDetail(BaseModel):
+    """What `make promote` records: the model, the registry package, and who asked."""
 
-# detail-type -> model; the automation stack routes exactly these three here.
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    model: str = Field(min_length=1, max_length=63)
+    package_arn: str = Field(alias="modelPackageArn", pattern=PACKAGE_ARN_RE.pattern)
+    requested_by: str = Field(alias="requestedBy", min_length=1)
+
+
+class PromotionRequestedEvent(EventBridgeModel):
+    """The platform's PromotionRequested (`platform_common.promotion_request`), routed here only with delivery."""
+
+    source: Literal["mlops.platform"]
+    detail_type: Literal["PromotionRequested"] = Field(alias="detail-type")
+    detail: PromotionDetail
+
+
+DeployerEvent = ModelPackageStateChangeEvent | EndpointStateChangeEvent | ScheduledEvent | PromotionRequestedEvent
+
+# detail-type -> model; the automation stack routes the first three here, and PromotionRequested with delivery.
 EVENT_MODELS: dict[str, type[DeployerEvent]] = {
     PACKAGE_DETAIL_TYPE: ModelPackageStateChangeEvent,
     ENDPOINT_DETAIL_TYPE: EndpointStateChangeEvent,
     SCHEDULED_DETAIL_TYPE: ScheduledEvent,
+    "PromotionRequested": PromotionRequestedEvent,
 }

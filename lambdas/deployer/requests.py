@@ -20,11 +20,9 @@ from typing import Any
 
 from platform_common.catalog import ModelSettings
 from platform_common.deployment_policy import MAX_ROLLBACK_ALARMS, TrafficPlan, plan_traffic_shift
-from platform_common.resource_names import version_resource_name
+from platform_common.resource_names import MODEL_TAG, version_resource_name
 
 VARIANT_NAME = "AllTraffic"
-
-MODEL_TAG = "mlops:model"
 VERSION_TAG = "mlops:model-version"
 PACKAGE_TAG = "mlops:model-package-arn"
 

@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError
 
 from deployer.endpoint import TARGET_PACKAGE_TAG, Endpoint, describe_or_none, read_endpoint
 from deployer.requests import (
-    MODEL_TAG,
     build_deployment_config,
     deployment_plan,
     production_variant,
@@ -32,6 +31,7 @@ from platform_common import domain_events, registry
 from platform_common.deployment_policy import DeploymentPolicyError
 from platform_common.evidence import EvidenceError, verify_artifact
 from platform_common.promotion import Outcome
+from platform_common.resource_names import MODEL_TAG
 
 INFERENCE_SPECIFICATION_HELP = (
     "attach an inference specification to the logged model with "
@@ -82,7 +82,10 @@ def deploy(run: Run, package: registry.Package, endpoint: Endpoint | None) -> Ou
         shifting["strategyNote"] = plan.note
     try:
         # Whoever approved it, only the artifact version the model's pipeline evaluated is served.
-        verify_artifact(run.ctx.evidence, settings, package.description)
+        if run.ctx.verify is not None:
+            run.ctx.verify(settings, package.description)
+        else:
+            verify_artifact(run.ctx.evidence, settings, package.description)
     except EvidenceError as error:
         return refuse_unproven(run, package, data, error)
 

@@ -5,7 +5,7 @@ Shared by the steps of `deployer.logic`, `deployer.rollout` and `deployer.batch`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,8 @@ class Deployment:
     execution_role_arn: str
     # Where the model's pipeline wrote its evidence, read with the deployer's own clients.
     evidence: EvidenceStore
+    # How a package's artifact is proven before it is served; None: `platform_common.evidence.verify_artifact`.
+    verify: Callable[[ModelSettings, Mapping[str, Any]], object] | None = None
     # Where a batch-only model's champion is recorded (the model lock table); None: not needed.
     champions: ChampionRecords | None = None
 

@@ -9,6 +9,7 @@ waits, LeaseBusyError propagates and Lambda retries the event.
 from __future__ import annotations
 
 import functools
+import os
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -56,6 +57,29 @@ def find_model(group_name: str) -> ModelSettings:
         return lookup(runtime.catalog())
     except UnknownModelError:
         return lookup(runtime.catalog(max_age_seconds=CATALOG_MISS_MAX_AGE_SECONDS))
+
+
+def share_group(package_arn: str) -> None:
+    """In the registry of record, let the consuming deployers read the package's group (`group_sharing`).
+
+    A failure is logged and does not hold up the decision: the next version judged tries again,
+    and a consumer that cannot read the group yet deploys nothing.
+    """
+    from botocore.exceptions import ClientError
+
+    from platform_common import group_sharing
+
+    raw = os.environ.get(env_names.REGISTRY_READER_ROLE_ARNS, "")
+    if not raw:
+        return
+    try:
+        result = group_sharing.ensure_shared(
+            runtime.client("sagemaker"), package_arn, group_sharing.parse_reader_arns(raw)
+        )
+    except (ClientError, ValueError) as error:
+        logger.warning("could not share the package group with the consuming environments", extra={"error": str(error)})
+        return
+    logger.info("package group shared with the consuming environments", extra={"result": result})
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -108,6 +132,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             correlation_id=parsed.id,
         ).as_dict()
 
+    share_group(detail.arn)
     outcome = logic.decide(
         detail,
         model,

@@ -18,5 +18,15 @@ RETRAINING_TIMER_DEAD_LETTER_ARN = "RETRAINING_TIMER_DEAD_LETTER_ARN"
 MODEL_LOCK_TABLE_NAME = "MODEL_LOCK_TABLE_NAME"
 # The bucket holding the pipelines' model artifacts and evidence reports.
 ARTIFACT_BUCKET_NAME = "ARTIFACT_BUCKET_NAME"
+# Comma-separated role ARNs of other accounts that read the registry of record (model gate, delivery only).
+REGISTRY_READER_ROLE_ARNS = "REGISTRY_READER_ROLE_ARNS"
+# The registry of record a consuming environment's deployer verifies promoted versions in (delivery only).
+REGISTRY_ACCOUNT = "REGISTRY_ACCOUNT"
+REGISTRY_REGION = "REGISTRY_REGION"
+REGISTRY_ARTIFACT_BUCKET = "REGISTRY_ARTIFACT_BUCKET"
+# `<prefix>-<env>` of the registry's resources: its pipelines are `<that>-<model>`.
+REGISTRY_RESOURCE_PREFIX = "REGISTRY_RESOURCE_PREFIX"
+# The suffix of the registry's package groups when its MLflow name is known at synth (a tracking server).
+REGISTRY_PACKAGE_GROUP_SUFFIX = "REGISTRY_PACKAGE_GROUP_SUFFIX"
 # The platform KMS key that encrypts the data bucket: transform output and volumes use it too.
 DATA_KEY_ARN = "DATA_KEY_ARN"

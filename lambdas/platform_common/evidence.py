@@ -246,7 +246,39 @@ def verify_artifact(store: EvidenceStore, settings: ModelSettings, package: Mapp
         )
     report = _verified_report(store, settings, claim, home_arn=package_arn)
     _require_container(report, package)
-    execution_id = claim.rsplit("/", 1)[-1]
+    _require_current_artifact(store, settings, report, claim.rsplit("/", 1)[-1])
+    return report
+
+
+def verify_registry_artifact(
+    store: EvidenceStore, settings: ModelSettings, package: Mapping[str, Any], *, pipeline_name: str
+) -> EvidenceReport:
+    """A consuming environment's check of a registry-of-record package: its evidence and artifact in `store`.
+
+    DescribePipelineExecution takes no cross-account ARN, so the execution the package's
+    metadata claims cannot be confirmed from here. What anchors trust instead is where the report
+    and the artifact lie: under `evidence/<model>/<execution id>/` and `pipelines/<model>/<execution
+    id>/` of the registry's artifact bucket, which only its pipeline role may write (the bucket
+    policy denies s3:PutObject there to every other principal). The claim must still name
+    `pipeline_name` in the package's own account and Region, and the report that execution's ARN.
+    """
+    package_arn = str(package.get("ModelPackageArn") or "")
+    claim = claimed_execution(package)
+    if claim is None:
+        raise NoClaimError(
+            f"model package {package_arn} carries no {EXECUTION_KEY} in its metadata: the registry's gate records it "
+            "only for versions it verified as produced by the model's pipeline"
+        )
+    execution = _claimed_execution(settings, claim, home_arn=package_arn, pipeline_name=pipeline_name)
+    report = _read_report(store, settings, execution)
+    _require_container(report, package)
+    _require_current_artifact(store, settings, report, execution.execution_id)
+    return report
+
+
+def _require_current_artifact(
+    store: EvidenceStore, settings: ModelSettings, report: EvidenceReport, execution_id: str
+) -> None:
     protected = f"s3://{store.bucket}/{PIPELINE_OUTPUT_PREFIX}/{settings.name}/{execution_id}/"
     if not report.artifact.uri.startswith(protected):
         raise EvidenceMismatchError(
@@ -271,7 +303,6 @@ def verify_artifact(store: EvidenceStore, settings: ModelSettings, package: Mapp
             f"model artifact {report.artifact.uri} is now version {current[0]} (ETag {current[1]}), but the pipeline "
             f"evaluated version {recorded[0]} (ETag {recorded[1]}), as evidence {report.uri} records"
         )
-    return report
 
 
 def parse_report(raw: bytes, uri: str) -> EvidenceReport:
@@ -350,7 +381,10 @@ def _metrics(evaluation: Mapping[str, Any], uri: str) -> dict[str, float]:
 
 
 def _verified_report(store: EvidenceStore, settings: ModelSettings, claim: str, *, home_arn: str) -> EvidenceReport:
-    execution = _verified_execution(store, settings, claim, home_arn=home_arn)
+    return _read_report(store, settings, _verified_execution(store, settings, claim, home_arn=home_arn))
+
+
+def _read_report(store: EvidenceStore, settings: ModelSettings, execution: _Execution) -> EvidenceReport:
     key = evidence_key(settings.name, execution.execution_id)
     uri = f"s3://{store.bucket}/{key}"
     try:
@@ -375,15 +409,16 @@ def _verified_report(store: EvidenceStore, settings: ModelSettings, claim: str, 
     return report
 
 
-def _verified_execution(store: EvidenceStore, settings: ModelSettings, claim: str, *, home_arn: str) -> _Execution:
+def _claimed_execution(settings: ModelSettings, claim: str, *, home_arn: str, pipeline_name: str) -> _Execution:
+    """The execution `claim` names, if its ARN names `pipeline_name` in `home_arn`'s account and Region."""
     match = _EXECUTION_ARN.match(claim)
     if match is None:
         raise ForeignExecutionError(f"{EXECUTION_KEY} {claim!r} is not a SageMaker pipeline execution ARN")
     pipeline = match.group("pipeline")
     # SageMaker ARNs carry resource names in lower case; the platform's names are lower case anyway.
-    if pipeline.lower() != settings.pipeline_name.lower():
+    if pipeline.lower() != pipeline_name.lower():
         raise ForeignExecutionError(
-            f"{EXECUTION_KEY} {claim} is an execution of pipeline {pipeline!r}, not of {settings.pipeline_name!r}, "
+            f"{EXECUTION_KEY} {claim} is an execution of pipeline {pipeline!r}, not of {pipeline_name!r}, "
             f"the pipeline of model {settings.name!r}"
         )
     home = _HOME_ARN.match(home_arn)
@@ -393,6 +428,11 @@ def _verified_execution(store: EvidenceStore, settings: ModelSettings, claim: st
             f"{EXECUTION_KEY} {claim} is in account {where[2]}, Region {where[1]}; the package is in account "
             f"{home.group('account')}, Region {home.group('region')}"
         )
+    return _Execution(arn=claim, pipeline=pipeline_name, execution_id=match.group("id"))
+
+
+def _verified_execution(store: EvidenceStore, settings: ModelSettings, claim: str, *, home_arn: str) -> _Execution:
+    execution = _claimed_execution(settings, claim, home_arn=home_arn, pipeline_name=settings.pipeline_name)
     try:
         described = store.sagemaker.describe_pipeline_execution(PipelineExecutionArn=claim)
     except ClientError as error:
@@ -409,7 +449,7 @@ def _verified_execution(store: EvidenceStore, settings: ModelSettings, claim: st
             f"SageMaker describes {claim} as an execution of {pipeline_arn or 'no pipeline'}, not of "
             f"{settings.pipeline_name!r}"
         )
-    return _Execution(arn=claim, pipeline=settings.pipeline_name, execution_id=match.group("id"))
+    return execution
 
 
 def _require_run(report: EvidenceReport, model_version: Mapping[str, Any]) -> None:

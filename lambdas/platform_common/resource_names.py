@@ -1,4 +1,8 @@
-"""Names of SageMaker resources derived from a model's endpoint name, within SageMaker's limits.
+"""Names and tags of the SageMaker resources the platform creates outside CloudFormation.
+
+The deployer names a model and its endpoint config `<endpoint>-v<package version>` and tags each
+with the model's name (MODEL_TAG); the batch launcher names its transform jobs from the same base;
+`make destroy` and `make remove-model` find them by both.
 
 Models, endpoint configs, endpoints and transform jobs allow at most 63 characters matching
 `[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}` (SageMaker API Reference, "CreateEndpointConfig",
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hashlib
 
 NAME_LIMIT = 63
+MODEL_TAG = "mlops:model"
 
 
 def fit_name(base: str, suffix: str, limit: int = NAME_LIMIT) -> str:

@@ -94,6 +94,20 @@ def client(service_name: str) -> Any:
 _reset_hooks.append(client.cache_clear)
 
 
+@functools.cache
+def client_in(service_name: str, region: str) -> Any:
+    """The process's boto3 client for `service_name` in another Region (the registry of record's)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service_name, region_name=region, config=Config(retries={"mode": "standard", "max_attempts": MAX_RETRIES})
+    )
+
+
+_reset_hooks.append(client_in.cache_clear)
+
+
 class _CatalogCache:
     def __init__(self) -> None:
         self.value: Catalog | None = None

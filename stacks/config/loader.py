@@ -65,6 +65,8 @@ _POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/.+$")
 _INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _IMAGE_URI_RE = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^\s]+$")
 _METRIC_NAME_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
+# A CSV header the scripts and a command line both carry as they are.
+_COLUMN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -152,6 +154,12 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
         max_runtime_seconds=t.integer("max_runtime_seconds", 3600, 60, 432000),
         hyperparameters=t.string_map("hyperparameters"),
     )
+    if "target" in training.hyperparameters:
+        raise ConfigError(
+            f"{t.path}.hyperparameters.target",
+            training.hyperparameters["target"],
+            f"no 'target' hyperparameter: the label column is set once, at {r.path}.target",
+        )
     t.finish()
 
     p = r.child("processing")
@@ -240,6 +248,13 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
         coalesce_minutes=r.integer("coalesce_minutes", 30, 0, 1440),
         serving=cast(Any, serving),
         batch=_batch(r, serving),
+        target=r.string(
+            "target",
+            "label",
+            _COLUMN_RE,
+            "a column name: 1-64 letters, digits, '_', '-' or '.', starting with a letter or '_'",
+        )
+        or "label",
     )
     r.finish()
     return config
@@ -340,6 +355,8 @@ def load_environment(platform: object, env_name: str) -> EnvironmentConfig:
     root = Reader(platform, "platform")
     prefix = root.string("prefix", "mlops", _PREFIX_RE, "3-16 lower-case letters, digits or hyphens") or "mlops"
     environments: Mapping[str, Any] = root.get("environments", {}, Mapping)
+    # The delivery pipeline's block is read by stacks.config.delivery; one environment ignores it.
+    root.get("delivery", None, Mapping)
     root.finish()
     if env_name not in ENVIRONMENT_NAMES:
         raise ConfigError("env", env_name, "one of " + ", ".join(ENVIRONMENT_NAMES) + " (set with -c env=NAME)")

@@ -201,6 +201,8 @@ class ModelConfig:
     schedule: str | None
     quality: QualityMetric
     coalesce_minutes: int = 30
+    # The label column of the model's data set; the pipeline passes it to every step as --target.
+    target: str = "label"
     serving: Literal["realtime", "serverless", "batch"] = "realtime"
     batch: BatchConfig | None = None
 

@@ -28,6 +28,7 @@ class MlServiceRoles(Construct):
         *,
         resource_prefix: str,
         pipeline_role_name: str,
+        model_role_name: str,
         data_bucket_name: str,
         datasets_prefix: str,
         artifact_bucket_name: str,
@@ -45,7 +46,7 @@ class MlServiceRoles(Construct):
         self.pipeline_role = iam.Role(self, "PipelineRole", role_name=pipeline_role_name,
                                       assumed_by=sagemaker_principal,
                                       description="Runs the platform's SageMaker pipelines and their jobs")  # fmt: skip
-        self.model_role = iam.Role(self, "ModelRole", role_name=f"{resource_prefix}-model-execution",
+        self.model_role = iam.Role(self, "ModelRole", role_name=model_role_name,
                                    assumed_by=sagemaker_principal,
                                    description="Serves approved model versions from SageMaker endpoints")  # fmt: skip
 

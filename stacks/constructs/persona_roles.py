@@ -16,7 +16,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from platform_common import domain_events
 from platform_common.monitoring import INFERENCE_PREFIX, PREDICTIONS_PREFIX
+from platform_common.promotion_request import PROMOTION_REQUESTED
 from stacks.compliance import acknowledge_wildcards
 from stacks.constructs.managed_mlflow import mlflow_api_statement, registered_package_names
 
@@ -124,6 +126,10 @@ WILDCARD_REASONS = {
     "PipelineOperations": "Pipelines and their executions are created per model; scoped to this environment's prefix.",
     "ServingResources": "Models, endpoint configs and endpoints are named per model version by the deployer; "
     "scoped to this environment's prefix.",
+    "FindReplayRules": "events:ListRules supports no resource-level permissions; it lists rule names and patterns "
+    "only, so the replay command can name the platform bus's rules; read-only.",
+    "WatchReplays": "Replays are named by the replay command at run time (<prefix>-<env>-replay-<time>); scoped to "
+    "this environment's prefix.",
     "ModelApproval": "MLflow automatic registration creates a package group <model>-<suffix of this server> per "
     "model and numbers its versions; scoped to this server's suffix, or for an MLflow App (suffix unknown until it "
     "exists) to each configured model's groups with a six-character suffix.",
@@ -153,6 +159,14 @@ class PlatformResources:
     # The models with batch transform: data scientists drop their inputs, engineers run their jobs.
     batch_model_names: tuple[str, ...] = ()
     model_execution_role: iam.IRole | None = None
+    # A consuming environment of a delivery configuration: its MLOpsEngineer records promotions.
+    promotion_requests: bool = False
+    # What redrive and replay (tools/redrive.py, tools/replay.py) touch: the dead-letter queues
+    # and the key that encrypts them, the handlers' function names, the bus's archive.
+    automation_key: kms.IKey | None = None
+    dead_letter_queue_names: tuple[str, ...] = ()
+    function_names: tuple[str, ...] = ()
+    archive_name: str | None = None
 
 
 def _bucket(name: str) -> str:
@@ -196,14 +210,20 @@ class PersonaRoles(Construct):
 
         self._attach(self.data_scientist, self._data_scientist_statements())
         self._attach(self.mlops_engineer, self._mlops_engineer_statements())
+        # A policy of its own: with an MLflow App and 20 named models the engineer's first policy
+        # is near IAM's 6,144-character limit for a managed policy.
+        operations = self._operations()
+        if operations:
+            self._attach(self.mlops_engineer, operations, purpose="Operations")
         self._attach(self.auditor, self._auditor_statements())
 
-    def _attach(self, role: iam.Role, statements: list[iam.PolicyStatement]) -> None:
-        """One customer-managed policy per persona, with each wildcard acknowledged by its reason."""
+    def _attach(self, role: iam.Role, statements: list[iam.PolicyStatement], purpose: str = "") -> None:
+        """A customer-managed policy of the persona, with each wildcard acknowledged by its reason."""
+        suffix = f"-{purpose.lower()}" if purpose else ""
         policy = iam.ManagedPolicy(
             self,
-            f"{role.node.id}Policy",
-            managed_policy_name=f"{self._r.resource_prefix}-{role.node.id}",
+            f"{role.node.id}{purpose}Policy",
+            managed_policy_name=f"{self._r.resource_prefix}-{role.node.id}{suffix}",
             statements=statements,
             roles=[role],
         )
@@ -311,6 +331,24 @@ class PersonaRoles(Construct):
                 resources=[self._r.platform_bus.event_bus_arn],
                 conditions={
                     "StringEquals": {"events:detail-type": "RetrainingRequested", "events:source": "mlops.platform"}
+                },
+            )
+        ]
+
+    def _promotion_request(self) -> list[iam.PolicyStatement]:
+        # PutEvents is authorised per entry on events:source and events:detail-type (EventBridge User
+        # Guide, "Using IAM policy conditions in Amazon EventBridge",
+        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html: "To grant access
+        # to specific sources and types of events, use the events:source and events:detail-type condition keys").
+        if self._r.platform_bus is None or not self._r.promotion_requests:
+            return []
+        return [
+            iam.PolicyStatement(
+                sid="RecordPromotion",
+                actions=["events:PutEvents"],
+                resources=[self._r.platform_bus.event_bus_arn],
+                conditions={
+                    "StringEquals": {"events:detail-type": PROMOTION_REQUESTED, "events:source": domain_events.SOURCE}
                 },
             )
         ]
@@ -478,6 +516,7 @@ class PersonaRoles(Construct):
             self._key_use("KeyDecryptThroughS3", ["kms:Decrypt", "kms:DescribeKey"]),
             iam.PolicyStatement(sid="MonitoringRead", actions=MONITORING_READ_ACTIONS, resources=["*"]),
             *self._retraining_request(),
+            *self._promotion_request(),
             *self._batch_operations(),
             *self._common_read(),
         ]
@@ -488,6 +527,69 @@ class PersonaRoles(Construct):
                     actions=["iam:PassRole"],
                     resources=[r.model_execution_role.role_arn],
                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                )
+            )
+        return statements
+
+    def _operations(self) -> list[iam.PolicyStatement]:
+        """Redrive what the dead-letter queues hold and replay the archive, on the platform's own names only."""
+        r = self._r
+        statements = []
+        if r.dead_letter_queue_names and r.automation_key is not None:
+            queues = [
+                self._stack.format_arn(service="sqs", resource=name, arn_format=ArnFormat.NO_RESOURCE_NAME)
+                for name in r.dead_letter_queue_names
+            ]
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DeadLettersReceiveAndDelete",
+                    actions=[
+                        "sqs:GetQueueUrl",
+                        "sqs:GetQueueAttributes",
+                        "sqs:ReceiveMessage",
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:DeleteMessage",
+                    ],
+                    resources=queues,
+                )
+            )
+            # Receiving from a queue encrypted with a customer managed key needs kms:Decrypt on it
+            # (Amazon SQS Developer Guide, "Amazon SQS key management"); only through SQS.
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DeadLettersDecrypt",
+                    actions=["kms:Decrypt"],
+                    resources=[r.automation_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
+                )
+            )
+        if r.function_names:
+            functions = [
+                self._stack.format_arn(
+                    service="lambda", resource="function", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+                )
+                for name in r.function_names
+            ]
+            statements.append(
+                iam.PolicyStatement(sid="RedriveToHandlers", actions=["lambda:InvokeFunction"], resources=functions)
+            )
+        if r.archive_name is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ReplayArchive",
+                    actions=["events:StartReplay", "events:DescribeArchive"],
+                    resources=[
+                        self._stack.format_arn(service="events", resource="archive", resource_name=r.archive_name)
+                    ],
+                )
+            )
+            # The replay command looks the platform bus's rules up by name to fill FilterArns.
+            statements.append(iam.PolicyStatement(sid="FindReplayRules", actions=["events:ListRules"], resources=["*"]))
+            statements.append(
+                iam.PolicyStatement(
+                    sid="WatchReplays",
+                    actions=["events:DescribeReplay", "events:CancelReplay"],
+                    resources=[self._stack.format_arn(service="events", resource="replay", resource_name=self._owned)],
                 )
             )
         return statements

@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.compliance import acknowledge, acknowledge_wildcards
+from stacks.naming import function_role_name
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 # Deprecated on 2029-06-30, the latest date of any Python runtime (Lambda Developer Guide,
@@ -96,7 +97,7 @@ class PlatformFunction(Construct):
             self, "Logs", log_group_name=f"/aws/lambda/{function_name}", retention=log_retention,
             encryption_key=key, removal_policy=RemovalPolicy.RETAIN,
         )  # fmt: skip
-        self.role = iam.Role(self, "Role", role_name=f"{function_name}-function",
+        self.role = iam.Role(self, "Role", role_name=function_role_name(resource_prefix, spec.name),
                              assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                              description=f"Runs {function_name}")  # fmt: skip
         # CloudFormation reads the layer ARN from Powertools' public parameter at deploy time,

@@ -65,7 +65,18 @@ class ResolvedPlatform:
             "data": self._output("data", "DataBucketName"),
             "artifacts": self._output("data", "ArtifactBucketName"),
             "key": self._output("data", "PlatformKeyArn"),
+            "automation_key": self._automation_key_arn(),
+            "sqs": f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}",
+            "lambda": f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function",
         }
+
+    def _automation_key_arn(self) -> str:
+        # The automation stack exports no output for its key; its resolved ARN is the one the
+        # queues are encrypted with.
+        stack = self.config.stack_name("automation")
+        resources = self.deployment.resolver.template(stack)["Resources"]
+        (logical,) = [name for name, body in resources.items() if body["Type"] == "AWS::KMS::Key"]
+        return str(self.deployment.resolver.resolve(stack, {"Fn::GetAtt": [logical, "Arn"]}))
 
     def fill(self, template: str) -> str:
         return template.format(**self.names)
@@ -123,3 +134,13 @@ def customised_platform() -> ResolvedPlatform:
     settings = customised_settings()
     platform, templates = synth("dev", settings)
     return _resolve(platform.stacks, templates, load_environment(settings, "dev"))
+
+
+@cache
+def delivery_platform(env_name: str) -> ResolvedPlatform:
+    """`env_name` of the three-account delivery fixture (tests/delivery/fixtures.py)."""
+    from tests.delivery.fixtures import three_accounts
+
+    settings = three_accounts()
+    platform, templates = synth(env_name, settings)
+    return _resolve(platform.stacks, templates, load_environment(settings, env_name))

@@ -58,6 +58,11 @@ def _compiled(pattern: str) -> Any:
     return regex.compile(cleaned)
 
 
+def walk_shape(value: Any, shape: Shape, where: str, found: list[str]) -> None:
+    """Append to `found` every max, pattern and enum of `shape` that `value` breaks (values of other types pass)."""
+    _walk(value, shape, where, found)
+
+
 def _walk(value: Any, shape: Shape, where: str, found: list[str]) -> None:
     meta = shape.metadata
     kind = shape.type_name

@@ -156,7 +156,31 @@ def test_persona_roles_exist_with_bounded_sessions(dev_templates: dict[str, Temp
 def test_persona_policies_are_managed_not_inline(dev_templates: dict[str, Template]) -> None:
     access = dev_templates["access"]
     access.resource_count_is("AWS::IAM::Policy", 0)
-    access.resource_count_is("AWS::IAM::ManagedPolicy", 3)
+    # One per persona, and the MLOpsEngineer's redrive and replay grants in a second one.
+    access.resource_count_is("AWS::IAM::ManagedPolicy", 4)
+
+
+def test_outputs_name_what_operators_look_up(dev_templates: dict[str, Template]) -> None:
+    automation = dev_templates["automation"].find_outputs("*")
+    exported = {
+        "PlatformBusName",
+        "PlatformBusArn",
+        "ArchiveName",
+        "ArchiveArn",
+        "EventsDlqUrl",
+        "EventsDlqArn",
+        "FunctionsDlqUrl",
+        "FunctionsDlqArn",
+    }
+    for name in exported:
+        assert automation[name]["Export"] == {"Name": f"mlops-dev-{name}"}, name
+    archive = automation["ArchiveName"]["Value"]["Ref"]
+    resources = dev_templates["automation"].to_json()["Resources"]
+    assert resources[archive]["Properties"]["ArchiveName"] == "mlops-dev-platform"
+    assert {"RetrainingTriggerFunctionName", "ModelGateFunctionName", "DeployerFunctionName"} <= set(automation)
+    model = dev_templates["model-churn"].find_outputs("*")
+    assert model["PackageGroupName"]["Value"].startswith("churn-") and len(model["PackageGroupName"]["Value"]) == 12
+    assert {"PipelineName", "EndpointName"} <= set(model)
 
 
 def test_outputs_name_the_roles_and_the_server(dev_templates: dict[str, Template]) -> None:

@@ -90,7 +90,11 @@ def publish_bundle(image: Image, *, client_requires: list[str]) -> Path:
 def register_install_command(image: Image) -> list[str]:
     """The Register step's install, with the container's code folder and interpreter replaced."""
     entrypoint = steps_by_name(build())["Register"]["Arguments"]["AppSpecification"]["ContainerEntrypoint"]
-    install, _ = entrypoint[2].split(" && ")
+    command, *positional = entrypoint[2:]
+    install = command.split(" && ")[0]
+    # The shell's positional parameters ($0, $1, ...) as /bin/sh -c would substitute them.
+    for index, value in enumerate(positional):
+        install = install.replace(f'"${index}"', shlex.quote(value))
     words = shlex.split(install.replace(pd.CODE_DIR, str(image.code)))
     assert words[:4] == ["python3", "-m", "pip", "install"]
     return words[3:]

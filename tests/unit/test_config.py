@@ -46,6 +46,7 @@ def test_model_defaults() -> None:
     assert model.approval == "auto"
     assert model.quality.namespace is None  # Model Monitor's metric by default
     assert model.quality.threshold == pytest.approx(0.90)
+    assert model.target == "label"
 
 
 @pytest.mark.parametrize(
@@ -98,6 +99,11 @@ def test_model_defaults() -> None:
         ({"models": [{"name": "churn", "quality": {"namespace": "Custom"}}]},
          "platform.environments.dev.models[0].quality", "both namespace and metric_name"),
         ({"models": "churn"}, "platform.environments.dev.models", "a list"),
+        ({"models": [{"name": "churn", "target": "churned?"}]}, "platform.environments.dev.models[0].target",
+         "a column name"),
+        ({"models": [{"name": "churn", "training": {"hyperparameters": {"target": "y"}}}]},
+         "platform.environments.dev.models[0].training.hyperparameters.target",
+         "at platform.environments.dev.models[0].target"),
     ],
 )  # fmt: skip
 def test_invalid_values_name_the_key_the_value_and_what_is_allowed(

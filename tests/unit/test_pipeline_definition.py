@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
@@ -490,9 +493,31 @@ def test_hyperparameters_pass_through_next_to_the_script_mode_settings() -> None
     assert hyperparameters == {
         "n_estimators": "300",
         "max_depth": "8",
+        "target": "label",
         "sagemaker_program": "train.py",
         "sagemaker_submit_directory": f"{CODE_PREFIX}sourcedir.tar.gz",
     }
+
+
+def test_every_step_that_reads_the_data_is_told_the_models_label_column() -> None:
+    """Prepare and Evaluate get `--target <column>` as container arguments; Train as a hyperparameter.
+
+    ContainerArguments follow the entrypoint on the command line (SageMaker API Reference,
+    "AppSpecification", https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AppSpecification.html);
+    script mode passes hyperparameters to the program as `--name value` options.
+    """
+    steps = steps_by_name(build(model_config(target="is_fraud")))
+    for step in ("Prepare", "Evaluate"):
+        assert steps[step]["Arguments"]["AppSpecification"]["ContainerArguments"] == ["--target", "is_fraud"]
+    assert steps["Train"]["Arguments"]["HyperParameters"]["target"] == "is_fraud"
+    assert "ContainerArguments" not in steps["Register"]["Arguments"]["AppSpecification"]
+
+
+def test_the_scripts_take_the_label_column_only_from_the_pipeline() -> None:
+    for script in ("prepare.py", "train.py", "evaluate.py", "generate_data.py"):
+        code = (CHURN_CODE / script).read_text()
+        assert '"churned"' not in code, f"{script} names a label column of its own"
+        assert '"--target", required=True' in code, f"{script} does not require --target"
 
 
 def test_code_prefix_without_trailing_slash_is_normalised() -> None:
@@ -666,16 +691,45 @@ def test_register_reads_the_trained_model_and_the_evaluation_report() -> None:
 def test_register_installs_the_models_requirements_offline_before_running_its_script() -> None:
     entrypoint = register_step()["Arguments"]["AppSpecification"]["ContainerEntrypoint"]
     assert entrypoint[:2] == ["/bin/sh", "-c"]
-    install, run = entrypoint[2].split(" && ")
-    words = install.split()
+    # The paths are the shell's positional parameters: $0 wheelhouse, $1 requirements, $2 script
+    command, *positional = entrypoint[2:]
+    assert positional == [
+        "/opt/ml/processing/input/code/wheelhouse",
+        "/opt/ml/processing/input/code/requirements.txt",
+        "/opt/ml/processing/input/code/register.py",
+    ]
+    install, *run = command.split(" && ")
+    words = shlex.split(install)
     assert words[:4] == ["python3", "-m", "pip", "install"]
     # Only the published wheels, only with the lock's hashes: never an index
     assert "--no-index" in words
     assert "--require-hashes" in words
-    assert words[words.index("--find-links") + 1] == "/opt/ml/processing/input/code/wheelhouse"
+    assert words[words.index("--find-links") + 1] == "$0"
     assert not [word for word in words if word.startswith(("--index-url", "--extra-index-url", "-i"))]
-    assert words[-2:] == ["-r", "/opt/ml/processing/input/code/requirements.txt"]
-    assert run == "exec python3 /opt/ml/processing/input/code/register.py"
+    assert words[-2:] == ["-r", "$1"]
+    assert run[-1] == 'exec python3 "$s" "$@"'
+
+
+def test_the_register_entrypoint_runs_its_script_with_the_container_arguments(tmp_path: Path) -> None:
+    # Given the entrypoint with pip replaced by a no-op and the script by one that prints its arguments
+    command, wheelhouse, requirements, _ = register_step()["Arguments"]["AppSpecification"]["ContainerEntrypoint"][2:]
+    script = tmp_path / "register.py"
+    script.write_text("import sys; print(' '.join(sys.argv[1:]))")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text(f'#!/bin/sh\n[ "$1" = "-m" ] && exit 0\nexec {sys.executable} "$@"\n')
+    (bin_dir / "python3").chmod(0o755)
+    # When /bin/sh runs it as SageMaker does, with ContainerArguments after the entrypoint
+    result = subprocess.run(
+        ["/bin/sh", "-c", command, wheelhouse, requirements, str(script), "--flag", "value"],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # Then the script runs and receives exactly the container arguments
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "--flag value"
 
 
 def test_only_register_installs_anything() -> None:
