@@ -74,12 +74,9 @@ def synthesize(context: dict[str, Any], env_name: str, outdir: Path) -> tuple[di
 
 def lint_findings(template: dict[str, Any], regions: list[str]) -> list[str]:
     """cfn-lint's findings for one template, with the suite's ignore list."""
-    from cfnlint.api import ManualArgs, lint
+    from tools.cfn_lint import findings
 
-    from tools.template_snapshot import CFN_LINT_IGNORED
-
-    matches = lint(json.dumps(template), config=ManualArgs(ignore_checks=CFN_LINT_IGNORED, regions=regions))
-    return [str(m) for m in matches]
+    return findings(template, regions)
 
 
 def compare_snapshot(

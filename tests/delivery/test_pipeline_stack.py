@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 import pytest
-from cfnlint.api import ManualArgs, lint
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
@@ -20,8 +19,8 @@ from stacks.delivery_compliance import _reason
 from stacks.delivery_stack import PROD_APPROVAL
 from tests.delivery.conftest import pipeline_template
 from tests.delivery.fixtures import ACCOUNTS, CONNECTION, REGIONS, TOOLING_REGION
-from tests.infra.test_gates import CFN_LINT_IGNORED
 from tests.infra.test_snapshots import normalise
+from tools.cfn_lint import findings
 
 BOOTSTRAP_QUALIFIER = "hnb659fds"  # the default qualifier of `cdk bootstrap`
 
@@ -145,12 +144,9 @@ def test_pipeline_stack_matches_snapshot(snapshot: SnapshotAssertion) -> None:
 
 
 def test_pipeline_template_is_cfn_lint_clean() -> None:
-    body = json.dumps(pipeline_template().to_json())
     # E3703 here only prefers Fn::Sub to the Fn::Join CDK Pipelines writes for the target accounts'
     # execution role ARNs in action configuration; both are valid intrinsics for a string.
-    ignored = [*CFN_LINT_IGNORED, "E3703"]
-    matches = lint(body, config=ManualArgs(ignore_checks=ignored, regions=[TOOLING_REGION]))
-    assert [str(m) for m in matches] == []
+    assert findings(pipeline_template().to_json(), [TOOLING_REGION], also_ignored=["E3703"]) == []
 
 
 def test_a_generated_policy_without_a_reviewed_reason_stops_synth() -> None:

@@ -150,14 +150,12 @@ def test_only_the_mlops_engineer_may_put_promotion_requests(env_name: str) -> No
 
 @pytest.mark.parametrize("env_name", ["staging", "prod"])
 def test_the_promotion_intake_is_cfn_lint_clean(env_name: str) -> None:
-    from cfnlint.api import ManualArgs, lint
-
-    from tools.template_snapshot import CFN_LINT_IGNORED
+    from tools.cfn_lint import findings
 
     for unit in ("automation", "access"):
-        body = json.dumps(_templates(env_name)[unit])
-        matches = lint(body, config=ManualArgs(ignore_checks=CFN_LINT_IGNORED, regions=[REGIONS[env_name]]))
-        assert [str(m) for m in matches] == [], f"cfn-lint findings in {env_name}/{unit}"
+        assert findings(_templates(env_name)[unit], [REGIONS[env_name]]) == [], (
+            f"cfn-lint findings in {env_name}/{unit}"
+        )
 
 
 @pytest.mark.parametrize("unit_rule", ["mlops-staging-audit-platform", "mlops-staging-promotion-requested"])

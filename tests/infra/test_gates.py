@@ -3,7 +3,6 @@ finding), and cfn-lint (clean)."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -12,14 +11,13 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
-from cfnlint.api import ManualArgs, lint
 
 from stacks import least_privilege
 from stacks.compliance import acknowledge, acknowledge_default_key_policy, acknowledge_wildcards
 from stacks.config import load_environment
 from stacks.platform import build_platform
 from tests.synth import cdk_context, new_app, platform_fixture, synth, synth_default
-from tools.template_snapshot import CFN_LINT_IGNORED
+from tools.cfn_lint import findings
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 
@@ -28,9 +26,7 @@ ENVIRONMENTS = ["dev", "staging", "prod"]
 def test_cfn_lint_is_clean(env_name: str) -> None:
     platform, templates = synth_default(env_name)
     for unit, template in templates.items():
-        body = json.dumps(template.to_json())
-        matches = lint(body, config=ManualArgs(ignore_checks=CFN_LINT_IGNORED, regions=["us-east-1", "eu-west-1"]))
-        assert [str(m) for m in matches] == [], f"cfn-lint findings in {env_name}/{unit}"
+        assert findings(template.to_json(), ["us-east-1", "eu-west-1"]) == [], f"cfn-lint findings in {env_name}/{unit}"
     assert platform.stacks
 
 
@@ -45,9 +41,7 @@ def test_a_customised_configuration_passes_every_gate(env_name: str) -> None:
     # Then every stack is in the pinned region and cfn-lint finds nothing for that region
     assert {stack.region for stack in platform.stacks} == {region}
     for unit, template in templates.items():
-        body = json.dumps(template.to_json())
-        matches = lint(body, config=ManualArgs(ignore_checks=CFN_LINT_IGNORED, regions=[region]))
-        assert [str(m) for m in matches] == [], f"cfn-lint findings in customised {env_name}/{unit}"
+        assert findings(template.to_json(), [region]) == [], f"cfn-lint findings in customised {env_name}/{unit}"
     if env_name == "dev":
         assert {unit for unit in templates if unit.startswith("model-")} == {"model-churn", "model-fraud", "model-ltv"}
 
