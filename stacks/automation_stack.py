@@ -162,7 +162,14 @@ class AutomationStack(Stack):
         }
         self.gate = self._function(MODEL_GATE, code, promotion_env)
         self.deployer = self._function(
-            DEPLOYER, code, {**promotion_env, env_names.MODEL_EXECUTION_ROLE_ARN: self.roles.model_role.role_arn}
+            DEPLOYER,
+            code,
+            {
+                **promotion_env,
+                env_names.MODEL_EXECUTION_ROLE_ARN: self.roles.model_role.role_arn,
+                env_names.DATA_BUCKET_NAME: naming.data_bucket_name(config),
+                env_names.DATA_KEY_ARN: data_key.key_arn,
+            },
         )
         for function in (self.trigger, self.gate, self.deployer):
             self.model_locks.grant_items(function)

@@ -97,6 +97,24 @@ def quality_alarm_name(config: EnvironmentConfig, model: str) -> str:
     return f"{config.resource_prefix}-{model}-quality"
 
 
+def drift_alarm_name(config: EnvironmentConfig, model: str) -> str:
+    return f"{config.resource_prefix}-{model}-drift"
+
+
+def silent_monitor_alarm_name(config: EnvironmentConfig, model: str) -> str:
+    return f"{config.resource_prefix}-{model}-monitor-silent"
+
+
+def monitoring_schedule_group(config: EnvironmentConfig) -> str:
+    """The EventBridge Scheduler group holding every model's monitoring schedule (named after the model)."""
+    return f"{config.resource_prefix}-monitoring"
+
+
+def monitoring_job_prefix(config: EnvironmentConfig) -> str:
+    """How every monitoring Processing job of the environment is named: `<prefix>-monitor-...`."""
+    return f"{config.resource_prefix}-monitor-"
+
+
 def rollback_alarm_names(config: EnvironmentConfig, model: str) -> tuple[str, str]:
     return (f"{config.resource_prefix}-{model}-5xx-errors", f"{config.resource_prefix}-{model}-model-latency")
 

@@ -80,6 +80,7 @@ def deployment(model: ModelSettings, group_name: str | None = None) -> Deploymen
         publish=functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name),
         execution_role_arn=runtime.require_env(env_names.MODEL_EXECUTION_ROLE_ARN),
         evidence=EvidenceStore(runtime.require_env(env_names.ARTIFACT_BUCKET_NAME), runtime.client("s3"), sagemaker()),
+        capture=(runtime.require_env(env_names.DATA_BUCKET_NAME), runtime.require_env(env_names.DATA_KEY_ARN)),
     )
 
 

@@ -47,6 +47,8 @@ class Deployment:
     execution_role_arn: str
     # Where the model's pipeline wrote its evidence, read with the deployer's own clients.
     evidence: EvidenceStore
+    # Where endpoint data capture goes (data bucket, platform key ARN); None captures nothing.
+    capture: tuple[str, str] | None = None
 
 
 @dataclass

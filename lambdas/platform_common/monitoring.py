@@ -80,3 +80,36 @@ def predictions_prefix(model: str) -> str:
 BASELINE_DIR = "baseline"
 BASELINE_REFERENCE_FILE = "reference.csv"
 BASELINE_SCHEMA_FILE = "schema.json"
+
+# Where tools/publish_model_code.py publishes a model's code in the artifact bucket: the
+# platform's job scripts under code/<model>/platform/ (the monitoring job among them), the
+# offline wheels (MLflow client, Evidently) under code/<model>/wheelhouse/.
+CODE_PREFIX = "code"
+JOB_SCRIPT = "platform/monitor_model.py"
+WHEELHOUSE_DIR = "wheelhouse"
+
+# The monitoring job's command-line interface: the launcher passes each as `--<name> <value>`.
+ARG_MODEL = "model"
+ARG_SERVING_TARGET = "serving-target"
+ARG_DATA_BUCKET = "data-bucket"
+ARG_BASELINE_URI = "baseline-uri"
+ARG_PACKAGE_ARN = "champion-package-arn"
+ARG_MLFLOW_RUN_ID = "mlflow-run-id"
+ARG_TRACKING_URI = "tracking-uri"
+ARG_METRIC_NAME = "metric-name"
+ARG_DRIFT_THRESHOLD = "drift-threshold"
+ARG_WINDOW_START = "window-start"
+ARG_WINDOW_END = "window-end"
+ARG_LOOKBACK_DAYS = "label-lookback-days"
+ARG_NAMESPACE = "namespace"
+ARG_REPORTS_URI = "reports-uri"
+
+
+def code_prefix(model: str) -> str:
+    """Key prefix (artifact bucket) of `model`'s published code."""
+    return f"{CODE_PREFIX}/{model}/"
+
+
+def baseline_prefix(model: str, execution_id: str) -> str:
+    """Key prefix (artifact bucket) of the baseline one pipeline execution wrote beside its evidence."""
+    return f"evidence/{model}/{execution_id}/{BASELINE_DIR}/"

@@ -21,6 +21,7 @@ from stacks.config.settings import (
     LOG_RETENTION_DAYS,
     MAX_RESERVED_CONCURRENCY,
     MLFLOW_KINDS,
+    MONITORING_ENGINES,
     TRACKING_SERVER_MLFLOW_VERSIONS,
     TRACKING_SERVER_SIZES,
     ConfigError,
@@ -31,6 +32,7 @@ from stacks.config.settings import (
     MetricGate,
     MlflowConfig,
     ModelConfig,
+    MonitoringConfig,
     NotificationConfig,
     PersonaConfig,
     ProcessingConfig,
@@ -217,9 +219,75 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
         schedule=_schedule(r),
         quality=quality,
         coalesce_minutes=r.integer("coalesce_minutes", 30, 0, 1440),
+        monitoring=_monitoring(r.child("monitoring"), serverless=serverless is not None),
     )
     r.finish()
     return config
+
+
+# An alarm evaluates at most seven days: Period x EvaluationPeriods <= 604,800 seconds (Amazon
+# CloudWatch API Reference, "PutMetricAlarm", Period,
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html). The
+# silent-monitor alarm counts hours, so at most 168 of them.
+MAX_SILENCE_HOURS = 168
+_RATE_HOURS = {"minute": 1 / 60, "minutes": 1 / 60, "hour": 1, "hours": 1, "day": 24, "days": 24}
+
+
+def _monitoring(r: Reader, *, serverless: bool) -> MonitoringConfig:
+    # Serverless endpoints do not capture data: "Some of the features currently available for
+    # SageMaker AI Real-time Inference are not supported for Serverless Inference, including ...
+    # data capture, ... Model Monitor" (SageMaker Developer Guide, "Deploy models with Amazon
+    # SageMaker Serverless Inference", Feature exclusions,
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html). With nothing
+    # captured there is nothing to monitor, so monitoring is off unless the endpoint has instances.
+    enabled = r.boolean("enabled", not serverless)
+    if enabled and serverless:
+        raise ConfigError(
+            f"{r.path}.enabled",
+            True,
+            "false (or no key) for a serverless endpoint: serverless endpoints do not capture data "
+            '(SageMaker Developer Guide, "Deploy models with Amazon SageMaker Serverless Inference", '
+            "Feature exclusions); serve the model from instances to monitor it",
+        )
+    schedule = r.get("schedule", MonitoringConfig.schedule, str)
+    try:
+        check_schedule(schedule)
+    except ScheduleError as error:
+        raise ConfigError(f"{r.path}.schedule", schedule, f"{error} ({SCHEDULE_SOURCE})") from None
+    config = MonitoringConfig(
+        enabled=enabled,
+        engine=cast(Any, r.choice("engine", "platform", MONITORING_ENGINES)),
+        # DataCaptureConfig.InitialSamplingPercentage: "Valid Range: Minimum value of 0. Maximum
+        # value of 100" (SageMaker API Reference, "DataCaptureConfig",
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataCaptureConfig.html).
+        sampling_percent=r.integer("sampling_percent", MonitoringConfig.sampling_percent, 0, 100),
+        schedule=schedule,
+        drift_threshold=r.number("drift_threshold", MonitoringConfig.drift_threshold, 0.0, 1.0),
+        label_lookback_days=r.integer("label_lookback_days", MonitoringConfig.label_lookback_days, 1, 90),
+        max_silence_hours=r.integer("max_silence_hours", MonitoringConfig.max_silence_hours, 1, MAX_SILENCE_HOURS),
+        instance_type=r.string(
+            "instance_type", MonitoringConfig.instance_type, _INSTANCE_TYPE_RE, "an ml.* instance type"
+        )
+        or MonitoringConfig.instance_type,
+        max_runtime_seconds=r.integer("max_runtime_seconds", MonitoringConfig.max_runtime_seconds, 60, 86400),
+    )
+    r.finish()
+    interval = _rate_hours(schedule)
+    if config.platform and interval is not None and config.max_silence_hours <= interval:
+        raise ConfigError(
+            f"{r.path}.max_silence_hours",
+            config.max_silence_hours,
+            f"more hours than the schedule's interval ({schedule}, {interval:g} h), or every run would be late",
+        )
+    return config
+
+
+def _rate_hours(expression: str) -> float | None:
+    """The interval of a rate(...) schedule in hours; None for cron, whose gaps vary."""
+    if not expression.startswith("rate("):
+        return None
+    value, unit = expression[len("rate(") : -1].split(" ")
+    return int(value) * _RATE_HOURS[unit]
 
 
 def _schedule(r: Reader) -> str | None:

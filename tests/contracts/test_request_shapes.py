@@ -76,6 +76,8 @@ LONGEST_PREFIX = prefix_of(longest_prefix())
 LONGEST_MODEL = "m" * longest_model_name()
 ENDPOINT_PREFIX = f"{LONGEST_PREFIX}-{LONGEST_ENVIRONMENT}"
 ARTIFACT_BUCKET = f"{LONGEST_PREFIX}-{LONGEST_ENVIRONMENT}-mlflow-artifacts-{ACCOUNT}-{REGION}"
+DATA_BUCKET = f"{LONGEST_PREFIX}-{LONGEST_ENVIRONMENT}-data-{ACCOUNT}-{REGION}"
+DATA_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 SERVING_IMAGE = f"141502667606.dkr.ecr.{REGION}.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 EXECUTION_ID = "k3x9q2w7zv1a"
 
@@ -130,6 +132,7 @@ def longest_settings(**overrides: Any) -> ModelSettings:
         "schedule_rule_name": f"{endpoint}-schedule",
         "endpoint_name": endpoint,
         "rollback_alarm_names": (f"{endpoint}-5xx-errors", f"{endpoint}-model-latency"),
+        "capture_sampling_percent": 100,
     }
     values.update(overrides)
     return example_settings(**values)
@@ -262,7 +265,16 @@ def reconcile(
     published: list[Any] = []
     group = f"{settings.name}-{GROUP_SUFFIX}"
     deployer.reconcile(
-        Deployment(settings, group, sagemaker, mlflow or FakeMlflow(), published.append, ROLE_ARN, evidence.store),
+        Deployment(
+            settings,
+            group,
+            sagemaker,
+            mlflow or FakeMlflow(),
+            published.append,
+            ROLE_ARN,
+            evidence.store,
+            capture=(DATA_BUCKET, DATA_KEY_ARN),
+        ),
         Trigger(kind, package_arn(settings.name, 3) if kind == APPROVAL else None, "event-1"),
     )
     return published
@@ -297,6 +309,8 @@ EXTREMES = [
         id="linear-10pct-20-instances-longest-wait-that-fits",
     ),
     pytest.param({"deployment_strategy": "all-at-once", "instance_count": 100}, id="all-at-once-100-instances"),
+    pytest.param({"capture_sampling_percent": 0}, id="canary-capture-0pct"),
+    pytest.param({"capture_sampling_percent": None}, id="canary-no-capture"),
     pytest.param(
         {"deployment_strategy": "all-at-once", "serverless_memory_mb": 6144, "serverless_max_concurrency": 200},
         id="serverless",
@@ -312,6 +326,23 @@ def update_problems(settings: ModelSettings) -> list[str]:
     if len(configs) != 1 or len(updates) != 1:
         return [*found, f"expected one CreateEndpointConfig and one UpdateEndpoint, got {sagemaker.requests}"]
     return found + guardrail_problems(updates[0], configs[0]["ProductionVariants"][0])
+
+
+def test_a_first_deployment_with_capture_sends_a_data_capture_config_sagemaker_accepts() -> None:
+    """DataCaptureConfig (SageMaker API Reference, "DataCaptureConfig",
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataCaptureConfig.html):
+    DestinationS3Uri at most 512 characters matching `^(https|s3)://([^/])/?(.*)$`,
+    InitialSamplingPercentage 0-100, CaptureOptions 1-32 entries, KmsKeyId `^[a-zA-Z0-9:/_-]*$`."""
+    # Given the longest names, the longest bucket, and capture of every request
+    settings = longest_settings(capture_sampling_percent=100)
+
+    # When the first version is deployed
+    sagemaker, _ = deploy(settings, endpoint_exists=False)
+
+    # Then its config carries data capture, and every request fits the service model
+    (config,) = sagemaker.sent("CreateEndpointConfig")
+    assert config["DataCaptureConfig"]["DestinationS3Uri"] == f"s3://{DATA_BUCKET}/monitoring/{LONGEST_MODEL}/capture/"
+    assert all_problems("sagemaker", sagemaker) == []
 
 
 def test_every_endpoint_update_at_the_settings_extremes_is_a_request_sagemaker_accepts() -> None:

@@ -1,0 +1,273 @@
+"""Decide whether a model is monitored now, and start its monitoring job (clients passed in).
+
+The champion is resolved at every run, never remembered: the endpoint's tag
+`mlops:promoted-package-arn` names the package the deployer last made champion, the package's
+evidence claim (`platform_common.evidence`) names the pipeline execution that produced it, and
+that execution's baseline lies beside its evidence report. A new champion therefore brings its
+own baseline to the next run.
+
+One run per model at a time: the launcher holds the model's lease `<model>#monitoring` in the
+platform's lock table while it decides, and the table keeps the model's watermark: the end of
+the last window whose job completed, and the job in flight. A run still in progress answers
+`skipped`; a failed or stopped one leaves the watermark where it was, so the next run reads its
+window again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from monitoring_launcher.requests import JobSettings, Run, processing_job
+from platform_common import domain_events
+from platform_common.catalog import ModelSettings
+from platform_common.domain_events import DomainEvent
+from platform_common.evidence import EvidenceError, EvidenceStore, claimed_execution, verify_artifact
+from platform_common.lease import KEY_ATTRIBUTE, LeaseTable
+from platform_common.monitoring import BASELINE_REFERENCE_FILE, baseline_prefix
+
+PROMOTED_PACKAGE_TAG = "mlops:promoted-package-arn"
+_LEASE_ROLE = "monitoring"
+_WATERMARK_SUFFIX = "#monitoring-watermark"
+# DescribeProcessingJob's ProcessingJobStatus (SageMaker API Reference, "DescribeProcessingJob",
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeProcessingJob.html).
+_RUNNING = frozenset({"InProgress", "Stopping"})
+
+Publisher = Callable[[DomainEvent], object]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the launcher did for one model (returned by the handler, logged, asserted in tests)."""
+
+    action: str
+    reason: str
+    model: str
+    job_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """The clients and settings one launch uses."""
+
+    sagemaker: Any
+    dynamodb: Any
+    table_name: str
+    leases: LeaseTable
+    evidence: EvidenceStore
+    job: JobSettings
+    publish: Publisher
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+def lease_key(model: str) -> str:
+    """The lease under which one model's monitoring runs are decided one at a time."""
+    return f"{model}#{_LEASE_ROLE}"
+
+
+def launch(launcher: Launcher, settings: ModelSettings, *, cause: str, owner: str) -> Outcome:
+    """Start `settings`' monitoring job for the window since its watermark, or say why not."""
+    model = settings.name
+    if settings.monitoring_engine != "platform":
+        return _skipped(
+            launcher,
+            settings,
+            cause,
+            "monitoring-off",
+            f"model {model} is not monitored by the platform (monitoring engine "
+            f"{settings.monitoring_engine or 'none'})",
+            "None; enable monitoring in the model's config.",
+        )
+    if settings.capture_sampling_percent is None or settings.serverless_memory_mb is not None:
+        return _skipped(
+            launcher,
+            settings,
+            cause,
+            "no-data-capture",
+            f"model {model}'s endpoint captures no data (serverless, or capture off)",
+            "None; serve the model from instances to monitor it.",
+        )
+    image = settings.monitoring_image_uri
+    if not image:
+        return _skipped(
+            launcher,
+            settings,
+            cause,
+            "no-image",
+            f"the catalog entry of model {model} names no monitoring image",
+            "Redeploy the model stack; nothing was started.",
+        )
+    package_arn = _champion(launcher.sagemaker, settings.endpoint_name)
+    if package_arn is None:
+        return _skipped(
+            launcher,
+            settings,
+            cause,
+            "no-champion",
+            f"model {model} has no champion yet: endpoint {settings.endpoint_name} serves no promoted version",
+            "None; monitoring starts once a version is deployed and promoted.",
+        )
+    package = launcher.sagemaker.describe_model_package(ModelPackageName=package_arn)
+    try:
+        report = verify_artifact(launcher.evidence, settings, package)
+    except EvidenceError as error:
+        return _skipped(
+            launcher,
+            settings,
+            cause,
+            "no-evidence",
+            f"champion {package_arn} of model {model} has no verifiable evidence: {error}",
+            "Investigate the champion's evidence; nothing was started.",
+            package_arn,
+        )
+    execution_id = str(claimed_execution(package)).rsplit("/", 1)[-1]
+    baseline_key = baseline_prefix(model, execution_id)
+    if not _exists(launcher.evidence.s3, launcher.evidence.bucket, baseline_key + BASELINE_REFERENCE_FILE):
+        return _skipped(
+            launcher,
+            settings,
+            cause,
+            "no-baseline",
+            f"champion {package_arn} of model {model} has no baseline at "
+            f"s3://{launcher.evidence.bucket}/{baseline_key}",
+            "Retrain the model with a pipeline that writes a baseline; nothing was started.",
+            package_arn,
+        )
+
+    with launcher.leases.hold(lease_key(model), owner):
+        mark = _watermark(launcher, model)
+        pending = mark.get("jobName")
+        if pending:
+            status = _job_status(launcher.sagemaker, pending)
+            if status in _RUNNING:
+                return _skipped(
+                    launcher,
+                    settings,
+                    cause,
+                    "run-in-progress",
+                    f"monitoring job {pending} of model {model} is still {status}",
+                    "None; the next run starts once it has ended.",
+                    package_arn,
+                )
+            if status == "Completed":
+                mark["windowEnd"] = mark.get("pendingEnd")
+        now = launcher.clock().replace(microsecond=0)
+        start = _parse(mark.get("windowEnd")) or now - timedelta(days=settings.label_lookback_days)
+        run = Run(
+            model=model,
+            serving_target=settings.endpoint_name,
+            image_uri=image,
+            instance_type=settings.monitoring_instance_type,
+            max_runtime_seconds=settings.monitoring_max_runtime_seconds,
+            metric_name=settings.metric_name,
+            drift_threshold=settings.drift_threshold,
+            lookback_days=settings.label_lookback_days,
+            package_arn=package_arn,
+            mlflow_run_id=report.mlflow_run_id,
+            baseline_uri=f"s3://{launcher.evidence.bucket}/{baseline_key}",
+            window_start=start,
+            window_end=now,
+        )
+        request = processing_job(launcher.job, run)
+        launcher.sagemaker.create_processing_job(**request)
+        _save_watermark(launcher, model, mark.get("windowEnd"), request["ProcessingJobName"], now)
+
+    name = request["ProcessingJobName"]
+    reason = f"monitoring {model} (champion {package_arn}) from {run.window_start.isoformat()} to {now.isoformat()}"
+    launcher.publish(
+        DomainEvent(
+            domain_events.MONITORING_STARTED,
+            model,
+            reason,
+            {"trigger": cause, "jobName": name, "packageArn": package_arn, "baselineUri": run.baseline_uri},
+            summary=f"{model}: monitoring job {name} started",
+            next_step="None; the job publishes its metrics.",
+        )
+    )
+    return Outcome("started", reason, model, name)
+
+
+def _skipped(
+    launcher: Launcher,
+    settings: ModelSettings,
+    cause: str,
+    code: str,
+    reason: str,
+    next_step: str,
+    package_arn: str | None = None,
+) -> Outcome:
+    data: dict[str, Any] = {"trigger": cause, "skipReason": code}
+    if package_arn:
+        data["packageArn"] = package_arn
+    launcher.publish(
+        DomainEvent(
+            domain_events.MONITORING_SKIPPED,
+            settings.name,
+            reason,
+            data,
+            summary=f"{settings.name}: monitoring skipped ({code})",
+            next_step=next_step,
+        )
+    )
+    return Outcome("skipped", f"{code}: {reason}", settings.name)
+
+
+def _champion(sagemaker: Any, endpoint_name: str) -> str | None:
+    try:
+        endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
+    except ClientError as error:
+        # SageMaker reports a missing endpoint as a ValidationException ("Could not find endpoint").
+        if error.response.get("Error", {}).get("Code") == "ValidationException":
+            return None
+        raise
+    tags = sagemaker.list_tags(ResourceArn=endpoint["EndpointArn"]).get("Tags") or []
+    found = [str(t.get("Value")) for t in tags if t.get("Key") == PROMOTED_PACKAGE_TAG]
+    return found[-1] if found else None
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def _job_status(sagemaker: Any, name: str) -> str:
+    try:
+        return str(sagemaker.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"])
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("ValidationException", "ResourceNotFound"):
+            return "Missing"
+        raise
+
+
+def _watermark(launcher: Launcher, model: str) -> dict[str, str]:
+    item = (
+        launcher.dynamodb.get_item(
+            TableName=launcher.table_name, Key={KEY_ATTRIBUTE: {"S": model + _WATERMARK_SUFFIX}}, ConsistentRead=True
+        ).get("Item")
+        or {}
+    )
+    return {key: str(value["S"]) for key, value in item.items() if key != KEY_ATTRIBUTE and "S" in value}
+
+
+def _save_watermark(launcher: Launcher, model: str, window_end: str | None, job: str, pending_end: datetime) -> None:
+    item = {
+        KEY_ATTRIBUTE: {"S": model + _WATERMARK_SUFFIX},
+        "jobName": {"S": job},
+        "pendingEnd": {"S": pending_end.isoformat()},
+    }
+    if window_end:
+        item["windowEnd"] = {"S": window_end}
+    launcher.dynamodb.put_item(TableName=launcher.table_name, Item=item)
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
