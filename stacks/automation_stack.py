@@ -488,6 +488,15 @@ class AutomationStack(Stack):
                         description="A model's quality metric crossed its threshold: retrain it",
                         pattern=(event_patterns.quality_alarm(chunk)),
                         targets=[self._target(self.trigger)])  # fmt: skip
+        drift_names = [naming.drift_alarm_name(self.config, m.name) for m in models if m.monitoring.platform]
+        for index, chunk in enumerate(event_patterns.chunks(drift_names)):
+            self._rule(
+                f"DriftAlarm{index}",
+                rule_name=f"{prefix}-drift-alarm-{index}",
+                description="A model's inputs drifted past its drift threshold: retrain it",
+                pattern=event_patterns.quality_alarm(chunk),
+                targets=[self._target(self.trigger)],
+            )
         for index, chunk in enumerate(event_patterns.chunks(self.package_groups)):
             self._rule(f"ModelPending{index}", rule_name=f"{prefix}-model-pending-{index}",
                         description="A new model version awaits approval: compare it with the champion",
@@ -576,6 +585,21 @@ class AutomationStack(Stack):
                     pattern=(event_patterns.pipeline_failed(f"*:pipeline/{prefix}-*")),
                     targets=[targets.SnsTopic(self.topic, message=failed_message, dead_letter_queue=self.events_dlq,
                                               retry_attempts=8)])  # fmt: skip
+        job_failed_message = events.RuleTargetInput.from_text(
+            f"[{prefix}] Monitoring job {events.EventField.from_path('$.detail.ProcessingJobName')} failed: "
+            f"{events.EventField.from_path('$.detail.FailureReason')}. Time: {events.EventField.time}."
+        )
+        self._rule(
+            "NotifyMonitoringJobFailed",
+            rule_name=f"{prefix}-notify-monitoring-failed",
+            description="Tell people a model's monitoring job failed",
+            pattern=event_patterns.monitoring_job_failed(naming.monitoring_job_prefix(self.config)),
+            targets=[
+                targets.SnsTopic(
+                    self.topic, message=job_failed_message, dead_letter_queue=self.events_dlq, retry_attempts=8
+                )
+            ],
+        )
         # Only fields every domain event carries, so no notification shows an absent value.
         summary, reason, next_step = (events.EventField.from_path(f"$.detail.{name}") for name in NOTIFICATION_FIELDS)
         domain_message = events.RuleTargetInput.from_text(

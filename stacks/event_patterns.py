@@ -29,11 +29,26 @@ def data_landed(bucket_name: str, datasets_prefix: str) -> Pattern:
 
 
 def quality_alarm(alarm_names: Sequence[str]) -> Pattern:
-    """A model's quality alarm entering ALARM (never the way back to OK)."""
+    """A model's quality or drift alarm entering ALARM (never the way back to OK)."""
     return {
         "source": ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],
         "detail": {"alarmName": sorted(alarm_names), "state": {"value": ["ALARM"]}},
+    }
+
+
+def monitoring_job_failed(job_prefix: str) -> Pattern:
+    """One of the platform's monitoring Processing jobs failed.
+
+    "SageMaker Processing Job State Change" carries `ProcessingJobName`, `ProcessingJobStatus`
+    and `FailureReason` in its detail, as DescribeProcessingJob returns them (SageMaker
+    Developer Guide, "Events that Amazon SageMaker AI sends to Amazon EventBridge",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html).
+    """
+    return {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Processing Job State Change"],
+        "detail": {"ProcessingJobName": [{"prefix": job_prefix}], "ProcessingJobStatus": ["Failed"]},
     }
 
 

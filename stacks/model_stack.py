@@ -104,6 +104,11 @@ class ModelStack(Stack):
             alarm_actions=[topic_arn],
         )
 
+        self.drift_alarm: cloudwatch.CfnAlarm | None = None
+        self.silent_alarm: cloudwatch.CfnAlarm | None = None
+        if model.monitoring.platform:
+            self._monitoring_alarms(config, model, topic_arn)
+
         errors_name, latency_name = naming.rollback_alarm_names(config, model.name)
         variant = [{"name": "EndpointName", "value": endpoint}, {"name": "VariantName", "value": "AllTraffic"}]
 
@@ -194,6 +199,20 @@ class ModelStack(Stack):
             wait_seconds=model.deployment.wait_minutes * 60,
             termination_wait_seconds=model.deployment.termination_wait_minutes * 60,
             rollback_alarm_names=(errors_name, latency_name),
+            capture_sampling_percent=(
+                model.monitoring.sampling_percent
+                if model.monitoring.enabled and model.endpoint.serverless is None
+                else None
+            ),
+            monitoring_engine=model.monitoring.engine if model.monitoring.enabled else None,
+            monitoring_instance_type=model.monitoring.instance_type,
+            monitoring_max_runtime_seconds=model.monitoring.max_runtime_seconds,
+            monitoring_image_uri=(
+                (model.processing.image_uri or variables["DefaultImage"]) if model.monitoring.platform else None
+            ),
+            drift_threshold=model.monitoring.drift_threshold,
+            label_lookback_days=model.monitoring.label_lookback_days,
+            drift_alarm_name=naming.drift_alarm_name(config, model.name) if model.monitoring.platform else None,
         )
         self.catalog_entry = ssm.StringParameter(
             self, "CatalogEntry", parameter_name=naming.catalog_entry_name(config, model.name),
@@ -205,6 +224,48 @@ class ModelStack(Stack):
         CfnOutput(self, "EndpointName", value=endpoint)
         CfnOutput(self, "CodeLocation", value=f"s3://{naming.artifact_bucket_name(config)}/code/{model.name}/",
                   description="Publish the model's scripts here (make publish-code)")  # fmt: skip
+
+    def _monitoring_alarms(self, config: EnvironmentConfig, model: ModelConfig, topic_arn: str) -> None:
+        """Drift (retrains) and silence (notifies only) of the platform's monitoring job."""
+        drift = monitoring.drift_metric(config, model)
+        self.drift_alarm = self._alarm(
+            "DriftAlarm",
+            alarm_name=naming.drift_alarm_name(config, model.name),
+            alarm_description=f"{model.name}: a share of features at or above the drift threshold drifted; "
+            "the platform retrains the model",
+            threshold=model.monitoring.drift_threshold,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            evaluation_periods=1,
+            namespace=drift.namespace,
+            metric_name=drift.name,
+            dimensions=[{"name": k, "value": v} for k, v in drift.dimensions.items()],
+            statistic=drift.statistic,
+            period=drift.period_seconds,
+            alarm_actions=[topic_arn],
+        )
+        runs = monitoring.runs_metric(config, model)
+        hours = model.monitoring.max_silence_hours
+        # A missing hour is a silent hour: TreatMissingData breaching. Period x EvaluationPeriods
+        # stays within the seven days PutMetricAlarm allows (hours <= 168, checked in config).
+        self.silent_alarm = cloudwatch.CfnAlarm(
+            Construct(self, "SilentMonitorAlarm"),
+            "Resource",
+            alarm_name=naming.silent_monitor_alarm_name(config, model.name),
+            alarm_description=f"{model.name}: no monitoring run completed for {hours} h (job failing, schedule "
+            "off, or no champion deployed yet); people are told, nothing is retrained",
+            threshold=1,
+            comparison_operator="LessThanThreshold",
+            evaluation_periods=hours,
+            datapoints_to_alarm=hours,
+            namespace=runs.namespace,
+            metric_name=runs.name,
+            dimensions=[{"name": k, "value": v} for k, v in runs.dimensions.items()],
+            statistic=runs.statistic,
+            period=runs.period_seconds,
+            treat_missing_data="breaching",
+            alarm_actions=[topic_arn],
+            ok_actions=[topic_arn],
+        )
 
     def _alarm(self, construct_id: str, **props: Any) -> cloudwatch.CfnAlarm:
         """An alarm that treats missing data as fine, declared in one call.

@@ -295,6 +295,52 @@ def test_a_quality_alarm_routed_to_the_configured_handler_retrains(
     assert len(executions["PipelineExecutionSummaries"]) == 1
 
 
+def test_a_drift_alarm_reaches_the_trigger_and_the_audit_trail_and_retrains_as_drift(
+    routed: Any, templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the model's pipeline and catalog entry as its stack creates them
+    pipeline = _deploy_model_state(templates, resolver)
+    handler, environment = _function(templates, resolver, "mlops-dev-retraining-trigger")
+    # When the model's drift alarm enters ALARM (the event CloudWatch sends for it)
+    routed.put(load_event("cloudwatch_drift_alarm"))
+    matched = routed.matched()
+    # Then the drift rule and the audit trail receive it, and nothing else
+    assert set(matched) == {"mlops-dev-drift-alarm-0", "mlops-dev-audit-alarms"}
+    # And the trigger starts one run whose reason is drift
+    (delivered,) = matched["mlops-dev-drift-alarm-0"]
+    result = _invoke(handler, environment, delivered, monkeypatch)
+    executions = boto3.client("sagemaker", region_name=REGION).list_pipeline_executions(PipelineName=pipeline)
+    assert (result["outcome"], result["trigger"]) == ("started", "drift")
+    assert len(executions["PipelineExecutionSummaries"]) == 1
+
+
+def test_a_drift_alarm_back_to_ok_and_other_alarms_do_not_retrain(routed: Any) -> None:
+    # Given the drift alarm recovering, and the silent-monitor alarm firing
+    back = _with(load_event("cloudwatch_drift_alarm"), ["detail", "state", "value"], "OK")
+    silent = _with(load_event("cloudwatch_drift_alarm"), ["detail", "alarmName"], "mlops-dev-churn-monitor-silent")
+    # When they arrive
+    routed.put(back)
+    recovered = routed.matched()
+    routed.put(silent)
+    silenced = routed.matched()
+    # Then both are audited; neither reaches the trigger
+    assert set(recovered) == {"mlops-dev-audit-alarms"}
+    assert set(silenced) == {"mlops-dev-audit-alarms"}
+
+
+def test_a_failed_monitoring_job_is_notified_and_a_completed_or_foreign_one_is_not(routed: Any) -> None:
+    # Given a failed monitoring job of the platform, a completed one, and a failed job of someone else
+    failed = load_event("processing_job_failed")
+    completed = _with(failed, ["detail", "ProcessingJobStatus"], "Completed")
+    foreign = _with(failed, ["detail", "ProcessingJobName"], "team-x-monitor-churn-20250316030000")
+    # When each arrives, only the platform's failure is routed to the notification rule
+    routed.put(failed)
+    assert "mlops-dev-notify-monitoring-failed" in routed.matched()
+    for other in (completed, foreign):
+        routed.put(other)
+        assert "mlops-dev-notify-monitoring-failed" not in routed.matched()
+
+
 def test_a_malformed_event_changes_nothing(
     routed: Any, templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
