@@ -153,8 +153,8 @@ def launch(launcher: Launcher, settings: ModelSettings, *, cause: str, owner: st
                     "None; the next run starts once it has ended.",
                     package_arn,
                 )
-            if status == "Completed":
-                mark["windowEnd"] = mark.get("pendingEnd")
+            if status == "Completed" and mark.get("pendingEnd"):
+                mark["windowEnd"] = mark["pendingEnd"]
         now = launcher.clock().replace(microsecond=0)
         start = _parse(mark.get("windowEnd")) or now - timedelta(days=settings.label_lookback_days)
         run = Run(

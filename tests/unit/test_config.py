@@ -110,6 +110,71 @@ def test_invalid_values_name_the_key_the_value_and_what_is_allowed(
     assert path in str(caught.value)
 
 
+MONITORING = "platform.environments.dev.models[0].monitoring"
+
+
+def with_monitoring(monitoring: dict[str, Any], **model: Any) -> dict[str, Any]:
+    return platform_with({"models": [{"name": "churn", "monitoring": monitoring, **model}]})
+
+
+@pytest.mark.parametrize(
+    ("monitoring", "model", "key", "expected"),
+    [
+        pytest.param({"sampling_percent": 101}, {}, "sampling_percent", "an integer from 0 to 100", id="sampling"),
+        pytest.param({"drift_threshold": 1.5}, {}, "drift_threshold", "a number from 0.0 to 1.0", id="drift"),
+        pytest.param({"engine": "evidently"}, {}, "engine", "one of platform, model-monitor", id="engine"),
+        pytest.param({"schedule": "hourly"}, {}, "schedule", "cron(...) or rate(...)", id="schedule"),
+        pytest.param({"max_silence_hours": 169}, {}, "max_silence_hours", "from 1 to 168", id="silence-over-7-days"),
+        pytest.param(
+            {"schedule": "rate(1 day)", "max_silence_hours": 24},
+            {},
+            "max_silence_hours",
+            "more hours than the schedule's interval",
+            id="silence-not-longer-than-schedule",
+        ),
+        pytest.param({"label_lookback_days": 0}, {}, "label_lookback_days", "from 1 to 90", id="lookback"),
+        pytest.param({"instance_type": "m5.large"}, {}, "instance_type", "ml.* instance type", id="instance"),
+        pytest.param(
+            {"enabled": True},
+            {"endpoint": {"serverless": {}}, "deployment": {"strategy": "all-at-once"}},
+            "enabled",
+            "serverless endpoints do not capture data",
+            id="serverless-enabled",
+        ),
+        pytest.param({"sampling": 10}, {}, "sampling", "no such key", id="typo"),
+    ],
+)
+def test_an_invalid_monitoring_block_names_its_key(
+    monitoring: dict[str, Any], model: dict[str, Any], key: str, expected: str
+) -> None:
+    # Given a model whose monitoring block has one bad value; When the configuration is loaded
+    with pytest.raises(ConfigError) as caught:
+        load_environment(with_monitoring(monitoring, **model), "dev")
+    # Then the error names the key path and what is allowed
+    assert caught.value.path == f"{MONITORING}.{key}"
+    assert expected in str(caught.value)
+
+
+def test_monitoring_defaults_to_the_platform_engine_daily_and_off_for_serverless() -> None:
+    # Given one model on instances and one serverless, neither with a monitoring block
+    platform = platform_with(
+        {
+            "models": [
+                {"name": "churn"},
+                {"name": "fraud", "endpoint": {"serverless": {}}, "deployment": {"strategy": "all-at-once"}},
+            ]
+        }
+    )
+    # When loaded
+    churn, fraud = load_environment(platform, "dev").models
+    # Then the instance model is monitored by the platform daily, capturing every request
+    assert churn.monitoring.platform
+    assert (churn.monitoring.schedule, churn.monitoring.sampling_percent) == ("rate(1 day)", 100)
+    assert churn.monitoring.max_silence_hours == 26
+    # And the serverless one is not monitored (serverless endpoints cannot capture data)
+    assert not fraud.monitoring.enabled
+
+
 def test_unknown_environment_is_refused() -> None:
     with pytest.raises(ConfigError, match="one of dev, staging, prod"):
         load_environment(platform_with({}), "qa")
