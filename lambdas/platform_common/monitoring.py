@@ -80,3 +80,13 @@ def predictions_prefix(model: str) -> str:
 BASELINE_DIR = "baseline"
 BASELINE_REFERENCE_FILE = "reference.csv"
 BASELINE_SCHEMA_FILE = "schema.json"
+
+# Beside the run folders under reports/: the end of the last completed run's window, where the
+# next run's drift window starts (monitoring/<model>/reports/watermark.json).
+WATERMARK_FILE = "watermark.json"
+
+# Where the monitoring job lives in a model's published code (code/<model>/, tools/publish_model_code.py):
+# the entry script, and the hashed lock of Evidently and the MLflow client with its wheels, installed offline.
+MONITOR_JOB_SCRIPT = "platform/monitor_model.py"
+MONITORING_LOCK_FILE = "platform/monitoring.lock"
+MONITORING_WHEELHOUSE_DIR = "platform/monitoring-wheelhouse"
