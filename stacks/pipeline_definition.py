@@ -63,7 +63,7 @@ from typing import Any
 
 from platform_common.evidence import EVIDENCE_FILE as EVIDENCE_REPORT_FILE
 from platform_common.evidence import EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX
-from platform_common.monitoring import BASELINE_DIR
+from platform_common.monitoring import BASELINE_DIR, MONITOR_JOB_SCRIPT
 from stacks.config import ModelConfig
 from stacks.mlflow_clients import client_for
 
@@ -140,6 +140,8 @@ WHEELHOUSE_DIR = "wheelhouse"
 PLATFORM_CODE_DIR = "platform"
 EVIDENCE_SCRIPT = f"{PLATFORM_CODE_DIR}/write_evidence.py"
 BASELINE_SCRIPT = f"{PLATFORM_CODE_DIR}/write_baseline.py"
+# Not a pipeline step: the monitoring launcher runs it from the same published code.
+MONITOR_SCRIPT = MONITOR_JOB_SCRIPT
 
 # Paths inside the processing containers; the scripts use the same ones as their defaults.
 PROCESSING_ROOT = "/opt/ml/processing"

@@ -31,7 +31,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from platform_common import monitoring
 from stacks.config import ConfigError, ModelConfig, load_environment
 from stacks.mlflow_clients import UnsupportedMlflowVersion, server_line
 from stacks.pipeline_definition import (
@@ -39,6 +38,7 @@ from stacks.pipeline_definition import (
     CLIENT_LOCK_FILE,
     EVALUATE_SCRIPT,
     EVIDENCE_SCRIPT,
+    MONITOR_SCRIPT,
     PLATFORM_CODE_DIR,
     PREPARE_SCRIPT,
     REGISTER_SCRIPT,
@@ -69,7 +69,7 @@ LAMBDAS_DIR = ROOT / "lambdas"
 PLATFORM_SCRIPTS = {
     EVIDENCE_SCRIPT: JOBS_DIR / "write_evidence.py",
     BASELINE_SCRIPT: JOBS_DIR / "write_baseline.py",
-    monitoring.MONITOR_JOB_SCRIPT: JOBS_DIR / "monitor_model.py",
+    MONITOR_SCRIPT: JOBS_DIR / "monitor_model.py",
     f"{PLATFORM_CODE_DIR}/jobs/__init__.py": JOBS_DIR / "__init__.py",
     **{
         f"{PLATFORM_CODE_DIR}/jobs/monitoring/{path.name}": path
