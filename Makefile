@@ -6,6 +6,7 @@ ENV ?= dev
 PYTHON ?= python3
 VENV := .venv
 MLFLOW_VENV := .venv-mlflow
+MONITORING_VENV := .venv-monitoring
 PY := $(VENV)/bin/python
 STAMPS := .make
 CDK := npx --no-install cdk
@@ -52,6 +53,15 @@ $(STAMPS)/mlflow-venv: requirements-mlflow.txt stacks/mlflow_clients.py cdk.json
 		env $$pins $(MLFLOW_VENV)/bin/python -m pip install --quiet -r requirements-mlflow.txt
 	@touch $@
 
+# Evidently for the monitoring job's tests (tests/jobs/test_monitor_model.py runs the job in it): the
+# version the monitoring lock pins, with the processing image's scientific stack.
+$(STAMPS)/monitoring-venv: requirements-monitoring.txt | prerequisites
+	@mkdir -p $(STAMPS)
+	$(PYTHON) -m venv --clear $(MONITORING_VENV)
+	$(MONITORING_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MONITORING_VENV)/bin/python -m pip install --quiet -r requirements-monitoring.txt
+	@touch $@
+
 $(STAMPS)/node: package.json package-lock.json | prerequisites
 	@mkdir -p $(STAMPS)
 	npm ci --no-audit --no-fund --loglevel=error
@@ -60,11 +70,11 @@ $(STAMPS)/node: package.json package-lock.json | prerequisites
 synth: $(STAMPS)/venv $(STAMPS)/node ## Synthesize every stack of ENV (default dev) into cdk.out/
 	PLATFORM_ENV=$(ENV) $(PY) app.py
 
-test: $(STAMPS)/venv $(STAMPS)/mlflow-venv $(STAMPS)/node ## Run the whole test suite
+test: $(STAMPS)/venv $(STAMPS)/mlflow-venv $(STAMPS)/monitoring-venv $(STAMPS)/node ## Run the whole test suite
 	$(PY) -m pytest -n 2 --dist loadgroup
 
-test-fast: $(STAMPS)/venv ## Tests without the real MLflow server
-	$(PY) -m pytest -n 2 --dist loadgroup -m "not mlflow"
+test-fast: $(STAMPS)/venv ## Tests without the real MLflow server and the Evidently environment
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not mlflow and not monitoring"
 
 lint: $(STAMPS)/venv ## ruff (lint + format check) and mypy --strict
 	$(VENV)/bin/ruff check .
@@ -100,4 +110,4 @@ bench: $(STAMPS)/venv $(STAMPS)/mlflow-venv $(STAMPS)/node ## Benchmarks -> benc
 	$(PY) -m bench
 
 clean: ## Remove build output and environments
-	rm -rf cdk.out $(STAMPS) $(VENV) $(MLFLOW_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out $(STAMPS) $(VENV) $(MLFLOW_VENV) $(MONITORING_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -28,6 +28,15 @@ def data_landed(bucket_name: str, datasets_prefix: str) -> Pattern:
     }
 
 
+def ground_truth_landed(bucket_name: str, prefixes: Sequence[str]) -> Pattern:
+    """A label file landed under one of the models' `monitoring/<model>/ground-truth/` prefixes."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": [{"prefix": p} for p in sorted(prefixes)]}},
+    }
+
+
 def quality_alarm(alarm_names: Sequence[str]) -> Pattern:
     """A model's quality or drift alarm entering ALARM (never the way back to OK)."""
     return {

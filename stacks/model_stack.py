@@ -42,6 +42,7 @@ class ModelStack(Stack):
         data_key_arn: str,
         mlflow_arn: str,
         trigger_function: lambda_.IFunction,
+        launcher_function: lambda_.IFunction | None = None,
         topic: sns.ITopic,
         events_dlq: sqs.IQueue,
         **kwargs: Any,
@@ -176,6 +177,29 @@ class ModelStack(Stack):
                                                 max_event_age=Duration.hours(24))],
             )  # fmt: skip
 
+        self.monitoring_schedule: events.Rule | None = None
+        if model.monitoring.platform and launcher_function is not None:
+            # A scheduled rule, as the retraining schedule is: the same target settings, DLQ and
+            # invoke permission beside the rule, and the catalog finds the model by the rule's name.
+            launcher = lambda_.Function.from_function_attributes(
+                self, "MonitoringLauncher", function_arn=launcher_function.function_arn, same_environment=True
+            )
+            self.monitoring_schedule = events.Rule(
+                self,
+                "MonitoringSchedule",
+                rule_name=naming.monitoring_schedule_rule_name(config, model.name),
+                description=f"Monitors {model.name} on a schedule",
+                schedule=events.Schedule.expression(model.monitoring.schedule),
+                targets=[
+                    targets.LambdaFunction(
+                        launcher,
+                        dead_letter_queue=sqs.Queue.from_queue_arn(self, "MonitoringEventsDlq", events_dlq.queue_arn),
+                        retry_attempts=8,
+                        max_event_age=Duration.hours(24),
+                    )
+                ],
+            )
+
         self.settings = ModelSettings(
             name=model.name,
             pipeline_name=pipeline_name,
@@ -209,6 +233,9 @@ class ModelStack(Stack):
             monitoring_max_runtime_seconds=model.monitoring.max_runtime_seconds,
             monitoring_image_uri=(
                 (model.processing.image_uri or variables["DefaultImage"]) if model.monitoring.platform else None
+            ),
+            monitoring_schedule_name=(
+                naming.monitoring_schedule_rule_name(config, model.name) if self.monitoring_schedule else None
             ),
             drift_threshold=model.monitoring.drift_threshold,
             label_lookback_days=model.monitoring.label_lookback_days,
@@ -244,24 +271,48 @@ class ModelStack(Stack):
             alarm_actions=[topic_arn],
         )
         runs = monitoring.runs_metric(config, model)
+        awaiting = monitoring.awaiting_champion_metric(config, model)
         hours = model.monitoring.max_silence_hours
-        # A missing hour is a silent hour: TreatMissingData breaching. Period x EvaluationPeriods
-        # stays within the seven days PutMetricAlarm allows (hours <= 168, checked in config).
+
+        def hourly_sum(query_id: str, metric: monitoring.MetricSpec) -> dict[str, Any]:
+            return {
+                "id": query_id,
+                "returnData": False,
+                "metricStat": {
+                    "metric": {
+                        "namespace": metric.namespace,
+                        "metricName": metric.name,
+                        "dimensions": [{"name": k, "value": v} for k, v in metric.dimensions.items()],
+                    },
+                    "period": metric.period_seconds,
+                    "stat": metric.statistic,
+                },
+            }
+
+        # A completed run (the job's MonitoringRuns) or a scheduled run that found no champion yet
+        # (the launcher's MonitoringAwaitingChampion) is a sign of life; an hour with neither is
+        # silent, and a window with no data at all is missing data, treated as breaching. Period x
+        # EvaluationPeriods stays within the seven days PutMetricAlarm allows (hours <= 168).
         self.silent_alarm = cloudwatch.CfnAlarm(
             Construct(self, "SilentMonitorAlarm"),
             "Resource",
             alarm_name=naming.silent_monitor_alarm_name(config, model.name),
             alarm_description=f"{model.name}: no monitoring run completed for {hours} h (job failing, schedule "
-            "off, or no champion deployed yet); people are told, nothing is retrained",
+            "off, champion without baseline); people are told, nothing is retrained",
             threshold=1,
             comparison_operator="LessThanThreshold",
             evaluation_periods=hours,
             datapoints_to_alarm=hours,
-            namespace=runs.namespace,
-            metric_name=runs.name,
-            dimensions=[{"name": k, "value": v} for k, v in runs.dimensions.items()],
-            statistic=runs.statistic,
-            period=runs.period_seconds,
+            metrics=[
+                hourly_sum("runs", runs),
+                hourly_sum("awaiting", awaiting),
+                {
+                    "id": "alive",
+                    "expression": monitoring.SIGNS_OF_LIFE_EXPRESSION,
+                    "label": "monitoring runs and runs awaiting a champion",
+                    "returnData": True,
+                },
+            ],
             treat_missing_data="breaching",
             alarm_actions=[topic_arn],
             ok_actions=[topic_arn],

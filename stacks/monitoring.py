@@ -25,6 +25,12 @@ MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
 ERROR_RATE_EXPRESSION = "IF(invocations > 0, 100 * errors / invocations, 0)"
 # The silent-monitor alarm counts runs per hour; monitoring.max_silence_hours of them empty alarm.
 SILENCE_PERIOD_SECONDS = 3600
+# The silent-monitor alarm's hourly signs of life: completed runs plus scheduled runs that found no
+# champion yet. FILL(m, 0) gives an hour without a point the value 0, so one series missing an
+# hour does not drop the other's point from the sum (CloudWatch User Guide, "Using math
+# expressions with CloudWatch metrics", FILL,
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
+SIGNS_OF_LIFE_EXPRESSION = "FILL(runs, 0) + FILL(awaiting, 0)"
 # CloudWatch refuses a dashboard with more widgets than this.
 MAX_DASHBOARD_WIDGETS = 500
 _WIDGETS_PER_MODEL = 5
@@ -98,6 +104,11 @@ def drift_metric(config: EnvironmentConfig, model: ModelConfig) -> MetricSpec:
 def runs_metric(config: EnvironmentConfig, model: ModelConfig) -> MetricSpec:
     """Completed monitoring runs per hour: the silent-monitor alarm's metric."""
     return platform_metric(config, model, contract.MONITORING_RUNS, "Sum", SILENCE_PERIOD_SECONDS)
+
+
+def awaiting_champion_metric(config: EnvironmentConfig, model: ModelConfig) -> MetricSpec:
+    """Scheduled runs per hour that found no champion yet (the launcher's heartbeat)."""
+    return platform_metric(config, model, contract.MONITORING_AWAITING_CHAMPION, "Sum", SILENCE_PERIOD_SECONDS)
 
 
 def models_on_dashboard(config: EnvironmentConfig) -> tuple[ModelConfig, ...]:

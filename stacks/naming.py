@@ -105,9 +105,13 @@ def silent_monitor_alarm_name(config: EnvironmentConfig, model: str) -> str:
     return f"{config.resource_prefix}-{model}-monitor-silent"
 
 
-def monitoring_schedule_group(config: EnvironmentConfig) -> str:
-    """The EventBridge Scheduler group holding every model's monitoring schedule (named after the model)."""
-    return f"{config.resource_prefix}-monitoring"
+def monitoring_schedule_rule_name(config: EnvironmentConfig, model: str) -> str:
+    """The scheduled rule that starts `model`'s monitoring runs (a rule, as the retraining schedule is)."""
+    return f"{config.resource_prefix}-{model}-monitoring"
+
+
+def monitoring_job_role_name(config: EnvironmentConfig) -> str:
+    return f"{config.resource_prefix}-monitoring-job"
 
 
 def monitoring_job_prefix(config: EnvironmentConfig) -> str:

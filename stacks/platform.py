@@ -68,6 +68,7 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
             data_key_arn=data.key.key_arn,
             mlflow_arn=tracking.mlflow.arn,
             trigger_function=automation.trigger.function,
+            launcher_function=automation.launcher.function if automation.launcher else None,
             topic=automation.topic,
             events_dlq=automation.events_dlq,
             env=env,

@@ -34,9 +34,11 @@ from typing import Any
 from stacks.config import ConfigError, ModelConfig, load_environment
 from stacks.mlflow_clients import UnsupportedMlflowVersion, server_line
 from stacks.pipeline_definition import (
+    BASELINE_SCRIPT,
     CLIENT_LOCK_FILE,
     EVALUATE_SCRIPT,
     EVIDENCE_SCRIPT,
+    MONITOR_SCRIPT,
     PLATFORM_CODE_DIR,
     PREPARE_SCRIPT,
     REGISTER_SCRIPT,
@@ -61,7 +63,21 @@ ROOT = Path(__file__).resolve().parent.parent
 ML_DIR = ROOT / "ml"
 JOBS_DIR = ROOT / "jobs"
 # The platform's scripts the pipeline runs, by their path under the code prefix.
-PLATFORM_SCRIPTS = {EVIDENCE_SCRIPT: JOBS_DIR / "write_evidence.py"}
+LAMBDAS_DIR = ROOT / "lambdas"
+# The monitoring job imports its modules as the repository lays them out (jobs.monitoring,
+# platform_common.monitoring), so they are published below platform/ at the same relative paths.
+PLATFORM_SCRIPTS = {
+    EVIDENCE_SCRIPT: JOBS_DIR / "write_evidence.py",
+    BASELINE_SCRIPT: JOBS_DIR / "write_baseline.py",
+    MONITOR_SCRIPT: JOBS_DIR / "monitor_model.py",
+    f"{PLATFORM_CODE_DIR}/jobs/__init__.py": JOBS_DIR / "__init__.py",
+    **{
+        f"{PLATFORM_CODE_DIR}/jobs/monitoring/{path.name}": path
+        for path in sorted((JOBS_DIR / "monitoring").glob("*.py"))
+    },
+    f"{PLATFORM_CODE_DIR}/platform_common/__init__.py": LAMBDAS_DIR / "platform_common" / "__init__.py",
+    f"{PLATFORM_CODE_DIR}/platform_common/monitoring.py": LAMBDAS_DIR / "platform_common" / "monitoring.py",
+}
 _SKIPPED = {"__pycache__", ".ipynb_checkpoints"}
 # requirements.txt must install the published bundle and nothing else, whatever the working directory.
 OFFLINE_REQUIREMENTS = ("--no-index", f"--find-links {WHEELHOUSE_DIR}", "--require-hashes", f"-r {CLIENT_LOCK_FILE}")

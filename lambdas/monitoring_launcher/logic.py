@@ -11,6 +11,15 @@ platform's lock table while it decides, and the table keeps the model's watermar
 the last window whose job completed, and the job in flight. A run still in progress answers
 `skipped`; a failed or stopped one leaves the watermark where it was, so the next run reads its
 window again.
+
+Label deliveries are coalesced: a burst of ground-truth files starts one run. A delivery while a
+run is in progress, or within the model's `coalesce_minutes` of the last run's start, starts
+nothing and publishes nothing (it is logged); its labels are read by the next run, since every run
+joins the labels of its whole lookback window. Scheduled runs are never coalesced away.
+
+A model with no champion yet is not silent: the launcher publishes the heartbeat
+`MonitoringAwaitingChampion` (1) beside the job's `MonitoringRuns`, and the silent-monitor alarm
+counts either as a sign of life (stacks/model_stack.py).
 """
 
 from __future__ import annotations
@@ -28,7 +37,12 @@ from platform_common.catalog import ModelSettings
 from platform_common.domain_events import DomainEvent
 from platform_common.evidence import EvidenceError, EvidenceStore, claimed_execution, verify_artifact
 from platform_common.lease import KEY_ATTRIBUTE, LeaseTable
-from platform_common.monitoring import BASELINE_REFERENCE_FILE, baseline_prefix
+from platform_common.monitoring import (
+    BASELINE_REFERENCE_FILE,
+    MONITORING_AWAITING_CHAMPION,
+    baseline_prefix,
+    metric_dimensions,
+)
 
 PROMOTED_PACKAGE_TAG = "mlops:promoted-package-arn"
 _LEASE_ROLE = "monitoring"
@@ -36,6 +50,9 @@ _WATERMARK_SUFFIX = "#monitoring-watermark"
 # DescribeProcessingJob's ProcessingJobStatus (SageMaker API Reference, "DescribeProcessingJob",
 # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeProcessingJob.html).
 _RUNNING = frozenset({"InProgress", "Stopping"})
+# What started a run: the model's schedule, or a delivery of ground truth (coalesced).
+CAUSE_SCHEDULE = "schedule"
+CAUSE_GROUND_TRUTH = "ground-truth"
 
 Publisher = Callable[[DomainEvent], object]
 
@@ -61,7 +78,13 @@ class Launcher:
     evidence: EvidenceStore
     job: JobSettings
     publish: Publisher
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    cloudwatch: Any
+    clock: Callable[[], datetime] = field(default=lambda: utc_now())
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (the default clock)."""
+    return datetime.now(UTC)
 
 
 def lease_key(model: str) -> str:
@@ -103,6 +126,7 @@ def launch(launcher: Launcher, settings: ModelSettings, *, cause: str, owner: st
         )
     package_arn = _champion(launcher.sagemaker, settings.endpoint_name)
     if package_arn is None:
+        _heartbeat(launcher, settings)
         return _skipped(
             launcher,
             settings,
@@ -143,6 +167,8 @@ def launch(launcher: Launcher, settings: ModelSettings, *, cause: str, owner: st
         pending = mark.get("jobName")
         if pending:
             status = _job_status(launcher.sagemaker, pending)
+            if status in _RUNNING and cause == CAUSE_GROUND_TRUTH:
+                return Outcome("coalesced", f"monitoring job {pending} of model {model} is still {status}", model)
             if status in _RUNNING:
                 return _skipped(
                     launcher,
@@ -156,6 +182,15 @@ def launch(launcher: Launcher, settings: ModelSettings, *, cause: str, owner: st
             if status == "Completed" and mark.get("pendingEnd"):
                 mark["windowEnd"] = mark["pendingEnd"]
         now = launcher.clock().replace(microsecond=0)
+        last_start = _parse(mark.get("pendingEnd"))
+        quiet = timedelta(minutes=settings.coalesce_minutes)
+        if cause == CAUSE_GROUND_TRUTH and last_start is not None and now - last_start < quiet:
+            return Outcome(
+                "coalesced",
+                f"the last monitoring run of model {model} started at {last_start.isoformat()}, less than "
+                f"{settings.coalesce_minutes} minutes ago; the next run reads these labels",
+                model,
+            )
         start = _parse(mark.get("windowEnd")) or now - timedelta(days=settings.label_lookback_days)
         run = Run(
             model=model,
@@ -214,6 +249,25 @@ def _skipped(
         )
     )
     return Outcome("skipped", f"{code}: {reason}", settings.name)
+
+
+def _heartbeat(launcher: Launcher, settings: ModelSettings) -> None:
+    """Tell the silent-monitor alarm the launcher ran and is waiting for a champion (not silence)."""
+    launcher.cloudwatch.put_metric_data(
+        Namespace=launcher.job.namespace,
+        MetricData=[
+            {
+                "MetricName": MONITORING_AWAITING_CHAMPION,
+                "Dimensions": [
+                    {"Name": name, "Value": value}
+                    for name, value in metric_dimensions(settings.name, settings.endpoint_name).items()
+                ],
+                "Timestamp": launcher.clock(),
+                "Value": 1.0,
+                "Unit": "Count",
+            }
+        ],
+    )
 
 
 def _champion(sagemaker: Any, endpoint_name: str) -> str | None:

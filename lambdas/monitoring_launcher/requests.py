@@ -18,11 +18,12 @@ from typing import Any
 from platform_common import monitoring as contract
 
 NAME_LIMIT = 63
-CODE_MOUNT = "/opt/ml/processing/code"
-REPORT_MOUNT = "/opt/ml/processing/reports"
+CODE_MOUNT = "/opt/ml/processing/input/code"
 VOLUME_SIZE_GB = 30
 MODEL_TAG = "mlops:model"
 WINDOW_END_TAG = "mlops:monitoring-window-end"
+# The name the job's shell gives as $0; the job's options follow it as "$@".
+_SHELL_NAME = "monitor_model"
 
 
 @dataclass(frozen=True)
@@ -68,39 +69,59 @@ def job_name(job_prefix: str, model: str, window_end: datetime) -> str:
     return f"{job_prefix}{model[:room].rstrip('-')}-{digest}{suffix}"
 
 
-def reports_uri(settings: JobSettings, run: Run, name: str) -> str:
-    """Where this run's report goes: one folder per job under the model's reports prefix."""
-    return f"s3://{settings.data_bucket}/{contract.reports_prefix(run.model)}{name}/"
+def job_arguments(settings: JobSettings, run: Run, name: str) -> list[str]:
+    """The job's options (jobs/monitor_model.py), `--<option> <value>` each; the run id is the job's name."""
+    options = {
+        contract.OPTION_MODEL: run.model,
+        contract.OPTION_SERVING_TARGET: run.serving_target,
+        contract.OPTION_DATA_BUCKET: settings.data_bucket,
+        contract.OPTION_BASELINE_URI: run.baseline_uri,
+        contract.OPTION_PACKAGE_ARN: run.package_arn,
+        contract.OPTION_MLFLOW_RUN_ID: run.mlflow_run_id,
+        contract.OPTION_METRIC: run.metric_name,
+        contract.OPTION_DRIFT_THRESHOLD: f"{run.drift_threshold:g}",
+        contract.OPTION_SINCE: _iso(run.window_start),
+        contract.OPTION_UNTIL: _iso(run.window_end),
+        contract.OPTION_LOOKBACK_DAYS: str(run.lookback_days),
+        contract.OPTION_NAMESPACE: settings.namespace,
+        contract.OPTION_TRACKING_URI: settings.tracking_uri,
+        # The report folder (monitoring/<model>/reports/<job name>/) is then named after the job.
+        contract.OPTION_RUN_ID: name,
+    }
+    return [item for option, value in options.items() for item in (f"--{option}", value)]
+
+
+def entrypoint() -> list[str]:
+    """Install Evidently and the MLflow client offline from the published lock, then run the job.
+
+    The arguments SageMaker appends to ContainerEntrypoint reach the shell as $1.. ("$@"); exec
+    hands the job the container's signals (StopProcessingJob).
+    """
+    wheels = f"{CODE_MOUNT}/{contract.MONITORING_WHEELHOUSE_DIR}"
+    install = (
+        "python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "
+        f"--no-index --find-links {wheels} --require-hashes -r {CODE_MOUNT}/{contract.MONITORING_LOCK_FILE}"
+    )
+    script = f'{install} && exec python3 {CODE_MOUNT}/{contract.MONITOR_JOB_SCRIPT} "$@"'
+    return ["/bin/sh", "-c", script, _SHELL_NAME]
 
 
 def processing_job(settings: JobSettings, run: Run) -> dict[str, Any]:
-    """CreateProcessingJob's request for `run`: the model's published code, its image, the platform key."""
+    """CreateProcessingJob's request for `run`: the model's published code, its image, the platform key.
+
+    The job writes its reports and watermark to the data bucket itself (the bucket's default
+    encryption is the platform key), so the request declares no processing outputs.
+    """
     name = job_name(settings.job_prefix, run.model, run.window_end)
-    reports = reports_uri(settings, run, name)
-    arguments = {
-        contract.ARG_MODEL: run.model,
-        contract.ARG_SERVING_TARGET: run.serving_target,
-        contract.ARG_DATA_BUCKET: settings.data_bucket,
-        contract.ARG_BASELINE_URI: run.baseline_uri,
-        contract.ARG_PACKAGE_ARN: run.package_arn,
-        contract.ARG_MLFLOW_RUN_ID: run.mlflow_run_id,
-        contract.ARG_TRACKING_URI: settings.tracking_uri,
-        contract.ARG_METRIC_NAME: run.metric_name,
-        contract.ARG_DRIFT_THRESHOLD: f"{run.drift_threshold:g}",
-        contract.ARG_WINDOW_START: _iso(run.window_start),
-        contract.ARG_WINDOW_END: _iso(run.window_end),
-        contract.ARG_LOOKBACK_DAYS: str(run.lookback_days),
-        contract.ARG_NAMESPACE: settings.namespace,
-        contract.ARG_REPORTS_URI: reports,
-    }
     return {
         "ProcessingJobName": name,
         "RoleArn": settings.role_arn,
         "AppSpecification": {
             "ImageUri": run.image_uri,
-            "ContainerEntrypoint": ["python3", f"{CODE_MOUNT}/{contract.JOB_SCRIPT}"],
-            "ContainerArguments": [item for key, value in arguments.items() for item in (f"--{key}", value)],
+            "ContainerEntrypoint": entrypoint(),
+            "ContainerArguments": job_arguments(settings, run, name),
         },
+        "Environment": {"MLFLOW_DISABLE_TELEMETRY": "true"},
         "ProcessingInputs": [
             {
                 "InputName": "code",
@@ -112,15 +133,6 @@ def processing_job(settings: JobSettings, run: Run) -> dict[str, Any]:
                 },
             }
         ],
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "reports",
-                    "S3Output": {"S3Uri": reports, "LocalPath": REPORT_MOUNT, "S3UploadMode": "EndOfJob"},
-                }
-            ],
-            "KmsKeyId": settings.key_arn,
-        },
         "ProcessingResources": {
             "ClusterConfig": {
                 "InstanceCount": 1,

@@ -185,6 +185,13 @@ class Catalog:
                 return model
         raise UnknownModelError("schedule rule", rule_name, self._by_name)
 
+    def for_monitoring_schedule(self, rule_arn_or_name: str) -> ModelSettings:
+        rule_name = rule_arn_or_name.rsplit("/", 1)[-1]
+        for model in self._by_name.values():
+            if model.monitoring_schedule_name == rule_name:
+                return model
+        raise UnknownModelError("monitoring schedule rule", rule_name, self._by_name)
+
     def for_endpoint(self, endpoint_name: str) -> ModelSettings:
         for model in self._by_name.values():
             if model.endpoint_name == endpoint_name:

@@ -23,3 +23,5 @@ DATA_KEY_ARN = "DATA_KEY_ARN"
 # The monitoring launcher: the role its Processing jobs run as, and its watermark table.
 MONITORING_JOB_ROLE_ARN = "MONITORING_JOB_ROLE_ARN"
 MONITORING_NAMESPACE = "MONITORING_NAMESPACE"
+# How every monitoring Processing job of the environment is named: `<prefix>-<env>-monitor-`.
+MONITORING_JOB_PREFIX = "MONITORING_JOB_PREFIX"

@@ -29,6 +29,10 @@ MONITORING_RUNS = "MonitoringRuns"  # 1 per completed run: its absence is the si
 INFERENCES_ANALYSED = "InferencesAnalysed"  # captured inferences read by the run
 LABELLED_INFERENCES = "LabelledInferences"  # inferences joined with ground truth
 MALFORMED_RECORDS = "MalformedRecords"  # capture or label records the run could not read
+# Published by the launcher, not the job: 1 per scheduled run skipped because the model has no
+# champion yet. The silent-monitor alarm counts it with MonitoringRuns, so a fresh deploy waiting
+# for its first champion does not page.
+MONITORING_AWAITING_CHAMPION = "MonitoringAwaitingChampion"
 # The quality metric is published under the model's configured metric name (e.g. "accuracy").
 
 DIMENSION_MODEL = "Model"
@@ -81,28 +85,35 @@ BASELINE_DIR = "baseline"
 BASELINE_REFERENCE_FILE = "reference.csv"
 BASELINE_SCHEMA_FILE = "schema.json"
 
-# Where tools/publish_model_code.py publishes a model's code in the artifact bucket: the
-# platform's job scripts under code/<model>/platform/ (the monitoring job among them), the
-# offline wheels (MLflow client, Evidently) under code/<model>/wheelhouse/.
-CODE_PREFIX = "code"
-JOB_SCRIPT = "platform/monitor_model.py"
-WHEELHOUSE_DIR = "wheelhouse"
+# Beside the run folders under reports/: the end of the last completed run's window, where the
+# next run's drift window starts (monitoring/<model>/reports/watermark.json).
+WATERMARK_FILE = "watermark.json"
 
-# The monitoring job's command-line interface: the launcher passes each as `--<name> <value>`.
-ARG_MODEL = "model"
-ARG_SERVING_TARGET = "serving-target"
-ARG_DATA_BUCKET = "data-bucket"
-ARG_BASELINE_URI = "baseline-uri"
-ARG_PACKAGE_ARN = "champion-package-arn"
-ARG_MLFLOW_RUN_ID = "mlflow-run-id"
-ARG_TRACKING_URI = "tracking-uri"
-ARG_METRIC_NAME = "metric-name"
-ARG_DRIFT_THRESHOLD = "drift-threshold"
-ARG_WINDOW_START = "window-start"
-ARG_WINDOW_END = "window-end"
-ARG_LOOKBACK_DAYS = "label-lookback-days"
-ARG_NAMESPACE = "namespace"
-ARG_REPORTS_URI = "reports-uri"
+# Where tools/publish_model_code.py publishes a model's code in the artifact bucket (code/<model>/):
+# the monitoring job's entry script under platform/, and the hashed lock of Evidently and the
+# MLflow client with its wheels, installed offline when the job starts.
+CODE_PREFIX = "code"
+MONITOR_JOB_SCRIPT = "platform/monitor_model.py"
+MONITORING_LOCK_FILE = "platform/monitoring.lock"
+MONITORING_WHEELHOUSE_DIR = "platform/monitoring-wheelhouse"
+
+# The monitoring job's command-line options (jobs/monitor_model.py): the launcher passes each as
+# `--<option> <value>`. tests/handlers/test_monitoring_launcher.py feeds the launcher's request to
+# the job's own parser, so a rename on either side fails there.
+OPTION_MODEL = "model-name"
+OPTION_SERVING_TARGET = "serving-target"
+OPTION_DATA_BUCKET = "data-bucket"
+OPTION_BASELINE_URI = "baseline-uri"
+OPTION_PACKAGE_ARN = "model-package-arn"
+OPTION_MLFLOW_RUN_ID = "mlflow-run-id"
+OPTION_METRIC = "metric"
+OPTION_DRIFT_THRESHOLD = "drift-threshold"
+OPTION_SINCE = "since"
+OPTION_UNTIL = "until"
+OPTION_LOOKBACK_DAYS = "lookback-days"
+OPTION_NAMESPACE = "metric-namespace"
+OPTION_TRACKING_URI = "tracking-uri"
+OPTION_RUN_ID = "run-id"
 
 
 def code_prefix(model: str) -> str:

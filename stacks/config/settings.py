@@ -217,7 +217,7 @@ class NotificationConfig:
 
 
 # The platform's Lambda functions (the retraining loop's handlers), by name.
-HANDLER_NAMES = ("retraining-trigger", "model-gate", "deployer")
+HANDLER_NAMES = ("retraining-trigger", "model-gate", "deployer", "monitoring-launcher")
 # Lambda keeps at least 100 of a Region's concurrency unreserved, and the default quota is
 # 1,000 ("Configuring reserved concurrency for a function" and "Lambda quotas", Lambda
 # Developer Guide); new accounts start lower. 900 is all a default account can reserve.

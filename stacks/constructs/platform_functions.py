@@ -1,4 +1,4 @@
-"""The loop's three Lambda functions, shared by every model, with their defaults in one place."""
+"""The platform's Lambda functions, shared by every model, with their defaults in one place."""
 
 from __future__ import annotations
 
@@ -64,7 +64,13 @@ DEPLOYER = FunctionSpec(
     "Deploys approved versions with blue/green updates and tracks their outcome",
     timeout_seconds=120,
 )
-HANDLERS = (RETRAINING_TRIGGER, MODEL_GATE, DEPLOYER)
+MONITORING_LAUNCHER = FunctionSpec(
+    "monitoring-launcher",
+    "monitoring_launcher.handler.lambda_handler",
+    "Starts a model's monitoring job on its schedule or when ground truth lands",
+    timeout_seconds=60,
+)
+HANDLERS = (RETRAINING_TRIGGER, MODEL_GATE, DEPLOYER, MONITORING_LAUNCHER)
 
 
 class PlatformFunction(Construct):

@@ -55,11 +55,29 @@ def test_quality_drift_and_silence_alarms_watch_the_metrics_the_job_publishes(sy
         assert _dimensions(drift) == published
         assert drift["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert drift["Threshold"] == model.monitoring.drift_threshold
-        # The silent-monitor alarm: no completed run for max_silence_hours, a missing hour counting as silent
-        assert (silent["Namespace"], silent["MetricName"]) == (namespace, contract.MONITORING_RUNS)
-        assert _dimensions(silent) == published
+        # The silent-monitor alarm: no completed run (job) and no run awaiting a champion (launcher)
+        # for max_silence_hours; an evaluation with no data at all counts as silent
+        queries = {query["Id"]: query for query in silent["Metrics"]}
+        watched = {
+            query_id: (
+                query["MetricStat"]["Metric"]["Namespace"],
+                query["MetricStat"]["Metric"]["MetricName"],
+                {d["Name"]: d["Value"] for d in query["MetricStat"]["Metric"]["Dimensions"]},
+                query["MetricStat"]["Stat"],
+                query["MetricStat"]["Period"],
+            )
+            for query_id, query in queries.items()
+            if "MetricStat" in query
+        }
+        assert watched == {
+            "runs": (namespace, contract.MONITORING_RUNS, published, "Sum", 3600),
+            "awaiting": (namespace, contract.MONITORING_AWAITING_CHAMPION, published, "Sum", 3600),
+        }
+        assert queries["alive"]["Expression"] == "FILL(runs, 0) + FILL(awaiting, 0)"
+        assert [q["Id"] for q in silent["Metrics"] if q.get("ReturnData", True)] == ["alive"]
+        assert (silent["ComparisonOperator"], silent["Threshold"]) == ("LessThanThreshold", 1)
         assert silent["TreatMissingData"] == "breaching"
-        assert silent["Period"] * silent["EvaluationPeriods"] == model.monitoring.max_silence_hours * 3600
+        assert 3600 * silent["EvaluationPeriods"] == model.monitoring.max_silence_hours * 3600
         assert silent["DatapointsToAlarm"] == silent["EvaluationPeriods"]
         assert not namespace.startswith("AWS/")
 
@@ -67,10 +85,11 @@ def test_quality_drift_and_silence_alarms_watch_the_metrics_the_job_publishes(sy
 def test_every_alarm_evaluates_within_cloudwatchs_window(synthesized_env: Synthesized) -> None:
     too_long = {}
     for name, alarm in _alarms(synthesized_env).items():
-        if "Period" not in alarm:
-            continue
-        total = alarm["Period"] * alarm["EvaluationPeriods"]
-        limit = MAX_EVALUATION_SECONDS if alarm["Period"] >= 3600 else MAX_SUB_HOUR_EVALUATION_SECONDS
+        periods = [alarm["Period"]] if "Period" in alarm else []
+        periods += [q["MetricStat"]["Period"] for q in alarm.get("Metrics", []) if "MetricStat" in q]
+        period = max(periods)
+        total = period * alarm["EvaluationPeriods"]
+        limit = MAX_EVALUATION_SECONDS if period >= 3600 else MAX_SUB_HOUR_EVALUATION_SECONDS
         if total > limit:
             too_long[name] = total
     assert too_long == {}

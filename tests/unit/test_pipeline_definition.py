@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from platform_common import monitoring
 from stacks import pipeline_definition as pd
 from stacks.config import ModelConfig, load_environment
 from stacks.mlflow_clients import UnsupportedMlflowVersion
@@ -398,6 +399,7 @@ def test_steps_run_prepare_train_evaluate_then_check() -> None:
     check = steps_by_name(definition)["CheckMetric"]["Arguments"]
     assert [(step["Name"], step["Type"]) for step in check["IfSteps"]] == [
         ("Evidence", "Processing"),
+        ("Baseline", "Processing"),
         ("Register", "Processing"),
     ]
     assert [(step["Name"], step["Type"]) for step in check["ElseSteps"]] == [("MetricCheckFailed", "Fail")]
@@ -414,8 +416,9 @@ def test_registration_runs_only_when_the_metric_check_passes() -> None:
         if pd.ENV_MLFLOW_REGISTERED_MODEL_NAME in step["Arguments"].get("Environment", {})
     ]
     assert registering == []
-    evidence, register = check["IfSteps"]
+    evidence, baseline, register = check["IfSteps"]
     assert pd.ENV_MLFLOW_REGISTERED_MODEL_NAME not in evidence["Arguments"]["Environment"]
+    assert pd.ENV_MLFLOW_REGISTERED_MODEL_NAME not in baseline["Arguments"]["Environment"]
     assert register["Arguments"]["Environment"][pd.ENV_MLFLOW_REGISTERED_MODEL_NAME] == "churn"
     assert "DependsOn" not in register, "the branch alone orders it after the check; DependsOn would be redundant"
 
@@ -437,7 +440,7 @@ def test_every_step_reference_points_at_an_earlier_step() -> None:
             if isinstance(node, dict) and str(node.get("Get", "")).startswith("Steps."):
                 assert node["Get"].split(".")[1] in seen, f"{name} reads {node['Get']} before it exists"
         seen.add(name)
-    assert "Evidence" in seen and "Register" in seen
+    assert "Evidence" in seen and "Baseline" in seen and "Register" in seen
 
 
 def test_prepare_reads_the_input_parameter_and_writes_three_splits() -> None:
@@ -657,6 +660,12 @@ def test_register_reads_the_trained_model_and_the_evaluation_report() -> None:
             "S3Uri": {"Get": "Steps.Evidence.ProcessingOutputConfig.Outputs['evidence'].S3Output.S3Uri"},
             "LocalPath": "/opt/ml/processing/evidence",
         },
+        # Likewise the baseline: no version without what its monitoring compares against.
+        "baseline": {
+            **inputs["baseline"],
+            "S3Uri": {"Get": "Steps.Baseline.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"},
+            "LocalPath": "/opt/ml/processing/baseline",
+        },
     }  # fmt: skip
     (output,) = arguments["ProcessingOutputConfig"]["Outputs"]
     assert output["OutputName"] == "registration"
@@ -775,6 +784,69 @@ def test_the_evidence_job_reads_what_the_definition_provides() -> None:
         assert f'"{name}"' in job, f"write_evidence.py does not read {name}"
     for path in (pd.EVIDENCE_MODEL_DIR, pd.EVIDENCE_EVALUATION_DIR, pd.EVIDENCE_OUTPUT_DIR):
         assert f'"{path}"' in job, f"write_evidence.py does not default to {path}"
+
+
+# Baseline
+
+
+def baseline_step(definition: dict[str, Any] | None = None) -> dict[str, Any]:
+    return steps_by_name(definition or build())["Baseline"]
+
+
+def test_the_baseline_is_written_beside_the_evidence_under_the_pipeline_only_prefix() -> None:
+    """evidence/<model>/<execution id>/baseline/, the folder platform_common.monitoring names for the monitoring job."""
+    (output,) = baseline_step()["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    assert output["OutputName"] == "baseline"
+    assert output["S3Output"] == {
+        "S3Uri": {
+            "Std:Join": {
+                "On": "/",
+                "Values": [
+                    f"s3://{ARTIFACT_BUCKET}/evidence/churn",
+                    {"Get": "Execution.PipelineExecutionId"},
+                    monitoring.BASELINE_DIR,
+                ],
+            }
+        },
+        "LocalPath": "/opt/ml/processing/baseline",
+        "S3UploadMode": "EndOfJob",
+    }
+    assert baseline_step()["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == KMS_KEY_ARN
+
+
+def test_the_baseline_reads_the_training_split_and_runs_platform_code() -> None:
+    arguments = baseline_step()["Arguments"]
+    inputs = {
+        item["InputName"]: (item["S3Input"]["S3Uri"], item["S3Input"]["LocalPath"])
+        for item in arguments["ProcessingInputs"]
+    }
+    assert inputs == {
+        "code": (CODE_PREFIX, "/opt/ml/processing/input/code"),
+        "train": (
+            {"Get": "Steps.Prepare.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"},
+            "/opt/ml/processing/train",
+        ),
+    }
+    assert arguments["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3",
+        "/opt/ml/processing/input/code/platform/write_baseline.py",
+    ]
+    assert arguments["Environment"] == {
+        "MODEL_NAME": "churn",
+        "PIPELINE_EXECUTION_ARN": {"Get": "Execution.PipelineExecutionArn"},
+        "TARGET_COLUMN": "churned",
+    }
+    assert arguments["RoleArn"] == ROLE_ARN
+
+
+def test_the_baseline_job_reads_what_the_definition_provides() -> None:
+    job = (REPO_ROOT / "jobs" / "write_baseline.py").read_text()
+    for name in (pd.ENV_MODEL_NAME, pd.ENV_PIPELINE_EXECUTION_ARN, pd.ENV_TARGET_COLUMN):
+        assert f'"{name}"' in job, f"write_baseline.py does not read {name}"
+    for path in (pd.BASELINE_TRAIN_DIR, pd.BASELINE_OUTPUT_DIR):
+        assert f'"{path}"' in job, f"write_baseline.py does not default to {path}"
+    for name in (monitoring.BASELINE_REFERENCE_FILE, monitoring.BASELINE_SCHEMA_FILE):
+        assert f'"{name}"' in job, f"write_baseline.py does not write {name}"
 
 
 def test_the_inference_specification_is_served_by_the_image_the_model_trains_in() -> None:
