@@ -209,7 +209,8 @@ def launch(launcher: Launcher, settings: ModelSettings, *, cause: str, owner: st
         )
         request = processing_job(launcher.job, run)
         launcher.sagemaker.create_processing_job(**request)
-        _save_watermark(launcher, model, mark.get("windowEnd"), request["ProcessingJobName"], now)
+        # The first run records where its window started: if it fails, the next run reads that window again.
+        _save_watermark(launcher, model, mark.get("windowEnd") or start.isoformat(), request["ProcessingJobName"], now)
 
     name = request["ProcessingJobName"]
     reason = f"monitoring {model} (champion {package_arn}) from {run.window_start.isoformat()} to {now.isoformat()}"
