@@ -55,7 +55,7 @@ from typing import Any, Protocol
 from jobs.monitoring import metrics, records
 from platform_common import monitoring
 
-QUALITY_METRICS = ("accuracy", "f1", "precision", "recall")
+QUALITY_METRICS = monitoring.QUALITY_METRICS
 DEFAULT_LOOKBACK_DAYS = 7
 SUMMARY_FILE = "summary.json"
 REPORT_JSON_FILE = "report.json"

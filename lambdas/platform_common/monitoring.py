@@ -34,6 +34,10 @@ MALFORMED_RECORDS = "MalformedRecords"  # capture or label records the run could
 # for its first champion does not page.
 MONITORING_AWAITING_CHAMPION = "MonitoringAwaitingChampion"
 # The quality metric is published under the model's configured metric name (e.g. "accuracy").
+# The quality metrics the job computes (jobs/monitoring/analysis.py). A model the platform
+# monitors must gate on one of them: its quality alarm watches the metric the job publishes under
+# that name, and the job refuses any other (stacks/config refuses it at synth).
+QUALITY_METRICS = ("accuracy", "f1", "precision", "recall")
 
 DIMENSION_MODEL = "Model"
 DIMENSION_ENDPOINT = "Endpoint"

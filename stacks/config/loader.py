@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from platform_common.deployment_policy import DeploymentPolicyError, plan_traffic_shift
+from platform_common.monitoring import QUALITY_METRICS
 from stacks.config.name_limits import check_names
 from stacks.config.reader import Reader
 from stacks.config.schedules import SOURCE as SCHEDULE_SOURCE
@@ -222,6 +223,14 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
         monitoring=_monitoring(r.child("monitoring"), serverless=serverless is not None),
     )
     r.finish()
+    if config.monitoring.platform and metric.name not in QUALITY_METRICS:
+        # The monitoring job computes these only, and refuses any other: every run would fail.
+        raise ConfigError(
+            f"{m.path}.name",
+            metric.name,
+            f"one of {', '.join(QUALITY_METRICS)} for a model the platform's monitoring job watches "
+            f"(or set {r.path}.monitoring.engine to model-monitor, or {r.path}.monitoring.enabled to false)",
+        )
     return config
 
 

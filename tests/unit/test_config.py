@@ -372,3 +372,35 @@ def test_prefixes_that_make_reserved_names_are_refused(prefix: str, rule: str) -
         load_environment(platform_with({"prefix": prefix, "models": [{"name": "churn"}]}), "dev")
     assert caught.value.path.startswith("platform.environments.dev.prefix")
     assert rule in caught.value.expected
+
+
+@pytest.mark.parametrize("metric", ["auc", "rmse", "Accuracy"])
+def test_a_platform_monitored_model_gating_on_a_metric_the_job_cannot_compute_is_refused(metric: str) -> None:
+    # Given a model the platform's monitoring job watches (the default), gating on another metric
+    platform = platform_with({"models": [{"name": "ab"}, {"name": "churn", "metric": {"name": metric}}]})
+    # When the configuration is loaded (as synth does)
+    with pytest.raises(ConfigError) as caught:
+        load_environment(platform, "dev")
+    # Then the error names the metric's key, the value and the metrics the job computes
+    assert caught.value.path == "platform.environments.dev.models[1].metric.name"
+    assert caught.value.value == metric
+    assert "one of accuracy, f1, precision, recall" in str(caught.value)
+    assert "platform.environments.dev.models[1].monitoring.engine" in str(caught.value)
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "f1", "precision", "recall"])
+def test_each_metric_the_monitoring_job_computes_is_accepted(metric: str) -> None:
+    (model,) = load_environment(platform_with({"models": [{"name": "churn", "metric": {"name": metric}}]}), "dev").models
+    assert (model.metric.name, model.monitoring.platform) == (metric, True)
+
+
+@pytest.mark.parametrize(
+    "monitoring",
+    [{"engine": "model-monitor"}, {"enabled": False}],
+    ids=["model-monitor", "monitoring-off"],
+)
+def test_any_metric_is_accepted_where_the_platforms_job_does_not_watch_the_model(monitoring: dict[str, Any]) -> None:
+    # Given a model gating on auc whose quality the platform's monitoring job does not compute
+    (model,) = load_environment(with_monitoring(monitoring, metric={"name": "auc"}), "dev").models
+    # Then it loads: only the platform's job is limited to its four metrics
+    assert (model.metric.name, model.monitoring.platform) == ("auc", False)
