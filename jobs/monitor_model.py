@@ -38,6 +38,13 @@ What a run does:
 
 Malformed capture, batch or label lines and unreadable files are skipped, listed and counted
 (MalformedRecords), never fatal. A bad setting stops the job at once with one line naming it.
+
+The S3 watermark (`monitoring/<model>/reports/watermark.json`) is for manual runs only. Runs the
+platform starts take their window from the launcher, which keeps its own watermark in the
+platform's lock table (lambdas/monitoring_launcher/logic.py), moves it only once it sees the job
+Completed, and always passes `--since`; the job then never reads the S3 file. A run started by
+hand without `--since` (a CreateProcessingJob by an operator, or this script run locally) starts
+where the last completed run of either kind ended, which is why every run still writes it.
 """
 
 from __future__ import annotations
