@@ -1,7 +1,12 @@
 """Monitor the serving version of one model: data drift against its baseline and quality against ground truth.
 
-Runs as a SageMaker Processing job in the pipeline's scikit-learn image, with Evidently and the
-MLflow client installed offline from the monitoring lock (tools/client_bundle.py). Every setting is
+Runs as a SageMaker Processing job in the pipeline's scikit-learn image, started as
+`python3 platform/monitor_model.py` from the model's published code. Before it imports Evidently
+or MLflow it installs them offline from the bundle publish-code puts beside it
+(platform_common.monitoring MONITORING_LOCK_FILE and MONITORING_WHEELHOUSE_DIR; `make lock`
+writes the lock): `pip install --no-index --find-links <wheelhouse> --require-hashes -r <lock>`,
+so only the locked files, checked against their hashes, can be installed. Run from the
+repository (no bundle beside the script), it uses the packages already installed. Every setting is
 an option or, in brackets, the environment variable the launcher may set instead:
 
     --model-name            [MODEL_NAME]            the model, as in the platform configuration
@@ -46,10 +51,12 @@ import argparse
 import datetime
 import json
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from jobs.monitoring import metrics, records
@@ -453,13 +460,46 @@ def _write_reports(
         s3.put_object(Bucket=settings.data_bucket, Key=settings.report_prefix + name, Body=text.encode())
 
 
-def main(argv: Sequence[str] | None = None, *, s3: Any = None, cloudwatch: Any = None) -> int:
-    """Run once; a bad setting exits 2 with one line naming it."""
+def offline_install_command(bundle_dir: Path, *, python: str = sys.executable) -> list[str]:
+    """pip's offline, hash-checked install of the bundle published in `bundle_dir` (the script's folder)."""
+    lock = bundle_dir / Path(monitoring.MONITORING_LOCK_FILE).name
+    wheelhouse = bundle_dir / Path(monitoring.MONITORING_WHEELHOUSE_DIR).name
+    # Secure installs (https://pip.pypa.io/en/stable/topics/secure-installs/): with --require-hashes
+    # every requirement must be pinned with == and match a listed hash, and --no-index leaves the
+    # wheelhouse as the only source.
+    options = ["--no-index", "--find-links", str(wheelhouse), "--require-hashes", "-r", str(lock)]
+    return [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *options]
+
+
+def _pip(command: Sequence[str]) -> int:
+    return subprocess.run(command, check=False).returncode
+
+
+def install_bundle(bundle_dir: Path, *, run_pip: Callable[[Sequence[str]], int] | None = None) -> str | None:
+    """Install the published bundle if `bundle_dir` holds its lock; the error line if pip failed."""
+    if not (bundle_dir / Path(monitoring.MONITORING_LOCK_FILE).name).is_file():
+        return None
+    command = offline_install_command(bundle_dir)
+    code = (run_pip or _pip)(command)
+    if code != 0:
+        return f"offline install from {bundle_dir} failed (pip exit {code}); nothing was analysed: {' '.join(command)}"
+    return None
+
+
+def main(
+    argv: Sequence[str] | None = None, *, s3: Any = None, cloudwatch: Any = None, bundle_dir: Path | None = None
+) -> int:
+    """Run once; a bad setting exits 2 with one line naming it, a failed install exits 3."""
     try:
         settings = parse_settings(argv, dict(os.environ))
     except SettingsError as error:
         print(f"monitor_model: {error}", file=sys.stderr)
         return 2
+    if bundle_dir is not None:
+        failure = install_bundle(bundle_dir)
+        if failure:
+            print(f"monitor_model: {failure}", file=sys.stderr)
+            return 3
     if s3 is None or cloudwatch is None:
         import boto3
 
@@ -472,4 +512,4 @@ def main(argv: Sequence[str] | None = None, *, s3: Any = None, cloudwatch: Any =
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(bundle_dir=Path(__file__).resolve().parent))
