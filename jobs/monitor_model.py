@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from jobs.monitoring import metrics, records
+from jobs.monitoring import listing, metrics, records
 from platform_common import monitoring
 
 QUALITY_METRICS = ("accuracy", "f1", "precision", "recall")
@@ -259,22 +259,6 @@ class MlflowTracker:
         return run_id
 
 
-@dataclass(frozen=True)
-class _Object:
-    key: str
-    modified: datetime.datetime
-
-
-def _objects(s3: Any, bucket: str, prefix: str, after: datetime.datetime, until: datetime.datetime) -> list[_Object]:
-    found = [
-        _Object(item["Key"], item["LastModified"])
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for item in page.get("Contents", [])
-        if not item["Key"].endswith("/") and after < item["LastModified"] <= until
-    ]
-    return sorted(found, key=lambda item: (item.modified, item.key))
-
-
 def _read_text(s3: Any, bucket: str, key: str) -> str:
     with s3.get_object(Bucket=bucket, Key=key)["Body"] as body:
         text: str = body.read().decode("utf-8")
@@ -307,12 +291,13 @@ def collect(s3: Any, settings: Settings, *, since: datetime.datetime, feature_co
     current: list[records.Inference] = []
     window: list[records.Inference] = []
     malformed: list[records.Malformed] = []
+    # Capture is listed by its hour folders from the window's start (jobs/monitoring/listing.py).
     sources = (
-        (monitoring.capture_prefix(settings.model), records.read_capture),
-        (monitoring.predictions_prefix(settings.model), records.read_batch_output),
+        (monitoring.capture_prefix(settings.model), listing.capture_objects, records.read_capture),
+        (monitoring.predictions_prefix(settings.model), listing.prefix_objects, records.read_batch_output),
     )
-    for prefix, reader in sources:
-        for item in _objects(s3, settings.data_bucket, prefix, start, settings.until):
+    for prefix, lister, reader in sources:
+        for item in lister(s3, settings.data_bucket, prefix, after=start, until=settings.until):
             is_current = item.modified > since
             source = f"s3://{settings.data_bucket}/{item.key}"
             try:
@@ -328,8 +313,8 @@ def collect(s3: Any, settings: Settings, *, since: datetime.datetime, feature_co
                 # Lines are counted once, on the run whose window first holds their file.
                 malformed.extend(skipped)
     delivered: list[records.Label] = []
-    for item in _objects(
-        s3, settings.data_bucket, monitoring.ground_truth_prefix(settings.model), start, settings.until
+    for item in listing.prefix_objects(
+        s3, settings.data_bucket, monitoring.ground_truth_prefix(settings.model), after=start, until=settings.until
     ):
         source = f"s3://{settings.data_bucket}/{item.key}"
         try:
