@@ -35,6 +35,8 @@ What a run does:
    Evidently's DataDriftPreset. Objects in (until - lookback, until] are joined by inference id
    with every label delivered under `monitoring/<model>/ground-truth/` since the lookback start,
    so a label that arrives after its inference is counted on the next run that still covers it.
+   Prediction drift (the predicted classes against the training labels' classes) is measured on
+   the same data and reported on its own (PredictionDrift): it moves before labels arrive.
 3. Computes the configured quality metric on the joined inferences with Evidently.
 4. Writes `summary.json`, `report.json`, `report.html` and `malformed.jsonl` under
    `monitoring/<model>/reports/<run id>/`, and the new watermark (until) beside the runs.
@@ -359,6 +361,7 @@ def run(
         quality_value=result.quality_value,
         drifted_feature_share=result.drifted_feature_share,
         drift_detected=result.drift_detected,
+        prediction_drift_detected=result.prediction_drift_detected,
         inferences_analysed=len(collected.current),
         labelled_inferences=result.labelled_inferences,
         malformed_records=len(collected.malformed),
@@ -371,6 +374,9 @@ def run(
             settings.metric: figures.quality_value,
             monitoring.DRIFTED_FEATURE_SHARE: figures.drifted_feature_share,
             monitoring.DRIFT_DETECTED: None if figures.drift_detected is None else float(figures.drift_detected),
+            monitoring.PREDICTION_DRIFT: None
+            if figures.prediction_drift_detected is None
+            else float(figures.prediction_drift_detected),
             monitoring.INFERENCES_ANALYSED: figures.inferences_analysed,
             monitoring.LABELLED_INFERENCES: figures.labelled_inferences,
             monitoring.MALFORMED_RECORDS: figures.malformed_records,
@@ -421,6 +427,12 @@ def _summary(
             "drifted_feature_share": figures.drifted_feature_share,
             "detected": figures.drift_detected,
             "features": result.drifted_features,
+        },
+        # Apart from the features: it needs no label (jobs/monitoring/analysis.py).
+        "prediction_drift": {
+            "detected": result.prediction_drift_detected,
+            "score": result.prediction_drift_score,
+            "reference": "the baseline's target classes",
         },
         "quality": {"metric": settings.metric, "value": figures.quality_value},
         "counts": {
@@ -492,7 +504,8 @@ def main(
         cloudwatch = cloudwatch or boto3.client("cloudwatch")
     tracker: Tracker = MlflowTracker(settings.tracking_uri) if settings.tracking_uri else NoTracker()
     summary = run(settings, s3=s3, cloudwatch=cloudwatch, tracker=tracker)
-    print(json.dumps({key: summary[key] for key in ("run_id", "drift", "quality", "counts")}, default=str))
+    shown = ("run_id", "drift", "prediction_drift", "quality", "counts")
+    print(json.dumps({key: summary[key] for key in shown}, default=str))
     return 0
 
 
