@@ -121,9 +121,10 @@ publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ and its MLflow client wheels to
 	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make publish-code ENV=dev MODEL=churn"; exit 2; }
 	@$(PY) -m tools.publish_model_code --env $(ENV) --model $(MODEL)
 
-# The hashed locks of the MLflow client the pipeline installs offline (ml/mlflow_client/); run
-# after changing a pin in stacks/mlflow_clients.py. Needs the package index, no AWS credentials.
-lock: $(STAMPS)/venv ## Re-resolve the MLflow client locks (ml/mlflow_client/) from the package index
+# The hashed locks the pipeline and the monitoring job install offline (ml/mlflow_client/: the MLflow
+# client, and Evidently with that client); run after changing a pin in stacks/mlflow_clients.py or
+# tools/client_bundle.py. Needs the package index, no AWS credentials.
+lock: $(STAMPS)/venv ## Re-resolve the MLflow client and monitoring locks (ml/mlflow_client/) from the package index
 	$(PY) -m tools.lock_mlflow_client
 
 # `cdk diff` has no --all (the CLI ignores it with a warning): without stack names it compares

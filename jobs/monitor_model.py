@@ -1,7 +1,12 @@
 """Monitor the serving version of one model: data drift against its baseline and quality against ground truth.
 
-Runs as a SageMaker Processing job in the pipeline's scikit-learn image, with Evidently and the
-MLflow client installed offline from the monitoring lock (tools/client_bundle.py). Every setting is
+Runs as a SageMaker Processing job in the pipeline's scikit-learn image, started as
+`python3 platform/monitor_model.py` from the model's published code. Before it imports Evidently
+or MLflow it installs them offline from the bundle publish-code puts beside it
+(platform_common.monitoring MONITORING_LOCK_FILE and MONITORING_WHEELHOUSE_DIR; `make lock`
+writes the lock): `pip install --no-index --find-links <wheelhouse> --require-hashes -r <lock>`,
+so only the locked files, checked against their hashes, can be installed. Run from the
+repository (no bundle beside the script), it uses the packages already installed. Every setting is
 an option or, in brackets, the environment variable the launcher may set instead:
 
     --model-name            [MODEL_NAME]            the model, as in the platform configuration
@@ -30,6 +35,8 @@ What a run does:
    Evidently's DataDriftPreset. Objects in (until - lookback, until] are joined by inference id
    with every label delivered under `monitoring/<model>/ground-truth/` since the lookback start,
    so a label that arrives after its inference is counted on the next run that still covers it.
+   Prediction drift (the predicted classes against the training labels' classes) is measured on
+   the same data and reported on its own (PredictionDrift): it moves before labels arrive.
 3. Computes the configured quality metric on the joined inferences with Evidently.
 4. Writes `summary.json`, `report.json`, `report.html` and `malformed.jsonl` under
    `monitoring/<model>/reports/<run id>/`, and the new watermark (until) beside the runs.
@@ -53,13 +60,15 @@ import argparse
 import datetime
 import json
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
-from jobs.monitoring import metrics, records
+from jobs.monitoring import listing, metrics, records
 from platform_common import monitoring
 
 QUALITY_METRICS = monitoring.QUALITY_METRICS
@@ -259,22 +268,6 @@ class MlflowTracker:
         return run_id
 
 
-@dataclass(frozen=True)
-class _Object:
-    key: str
-    modified: datetime.datetime
-
-
-def _objects(s3: Any, bucket: str, prefix: str, after: datetime.datetime, until: datetime.datetime) -> list[_Object]:
-    found = [
-        _Object(item["Key"], item["LastModified"])
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for item in page.get("Contents", [])
-        if not item["Key"].endswith("/") and after < item["LastModified"] <= until
-    ]
-    return sorted(found, key=lambda item: (item.modified, item.key))
-
-
 def _read_text(s3: Any, bucket: str, key: str) -> str:
     with s3.get_object(Bucket=bucket, Key=key)["Body"] as body:
         text: str = body.read().decode("utf-8")
@@ -307,12 +300,13 @@ def collect(s3: Any, settings: Settings, *, since: datetime.datetime, feature_co
     current: list[records.Inference] = []
     window: list[records.Inference] = []
     malformed: list[records.Malformed] = []
+    # Capture is listed by its hour folders from the window's start (jobs/monitoring/listing.py).
     sources = (
-        (monitoring.capture_prefix(settings.model), records.read_capture),
-        (monitoring.predictions_prefix(settings.model), records.read_batch_output),
+        (monitoring.capture_prefix(settings.model), listing.capture_objects, records.read_capture),
+        (monitoring.predictions_prefix(settings.model), listing.prefix_objects, records.read_batch_output),
     )
-    for prefix, reader in sources:
-        for item in _objects(s3, settings.data_bucket, prefix, start, settings.until):
+    for prefix, lister, reader in sources:
+        for item in lister(s3, settings.data_bucket, prefix, after=start, until=settings.until):
             is_current = item.modified > since
             source = f"s3://{settings.data_bucket}/{item.key}"
             try:
@@ -328,8 +322,8 @@ def collect(s3: Any, settings: Settings, *, since: datetime.datetime, feature_co
                 # Lines are counted once, on the run whose window first holds their file.
                 malformed.extend(skipped)
     delivered: list[records.Label] = []
-    for item in _objects(
-        s3, settings.data_bucket, monitoring.ground_truth_prefix(settings.model), start, settings.until
+    for item in listing.prefix_objects(
+        s3, settings.data_bucket, monitoring.ground_truth_prefix(settings.model), after=start, until=settings.until
     ):
         source = f"s3://{settings.data_bucket}/{item.key}"
         try:
@@ -374,6 +368,7 @@ def run(
         quality_value=result.quality_value,
         drifted_feature_share=result.drifted_feature_share,
         drift_detected=result.drift_detected,
+        prediction_drift_detected=result.prediction_drift_detected,
         inferences_analysed=len(collected.current),
         labelled_inferences=result.labelled_inferences,
         malformed_records=len(collected.malformed),
@@ -386,6 +381,9 @@ def run(
             settings.metric: figures.quality_value,
             monitoring.DRIFTED_FEATURE_SHARE: figures.drifted_feature_share,
             monitoring.DRIFT_DETECTED: None if figures.drift_detected is None else float(figures.drift_detected),
+            monitoring.PREDICTION_DRIFT: None
+            if figures.prediction_drift_detected is None
+            else float(figures.prediction_drift_detected),
             monitoring.INFERENCES_ANALYSED: figures.inferences_analysed,
             monitoring.LABELLED_INFERENCES: figures.labelled_inferences,
             monitoring.MALFORMED_RECORDS: figures.malformed_records,
@@ -437,6 +435,12 @@ def _summary(
             "detected": figures.drift_detected,
             "features": result.drifted_features,
         },
+        # Apart from the features: it needs no label (jobs/monitoring/analysis.py).
+        "prediction_drift": {
+            "detected": result.prediction_drift_detected,
+            "score": result.prediction_drift_score,
+            "reference": "the baseline's target classes",
+        },
         "quality": {"metric": settings.metric, "value": figures.quality_value},
         "counts": {
             monitoring.INFERENCES_ANALYSED: figures.inferences_analysed,
@@ -460,13 +464,46 @@ def _write_reports(
         s3.put_object(Bucket=settings.data_bucket, Key=settings.report_prefix + name, Body=text.encode())
 
 
-def main(argv: Sequence[str] | None = None, *, s3: Any = None, cloudwatch: Any = None) -> int:
-    """Run once; a bad setting exits 2 with one line naming it."""
+def offline_install_command(bundle_dir: Path, *, python: str = sys.executable) -> list[str]:
+    """pip's offline, hash-checked install of the bundle published in `bundle_dir` (the script's folder)."""
+    lock = bundle_dir / Path(monitoring.MONITORING_LOCK_FILE).name
+    wheelhouse = bundle_dir / Path(monitoring.MONITORING_WHEELHOUSE_DIR).name
+    # Secure installs (https://pip.pypa.io/en/stable/topics/secure-installs/): with --require-hashes
+    # every requirement must be pinned with == and match a listed hash, and --no-index leaves the
+    # wheelhouse as the only source.
+    options = ["--no-index", "--find-links", str(wheelhouse), "--require-hashes", "-r", str(lock)]
+    return [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *options]
+
+
+def _pip(command: Sequence[str]) -> int:
+    return subprocess.run(command, check=False).returncode
+
+
+def install_bundle(bundle_dir: Path, *, run_pip: Callable[[Sequence[str]], int] | None = None) -> str | None:
+    """Install the published bundle if `bundle_dir` holds its lock; the error line if pip failed."""
+    if not (bundle_dir / Path(monitoring.MONITORING_LOCK_FILE).name).is_file():
+        return None
+    command = offline_install_command(bundle_dir)
+    code = (run_pip or _pip)(command)
+    if code != 0:
+        return f"offline install from {bundle_dir} failed (pip exit {code}); nothing was analysed: {' '.join(command)}"
+    return None
+
+
+def main(
+    argv: Sequence[str] | None = None, *, s3: Any = None, cloudwatch: Any = None, bundle_dir: Path | None = None
+) -> int:
+    """Run once; a bad setting exits 2 with one line naming it, a failed install exits 3."""
     try:
         settings = parse_settings(argv, dict(os.environ))
     except SettingsError as error:
         print(f"monitor_model: {error}", file=sys.stderr)
         return 2
+    if bundle_dir is not None:
+        failure = install_bundle(bundle_dir)
+        if failure:
+            print(f"monitor_model: {failure}", file=sys.stderr)
+            return 3
     if s3 is None or cloudwatch is None:
         import boto3
 
@@ -474,9 +511,10 @@ def main(argv: Sequence[str] | None = None, *, s3: Any = None, cloudwatch: Any =
         cloudwatch = cloudwatch or boto3.client("cloudwatch")
     tracker: Tracker = MlflowTracker(settings.tracking_uri) if settings.tracking_uri else NoTracker()
     summary = run(settings, s3=s3, cloudwatch=cloudwatch, tracker=tracker)
-    print(json.dumps({key: summary[key] for key in ("run_id", "drift", "quality", "counts")}, default=str))
+    shown = ("run_id", "drift", "prediction_drift", "quality", "counts")
+    print(json.dumps({key: summary[key] for key in shown}, default=str))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(bundle_dir=Path(__file__).resolve().parent))

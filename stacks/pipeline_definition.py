@@ -98,7 +98,8 @@ REGISTRATION_OUTPUT = "registration"
 EVIDENCE_OUTPUT = "evidence"
 BASELINE_OUTPUT = "baseline"
 # The label column the model's scripts keep in every split (ml/<model>/prepare.py); the baseline
-# names it as the target the monitoring job joins ground truth against.
+# names it as the target the monitoring job joins ground truth against. Every model uses it until
+# the configuration names one per model: `_target_column` is the one place the steps read it from.
 TARGET_COLUMN = "churned"
 # What train.py leaves in the model artifact for register.py: the MLflow run and logged model.
 MLFLOW_RUN_FILE = "mlflow_run.json"
@@ -221,6 +222,7 @@ def build_pipeline_definition(
         training_image=model.training.image_uri or default_image_uris.training,
         processing_image=model.processing.image_uri or default_image_uris.processing,
         package_link_timeout_seconds=PACKAGE_LINK_TIMEOUT_SECONDS if automatic_model_registration else 0,
+        target_column=_target_column(model),
     )
     return {
         "Version": DEFINITION_VERSION,
@@ -245,6 +247,12 @@ class _Context:
     training_image: str
     processing_image: str
     package_link_timeout_seconds: int
+    target_column: str
+
+
+def _target_column(model: ModelConfig) -> str:
+    """The label column of `model`'s splits, as the Baseline step records it."""
+    return TARGET_COLUMN
 
 
 def _require_text(**values: str) -> None:
@@ -538,7 +546,7 @@ def _baseline_step(context: _Context) -> JsonObject:
     environment = {
         ENV_MODEL_NAME: context.model.name,
         ENV_PIPELINE_EXECUTION_ARN: _get("Execution.PipelineExecutionArn"),
-        ENV_TARGET_COLUMN: TARGET_COLUMN,
+        ENV_TARGET_COLUMN: context.target_column,
     }
     return {
         "Name": STEP_BASELINE,

@@ -3,7 +3,13 @@
 No S3, CloudWatch or MLflow here: jobs/monitor_model.py reads and writes, this module computes.
 Every statistic comes from Evidently (pinned in the monitoring lock): per-feature drift and
 the share of drifted features from `DataDriftPreset` (its tests decide, per column and for the
-data set, whether drift is detected), and the quality metric from its classification metrics.
+data set, whether drift is detected), prediction drift from `ValueDrift` on the prediction
+column, and the quality metric from its classification metrics.
+
+Prediction drift is reported apart from the features: it needs no label, so it is the early
+signal while ground truth is late. Its reference is the class distribution of the baseline's
+target column (the training labels the model learned to reproduce); the baseline holds no
+predictions of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 from evidently import BinaryClassification, DataDefinition, Dataset, MulticlassClassification, Report
-from evidently.metrics import Accuracy, F1Score, Precision, Recall
+from evidently.metrics import Accuracy, F1Score, Precision, Recall, ValueDrift
 from evidently.presets import DataDriftPreset
 
 from jobs.monitoring.records import Inference, normalise_label
@@ -92,6 +98,8 @@ class Analysis:
     drifted_feature_share: float | None
     drift_detected: bool | None
     drifted_features: dict[str, bool]
+    prediction_drift_detected: bool | None
+    prediction_drift_score: float | None
     quality_value: float | None
     labelled_inferences: int
     report_json: str
@@ -107,13 +115,30 @@ def inference_frame(inferences: Sequence[Inference], feature_names: Sequence[str
     return frame
 
 
+def _with_prediction(baseline: Baseline, features: pd.DataFrame, predictions: pd.Series) -> pd.DataFrame:
+    return features.assign(**{PREDICTION: [normalise_label(value) for value in predictions]})
+
+
 def drift(baseline: Baseline, current: pd.DataFrame, drift_threshold: float) -> tuple[dict[str, Any], Any]:
-    """Evidently's DataDriftPreset on the features: its result (as a dict) and the snapshot."""
-    definition = baseline.definition()
-    report = Report([DataDriftPreset(drift_share=drift_threshold)], include_tests=True)
+    """DataDriftPreset on the features and ValueDrift on the prediction: the result (as a dict) and the snapshot."""
+    features = baseline.definition()
+    definition = DataDefinition(
+        numerical_columns=features.numerical_columns,
+        categorical_columns=[*(features.categorical_columns or []), PREDICTION],
+    )
+    report = Report(
+        [DataDriftPreset(columns=baseline.feature_names, drift_share=drift_threshold), ValueDrift(column=PREDICTION)],
+        include_tests=True,
+    )
+    target = baseline.schema["target"]["name"]
     snapshot = report.run(
-        Dataset.from_pandas(baseline.typed(current), data_definition=definition),
-        Dataset.from_pandas(baseline.typed(baseline.reference), data_definition=definition),
+        Dataset.from_pandas(
+            _with_prediction(baseline, baseline.typed(current), current[PREDICTION]), data_definition=definition
+        ),
+        Dataset.from_pandas(
+            _with_prediction(baseline, baseline.typed(baseline.reference), baseline.reference[target]),
+            data_definition=definition,
+        ),
     )
     return snapshot.dict(), snapshot
 
@@ -122,13 +147,29 @@ def _test_type(test: Mapping[str, Any]) -> str:
     return str(test.get("metric_config", {}).get("params", {}).get("type", ""))
 
 
-def drift_figures(result: Mapping[str, Any]) -> tuple[float, bool, dict[str, bool]]:
-    """Share of drifted features, whether the data set drifted, and each feature's verdict, as Evidently decided."""
+@dataclass(frozen=True)
+class DriftFigures:
+    """The drift verdicts of one run, as Evidently decided them."""
+
+    share: float
+    detected: bool
+    per_feature: dict[str, bool]
+    prediction_detected: bool
+    prediction_score: float
+
+
+def drift_figures(result: Mapping[str, Any]) -> DriftFigures:
+    """Share of drifted features, whether the data set drifted, each feature's verdict and the prediction's."""
     share: float | None = None
+    prediction_score: float | None = None
     for metric in result["metrics"]:
-        if metric["config"]["type"].endswith(f":{_DATASET_DRIFT_TEST}"):
+        kind = metric["config"]["type"]
+        if kind.endswith(f":{_DATASET_DRIFT_TEST}"):
             share = float(metric["value"]["share"])
+        elif kind.endswith(f":{_COLUMN_DRIFT_TEST}") and metric["config"].get("column") == PREDICTION:
+            prediction_score = float(metric["value"])
     detected: bool | None = None
+    prediction_detected: bool | None = None
     per_feature: dict[str, bool] = {}
     for test in result["tests"]:
         kind = _test_type(test)
@@ -136,10 +177,16 @@ def drift_figures(result: Mapping[str, Any]) -> tuple[float, bool, dict[str, boo
             # The preset's test passes while the share stays below drift_share.
             detected = test["status"] == "FAIL"
         elif kind.endswith(f":{_COLUMN_DRIFT_TEST}"):
-            per_feature[test["metric_config"]["params"]["column"]] = test["status"] == "FAIL"
+            column = test["metric_config"]["params"]["column"]
+            if column == PREDICTION:
+                prediction_detected = test["status"] == "FAIL"
+            else:
+                per_feature[column] = test["status"] == "FAIL"
     if share is None or detected is None:
         raise RuntimeError("Evidently's DataDriftPreset returned no DriftedColumnsCount result and test")
-    return share, detected, per_feature
+    if prediction_detected is None or prediction_score is None:
+        raise RuntimeError("Evidently's ValueDrift on the prediction column returned no result and test")
+    return DriftFigures(share, detected, per_feature, prediction_detected, prediction_score)
 
 
 def quality(
@@ -185,14 +232,12 @@ def analyse(
     if metric not in _QUALITY:
         raise ValueError(f"metric: got {metric!r}; expected one of {', '.join(_QUALITY)}")
     names = baseline.feature_names
-    share: float | None = None
-    detected: bool | None = None
-    per_feature: dict[str, bool] = {}
+    figures: DriftFigures | None = None
     reports: dict[str, Any] = {}
     html: list[str] = []
     if current:
         drift_result, drift_snapshot = drift(baseline, inference_frame(current, names), drift_threshold)
-        share, detected, per_feature = drift_figures(drift_result)
+        figures = drift_figures(drift_result)
         reports["drift"] = drift_result
         html.append(drift_snapshot.get_html_str(as_iframe=False))
     value, labelled, quality_result, quality_snapshot = quality(
@@ -202,9 +247,11 @@ def analyse(
         reports["quality"] = quality_result
         html.append(quality_snapshot.get_html_str(as_iframe=False))
     return Analysis(
-        drifted_feature_share=share,
-        drift_detected=detected,
-        drifted_features=per_feature,
+        drifted_feature_share=figures.share if figures else None,
+        drift_detected=figures.detected if figures else None,
+        drifted_features=figures.per_feature if figures else {},
+        prediction_drift_detected=figures.prediction_detected if figures else None,
+        prediction_drift_score=figures.prediction_score if figures else None,
         quality_value=value,
         labelled_inferences=labelled,
         report_json=json.dumps(reports, indent=2, default=str),

@@ -4,7 +4,7 @@ Limits it keeps to (Amazon CloudWatch API Reference, "PutMetricData",
 https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html): "up to 30
 dimensions per metric"; "Each request is also limited to no more than 1000 different metrics";
 NaN and infinities are "not supported"; a namespace may not begin with "AWS/". A run publishes
-at most seven metrics with two dimensions each, in one request; a quality metric that could not be
+at most eight metrics with two dimensions each, in one request; a quality metric that could not be
 computed (no labelled inference) is left out rather than sent as NaN.
 """
 
@@ -30,6 +30,7 @@ class RunFigures:
     quality_value: float | None
     drifted_feature_share: float | None
     drift_detected: bool | None
+    prediction_drift_detected: bool | None
     inferences_analysed: int
     labelled_inferences: int
     malformed_records: int
@@ -52,6 +53,8 @@ def put_metric_data_request(
     if figures.drifted_feature_share is not None and figures.drift_detected is not None:
         values.append((monitoring.DRIFTED_FEATURE_SHARE, figures.drifted_feature_share, "None"))
         values.append((monitoring.DRIFT_DETECTED, 1.0 if figures.drift_detected else 0.0, "None"))
+    if figures.prediction_drift_detected is not None:
+        values.append((monitoring.PREDICTION_DRIFT, 1.0 if figures.prediction_drift_detected else 0.0, "None"))
     if figures.quality_value is not None and math.isfinite(figures.quality_value):
         values.append((figures.quality_metric, figures.quality_value, "None"))
     wire_dimensions = [{"Name": name, "Value": value} for name, value in dimensions.items()]

@@ -25,6 +25,7 @@ PREDICTIONS_PREFIX = "predictions"
 # Metric names the monitoring job publishes, each with the dimensions below.
 DRIFTED_FEATURE_SHARE = "DriftedFeatureShare"  # 0..1, share of features whose distribution drifted
 DRIFT_DETECTED = "DriftDetected"  # 1 when the share reaches the drift threshold, else 0
+PREDICTION_DRIFT = "PredictionDrift"  # 1 when the predicted classes drifted from the training labels, else 0
 MONITORING_RUNS = "MonitoringRuns"  # 1 per completed run: its absence is the silent-monitor alarm
 INFERENCES_ANALYSED = "InferencesAnalysed"  # captured inferences read by the run
 LABELLED_INFERENCES = "LabelledInferences"  # inferences joined with ground truth

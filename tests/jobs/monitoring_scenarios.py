@@ -42,13 +42,29 @@ class _Paginator:
     def __init__(self, store: FakeS3) -> None:
         self._store = store
 
-    def paginate(self, *, Bucket: str, Prefix: str) -> Iterator[dict[str, Any]]:
-        contents = [
-            {"Key": key, "LastModified": modified}
-            for (bucket, key), (_, modified) in sorted(self._store.objects.items())
-            if bucket == Bucket and key.startswith(Prefix)
-        ]
-        yield {"Contents": contents} if contents else {}
+    def paginate(
+        self, *, Bucket: str, Prefix: str, Delimiter: str | None = None, StartAfter: str = ""
+    ) -> Iterator[dict[str, Any]]:
+        # ListObjectsV2's semantics: key order, keys after StartAfter, and keys holding the
+        # delimiter past the prefix rolled up into CommonPrefixes.
+        contents: list[dict[str, Any]] = []
+        folders: list[str] = []
+        for (bucket, key), (_, modified) in sorted(self._store.objects.items()):
+            if bucket != Bucket or not key.startswith(Prefix) or key <= StartAfter:
+                continue
+            rest = key[len(Prefix) :]
+            if Delimiter and Delimiter in rest:
+                folder = Prefix + rest.split(Delimiter, 1)[0] + Delimiter
+                if folder not in folders:
+                    folders.append(folder)
+            else:
+                contents.append({"Key": key, "LastModified": modified})
+        page: dict[str, Any] = {}
+        if contents:
+            page["Contents"] = contents
+        if folders:
+            page["CommonPrefixes"] = [{"Prefix": folder} for folder in folders]
+        yield page
 
 
 class FakeS3:

@@ -78,6 +78,34 @@ def test_a_shifted_distribution_is_detected_as_drift(runs: dict[str, list[dict[s
     assert published(run)[monitoring.DRIFTED_FEATURE_SHARE] == pytest.approx(2 / 3)
 
 
+def test_predictions_that_lean_to_one_class_are_reported_as_prediction_drift_apart_from_features(
+    runs: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Given features drawn like the reference but every prediction 0 (training labels half 0, half 1),
+    the features do not drift, the predictions do: PredictionDrift 1 beside DriftDetected 0."""
+    (run,) = runs["no_drift"]
+    assert published(run)[monitoring.DRIFT_DETECTED] == 0.0
+    assert published(run)[monitoring.PREDICTION_DRIFT] == 1.0
+    assert run["summary"]["prediction_drift"]["detected"] is True
+    assert "prediction" not in run["summary"]["drift"]["features"]
+
+
+def test_predictions_balanced_like_the_training_labels_raise_no_prediction_drift(
+    runs: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Given predictions alternating 0 and 1, as the reference's labels do, PredictionDrift is 0."""
+    (run,) = runs["accuracy_085"]
+    assert published(run)[monitoring.PREDICTION_DRIFT] == 0.0
+    assert run["summary"]["prediction_drift"]["detected"] is False
+    assert 0.0 <= run["summary"]["prediction_drift"]["score"] <= 1.0
+
+
+def test_a_run_without_new_inferences_publishes_no_prediction_drift(runs: dict[str, list[dict[str, Any]]]) -> None:
+    _, second = runs["late_label"]
+    assert monitoring.PREDICTION_DRIFT not in published(second)
+    assert second["summary"]["prediction_drift"]["detected"] is None
+
+
 def test_labels_that_make_accuracy_085_publish_085(runs: dict[str, list[dict[str, Any]]]) -> None:
     """Given 200 inferences of which 170 match their label, `accuracy` is published as 0.85."""
     (run,) = runs["accuracy_085"]
@@ -136,6 +164,7 @@ def test_put_metric_data_requests_are_valid_with_the_shared_namespace_names_and_
     allowed = {
         monitoring.DRIFTED_FEATURE_SHARE,
         monitoring.DRIFT_DETECTED,
+        monitoring.PREDICTION_DRIFT,
         monitoring.MONITORING_RUNS,
         monitoring.INFERENCES_ANALYSED,
         monitoring.LABELLED_INFERENCES,
