@@ -22,8 +22,6 @@ CODE_MOUNT = "/opt/ml/processing/input/code"
 VOLUME_SIZE_GB = 30
 MODEL_TAG = "mlops:model"
 WINDOW_END_TAG = "mlops:monitoring-window-end"
-# The name the job's shell gives as $0; the job's options follow it as "$@".
-_SHELL_NAME = "monitor_model"
 
 
 @dataclass(frozen=True)
@@ -92,18 +90,16 @@ def job_arguments(settings: JobSettings, run: Run, name: str) -> list[str]:
 
 
 def entrypoint() -> list[str]:
-    """Install Evidently and the MLflow client offline from the published lock, then run the job.
+    """Run the published job script; SageMaker appends ContainerArguments as its options.
 
-    The arguments SageMaker appends to ContainerEntrypoint reach the shell as $1.. ("$@"); exec
-    hands the job the container's signals (StopProcessingJob).
+    The job installs Evidently and the MLflow client itself, offline and hash-checked, from the
+    lock and wheelhouse publish-code puts beside it (platform_common.monitoring), before it imports
+    them. Installing them here instead took a shell line of more than 256 characters, and each
+    ContainerEntrypoint string has "Maximum length of 256" (SageMaker API Reference,
+    "AppSpecification",
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AppSpecification.html).
     """
-    wheels = f"{CODE_MOUNT}/{contract.MONITORING_WHEELHOUSE_DIR}"
-    install = (
-        "python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "
-        f"--no-index --find-links {wheels} --require-hashes -r {CODE_MOUNT}/{contract.MONITORING_LOCK_FILE}"
-    )
-    script = f'{install} && exec python3 {CODE_MOUNT}/{contract.MONITOR_JOB_SCRIPT} "$@"'
-    return ["/bin/sh", "-c", script, _SHELL_NAME]
+    return ["python3", f"{CODE_MOUNT}/{contract.MONITOR_JOB_SCRIPT}"]
 
 
 def processing_job(settings: JobSettings, run: Run) -> dict[str, Any]:

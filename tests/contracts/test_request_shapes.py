@@ -30,6 +30,10 @@ then checked two ways:
   - "UpdateModelPackage"
     (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateModelPackage.html):
     CustomerMetadataProperties at most 50 entries (carried by the model, checked here).
+  - "AppSpecification"
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AppSpecification.html):
+    each string of a Processing job's ContainerEntrypoint and ContainerArguments "Maximum length
+    of 256", at most 100 of each (carried by the model, checked here at the longest names).
 
 The gate and the deployer verify a package's evidence before they act (DescribePipelineExecution,
 GetObject, HeadObject); those requests are recorded and checked the same way.
@@ -48,6 +52,8 @@ from typing import Any
 
 import boto3
 import pytest
+from monitoring_launcher import logic as launcher
+from monitoring_launcher.requests import JobSettings
 from moto import mock_aws
 
 from deployer import logic as deployer
@@ -57,6 +63,7 @@ from jobs import write_evidence
 from model_gate import logic as gate
 from model_gate.models import ModelPackageDetail as PendingPackage
 from platform_common import domain_events, lease
+from platform_common import monitoring as contract
 from platform_common.catalog import Catalog, ModelSettings
 from platform_common.evidence import EXECUTION_KEY, EvidenceStore, evidence_key
 from retraining_trigger import logic as trigger
@@ -656,3 +663,85 @@ def test_the_trigger_starts_runs_with_requests_sagemaker_accepts(monkeypatch: py
     assert all_problems("sagemaker", sagemaker) == []
     # The lease and state calls go through a real botocore client (served by moto), which
     # validates each request against DynamoDB's service model before it is sent.
+
+
+def _lock_table(table: str) -> Any:
+    """The platform's lock table in moto, keyed as the automation stack declares it."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": lease.KEY_ATTRIBUTE, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": lease.KEY_ATTRIBUTE, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
+
+
+def test_the_launcher_starts_monitoring_jobs_with_requests_sagemaker_accepts_at_the_longest_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CreateProcessingJob at the longest prefix, environment and model name validation accepts.
+
+    The job name (63 characters at most), each ContainerEntrypoint and ContainerArguments string
+    (256 characters at most) and every other member are held to SageMaker's service model; the
+    S3 and DynamoDB requests of the same launch too.
+    """
+    # Given a champion of the longest-named model, verified, with a baseline beside its evidence
+    endpoint = f"{ENDPOINT_PREFIX}-{LONGEST_MODEL}"
+    settings = longest_settings(
+        monitoring_engine="platform",
+        monitoring_schedule_name=f"{endpoint}-monitoring",
+        monitoring_image_uri=SERVING_IMAGE,
+        monitoring_instance_type="ml.m5.24xlarge",
+        monitoring_max_runtime_seconds=86400,
+    )
+    promoted = {launcher.PROMOTED_PACKAGE_TAG: package_arn(settings.name, 2)}
+    sagemaker, evidence = sagemaker_for(settings, serving=2, endpoint_tags=promoted, approved=2)
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    now = datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)
+    published: list[Any] = []
+
+    # When the schedule asks for a run (DynamoDB in moto: botocore validates those requests as it sends them)
+    with mock_aws():
+        table = f"{ENDPOINT_PREFIX}-retraining-lock"
+        dynamodb = _lock_table(table)
+        outcome = launcher.launch(
+            launcher.Launcher(
+                sagemaker=sagemaker,
+                dynamodb=dynamodb,
+                table_name=table,
+                leases=lease.LeaseTable(dynamodb, table, clock=lambda: now, sleep=lambda _: None),
+                evidence=evidence.store,
+                job=JobSettings(
+                    job_prefix=f"{ENDPOINT_PREFIX}-monitor-",
+                    role_arn=f"arn:aws:iam::{ACCOUNT}:role/{ENDPOINT_PREFIX}-monitoring-job",
+                    data_bucket=DATA_BUCKET,
+                    artifact_bucket=ARTIFACT_BUCKET,
+                    key_arn=DATA_KEY_ARN,
+                    namespace=contract.metric_namespace(ENDPOINT_PREFIX),
+                    tracking_uri=f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/{ENDPOINT_PREFIX}-mlflow",
+                ),
+                publish=published.append,
+                cloudwatch=RecordingClient("cloudwatch"),
+                clock=lambda: now,
+            ),
+            settings,
+            cause=launcher.CAUSE_SCHEDULE,
+            owner="5a7e3c2d-9b1f-4d6e-a8c0-3f2b1e9d7c65",
+        )
+
+    # Then one job starts, and every request of the launch fits its service model
+    (request,) = sagemaker.sent("CreateProcessingJob")
+    assert (outcome.action, outcome.job_name) == ("started", request["ProcessingJobName"])
+    assert all_problems("sagemaker", sagemaker) == []
+    assert all_problems("s3", evidence.s3) == []
+    # And the request is the one for this model's champion and window, under the environment's job prefix
+    assert request["ProcessingJobName"].startswith(f"{ENDPOINT_PREFIX}-monitor-")
+    arguments = request["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--model-name") + 1] == LONGEST_MODEL
+    assert arguments[arguments.index("--until") + 1] == "2025-12-31T23:59:59Z"

@@ -8,6 +8,7 @@ test sets the status DescribeProcessingJob reports (InProgress, Completed, Faile
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -362,8 +363,14 @@ def test_the_request_is_what_the_jobs_own_parser_accepts() -> None:
     assert parsed.namespace == NAMESPACE
     assert parsed.tracking_uri == TRACKING_SERVER_ARN
     assert parsed.run_id == request["ProcessingJobName"]
-    # The entrypoint runs the published job script and hands it the arguments ("$@").
-    entrypoint = request["AppSpecification"]["ContainerEntrypoint"]
-    assert entrypoint[:2] == ["/bin/sh", "-c"]
-    assert entrypoint[2].endswith(f'exec python3 /opt/ml/processing/input/code/{contract.MONITOR_JOB_SCRIPT} "$@"')
-    assert f"-r /opt/ml/processing/input/code/{contract.MONITORING_LOCK_FILE}" in entrypoint[2]
+    # The entrypoint runs the job script where the code input mounts the model's published code
+    # (code/<model>/ in the artifact bucket, as publish-code lays it out)
+    (code,) = request["ProcessingInputs"]
+    assert code["S3Input"]["S3Uri"] == f"s3://{ARTIFACT_BUCKET}/{contract.code_prefix('churn')}"
+    mount = code["S3Input"]["LocalPath"]
+    script = Path(mount) / contract.MONITOR_JOB_SCRIPT
+    assert request["AppSpecification"]["ContainerEntrypoint"] == ["python3", str(script)]
+    # And the job, run from there, installs from the lock and wheelhouse publish-code puts beside it
+    command = monitor_model.offline_install_command(script.parent, python="python3")
+    assert command[command.index("-r") + 1] == str(Path(mount) / contract.MONITORING_LOCK_FILE)
+    assert command[command.index("--find-links") + 1] == str(Path(mount) / contract.MONITORING_WHEELHOUSE_DIR)
