@@ -229,7 +229,7 @@ class AutomationStack(Stack):
         )
         self.launcher = launcher
         jobs = self.format_arn(service="sagemaker", resource="processing-job", resource_name=f"{job_prefix}*")
-        instance_types = sorted({m.monitoring.instance_type for m in config.models if m.monitoring.platform})
+        instance_types = monitoring.job_instance_types(config)
         # CreateProcessingJob carries sagemaker:InstanceTypes (Service Authorization Reference,
         # "Actions, resources, and condition keys for Amazon SageMaker AI",
         # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html).

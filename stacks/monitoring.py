@@ -111,6 +111,11 @@ def awaiting_champion_metric(config: EnvironmentConfig, model: ModelConfig) -> M
     return platform_metric(config, model, contract.MONITORING_AWAITING_CHAMPION, "Sum", SILENCE_PERIOD_SECONDS)
 
 
+def job_instance_types(config: EnvironmentConfig) -> list[str]:
+    """The instance types the platform's monitoring jobs may run on: those its monitored models configure."""
+    return sorted({m.monitoring.instance_type for m in config.models if m.monitoring.platform})
+
+
 def models_on_dashboard(config: EnvironmentConfig) -> tuple[ModelConfig, ...]:
     """The models that fit on one dashboard; the rest are left to their own alarms and logs."""
     room = (MAX_DASHBOARD_WIDGETS - _SHARED_WIDGETS) // _WIDGETS_PER_MODEL

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aws_cdk import App, Environment, Stack, Tags
 from aws_cdk import aws_iam as iam
 
+from stacks import monitoring
 from stacks.access_stack import AccessStack
 from stacks.automation_stack import AutomationStack
 from stacks.compliance import apply_compliance_checks
@@ -15,7 +16,7 @@ from stacks.constructs.persona_roles import PlatformResources
 from stacks.data_stack import DATASETS_PREFIX, MLFLOW_ARTIFACTS_PREFIX, DataStack
 from stacks.images import require_supported_region
 from stacks.model_stack import ModelStack
-from stacks.naming import artifact_bucket_name, data_bucket_name, model_stack_name
+from stacks.naming import artifact_bucket_name, data_bucket_name, model_stack_name, monitoring_job_prefix
 from stacks.tracking_stack import TrackingStack
 
 
@@ -94,6 +95,9 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
             model_execution_role=automation.roles.model_role,
             package_group_suffix=tracking.mlflow.package_group_suffix,
             model_names=tuple(model.name for model in config.models),
+            monitoring_job_prefix=monitoring_job_prefix(config) if automation.monitoring_job_role else None,
+            monitoring_job_role=automation.monitoring_job_role,
+            monitoring_instance_types=tuple(monitoring.job_instance_types(config)),
         ),
         env=env,
         description=f"{config.resource_prefix}: persona roles",

@@ -1,7 +1,8 @@
 """IAM roles for the people who use the platform, each written against the actual resources.
 
-DataScientist: experiments, runs, artifacts, data sets, starting retraining.
-MLOpsEngineer: approvals, endpoints, pipelines, tracking-server operations.
+DataScientist: experiments, runs, artifacts, data sets, ground truth and monitoring reports,
+starting retraining.
+MLOpsEngineer: approvals, endpoints, pipelines, monitoring jobs, tracking-server operations.
 Auditor: read only.
 """
 
@@ -16,6 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from platform_common import monitoring as contract
 from stacks.compliance import acknowledge_wildcards
 from stacks.constructs.managed_mlflow import mlflow_api_statement, registered_package_names
 
@@ -119,6 +121,12 @@ WILDCARD_REASONS = {
     "PipelineOperations": "Pipelines and their executions are created per model; scoped to this environment's prefix.",
     "ServingResources": "Models, endpoint configs and endpoints are named per model version by the deployer; "
     "scoped to this environment's prefix.",
+    "GroundTruthWrite": "Labels are delivered under monitoring/<model>/ground-truth/ and models are added over "
+    "time; put only, and writes to capture/ and reports/ are denied by MonitoringOutputsProtected.",
+    "MonitoringReportsRead": "The monitoring job writes one report folder per run under monitoring/<model>/reports/; "
+    "read-only.",
+    "MonitoringJobs": "Monitoring Processing jobs are named per model and window end at run time, all under "
+    "<prefix>-<env>-monitor-; the instance types are the configured ones.",
     "ModelApproval": "MLflow automatic registration creates a package group <model>-<suffix of this server> per "
     "model and numbers its versions; scoped to this server's suffix, or for an MLflow App (suffix unknown until it "
     "exists) to each configured model's groups with a six-character suffix.",
@@ -146,6 +154,11 @@ class PlatformResources:
     # The configured models: an App's grants on packages name each of them.
     model_names: tuple[str, ...] = ()
     model_execution_role: iam.IRole | None = None
+    # The platform's monitoring (None without a platform-monitored model): the name prefix of its
+    # Processing jobs, the role they run as and the instance types they may use.
+    monitoring_job_prefix: str | None = None
+    monitoring_job_role: iam.IRole | None = None
+    monitoring_instance_types: tuple[str, ...] = ()
 
 
 def _bucket(name: str) -> str:
@@ -348,6 +361,7 @@ class PersonaRoles(Construct):
             ),
             # Uploads to the SSE-KMS bucket need GenerateDataKey; multipart uploads Decrypt too.
             self._key_use("KeyUseThroughS3", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]),
+            *self._monitoring_data_statements(),
             # Retraining is requested through the platform bus, never by starting a pipeline directly:
             # StartPipelineExecution has no condition key on parameter values (Service Authorization
             # Reference, Amazon SageMaker: only sagemaker:PipelineVersionId and resource tags), so a
@@ -431,16 +445,86 @@ class PersonaRoles(Construct):
             *self._retraining_request(),
             *self._common_read(),
         ]
-        if r.model_execution_role is not None:
+        statements += self._monitoring_job_statements()
+        # CreateModel names the model execution role, and a monitoring run started by hand the
+        # monitoring job role: both are passed to SageMaker only.
+        passed = [role.role_arn for role in (r.model_execution_role, r.monitoring_job_role) if role is not None]
+        if passed:
             statements.append(
                 iam.PolicyStatement(
-                    sid="PassModelExecutionRole",
+                    sid="PassJobRolesToSageMaker",
                     actions=["iam:PassRole"],
-                    resources=[r.model_execution_role.role_arn],
+                    resources=passed,
                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
                 )
             )
         return statements
+
+    def _monitoring_data_statements(self) -> list[iam.PolicyStatement]:
+        """Deliver ground truth and read monitoring reports; capture and reports stay the job's to write."""
+        r = self._r
+        if r.monitoring_job_prefix is None:
+            return []
+        bucket = r.data_bucket_name
+        models = f"{contract.MONITORING_PREFIX}/*"
+        ground_truth = contract.ground_truth_prefix("*")
+        reports = contract.reports_prefix("*")
+        return [
+            iam.PolicyStatement(
+                sid="GroundTruthWrite",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[_objects(bucket, f"{ground_truth}*")],
+            ),
+            iam.PolicyStatement(
+                sid="MonitoringReportsRead",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[_objects(bucket, f"{reports}*")],
+            ),
+            iam.PolicyStatement(
+                sid="MonitoringList",
+                actions=["s3:ListBucket"],
+                resources=[_bucket(bucket)],
+                conditions={"StringLike": {"s3:prefix": [f"{contract.MONITORING_PREFIX}/", models]}},
+            ),
+            # In an S3 ARN "*" also matches "/", so the ground-truth grant alone would admit
+            # monitoring/<model>/capture/ground-truth/...: which the job reads as capture. An
+            # explicit deny keeps capture (written by SageMaker) and reports (by the job) out of reach.
+            iam.PolicyStatement(
+                sid="MonitoringOutputsProtected",
+                effect=iam.Effect.DENY,
+                actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+                resources=[
+                    _objects(bucket, f"{contract.capture_prefix('*')}*"),
+                    _objects(bucket, f"{reports}*"),
+                ],
+            ),
+        ]
+
+    def _monitoring_job_statements(self) -> list[iam.PolicyStatement]:
+        """Start (as the launcher does), stop and describe the platform's monitoring jobs, by name."""
+        r = self._r
+        if r.monitoring_job_prefix is None or r.monitoring_job_role is None:
+            return []
+        jobs = self._arn("processing-job", f"{r.monitoring_job_prefix}*")
+        # CreateProcessingJob carries sagemaker:InstanceTypes (Service Authorization Reference,
+        # "Actions, resources, and condition keys for Amazon SageMaker AI",
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html),
+        # so a run started by hand uses the instance types the models configure, as the launcher's
+        # do. StopProcessingJob carries no such key, and "the ForAllValues set operator also returns
+        # true if there are no context keys in the request" (IAM User Guide, "Multivalued context key
+        # examples", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition_examples-multi-valued-context-keys.html),
+        # so one statement holds both: the MLOpsEngineer's policy is near IAM's 6,144-character quota
+        # at the most models named one by one. DescribeProcessingJob is granted by SageMakerRead.
+        return [
+            iam.PolicyStatement(
+                sid="MonitoringJobs",
+                actions=["sagemaker:CreateProcessingJob", "sagemaker:AddTags", "sagemaker:StopProcessingJob"],
+                resources=[jobs],
+                conditions={
+                    "ForAllValues:StringEquals": {"sagemaker:InstanceTypes": list(r.monitoring_instance_types)}
+                },
+            ),
+        ]
 
     def _auditor_statements(self) -> list[iam.PolicyStatement]:
         r = self._r

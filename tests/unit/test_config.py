@@ -390,7 +390,9 @@ def test_a_platform_monitored_model_gating_on_a_metric_the_job_cannot_compute_is
 
 @pytest.mark.parametrize("metric", ["accuracy", "f1", "precision", "recall"])
 def test_each_metric_the_monitoring_job_computes_is_accepted(metric: str) -> None:
-    (model,) = load_environment(platform_with({"models": [{"name": "churn", "metric": {"name": metric}}]}), "dev").models
+    (model,) = load_environment(
+        platform_with({"models": [{"name": "churn", "metric": {"name": metric}}]}), "dev"
+    ).models
     assert (model.metric.name, model.monitoring.platform) == (metric, True)
 
 
