@@ -20,7 +20,9 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help prerequisites synth test test-fast lint format deploy publish-code lock diff bootstrap bench clean
+comma := ,
+
+.PHONY: help prerequisites synth check-config snapshots test test-fast lint format deploy publish-code lock diff bootstrap bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,22 +37,31 @@ prerequisites:
 	if [ "$$major" -lt $(NODE_LTS) ]; then echo "warning: Node.js $$(node --version) is end of life (since 2026-10-30, as jsii reports); it still works, but install Node.js $(NODE_LTS) LTS"; fi
 	@command -v npm >/dev/null || { echo "error: npm not found; install npm (it ships with Node.js)"; exit 1; }
 
+# A first install takes minutes with nothing on screen from pip's --quiet: each stage says what it
+# builds and about how long that takes (rough figures for 2 cores; the network decides the rest).
+stage = @echo "==> $(1) (about $(2) on a first install)"
+
 $(STAMPS)/venv: requirements.txt requirements-dev.txt | prerequisites
 	@mkdir -p $(STAMPS)
+	$(call stage,.venv: CDK$(comma) cdk-nag$(comma) test and lint tools from requirements-dev.txt,1-2 minutes)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@echo "==> .venv ready"
 	@touch $@
 
 # The real MLflow server and the example training code: large, so in a venv of its own. MLflow
-# is the client version stacks/mlflow_clients.py pins for ENV's configured server version
-# (cdk.json), so the tests run the versions the pipeline installs.
-$(STAMPS)/mlflow-venv: requirements-mlflow.txt stacks/mlflow_clients.py cdk.json $(STAMPS)/venv | prerequisites
+# is the client version stacks/mlflow_clients.py pins for the server version of the tests'
+# fixture (tests/fixtures/platform.json, dev), not of the user's cdk.json: the suite's
+# expectations stay the same whatever server version a user configures.
+$(STAMPS)/mlflow-venv: requirements-mlflow.txt stacks/mlflow_clients.py tests/fixtures/platform.json $(STAMPS)/venv | prerequisites
 	@mkdir -p $(STAMPS)
+	$(call stage,.venv-mlflow: MLflow server$(comma) scikit-learn for the real-MLflow tests (about 850 MB),3-5 minutes)
 	$(PYTHON) -m venv --clear $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
-	pins="$$($(PY) -m stacks.mlflow_clients --env $(ENV))" && \
+	pins="$$($(PY) -m stacks.mlflow_clients --env dev --platform-json tests/fixtures/platform.json)" && \
 		env $$pins $(MLFLOW_VENV)/bin/python -m pip install --quiet -r requirements-mlflow.txt
+	@echo "==> .venv-mlflow ready"
 	@touch $@
 
 # Evidently for the monitoring job's tests (tests/jobs/test_monitor_model.py runs the job in it): the
@@ -64,11 +75,26 @@ $(STAMPS)/monitoring-venv: requirements-monitoring.txt | prerequisites
 
 $(STAMPS)/node: package.json package-lock.json | prerequisites
 	@mkdir -p $(STAMPS)
+	$(call stage,node_modules: the pinned AWS CDK CLI (package-lock.json),30 seconds)
 	npm ci --no-audit --no-fund --loglevel=error
+	@echo "==> node_modules ready"
 	@touch $@
 
-synth: $(STAMPS)/venv $(STAMPS)/node ## Synthesize every stack of ENV (default dev) into cdk.out/
+# app.py prints CDK's warnings and fails on its errors, as `cdk synth` would, in less time
+# than the CLI (which starts Node and then the same Python app).
+synth: $(STAMPS)/venv $(STAMPS)/node ## Synthesize every stack of ENV (default dev) into cdk.out/, with CDK's warnings
 	PLATFORM_ENV=$(ENV) $(PY) app.py
+
+# Your cdk.json, every environment (or ENV=name): validated, synthesized with cdk-nag, linted with
+# cfn-lint, and compared with config-snapshots/<env>/; UPDATE=1 accepts the new templates.
+check-config: $(STAMPS)/venv ## Check your cdk.json (every environment, or ENV=...); UPDATE=1 accepts its snapshots
+	$(PY) -m tools.check_config $(if $(filter command line,$(origin ENV)),--env $(ENV)) $(if $(UPDATE),--update)
+
+# The test snapshots (tests/infra/__snapshots__) of the fixture platforms: rewrite them, then read
+# `git diff tests/infra/__snapshots__` and commit only the changes you meant.
+snapshots: $(STAMPS)/venv ## Rewrite the test snapshots after an intended template change (review with git diff)
+	$(PY) -m pytest tests/infra/test_snapshots.py -n 0 --snapshot-update
+	@git diff --stat -- tests/infra/__snapshots__ || true
 
 test: $(STAMPS)/venv $(STAMPS)/mlflow-venv $(STAMPS)/monitoring-venv $(STAMPS)/node ## Run the whole test suite
 	$(PY) -m pytest -n 2 --dist loadgroup

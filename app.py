@@ -18,6 +18,7 @@ from aws_cdk import App
 
 from stacks.config import ConfigError, load_environment
 from stacks.platform import build_platform
+from stacks.synth_messages import has_errors, synth_messages
 
 HERE = Path(__file__).resolve().parent
 
@@ -62,6 +63,13 @@ def main() -> None:
     if standalone:
         for stack in assembly.stacks:
             print(f"synthesized {stack.stack_name} -> cdk.out/{stack.template_file}")
+        # Under the CLI, the CLI prints these (and stops at errors); run directly, nothing would.
+        messages = synth_messages(assembly)
+        for message in messages:
+            print(message, file=sys.stderr)
+        if has_errors(messages):
+            print("synth found errors (above): the CDK CLI would refuse to deploy this assembly", file=sys.stderr)
+            sys.exit(1)
 
 
 if __name__ == "__main__":

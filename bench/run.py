@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.synth import cdk_context as tests_context
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
@@ -116,8 +118,12 @@ def _timed(command: list[str], env: dict[str, str]) -> float:
 
 
 def cdk_context(env_name: str = "dev", models: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """cdk.json's context as the CDK CLI would pass it, optionally with the model list replaced."""
-    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    """The tests' fixture platform with cdk.json's feature flags, as the CDK CLI would pass them.
+
+    Optionally with the model list replaced. The fixture, not the user's platform configuration,
+    so that figures from different checkouts measure the same app.
+    """
+    context = tests_context()
     context["env"] = env_name
     if models is not None:
         context["platform"]["environments"][env_name]["models"] = models

@@ -94,12 +94,18 @@ def client_for(server_version: str | None, *, config_path: str = "mlflow.version
     return CLIENTS[server_line(server_version, config_path=config_path)]
 
 
-def _configured_version(environment: str, cdk_json: Path) -> tuple[str | None, str]:
+def _configured_version(environment: str, platform: object) -> tuple[str | None, str]:
     from stacks.config import load_environment
 
-    context = json.loads(cdk_json.read_text())["context"]
-    config = load_environment(context["platform"], environment)
+    config = load_environment(platform, environment)
     return config.mlflow.version, f"environments.{environment}.mlflow.version"
+
+
+def _platform_settings(cdk_json: Path, platform_json: Path | None) -> object:
+    """The `platform` object: a file holding it alone (a test fixture) or cdk.json's context key."""
+    if platform_json is not None:
+        return json.loads(platform_json.read_text())
+    return json.loads(cdk_json.read_text())["context"]["platform"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,9 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--env", default="dev", help="environment in cdk.json (default dev)")
     parser.add_argument("--cdk-json", type=Path, default=Path(__file__).resolve().parent.parent / "cdk.json")
+    parser.add_argument(
+        "--platform-json",
+        type=Path,
+        help="a file holding the platform configuration alone, read instead of cdk.json (the tests' fixture)",
+    )
     args = parser.parse_args(argv)
     try:
-        version, config_path = _configured_version(args.env, args.cdk_json)
+        version, config_path = _configured_version(args.env, _platform_settings(args.cdk_json, args.platform_json))
         client = client_for(version, config_path=config_path)
     except ValueError as error:
         print(f"cdk.json: {error}", file=sys.stderr)

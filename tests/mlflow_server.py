@@ -4,8 +4,10 @@ The server runs in its own process group so that stopping it also stops the work
 forks; killing only the parent leaves that worker holding the port.
 
 It must be the MLflow version the platform pins for the configured server version
-(stacks/mlflow_clients.py, read for the dev environment of cdk.json, which `make` builds the
-environment for): a test against another version would prove nothing about the managed server.
+(stacks/mlflow_clients.py, read for the dev environment of tests/fixtures/platform.json, which
+`make` builds the environment for): a test against another version would prove nothing about
+the managed server. The fixture, not cdk.json, decides it, so a user who configures another
+server version gets the same suite; `make check-config` checks their configuration.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from stacks.config import load_environment
 from stacks.mlflow_clients import client_for
-from tests.synth import cdk_context
+from tests.synth import FIXTURES, cdk_context
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MLFLOW_BIN = REPO_ROOT / ".venv-mlflow" / "bin" / "mlflow"
@@ -32,7 +34,9 @@ READY_TIMEOUT_SECONDS = 60.0
 # silently ignores the group (pytest-dev/pytest-xdist#1386): then each worker starts its own.
 MLFLOW_XDIST_GROUP = "mlflow-server"
 _STOP_GRACE_SECONDS = 10.0
-# The environment whose configured MLflow server version the test environment is built for.
+# The configuration and environment whose MLflow server version the test environment is built
+# for (the Makefile's `.venv-mlflow` rule passes the same two to stacks.mlflow_clients).
+TEST_PLATFORM = FIXTURES / "platform.json"
 TEST_ENVIRONMENT = "dev"
 _LOG_TAIL_LINES = 40
 

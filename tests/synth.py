@@ -1,4 +1,11 @@
-"""Synthesizes the platform in-process, once per configuration, for the template tests."""
+"""Synthesizes the platform in-process, once per configuration, for the template tests.
+
+The platform configurations come from tests/fixtures/, never from cdk.json's `platform` key:
+that key is the user's (they pin accounts, add models, trust their own principals), and a
+user's configuration must not change what the suite expects. `make check-config` is the check
+for the user's own configuration. The rest of cdk.json's context (CDK's feature flags) is the
+project's and is read from there, so the tests synthesize with the flags users deploy with.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +22,31 @@ from stacks.config import load_environment
 from stacks.platform import Platform, build_platform
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+# The key of cdk.json's context that holds the user's configuration.
+PLATFORM_KEY = "platform"
 
 
-def cdk_context() -> dict[str, Any]:
-    """The context block of cdk.json (a fresh copy)."""
-    return copy.deepcopy(json.loads((ROOT / "cdk.json").read_text())["context"])
+def platform_fixture(name: str = "platform") -> dict[str, Any]:
+    """A committed platform configuration (tests/fixtures/<name>.json), as a fresh copy.
+
+    `platform`: dev, staging and prod as the repository ships them; `customised`: what a user
+    following the README sets (pinned accounts and regions, trusted principals, three models).
+    """
+    settings: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return settings
+
+
+def project_context() -> dict[str, Any]:
+    """cdk.json's context without the user's `platform` key: the feature flags every synth uses."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context.pop(PLATFORM_KEY, None)
+    return context
+
+
+def cdk_context(fixture: str = "platform") -> dict[str, Any]:
+    """The context a synth of the tests runs with: cdk.json's feature flags and a fixture platform (a fresh copy)."""
+    return {**project_context(), PLATFORM_KEY: platform_fixture(fixture)}
 
 
 def new_app(context: dict[str, Any], **props: Any) -> cdk.App:
@@ -35,9 +62,9 @@ def synth(env_name: str, platform_override: dict[str, Any] | None = None) -> tup
     """Build one environment's stacks and return them with their templates by stack unit name."""
     context = cdk_context()
     if platform_override is not None:
-        context["platform"] = platform_override
+        context[PLATFORM_KEY] = copy.deepcopy(platform_override)
     app = new_app(context)
-    platform = build_platform(app, load_environment(context["platform"], env_name))
+    platform = build_platform(app, load_environment(context[PLATFORM_KEY], env_name))
     templates = {_unit(stack.stack_name, env_name): Template.from_stack(stack) for stack in platform.stacks}
     return platform, templates
 
@@ -49,5 +76,5 @@ def _unit(stack_name: str, env_name: str) -> str:
 
 @cache
 def synth_default(env_name: str) -> tuple[Platform, dict[str, Template]]:
-    """cdk.json's configuration of `env_name`, synthesized once per test process."""
+    """The fixture configuration of `env_name` (tests/fixtures/platform.json), synthesized once per test process."""
     return synth(env_name)

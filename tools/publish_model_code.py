@@ -263,18 +263,29 @@ def main(
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="dev", help="environment in cdk.json (default dev)")
     parser.add_argument("--model", required=True, help="model name, as in cdk.json")
+    parser.add_argument(
+        "--platform-json",
+        type=Path,
+        help="a file holding the platform configuration alone, read instead of cdk.json (the tests' fixture)",
+    )
     args = parser.parse_args(argv)
     try:
-        return _publish(args.env, args.model, session=session, download=download, lock_dir=lock_dir)
+        platform = (
+            json.loads(args.platform_json.read_text())
+            if args.platform_json is not None
+            else json.loads((ROOT / "cdk.json").read_text())["context"]["platform"]
+        )
+        return _publish(args.env, args.model, platform, session=session, download=download, lock_dir=lock_dir)
     except PublishError as error:
         print(f"publish-code: {error}", file=sys.stderr)
         return 2
 
 
-def _publish(environment: str, model_name: str, *, session: Any, download: Downloader, lock_dir: Path) -> int:
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+def _publish(
+    environment: str, model_name: str, platform: object, *, session: Any, download: Downloader, lock_dir: Path
+) -> int:
     try:
-        config = load_environment(context["platform"], environment)
+        config = load_environment(platform, environment)
         line = server_line(config.mlflow.version, config_path=f"environments.{environment}.mlflow.version")
     except (ConfigError, UnsupportedMlflowVersion) as error:
         raise PublishError(f"cdk.json: {error}") from error

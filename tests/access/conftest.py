@@ -9,7 +9,7 @@ from tests.access.resolved_platform import ResolvedPlatform, customised_platform
 
 @pytest.fixture(scope="session")
 def dev() -> ResolvedPlatform:
-    """The dev environment as cdk.json configures it (account root trusted, no boundary)."""
+    """The dev environment as tests/fixtures/platform.json configures it (account root trusted, no boundary)."""
     return default_platform("dev")
 
 

@@ -97,14 +97,14 @@ def _resolve(platform_stacks: list[Any], templates: Mapping[str, Any], config: E
 
 @cache
 def default_platform(env_name: str = "dev") -> ResolvedPlatform:
-    """cdk.json's configuration of `env_name` (shares the suite-wide cached synth)."""
+    """The fixture configuration of `env_name` (shares the suite-wide cached synth)."""
     platform, templates = synth_default(env_name)
     config = load_environment(cdk_context()["platform"], env_name)
     return _resolve(platform.stacks, templates, config)
 
 
 def customised_settings() -> dict[str, Any]:
-    """cdk.json's platform settings with dev changed as described at the top of this module."""
+    """The fixture platform settings with dev changed as described at the top of this module."""
     settings: dict[str, Any] = copy.deepcopy(cdk_context()["platform"])
     dev = settings["environments"]["dev"]
     dev["personas"] = {

@@ -42,7 +42,7 @@ OTHER_ACCOUNT = "999988887777"
 def test_by_default_only_the_account_is_trusted(
     dev: ResolvedPlatform, persona: str, caller: str, trusted: bool
 ) -> None:
-    assert not dev.config.personas.trusted_principals, "cdk.json's dev names principals: see the customised tests"
+    assert not dev.config.personas.trusted_principals, "the fixture's dev names principals: see the customised tests"
     assert trust_allows(dev.role(persona).trust_policy, caller) is trusted
 
 

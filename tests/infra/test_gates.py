@@ -18,11 +18,8 @@ from stacks import least_privilege
 from stacks.compliance import acknowledge, acknowledge_default_key_policy, acknowledge_wildcards
 from stacks.config import load_environment
 from stacks.platform import build_platform
-from tests.synth import cdk_context, new_app, synth_default
-
-# W3005 (DependsOn already implied by GetAtt/Ref): CDK emits explicit DependsOn for ordering it
-# also expresses through references; harmless and not ours to change.
-CFN_LINT_IGNORED = ["W3005"]
+from tests.synth import cdk_context, new_app, platform_fixture, synth, synth_default
+from tools.template_snapshot import CFN_LINT_IGNORED
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 
@@ -35,6 +32,24 @@ def test_cfn_lint_is_clean(env_name: str) -> None:
         matches = lint(body, config=ManualArgs(ignore_checks=CFN_LINT_IGNORED, regions=["us-east-1", "eu-west-1"]))
         assert [str(m) for m in matches] == [], f"cfn-lint findings in {env_name}/{unit}"
     assert platform.stacks
+
+
+@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+def test_a_customised_configuration_passes_every_gate(env_name: str) -> None:
+    # Given the configuration a user following the README writes (tests/fixtures/customised.json:
+    # pinned accounts and regions, trusted principals, three models in dev)
+    settings = platform_fixture("customised")
+    region = settings["environments"][env_name]["region"]
+    # When it is synthesized (cdk-nag and the least-privilege check run; a finding raises)
+    platform, templates = synth(env_name, settings)
+    # Then every stack is in the pinned region and cfn-lint finds nothing for that region
+    assert {stack.region for stack in platform.stacks} == {region}
+    for unit, template in templates.items():
+        body = json.dumps(template.to_json())
+        matches = lint(body, config=ManualArgs(ignore_checks=CFN_LINT_IGNORED, regions=[region]))
+        assert [str(m) for m in matches] == [], f"cfn-lint findings in customised {env_name}/{unit}"
+    if env_name == "dev":
+        assert {unit for unit in templates if unit.startswith("model-")} == {"model-churn", "model-fraud", "model-ltv"}
 
 
 def test_a_new_nag_finding_fails_synthesis() -> None:

@@ -10,6 +10,7 @@ hold the README's instructions and the test environment to the same pins.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from stacks.mlflow_clients import (
     client_for,
     main,
 )
-from tests.mlflow_server import TEST_ENVIRONMENT
+from tests.mlflow_server import TEST_ENVIRONMENT, TEST_PLATFORM
 from tests.synth import cdk_context
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -55,9 +56,33 @@ def test_the_test_environment_is_installed_from_the_pins() -> None:
 
 
 def test_make_gets_the_pins_for_the_environment_it_builds(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--env", TEST_ENVIRONMENT]) == 0
+    assert main(["--env", TEST_ENVIRONMENT, "--platform-json", str(TEST_PLATFORM)]) == 0
     printed = capsys.readouterr().out.split()
     assert printed == [f"{name}={value}" for name, value in configured_client().environment().items()]
+
+
+def test_make_builds_the_test_environment_from_the_fixture_not_cdk_json() -> None:
+    # Given the Makefile's rule for the MLflow test environment
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    # Then it asks for the pins of the fixture's test environment, and rebuilds when the fixture changes
+    relative = TEST_PLATFORM.relative_to(REPO_ROOT)
+    assert f"--env {TEST_ENVIRONMENT} --platform-json {relative}" in makefile
+    (rule,) = [line for line in makefile.splitlines() if line.startswith("$(STAMPS)/mlflow-venv:")]
+    assert str(relative) in rule and "cdk.json" not in rule
+
+
+def test_without_a_fixture_the_pins_follow_the_users_cdk_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a cdk.json whose dev names a server version without a pinned client
+    platform = {"environments": {"dev": {"mlflow": {"kind": "tracking-server", "version": "2.16"}}}}
+    cdk_json = tmp_path / "cdk.json"
+    cdk_json.write_text(json.dumps({"context": {"platform": platform}}))
+    # When the pins are asked for from that file
+    # Then the answer is a refusal naming the key and the version
+    assert main(["--env", "dev", "--cdk-json", str(cdk_json)]) == 2
+    error = capsys.readouterr().err
+    assert "environments.dev.mlflow.version" in error and "'2.16'" in error
 
 
 def test_make_refuses_an_unknown_environment_by_name(capsys: pytest.CaptureFixture[str]) -> None:

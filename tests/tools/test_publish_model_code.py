@@ -20,8 +20,12 @@ import pytest
 from moto import mock_aws
 
 from platform_common.monitoring import MONITOR_JOB_SCRIPT, MONITORING_LOCK_FILE, MONITORING_WHEELHOUSE_DIR
+from tests.synth import FIXTURES
 from tests.tools.wheels import build_wheel, lock_line
 from tools.publish_model_code import ML_DIR, ROOT, main
+
+# The fixture's dev (churn is its only model), never the user's cdk.json.
+PLATFORM_ARGS = ["--env", "dev", "--platform-json", str(FIXTURES / "platform.json")]
 
 REGION = "eu-west-1"
 BUCKET = "mlops-dev-mlflow-artifacts-123456789012-eu-west-1"
@@ -81,7 +85,7 @@ class FakeDownload:
 
 
 def publish(session: boto3.session.Session, download: FakeDownload, lock_dir: Path, model: str = "churn") -> int:
-    return main(["--env", "dev", "--model", model], session=session, download=download, lock_dir=lock_dir)
+    return main([*PLATFORM_ARGS, "--model", model], session=session, download=download, lock_dir=lock_dir)
 
 
 def keys(session: boto3.session.Session) -> list[str]:
@@ -212,7 +216,7 @@ def test_a_server_line_without_a_lock_is_refused_before_any_aws_call(
     index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # No session at all: the check must come first.
-    assert main(["--env", "dev", "--model", "churn"], download=FakeDownload(index), lock_dir=tmp_path) == 2
+    assert main([*PLATFORM_ARGS, "--model", "churn"], download=FakeDownload(index), lock_dir=tmp_path) == 2
     assert f"no MLflow client lock for server 3.0: expected {tmp_path / 'mlflow-3.0.lock'}" in capsys.readouterr().err
 
 
@@ -254,7 +258,7 @@ def run_without_credentials(tmp_path: Path, **variables: str) -> subprocess.Comp
         "AWS_EC2_METADATA_DISABLED": "true",
         **variables,
     }
-    command = [sys.executable, "-m", "tools.publish_model_code", "--env", "dev", "--model", "churn"]
+    command = [sys.executable, "-m", "tools.publish_model_code", *PLATFORM_ARGS, "--model", "churn"]
     return subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
 
 

@@ -1,0 +1,50 @@
+"""`make synth` (app.py run without the CDK CLI) reports CDK's annotations as the CLI would."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from stacks.synth_messages import SynthMessage, has_errors, synth_messages
+
+
+def assembly_with(
+    *, warning: str | None = None, error: str | None = None, info: str | None = None
+) -> cdk.cx_api.CloudAssembly:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Annotated")
+    resource = cdk.CfnResource(stack, "Thing", type="AWS::SNS::Topic")
+    if warning:
+        cdk.Annotations.of(resource).add_warning_v2("test:warning", warning)
+    if error:
+        cdk.Annotations.of(resource).add_error(error)
+    if info:
+        cdk.Annotations.of(resource).add_info(info)
+    return app.synth()
+
+
+def test_a_warning_is_reported_with_its_construct_path() -> None:
+    # Given a construct that CDK annotated with a warning
+    assembly = assembly_with(warning="bucket names are global")
+    # When the assembly's messages are read
+    (message,) = synth_messages(assembly)
+    # Then the report names the level, the construct path and the text, as the CLI prints it
+    assert message.level == "Warning"
+    assert message.path == "/Annotated/Thing"
+    assert message.text.startswith("bucket names are global")
+    assert str(message).startswith("[Warning at /Annotated/Thing] bucket names are global")
+    assert not has_errors([message])
+
+
+def test_an_error_fails_the_synth_as_the_cli_would() -> None:
+    messages = synth_messages(assembly_with(error="no region"))
+    assert [(m.level, m.text) for m in messages] == [("Error", "no region")]
+    assert has_errors(messages)
+
+
+def test_info_messages_are_left_out() -> None:
+    assert synth_messages(assembly_with(info="just so you know")) == []
+
+
+def test_a_clean_assembly_reports_nothing() -> None:
+    assert synth_messages(assembly_with()) == []
+    assert not has_errors([SynthMessage("Warning", "/a", "b")])
