@@ -22,7 +22,8 @@ from botocore.stub import Stubber
 
 from platform_common import monitoring
 
-pytestmark = pytest.mark.monitoring
+# One worker runs every test of the module, so the scenarios (and Evidently's import) run once per session.
+pytestmark = [pytest.mark.monitoring, pytest.mark.xdist_group("monitoring")]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MONITORING_PYTHON = REPO_ROOT / ".venv-monitoring" / "bin" / "python"
