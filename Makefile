@@ -22,7 +22,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 comma := ,
 
-.PHONY: help prerequisites synth check-config snapshots test test-fast lint format deploy publish-code lock diff bootstrap bench clean
+.PHONY: help prerequisites synth check-config snapshots test test-fast lint format deploy publish-code lock diff bootstrap \
+	bench clean redrive replay destroy remove-model new-model
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -115,11 +116,35 @@ bootstrap: $(STAMPS)/venv $(STAMPS)/node ## cdk bootstrap the account/region of 
 	$(CDK) bootstrap --no-notices -c env=$(ENV)
 
 deploy: $(STAMPS)/venv $(STAMPS)/node ## Deploy ENV to the account of your AWS credentials
-	$(CDK) deploy --no-notices -c env=$(ENV) --all --require-approval broadening --outputs-file cdk.out/outputs-$(ENV).json
+	@mkdir -p outputs
+	$(CDK) deploy --no-notices -c env=$(ENV) --all --require-approval broadening --outputs-file outputs/$(ENV).json
 
 publish-code: $(STAMPS)/venv ## Upload ml/MODEL/ and its MLflow client wheels to ENV's code location (AWS credentials)
 	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make publish-code ENV=dev MODEL=churn"; exit 2; }
 	@$(PY) -m tools.publish_model_code --env $(ENV) --model $(MODEL)
+
+new-model: $(STAMPS)/venv ## Scaffold ml/NAME/ from ml/churn/ and add NAME (label column TARGET) to ENV in cdk.json
+	@test -n "$(NAME)" -a -n "$(TARGET)" || { echo "error: e.g. make new-model NAME=upsell TARGET=bought ENV=dev"; exit 2; }
+	@$(PY) -m tools.new_model --env $(ENV) --name $(NAME) --target $(TARGET)
+
+redrive: $(STAMPS)/venv ## Hand a DLQ's messages back to their handlers: QUEUE=events|functions [DRY_RUN=1]
+	@test -n "$(QUEUE)" || { echo "error: name the queue, e.g. make redrive ENV=dev QUEUE=functions DRY_RUN=1"; exit 2; }
+	@$(PY) -m tools.redrive --env $(ENV) --queue $(QUEUE) $(if $(DRY_RUN),--dry-run)
+
+replay: $(STAMPS)/venv ## Replay archived domain events into audit + notifications: FROM=... TO=... [INCLUDE_TRIGGER=1]
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "error: give the window, e.g. make replay ENV=dev FROM=2026-11-27T00:00:00Z TO=2026-11-28T00:00:00Z"; exit 2; }
+	@$(PY) -m tools.replay --env $(ENV) --from $(FROM) --to $(TO) $(if $(INCLUDE_TRIGGER),--include-trigger)
+
+# Stacks before endpoints: while a catalog entry exists, the deployer would create a deleted endpoint again.
+destroy: $(STAMPS)/venv $(STAMPS)/node ## Delete ENV: every stack, then the endpoints the deployer made [CONFIRM=<env>]
+	@$(PY) -m tools.teardown --env $(ENV) --step prepare --confirm "$(CONFIRM)"
+	$(CDK) destroy --no-notices -c env=$(ENV) --all --force; status=$$?; \
+	$(PY) -m tools.teardown --env $(ENV) --step finish --confirm $(ENV); \
+	$(PY) -m tools.teardown --env $(ENV) --step retained; exit $$status
+
+remove-model: $(STAMPS)/venv ## Delete a model removed from cdk.json: its stack and endpoints [CONFIRM=<model>]
+	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make remove-model ENV=dev MODEL=churn"; exit 2; }
+	@$(PY) -m tools.teardown --env $(ENV) --step remove-model --model $(MODEL) --confirm "$(CONFIRM)"
 
 # The hashed locks the pipeline and the monitoring job install offline (ml/mlflow_client/: the MLflow
 # client, and Evidently with that client); run after changing a pin in stacks/mlflow_clients.py or

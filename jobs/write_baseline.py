@@ -14,7 +14,8 @@ SageMaker uploads the step's output, with the pipeline role, to
 under the same prefix only the pipeline role may write (platform_common.monitoring names the files).
 
 Runs in the processing image with the standard library only. Settings come from the environment
-the pipeline sets (MODEL_NAME, PIPELINE_EXECUTION_ARN, TARGET_COLUMN), each with an option for local runs.
+the pipeline sets (MODEL_NAME, PIPELINE_EXECUTION_ARN), each with an option for local runs, and
+the label column from `--target`, as every step of the pipeline receives it (`models[].target`).
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def build_schema(
 ) -> dict[str, Any]:
     """The baseline's schema.json: features in request order, the target and the prediction's meaning."""
     if target not in header:
-        raise BaselineJobError(f"TARGET_COLUMN {target!r} is not a column of the training split; columns: {header}")
+        raise BaselineJobError(f"--target {target!r} is not a column of the training split; columns: {header}")
     if PREDICTION_COLUMN in header:
         raise BaselineJobError(
             f"the training split has a column {PREDICTION_COLUMN!r}, a name the monitoring job reserves"
@@ -142,13 +143,12 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argpar
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/baseline"))
     parser.add_argument("--model-name", default=environ.get("MODEL_NAME") or None)
     parser.add_argument("--pipeline-execution-arn", default=environ.get("PIPELINE_EXECUTION_ARN") or None)
-    parser.add_argument("--target-column", default=environ.get("TARGET_COLUMN") or None)
+    parser.add_argument("--target", required=True, help="the label column (models[].target)")
     parser.add_argument("--max-rows", type=int, default=DEFAULT_MAX_ROWS)
     args = parser.parse_args(argv)
     for option, variable in (
         ("model_name", "MODEL_NAME"),
         ("pipeline_execution_arn", "PIPELINE_EXECUTION_ARN"),
-        ("target_column", "TARGET_COLUMN"),
     ):
         if not getattr(args, option):
             parser.error(f"no {option.replace('_', ' ')}: set {variable} or pass --{option.replace('_', '-')}")
@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         execution_arn=args.pipeline_execution_arn,
         header=header,
         rows=reference,
-        target=args.target_column,
+        target=args.target,
     )
     write_baseline(args.output_dir, header=header, rows=reference, schema=schema)
     print(f"baseline for {args.model_name}: {len(reference)} of {len(rows)} rows, {len(schema['features'])} features")

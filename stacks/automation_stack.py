@@ -28,6 +28,7 @@ from constructs import Construct
 from platform_common import domain_events, env_names
 from platform_common import monitoring as contract
 from platform_common.evidence import EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX
+from platform_common.monitoring import INFERENCE_PREFIX, PREDICTIONS_PREFIX
 from platform_common.promotion import RECONCILE_INTERVAL_MINUTES
 from stacks import event_patterns, monitoring, naming
 from stacks.compliance import (
@@ -36,6 +37,7 @@ from stacks.compliance import (
     acknowledge_resource_policy_wildcards,
 )
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
+from stacks.constructs.batch_serving import BatchJobAccess, grant_launcher
 from stacks.constructs.managed_mlflow import (
     mlflow_api_statement,
     package_group_names,
@@ -46,6 +48,7 @@ from stacks.constructs.model_locks import ModelLocks
 from stacks.constructs.monitoring_job_role import MonitoringJobRole
 from stacks.constructs.persona_roles import MLFLOW_ALIAS_ACTIONS, MLFLOW_READ_ACTIONS
 from stacks.constructs.platform_functions import (
+    BATCH_LAUNCHER,
     DEPLOYER,
     MODEL_GATE,
     MONITORING_LAUNCHER,
@@ -100,7 +103,7 @@ class AutomationStack(Stack):
         self.bus = events.EventBus(self, "PlatformBus", event_bus_name=naming.platform_bus_name(config))
         self.archive = self.bus.archive(
             "Archive",
-            archive_name=f"{prefix}-platform",
+            archive_name=naming.platform_archive_name(config),
             description="Every domain event of the platform, for audit and replay",
             event_pattern=events.EventPattern(source=[domain_events.SOURCE]),
             retention=Duration.days(config.retention.event_archive_days),
@@ -112,8 +115,10 @@ class AutomationStack(Stack):
         for address in config.notifications.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
         self._let_alarms_notify()
-        self.events_dlq = self._queue("EventsDlq", f"{prefix}-events-dlq")
-        self.functions_dlq = self._queue("FunctionsDlq", f"{prefix}-functions-dlq")
+        self.events_dlq = self._queue("EventsDlq", naming.events_dlq_name(config))
+        self.functions_dlq = self._queue("FunctionsDlq", naming.functions_dlq_name(config))
+        # Every function this environment builds, by name (the operators may re-invoke exactly these).
+        self.function_names: list[str] = []
         # Rules of the model stacks (schedules) dead-letter here too; they cannot add their own
         # statements to this stack's queue policy without a dependency cycle.
         self.events_dlq.add_to_resource_policy(iam.PolicyStatement(
@@ -176,28 +181,47 @@ class AutomationStack(Stack):
             },
         )
         self.monitoring_job_role: iam.Role | None = None
-        self.launcher: PlatformFunction | None = None
+        self.monitoring_launcher: PlatformFunction | None = None
         if any(m.monitoring.platform for m in models):
-            self._build_launcher(code, promotion_env, data_key, mlflow_arn)
+            self._build_monitoring_launcher(code, promotion_env, data_key, mlflow_arn)
         for function in self._functions:
             self.model_locks.grant_items(function)
         self._grant_handlers(mlflow_arn)
+        self.batch_launcher = self._build_batch(code, promotion_env, data_key)
         self._grant_evidence_reads(data_key)
         self._route_events()
         self._audit()
         self._notify()
         self._dashboard()
 
-        CfnOutput(self, "PlatformBusName", value=self.bus.event_bus_name)
-        CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
-        CfnOutput(self, "AuditLogGroupName", value=self.audit_log.log_group_name)
-        CfnOutput(self, "ModelCatalogPath", value=self.catalog_path)
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """What operators and the make targets (redrive, replay, destroy) look up after a deploy."""
+        prefix = self.config.resource_prefix
+        exported = {
+            "PlatformBusName": self.bus.event_bus_name,
+            "PlatformBusArn": self.bus.event_bus_arn,
+            "ArchiveName": self.archive.archive_name,
+            "ArchiveArn": self.archive.archive_arn,
+            "EventsDlqUrl": self.events_dlq.queue_url,
+            "EventsDlqArn": self.events_dlq.queue_arn,
+            "FunctionsDlqUrl": self.functions_dlq.queue_url,
+            "FunctionsDlqArn": self.functions_dlq.queue_arn,
+            "NotificationTopicArn": self.topic.topic_arn,
+            "AuditLogGroupName": self.audit_log.log_group_name,
+            "ModelCatalogPath": self.catalog_path,
+        }
+        for name, value in exported.items():
+            CfnOutput(self, name, value=value, export_name=f"{prefix}-{name}")
+        for function in (self.trigger, self.gate, self.deployer):
+            CfnOutput(self, f"{function.node.id}FunctionName", value=function.function.function_name)
 
     @property
     def _functions(self) -> list[PlatformFunction]:
-        return [f for f in (self.trigger, self.gate, self.deployer, self.launcher) if f is not None]
+        return [f for f in (self.trigger, self.gate, self.deployer, self.monitoring_launcher) if f is not None]
 
-    def _build_launcher(
+    def _build_monitoring_launcher(
         self, code: lambda_.Code, promotion_env: dict[str, str], data_key: kms.IKey, mlflow_arn: str
     ) -> None:
         """The monitoring launcher and the role its jobs run as (only it may pass that role)."""
@@ -227,7 +251,7 @@ class AutomationStack(Stack):
                 env_names.MONITORING_NAMESPACE: namespace,
             },
         )
-        self.launcher = launcher
+        self.monitoring_launcher = launcher
         jobs = self.format_arn(service="sagemaker", resource="processing-job", resource_name=f"{job_prefix}*")
         instance_types = monitoring.job_instance_types(config)
         # CreateProcessingJob carries sagemaker:InstanceTypes (Service Authorization Reference,
@@ -391,6 +415,7 @@ class AutomationStack(Stack):
         return queue
 
     def _function(self, spec: FunctionSpec, code: lambda_.Code, environment: dict[str, str]) -> PlatformFunction:
+        self.function_names.append(naming.function_name(self.config, spec.name))
         function = PlatformFunction(
             self, _camel(spec.name), spec=spec, resource_prefix=self.config.resource_prefix, code=code,
             environment=environment, key=self.key, dead_letter_queue=self.functions_dlq,
@@ -502,8 +527,71 @@ class AutomationStack(Stack):
             "Rollback alarms are created per model by the model stacks, named <prefix>-<env>-<model>-*.",
         )  # fmt: skip
 
+    def _build_batch(
+        self, code: lambda_.Code, promotion_env: dict[str, str], data_key: kms.IKey
+    ) -> PlatformFunction | None:
+        """The batch launcher and what transform jobs may touch; None without a model that has batch."""
+        batch_models = [m for m in self.config.models if m.batch is not None]
+        if not batch_models:
+            return None
+        prefix = self.config.resource_prefix
+        launcher = self._function(
+            BATCH_LAUNCHER,
+            code,
+            {
+                **promotion_env,
+                env_names.DATA_BUCKET_NAME: naming.data_bucket_name(self.config),
+                env_names.DATA_KEY_ARN: data_key.key_arn,
+                env_names.MODEL_EXECUTION_ROLE_ARN: self.roles.model_role.role_arn,
+            },
+        )
+        self.model_locks.grant_items(launcher)
+        packages = [
+            self.format_arn(service="sagemaker", resource="model-package", resource_name=name)
+            for name in registered_package_names([m.name for m in batch_models], self.package_group_suffix)
+        ]
+        grant_launcher(
+            launcher,
+            resource_prefix=prefix,
+            model_role=self.roles.model_role,
+            data_key=data_key,
+            data_bucket_name=naming.data_bucket_name(self.config),
+            models=[m.name for m in batch_models],
+            packages=packages,
+            instance_types=[m.batch.instance_type for m in batch_models if m.batch is not None],
+            endpoint_champions=any(m.has_endpoint for m in batch_models),
+        )
+        BatchJobAccess(
+            self,
+            "BatchJobAccess",
+            policy_name=f"{prefix}-model-execution-batch",
+            model_role=self.roles.model_role,
+            data_bucket_name=naming.data_bucket_name(self.config),
+            data_key=data_key,
+        )
+        return launcher
+
+    def _route_batch(self, launcher: PlatformFunction) -> None:
+        """Input files and transform job ends reach the launcher (schedules are in the model stacks)."""
+        prefix = self.config.resource_prefix
+        bucket = naming.data_bucket_name(self.config)
+        self._rule(
+            "BatchInputLanded",
+            rule_name=f"{prefix}-batch-input-landed",
+            description="A batch input landed under inference/: run a transform of its model's champion",
+            pattern=event_patterns.batch_input_landed(bucket, f"{INFERENCE_PREFIX}/"),
+            targets=[self._target(launcher)],
+        )
+        self._rule(
+            "TransformJobEnded",
+            rule_name=f"{prefix}-transform-job-ended",
+            description="A batch transform ended: record it and start the trailing run, if one waits",
+            pattern=event_patterns.transform_job_ended(f"s3://{bucket}/{PREDICTIONS_PREFIX}/"),
+            targets=[self._target(launcher)],
+        )
+
     def _grant_evidence_reads(self, data_key: kms.IKey) -> None:
-        """Let the gate and the deployer verify evidence (and the deployer the artifact) with their own roles."""
+        """Let the gate, the deployer and the batch launcher verify evidence (and the artifact) with their own roles."""
         prefix = self.config.resource_prefix
         bucket = naming.artifact_bucket_name(self.config)
         bucket_arn = f"arn:{Aws.PARTITION}:s3:::{bucket}"
@@ -512,9 +600,12 @@ class AutomationStack(Stack):
         # condition keys for Amazon SageMaker AI").
         executions = self.format_arn(service="sagemaker", resource="pipeline", resource_name=f"{prefix}-*/execution/*")
         readable = {self.gate: [EVIDENCE_PREFIX], self.deployer: [EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX]}
-        if self.launcher is not None:
+        if self.monitoring_launcher is not None:
             # The champion's evidence is verified before its baseline is trusted (beside it, under evidence/).
-            readable[self.launcher] = [EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX]
+            readable[self.monitoring_launcher] = [EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX]
+        if self.batch_launcher is not None:
+            # The launcher checks the champion's provenance again, as the deployer did.
+            readable[self.batch_launcher] = [EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX]
         for function, prefixes in readable.items():
             function.allow(
                 iam.PolicyStatement(
@@ -575,12 +666,14 @@ class AutomationStack(Stack):
                     pattern=(event_patterns.data_landed(naming.data_bucket_name(self.config),
                                                                       DATASETS_PREFIX)),
                     targets=[self._target(self.trigger)])  # fmt: skip
-        self._rule("RetrainingRequested", rule_name=f"{prefix}-retraining-requested", event_bus=self.bus,
+        self._rule("RetrainingRequested", rule_name=naming.bus_rule_name(self.config, naming.RETRAINING_REQUESTED_RULE), event_bus=self.bus,
                     description="Someone asked for a model to be retrained",
                     pattern=(event_patterns.retraining_requested()),
                     targets=[self._target(self.trigger)])  # fmt: skip
         if not models:
             return
+        if self.batch_launcher is not None:
+            self._route_batch(self.batch_launcher)
         self._rule(
             "PipelineRunEnded",
             rule_name=f"{prefix}-pipeline-run-ended",
@@ -603,7 +696,7 @@ class AutomationStack(Stack):
                 pattern=event_patterns.quality_alarm(chunk),
                 targets=[self._target(self.trigger)],
             )
-        if self.launcher is not None:
+        if self.monitoring_launcher is not None:
             ground_truth = [contract.ground_truth_prefix(m.name) for m in models if m.monitoring.platform]
             for index, chunk in enumerate(event_patterns.chunks(ground_truth)):
                 self._rule(
@@ -611,7 +704,7 @@ class AutomationStack(Stack):
                     rule_name=f"{prefix}-ground-truth-landed-{index}",
                     description="Labels landed under monitoring/<model>/ground-truth/: monitor the model's quality",
                     pattern=event_patterns.ground_truth_landed(naming.data_bucket_name(self.config), chunk),
-                    targets=[self._target(self.launcher)],
+                    targets=[self._target(self.monitoring_launcher)],
                 )
         for index, chunk in enumerate(event_patterns.chunks(self.package_groups)):
             self._rule(f"ModelPending{index}", rule_name=f"{prefix}-model-pending-{index}",
@@ -675,7 +768,7 @@ class AutomationStack(Stack):
                                        "Resource": f"{self.audit_log.log_group_arn}",
                                    }],
                                }))  # fmt: skip
-        self._rule("AuditPlatformEvents", rule_name=f"{prefix}-audit-platform", event_bus=self.bus,
+        self._rule("AuditPlatformEvents", rule_name=naming.bus_rule_name(self.config, naming.AUDIT_RULE), event_bus=self.bus,
                     description="Audit trail: every domain event of the platform",
                     pattern=(event_patterns.platform_events()), targets=[self._log_target()])  # fmt: skip
         activity = event_patterns.aws_activity(
@@ -683,6 +776,10 @@ class AutomationStack(Stack):
             pipeline_arn_wildcard=f"*:pipeline/{prefix}-*", package_groups=self.package_groups,
             endpoint_prefix=f"{prefix}-", alarm_prefix=f"{prefix}-",
         )  # fmt: skip
+        if self.batch_launcher is not None:
+            bucket = naming.data_bucket_name(self.config)
+            activity["batch"] = event_patterns.batch_input_landed(bucket, f"{INFERENCE_PREFIX}/")
+            activity["transforms"] = event_patterns.transform_job_ended(f"s3://{bucket}/{PREDICTIONS_PREFIX}/")
         for kind, pattern in activity.items():
             self._rule(f"AuditAws{kind.capitalize()}", rule_name=f"{prefix}-audit-{kind}",
                        description=f"Audit trail: AWS events of the platform's {kind}",
@@ -721,11 +818,17 @@ class AutomationStack(Stack):
         domain_message = events.RuleTargetInput.from_text(
             f"[{prefix}] {events.EventField.detail_type}: {summary} Why: {reason} Next step: {next_step}"
         )
-        self._rule("NotifyDecisions", rule_name=f"{prefix}-notify-decisions", event_bus=self.bus,
+        self._rule("NotifyDecisions", rule_name=naming.bus_rule_name(self.config, naming.NOTIFY_RULE), event_bus=self.bus,
                     description="Tell people about rejections, reviews and deployment outcomes",
-                    pattern=(event_patterns.platform_events(NOTIFIED_DOMAIN_EVENTS)),
+                    pattern=(event_patterns.platform_events(self._notified_events())),
                     targets=[targets.SnsTopic(self.topic, message=domain_message, dead_letter_queue=self.events_dlq,
                                               retry_attempts=8)])  # fmt: skip
+
+    def _notified_events(self) -> tuple[str, ...]:
+        """NOTIFIED_DOMAIN_EVENTS, and a failed batch transform where a model has batch transform."""
+        if self.batch_launcher is None:
+            return NOTIFIED_DOMAIN_EVENTS
+        return (*NOTIFIED_DOMAIN_EVENTS, domain_events.BATCH_TRANSFORM_FAILED)
 
     def _dashboard(self) -> None:
         body = monitoring.dashboard_body(

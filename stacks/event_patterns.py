@@ -37,6 +37,32 @@ def ground_truth_landed(bucket_name: str, prefixes: Sequence[str]) -> Pattern:
     }
 
 
+def batch_input_landed(bucket_name: str, inference_prefix: str) -> Pattern:
+    """A new object under the batch inputs prefix (`inference/`) of the data bucket."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": [{"prefix": inference_prefix}]}},
+    }
+
+
+# A transform job ends in one of these (DescribeTransformJob, TransformJobStatus, SageMaker API
+# Reference, https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTransformJob.html).
+TRANSFORM_END_STATUSES = ("Completed", "Failed", "Stopped")
+
+
+def transform_job_ended(predictions_uri: str) -> Pattern:
+    """A transform job writing under the platform's predictions prefix ended, whatever the outcome."""
+    return {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Transform Job State Change"],
+        "detail": {
+            "TransformJobStatus": list(TRANSFORM_END_STATUSES),
+            "TransformOutput": {"S3OutputPath": [{"prefix": predictions_uri}]},
+        },
+    }
+
+
 def quality_alarm(alarm_names: Sequence[str]) -> Pattern:
     """A model's quality or drift alarm entering ALARM (never the way back to OK)."""
     return {

@@ -22,7 +22,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from platform_common.catalog import ModelSettings
+from platform_common import monitoring as shared_layout
+from platform_common.catalog import BatchSettings, ModelSettings
 from stacks import images, monitoring, naming
 from stacks.config import EnvironmentConfig, ModelConfig
 from stacks.pipeline_definition import DefaultImages, build_pipeline_definition
@@ -42,9 +43,11 @@ class ModelStack(Stack):
         data_key_arn: str,
         mlflow_arn: str,
         trigger_function: lambda_.IFunction,
-        launcher_function: lambda_.IFunction | None = None,
+        monitoring_launcher: lambda_.IFunction | None = None,
+        batch_launcher: lambda_.IFunction | None = None,
         topic: sns.ITopic,
         events_dlq: sqs.IQueue,
+        package_group_suffix: str | None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -178,11 +181,11 @@ class ModelStack(Stack):
             )  # fmt: skip
 
         self.monitoring_schedule: events.Rule | None = None
-        if model.monitoring.platform and launcher_function is not None:
+        if model.monitoring.platform and monitoring_launcher is not None:
             # A scheduled rule, as the retraining schedule is: the same target settings, DLQ and
             # invoke permission beside the rule, and the catalog finds the model by the rule's name.
             launcher = lambda_.Function.from_function_attributes(
-                self, "MonitoringLauncher", function_arn=launcher_function.function_arn, same_environment=True
+                self, "MonitoringLauncher", function_arn=monitoring_launcher.function_arn, same_environment=True
             )
             self.monitoring_schedule = events.Rule(
                 self,
@@ -194,6 +197,28 @@ class ModelStack(Stack):
                     targets.LambdaFunction(
                         launcher,
                         dead_letter_queue=sqs.Queue.from_queue_arn(self, "MonitoringEventsDlq", events_dlq.queue_arn),
+                        retry_attempts=8,
+                        max_event_age=Duration.hours(24),
+                    )
+                ],
+            )
+
+        self.batch_schedule: events.Rule | None = None
+        if model.batch is not None and model.batch.schedule is not None:
+            assert batch_launcher is not None, "a model with batch transform needs the batch launcher"
+            launcher = lambda_.Function.from_function_attributes(
+                self, "BatchLauncher", function_arn=batch_launcher.function_arn, same_environment=True
+            )
+            self.batch_schedule = events.Rule(
+                self,
+                "BatchSchedule",
+                rule_name=naming.batch_schedule_rule_name(config, model.name),
+                description=f"Runs a batch transform of {model.name}'s champion on a schedule",
+                schedule=events.Schedule.expression(model.batch.schedule),
+                targets=[
+                    targets.LambdaFunction(
+                        launcher,
+                        dead_letter_queue=sqs.Queue.from_queue_arn(self, "BatchEventsDlq", events_dlq.queue_arn),
                         retry_attempts=8,
                         max_event_age=Duration.hours(24),
                     )
@@ -224,9 +249,7 @@ class ModelStack(Stack):
             termination_wait_seconds=model.deployment.termination_wait_minutes * 60,
             rollback_alarm_names=(errors_name, latency_name),
             capture_sampling_percent=(
-                model.monitoring.sampling_percent
-                if model.monitoring.enabled and model.endpoint.serverless is None
-                else None
+                model.monitoring.sampling_percent if model.monitoring.enabled and model.serving == "realtime" else None
             ),
             monitoring_engine=model.monitoring.engine if model.monitoring.enabled else None,
             monitoring_instance_type=model.monitoring.instance_type,
@@ -240,6 +263,9 @@ class ModelStack(Stack):
             drift_threshold=model.monitoring.drift_threshold,
             label_lookback_days=model.monitoring.label_lookback_days,
             drift_alarm_name=naming.drift_alarm_name(config, model.name) if model.monitoring.platform else None,
+            serving_target=monitoring.serving_target(config, model) if model.monitoring.platform else None,
+            serves_endpoint=model.has_endpoint,
+            batch=_batch_settings(config, model),
         )
         self.catalog_entry = ssm.StringParameter(
             self, "CatalogEntry", parameter_name=naming.catalog_entry_name(config, model.name),
@@ -248,7 +274,23 @@ class ModelStack(Stack):
         )  # fmt: skip
 
         CfnOutput(self, "PipelineName", value=pipeline_name)
-        CfnOutput(self, "EndpointName", value=endpoint)
+        if model.has_endpoint:
+            CfnOutput(self, "EndpointName", value=endpoint)
+        if model.batch is not None:
+            data_uri = f"s3://{naming.data_bucket_name(config)}/"
+            CfnOutput(
+                self,
+                "BatchInputLocation",
+                value=data_uri + shared_layout.inference_prefix(model.name),
+                description="Drop CSV files here (first column the inference id) to run a batch transform",
+            )
+            CfnOutput(
+                self,
+                "BatchOutputLocation",
+                value=data_uri + shared_layout.predictions_prefix(model.name),
+                description="Predictions, one folder per transform job",
+            )
+        self._package_group_output(model.name, package_group_suffix)
         CfnOutput(self, "CodeLocation", value=f"s3://{naming.artifact_bucket_name(config)}/code/{model.name}/",
                   description="Publish the model's scripts here (make publish-code)")  # fmt: skip
 
@@ -318,6 +360,24 @@ class ModelStack(Stack):
             ok_actions=[topic_arn],
         )
 
+    def _package_group_output(self, model: str, suffix: str | None) -> None:
+        # The suffix is a hash of the tracking server's name or the App's ID (SageMaker Developer
+        # Guide, "Automatically register SageMaker AI models with SageMaker Model Registry"); an
+        # App's ID exists only once it is created, so then the output says how to find the group.
+        if suffix is not None:
+            CfnOutput(self, "PackageGroupName", value=naming.package_group(model, suffix),
+                      description="The model package group MLflow registers this model's versions into")  # fmt: skip
+            return
+        CfnOutput(
+            self,
+            "PackageGroupName",
+            value=f"{naming.package_group(model, None)}??????",
+            description=(
+                "The MLflow App's ID sets the six-character suffix: aws sagemaker list-model-package-groups "
+                f"--name-contains {naming.package_group(model, None)}"
+            ),
+        )
+
     def _alarm(self, construct_id: str, **props: Any) -> cloudwatch.CfnAlarm:
         """An alarm that treats missing data as fine, declared in one call.
 
@@ -328,3 +388,19 @@ class ModelStack(Stack):
         return cloudwatch.CfnAlarm(
             Construct(self, construct_id), "Resource", treat_missing_data="notBreaching", **props
         )
+
+
+def _batch_settings(config: EnvironmentConfig, model: ModelConfig) -> BatchSettings | None:
+    """The catalog's view of `models[].batch`: what the launcher needs to start a transform job."""
+    batch = model.batch
+    if batch is None:
+        return None
+    return BatchSettings(
+        instance_type=batch.instance_type,
+        instance_count=batch.instance_count,
+        max_concurrent_transforms=batch.max_concurrent_transforms,
+        max_payload_mb=batch.max_payload_mb,
+        content_type=batch.content_type,
+        split_type=batch.split_type,
+        schedule_rule_name=naming.batch_schedule_rule_name(config, model.name) if batch.schedule else None,
+    )

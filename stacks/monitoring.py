@@ -92,8 +92,10 @@ def platform_metric(
 
 
 def serving_target(config: EnvironmentConfig, model: ModelConfig) -> str:
-    """What serves the model: its endpoint (the only serving mode with data capture today)."""
-    return naming.endpoint_name(config, model.name)
+    """What serves the model, as its monitoring metrics name it: its endpoint, or for a batch-only model its batch target."""
+    if model.has_endpoint:
+        return naming.endpoint_name(config, model.name)
+    return naming.batch_target_name(config, model.name)
 
 
 def drift_metric(config: EnvironmentConfig, model: ModelConfig) -> MetricSpec:

@@ -74,6 +74,37 @@ def platform_bus_name(config: EnvironmentConfig) -> str:
     return f"{config.resource_prefix}-platform"
 
 
+def platform_archive_name(config: EnvironmentConfig) -> str:
+    """The archive of the platform bus's domain events (audit and replay)."""
+    return f"{config.resource_prefix}-platform"
+
+
+# The platform bus's rules: the trigger's (retraining requests) and the two that only record and tell.
+RETRAINING_REQUESTED_RULE = "retraining-requested"
+AUDIT_RULE = "audit-platform"
+NOTIFY_RULE = "notify-decisions"
+
+
+def bus_rule_name(config: EnvironmentConfig, rule: str) -> str:
+    """The name of one of the platform bus's rules."""
+    return f"{config.resource_prefix}-{rule}"
+
+
+def events_dlq_name(config: EnvironmentConfig) -> str:
+    """Where EventBridge rules and schedules put events they could not deliver."""
+    return f"{config.resource_prefix}-events-dlq"
+
+
+def functions_dlq_name(config: EnvironmentConfig) -> str:
+    """Where Lambda puts asynchronous invocations the handlers failed to process."""
+    return f"{config.resource_prefix}-functions-dlq"
+
+
+def function_name(config: EnvironmentConfig, role: str) -> str:
+    """One handler's function name (`role` is retraining-trigger, model-gate or deployer)."""
+    return f"{config.resource_prefix}-{role}"
+
+
 def pipeline_role_name(config: EnvironmentConfig) -> str:
     """The role every model's pipeline and its jobs run as: the only writer of evidence and pipeline outputs."""
     return f"{config.resource_prefix}-pipeline-execution"
@@ -125,6 +156,16 @@ def rollback_alarm_names(config: EnvironmentConfig, model: str) -> tuple[str, st
 
 def schedule_rule_name(config: EnvironmentConfig, model: str) -> str:
     return f"{config.resource_prefix}-{model}-schedule"
+
+
+def batch_schedule_rule_name(config: EnvironmentConfig, model: str) -> str:
+    """The rule that starts a model's batch transform on its `batch.schedule`."""
+    return f"{config.resource_prefix}-{model}-batch"
+
+
+def batch_target_name(config: EnvironmentConfig, model: str) -> str:
+    """What serves a batch-only model, as its monitoring metrics name it (their `Endpoint` dimension)."""
+    return f"{config.resource_prefix}-{model}-batch"
 
 
 def package_group(model: str, suffix: str | None) -> str:

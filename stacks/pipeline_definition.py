@@ -97,10 +97,6 @@ EVALUATION_FILE = "evaluation.json"
 REGISTRATION_OUTPUT = "registration"
 EVIDENCE_OUTPUT = "evidence"
 BASELINE_OUTPUT = "baseline"
-# The label column the model's scripts keep in every split (ml/<model>/prepare.py); the baseline
-# names it as the target the monitoring job joins ground truth against. Every model uses it until
-# the configuration names one per model: `_target_column` is the one place the steps read it from.
-TARGET_COLUMN = "churned"
 # What train.py leaves in the model artifact for register.py: the MLflow run and logged model.
 MLFLOW_RUN_FILE = "mlflow_run.json"
 
@@ -119,7 +115,6 @@ ENV_MODEL_DATA_URL = "MODEL_DATA_URL"
 ENV_MODEL_NAME = "MODEL_NAME"
 ENV_EVIDENCE_URI = "EVIDENCE_URI"
 ENV_PACKAGE_LINK_TIMEOUT = "PACKAGE_LINK_TIMEOUT_SECONDS"
-ENV_TARGET_COLUMN = "TARGET_COLUMN"
 # How long register.py waits for automatic registration to name the version's package before
 # it records the execution on the package; none when the environment does not register.
 PACKAGE_LINK_TIMEOUT_SECONDS = 300
@@ -129,6 +124,10 @@ _NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 # What the model's code location must hold: the scripts, plus the same directory packed as a
 # gzipped tar, which is the only form script-mode training downloads.
 PREPARE_SCRIPT = "prepare.py"
+# The option (and training hyperparameter) that names the model's label column (`models[].target`)
+# in every script; the Baseline step records it as the target the monitoring job joins ground
+# truth against.
+TARGET_OPTION = "target"
 TRAIN_SCRIPT = "train.py"
 EVALUATE_SCRIPT = "evaluate.py"
 REGISTER_SCRIPT = "register.py"
@@ -222,7 +221,6 @@ def build_pipeline_definition(
         training_image=model.training.image_uri or default_image_uris.training,
         processing_image=model.processing.image_uri or default_image_uris.processing,
         package_link_timeout_seconds=PACKAGE_LINK_TIMEOUT_SECONDS if automatic_model_registration else 0,
-        target_column=_target_column(model),
     )
     return {
         "Version": DEFINITION_VERSION,
@@ -247,12 +245,6 @@ class _Context:
     training_image: str
     processing_image: str
     package_link_timeout_seconds: int
-    target_column: str
-
-
-def _target_column(model: ModelConfig) -> str:
-    """The label column of `model`'s splits, as the Baseline step records it."""
-    return TARGET_COLUMN
 
 
 def _require_text(**values: str) -> None:
@@ -339,11 +331,16 @@ def _processing_arguments(
     *,
     environment: JsonObject | None = None,
     install_requirements: bool = False,
+    arguments: list[str] | None = None,
 ) -> JsonObject:
+    # ContainerArguments follow the entrypoint on the container's command line (SageMaker API
+    # Reference, "AppSpecification": "The arguments for a container used to run a processing job",
+    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AppSpecification.html).
     return {
         "AppSpecification": {
             "ImageUri": context.processing_image,
             "ContainerEntrypoint": _entrypoint(script, install_requirements=install_requirements),
+            **({"ContainerArguments": arguments} if arguments else {}),
         },
         **({"Environment": environment} if environment else {}),
         "ProcessingInputs": [_s3_input("code", context.code_prefix, CODE_DIR), *inputs],
@@ -363,6 +360,11 @@ def _processing_arguments(
     }
 
 
+def _target(context: _Context) -> list[str]:
+    """The label column, as the Prepare and Evaluate scripts read it (--target)."""
+    return [f"--{TARGET_OPTION}", context.model.target]
+
+
 def _prepare_step(context: _Context) -> JsonObject:
     outputs = [
         _s3_output(split, f"{PREPARE_OUTPUT_DIR}/{split}", _execution_output(context, STEP_PREPARE.lower(), split))
@@ -373,7 +375,7 @@ def _prepare_step(context: _Context) -> JsonObject:
         "Name": STEP_PREPARE,
         "Type": "Processing",
         "Description": "Split the model's data set into train, validation and test CSV files.",
-        "Arguments": _processing_arguments(context, PREPARE_SCRIPT, inputs, outputs),
+        "Arguments": _processing_arguments(context, PREPARE_SCRIPT, inputs, outputs, arguments=_target(context)),
     }
 
 
@@ -406,6 +408,7 @@ def _train_step(context: _Context, tracking_server_arn: str) -> JsonObject:
     # carries the lock and the wheelhouse, so that install is offline too.
     hyperparameters = {
         **model.training.hyperparameters,
+        TARGET_OPTION: model.target,
         "sagemaker_program": TRAIN_SCRIPT,
         "sagemaker_submit_directory": context.code_prefix + SOURCE_ARCHIVE,
     }
@@ -474,7 +477,7 @@ def _evaluate_step(context: _Context) -> JsonObject:
         "Name": STEP_EVALUATE,
         "Type": "Processing",
         "Description": f"Score the trained model on the test split and write {EVALUATION_FILE}.",
-        "Arguments": _processing_arguments(context, EVALUATE_SCRIPT, inputs, outputs),
+        "Arguments": _processing_arguments(context, EVALUATE_SCRIPT, inputs, outputs, arguments=_target(context)),
         "PropertyFiles": [
             {
                 "PropertyFileName": EVALUATION_PROPERTY_FILE,
@@ -546,13 +549,14 @@ def _baseline_step(context: _Context) -> JsonObject:
     environment = {
         ENV_MODEL_NAME: context.model.name,
         ENV_PIPELINE_EXECUTION_ARN: _get("Execution.PipelineExecutionArn"),
-        ENV_TARGET_COLUMN: context.target_column,
     }
     return {
         "Name": STEP_BASELINE,
         "Type": "Processing",
         "Description": "Write the version's monitoring baseline: reference data from the training split and its schema.",
-        "Arguments": _processing_arguments(context, BASELINE_SCRIPT, inputs, outputs, environment=environment),
+        "Arguments": _processing_arguments(
+            context, BASELINE_SCRIPT, inputs, outputs, environment=environment, arguments=_target(context)
+        ),
     }
 
 

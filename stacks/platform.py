@@ -16,7 +16,15 @@ from stacks.constructs.persona_roles import PlatformResources
 from stacks.data_stack import DATASETS_PREFIX, MLFLOW_ARTIFACTS_PREFIX, DataStack
 from stacks.images import require_supported_region
 from stacks.model_stack import ModelStack
-from stacks.naming import artifact_bucket_name, data_bucket_name, model_stack_name, monitoring_job_prefix
+from stacks.naming import (
+    artifact_bucket_name,
+    data_bucket_name,
+    events_dlq_name,
+    functions_dlq_name,
+    model_stack_name,
+    monitoring_job_prefix,
+    platform_archive_name,
+)
 from stacks.tracking_stack import TrackingStack
 
 
@@ -69,9 +77,11 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
             data_key_arn=data.key.key_arn,
             mlflow_arn=tracking.mlflow.arn,
             trigger_function=automation.trigger.function,
-            launcher_function=automation.launcher.function if automation.launcher else None,
+            monitoring_launcher=automation.monitoring_launcher.function if automation.monitoring_launcher else None,
+            batch_launcher=automation.batch_launcher.function if automation.batch_launcher else None,
             topic=automation.topic,
             events_dlq=automation.events_dlq,
+            package_group_suffix=tracking.mlflow.package_group_suffix,
             env=env,
             description=f"{config.resource_prefix}: model {model.name} (pipeline, alarms, catalog entry)",
         )
@@ -98,6 +108,11 @@ def build_platform(app: App, config: EnvironmentConfig) -> Platform:
             monitoring_job_prefix=monitoring_job_prefix(config) if automation.monitoring_job_role else None,
             monitoring_job_role=automation.monitoring_job_role,
             monitoring_instance_types=tuple(monitoring.job_instance_types(config)),
+            batch_model_names=tuple(model.name for model in config.models if model.batch is not None),
+            automation_key=automation.key,
+            dead_letter_queue_names=(events_dlq_name(config), functions_dlq_name(config)),
+            function_names=tuple(automation.function_names),
+            archive_name=platform_archive_name(config),
         ),
         env=env,
         description=f"{config.resource_prefix}: persona roles",

@@ -64,6 +64,7 @@ from tools.client_bundle import (
     read_lock,
     verify_wheelhouse,
 )
+from tools.operator_session import OperatorError, caller
 
 ROOT = Path(__file__).resolve().parent.parent
 ML_DIR = ROOT / "ml"
@@ -227,31 +228,6 @@ def _own_images_note(model: ModelConfig) -> str | None:
     )
 
 
-def _aws_account_and_region(session: Any) -> tuple[str, str]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    region = session.region_name
-    if not region:
-        raise PublishError("no AWS region configured: set AWS_DEFAULT_REGION or a region in the AWS profile")
-    try:
-        account = session.client("sts").get_caller_identity()["Account"]
-    except (BotoCoreError, ClientError) as error:
-        raise PublishError(f"AWS credentials: {error}; set AWS_PROFILE or credentials of the target account") from error
-    return str(account), str(region)
-
-
-def _session(session: Any) -> Any:
-    if session is not None:
-        return session
-    import boto3
-    from botocore.exceptions import BotoCoreError
-
-    try:
-        return boto3.session.Session()
-    except BotoCoreError as error:
-        raise PublishError(f"AWS configuration: {error}") from error
-
-
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -307,9 +283,12 @@ def _publish(
     if note:
         print(note, file=sys.stderr)
 
-    session = _session(session)
-    account, region = _aws_account_and_region(session)
-    bucket = artifact_bucket(config.resource_prefix, account, region)
+    try:
+        aws = caller(config, session)
+    except OperatorError as error:
+        raise PublishError(str(error)) from error
+    session = aws.session
+    bucket = artifact_bucket(config.resource_prefix, aws.account, aws.region)
     with tempfile.TemporaryDirectory(prefix="publish-code-") as scratch:
         _, wheels = build_wheelhouse(lock, Path(scratch) / WHEELHOUSE_DIR, download)
         _, monitoring_wheels = build_wheelhouse(monitoring_lock, Path(scratch) / MONITORING_WHEELHOUSE_DIR, download)

@@ -50,6 +50,8 @@ class Promotion:
     package_arn: str
     model_version: Mapping[str, Any]
     data: Mapping[str, Any]
+    # How the version serves when no endpoint does (a batch-only model); None: an endpoint.
+    served_by: str | None = None
 
     @property
     def mlflow_version(self) -> str:
@@ -79,16 +81,27 @@ def promote(
     endpoint = promotion.data.get("endpointName")
     base = {**promotion.data, "modelPackageArn": promotion.package_arn, "previousChampion": previous}
     replaced = f"; it replaces MLflow version {previous}, now retired" if previous else ""
+    if promotion.served_by is None:
+        why = (
+            f"DescribeEndpoint shows endpoint {endpoint!r} InService on package version {version} "
+            f"(MLflow version {current}), so it is now the champion"
+        )
+        summary = f"{name} version {version} (MLflow version {current}) serves on {endpoint} and is the champion"
+    else:
+        why = (
+            f"package version {version} (MLflow version {current}) is approved and verified, so it is now the champion"
+        )
+        summary = (
+            f"{name} version {version} (MLflow version {current}) serves by {promotion.served_by} and is the champion"
+        )
     publish(
         DomainEvent(
             domain_events.DEPLOYMENT_SUCCEEDED,
             name,
-            f"DescribeEndpoint shows endpoint {endpoint!r} InService on package version {version} "
-            f"(MLflow version {current}), so it is now the champion",
+            why,
             {**base, "mlflowVersion": current},
             correlation_id,
-            summary=f"{name} version {version} (MLflow version {current}) serves on {endpoint} "
-            f"and is the champion{replaced}",
+            summary=summary + replaced,
             next_step="None; the deployment is complete.",
         )
     )

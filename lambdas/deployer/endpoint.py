@@ -33,10 +33,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deployer.requests import MODEL_TAG, PACKAGE_TAG
+from deployer.requests import PACKAGE_TAG
+from platform_common.champion_record import PROMOTED_PACKAGE_TAG
+from platform_common.resource_names import MODEL_TAG
 
 TARGET_PACKAGE_TAG = "mlops:target-package-arn"
-PROMOTED_PACKAGE_TAG = "mlops:promoted-package-arn"
 
 # Statuses SageMaker leaves by itself ("Updating: UpdateEndpoint or ... is executing", ...):
 # the deployer waits for them to end and acts on the next endpoint event or periodic check.

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from deployer.champion import ModelRegistry
     from deployer.run import Deployment
     from platform_common.catalog import Catalog, ModelSettings
+    from platform_common.champion_record import ChampionRecords
     from platform_common.lease import LeaseTable
 
 logger = Logger()
@@ -81,7 +82,15 @@ def deployment(model: ModelSettings, group_name: str | None = None) -> Deploymen
         execution_role_arn=runtime.require_env(env_names.MODEL_EXECUTION_ROLE_ARN),
         evidence=EvidenceStore(runtime.require_env(env_names.ARTIFACT_BUCKET_NAME), runtime.client("s3"), sagemaker()),
         capture=(runtime.require_env(env_names.DATA_BUCKET_NAME), runtime.require_env(env_names.DATA_KEY_ARN)),
+        champions=None if model.serves_endpoint else champion_records(),
     )
+
+
+def champion_records() -> ChampionRecords:
+    """Where the deployer records a batch-only model's champion (the model lock table)."""
+    from platform_common.champion_record import ChampionRecords
+
+    return ChampionRecords(runtime.client("dynamodb"), runtime.require_env(env_names.MODEL_LOCK_TABLE_NAME))
 
 
 @logger.inject_lambda_context(clear_state=True)

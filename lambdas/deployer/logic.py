@@ -34,16 +34,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from deployer.batch import reconcile_batch
 from deployer.champion import Promotion, promote
 from deployer.endpoint import (
-    PROMOTED_PACKAGE_TAG,
     TARGET_PACKAGE_TAG,
     Endpoint,
     ServedConfig,
     read_config,
     read_endpoint,
 )
-from deployer.requests import version_resource_name
 from deployer.rollout import deploy
 from deployer.run import (
     APPROVAL,
@@ -58,9 +57,11 @@ from deployer.run import (
     tag_endpoint,
 )
 from platform_common import domain_events, registry
+from platform_common.champion_record import PROMOTED_PACKAGE_TAG
 from platform_common.lease import Lease, LeaseTable
 from platform_common.package_link import LOOKUP_ATTEMPTS, PackageLinkError, find_version
 from platform_common.promotion import RECONCILE_INTERVAL_MINUTES, Outcome, promotion_key
+from platform_common.resource_names import version_resource_name
 
 WAIT_NOTE = (
     f"the deployer acts once the endpoint is InService (on its state-change event, or the check "
@@ -91,6 +92,8 @@ def converge(ctx: Deployment, trigger: Trigger, *, leases: LeaseTable, owner: st
 def reconcile(ctx: Deployment, trigger: Trigger) -> Outcome:
     """Converge the model's endpoint one step towards the desired package (see the module docstring)."""
     run = Run(ctx, trigger)
+    if not ctx.settings.serves_endpoint:
+        return reconcile_batch(run)
     endpoint = read_endpoint(ctx.sagemaker, ctx.settings.endpoint_name)
     if endpoint is None:
         if trigger.kind != APPROVAL:

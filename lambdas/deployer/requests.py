@@ -15,32 +15,19 @@ configuration"), hence the one fixed variant `AllTraffic`. The traffic shifting 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
 from platform_common.catalog import ModelSettings
 from platform_common.deployment_policy import MAX_ROLLBACK_ALARMS, TrafficPlan, plan_traffic_shift
 from platform_common.monitoring import capture_prefix
+from platform_common.resource_names import MODEL_TAG, version_resource_name
 
 VARIANT_NAME = "AllTraffic"
-NAME_LIMIT = 63
-
-MODEL_TAG = "mlops:model"
 VERSION_TAG = "mlops:model-version"
 PACKAGE_TAG = "mlops:model-package-arn"
 
 _VERSION_SUFFIX_RE = re.compile(r"-v(?P<version>[1-9]\d*)$")
-
-
-def version_resource_name(endpoint_name: str, version: int) -> str:
-    """`<endpoint>-v<version>`, shortened with a hash of the endpoint name to fit 63 characters."""
-    suffix = f"-v{version}"
-    if len(endpoint_name) + len(suffix) <= NAME_LIMIT:
-        return endpoint_name + suffix
-    digest = hashlib.sha256(endpoint_name.encode()).hexdigest()[:6]
-    head = endpoint_name[: NAME_LIMIT - len(suffix) - len(digest) - 1].rstrip("-")
-    return f"{head}-{digest}{suffix}"
 
 
 def version_from_config_name(endpoint_name: str, config_name: str | None) -> int | None:

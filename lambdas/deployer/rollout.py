@@ -21,18 +21,18 @@ from botocore.exceptions import ClientError
 
 from deployer.endpoint import TARGET_PACKAGE_TAG, Endpoint, describe_or_none, read_endpoint
 from deployer.requests import (
-    MODEL_TAG,
     build_deployment_config,
     data_capture_config,
     deployment_plan,
     production_variant,
     version_tags,
 )
-from deployer.run import SCHEDULE, Run, mark, package_data, tag_endpoint
+from deployer.run import SCHEDULE, Run, mark, package_data, refuse_unproven, tag_endpoint
 from platform_common import domain_events, registry
 from platform_common.deployment_policy import DeploymentPolicyError
 from platform_common.evidence import EvidenceError, verify_artifact
 from platform_common.promotion import Outcome
+from platform_common.resource_names import MODEL_TAG
 
 INFERENCE_SPECIFICATION_HELP = (
     "attach an inference specification to the logged model with "
@@ -85,7 +85,7 @@ def deploy(run: Run, package: registry.Package, endpoint: Endpoint | None) -> Ou
         # Whoever approved it, only the artifact version the model's pipeline evaluated is served.
         verify_artifact(run.ctx.evidence, settings, package.description)
     except EvidenceError as error:
-        return _unproven(run, package, data, error)
+        return refuse_unproven(run, package, data, error)
 
     tags = version_tags(settings, version, package.arn)
     # Earlier attempts may have got this far before failing; what exists is reused.
@@ -156,27 +156,3 @@ def deploy(run: Run, package: registry.Package, endpoint: Endpoint | None) -> Ou
         next_step=started_next,
     )
     return run.finish("updated", reason, version)
-
-
-def _unproven(run: Run, package: registry.Package, data: dict[str, Any], error: EvidenceError) -> Outcome:
-    """Refuse a package the model's pipeline did not produce: marked undeployable, reported once, nothing created."""
-    version = package.version
-    reason = f"version {version} is not deployed: {error}. Nothing was created"
-    mark(
-        run,
-        package,
-        registry.UNDEPLOYABLE,
-        f"Not deployable: provenance check {error.code} failed",
-        data["endpointConfigName"],
-    )
-    run.publish(
-        domain_events.DEPLOYMENT_FAILED,
-        reason,
-        {**data, "provenance": error.code},
-        summary=f"{run.model} version {version} cannot be deployed: its model was not verified as the pipeline's",
-        next_step=(
-            f"Retrain through the model's pipeline ({run.ctx.settings.pipeline_name}) so its evidence is written, and "
-            "approve the version it registers; this package will not be deployed."
-        ),
-    )
-    return run.finish("failed", reason, version)

@@ -1,6 +1,6 @@
 """One reconciliation of one model: what woke it, the clients it uses, and what it has done.
 
-Shared by the steps of `deployer.logic` and `deployer.rollout`.
+Shared by the steps of `deployer.logic`, `deployer.rollout` and `deployer.batch`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from deployer.champion import ModelRegistry
-from deployer.requests import version_resource_name
-from platform_common import registry
+from platform_common import domain_events, registry
 from platform_common.catalog import ModelSettings
+from platform_common.champion_record import ChampionRecords
 from platform_common.domain_events import DomainEvent
-from platform_common.evidence import EvidenceStore
+from platform_common.evidence import EvidenceError, EvidenceStore
 from platform_common.promotion import Outcome
+from platform_common.resource_names import version_resource_name
 
 APPROVAL = "approval"
 ENDPOINT_CHANGE = "endpoint"
@@ -49,6 +50,8 @@ class Deployment:
     evidence: EvidenceStore
     # Where endpoint data capture goes (data bucket, platform key ARN); None captures nothing.
     capture: tuple[str, str] | None = None
+    # Where a batch-only model's champion is recorded (the model lock table); None: not needed.
+    champions: ChampionRecords | None = None
 
 
 @dataclass
@@ -128,3 +131,27 @@ def retry_hint(package: registry.Package) -> str:
 def tag_endpoint(run: Run, endpoint_arn: str, key: str, value: str) -> None:
     """Set one of the deployer's tags on the endpoint (AddTags overwrites an existing key)."""
     run.ctx.sagemaker.add_tags(ResourceArn=endpoint_arn, Tags=[{"Key": key, "Value": value}])
+
+
+def refuse_unproven(run: Run, package: registry.Package, data: dict[str, Any], error: EvidenceError) -> Outcome:
+    """Refuse a package the model's pipeline did not produce: marked undeployable, reported once, nothing created."""
+    version = package.version
+    reason = f"version {version} is not deployed: {error}. Nothing was created"
+    mark(
+        run,
+        package,
+        registry.UNDEPLOYABLE,
+        f"Not deployable: provenance check {error.code} failed",
+        data["endpointConfigName"],
+    )
+    run.publish(
+        domain_events.DEPLOYMENT_FAILED,
+        reason,
+        {**data, "provenance": error.code},
+        summary=f"{run.model} version {version} cannot be deployed: its model was not verified as the pipeline's",
+        next_step=(
+            f"Retrain through the model's pipeline ({run.ctx.settings.pipeline_name}) so its evidence is written, and "
+            "approve the version it registers; this package will not be deployed."
+        ),
+    )
+    return run.finish("failed", reason, version)

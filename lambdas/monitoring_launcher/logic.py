@@ -1,7 +1,8 @@
 """Decide whether a model is monitored now, and start its monitoring job (clients passed in).
 
-The champion is resolved at every run, never remembered: the endpoint's tag
-`mlops:promoted-package-arn` names the package the deployer last made champion, the package's
+The champion is resolved at every run, never remembered, from where the deployer records it
+(`platform_common.champion_record`): the endpoint's tag `mlops:promoted-package-arn`, or for a
+model served only by batch transform the item `<model>#champion` of the lock table. The package's
 evidence claim (`platform_common.evidence`) names the pipeline execution that produced it, and
 that execution's baseline lies beside its evidence report. A new champion therefore brings its
 own baseline to the next run.
@@ -34,6 +35,7 @@ from botocore.exceptions import ClientError
 from monitoring_launcher.requests import JobSettings, Run, processing_job
 from platform_common import domain_events
 from platform_common.catalog import ModelSettings
+from platform_common.champion_record import PROMOTED_PACKAGE_TAG, ChampionRecords
 from platform_common.domain_events import DomainEvent
 from platform_common.evidence import EvidenceError, EvidenceStore, claimed_execution, verify_artifact
 from platform_common.lease import KEY_ATTRIBUTE, LeaseTable
@@ -44,7 +46,6 @@ from platform_common.monitoring import (
     metric_dimensions,
 )
 
-PROMOTED_PACKAGE_TAG = "mlops:promoted-package-arn"
 _LEASE_ROLE = "monitoring"
 _WATERMARK_SUFFIX = "#monitoring-watermark"
 # DescribeProcessingJob's ProcessingJobStatus (SageMaker API Reference, "DescribeProcessingJob",
@@ -105,14 +106,15 @@ def launch(launcher: Launcher, settings: ModelSettings, *, cause: str, owner: st
             f"{settings.monitoring_engine or 'none'})",
             "None; enable monitoring in the model's config.",
         )
-    if settings.capture_sampling_percent is None or settings.serverless_memory_mb is not None:
+    captures = settings.capture_sampling_percent is not None and settings.serverless_memory_mb is None
+    if not captures and settings.batch is None:
         return _skipped(
             launcher,
             settings,
             cause,
             "no-data-capture",
-            f"model {model}'s endpoint captures no data (serverless, or capture off)",
-            "None; serve the model from instances to monitor it.",
+            f"model {model}'s endpoint captures no data (serverless, or capture off) and it has no batch transform",
+            "None; serve the model from instances, or add batch transform, to monitor it.",
         )
     image = settings.monitoring_image_uri
     if not image:
@@ -124,15 +126,20 @@ def launch(launcher: Launcher, settings: ModelSettings, *, cause: str, owner: st
             f"the catalog entry of model {model} names no monitoring image",
             "Redeploy the model stack; nothing was started.",
         )
-    package_arn = _champion(launcher.sagemaker, settings.endpoint_name)
+    package_arn = _champion(launcher, settings)
     if package_arn is None:
         _heartbeat(launcher, settings)
+        where = (
+            f"endpoint {settings.endpoint_name} serves no promoted version"
+            if settings.serves_endpoint
+            else "the deployer has recorded none for its batch transforms"
+        )
         return _skipped(
             launcher,
             settings,
             cause,
             "no-champion",
-            f"model {model} has no champion yet: endpoint {settings.endpoint_name} serves no promoted version",
+            f"model {model} has no champion yet: {where}",
             "None; monitoring starts once a version is deployed and promoted.",
         )
     package = launcher.sagemaker.describe_model_package(ModelPackageName=package_arn)
@@ -194,7 +201,7 @@ def launch(launcher: Launcher, settings: ModelSettings, *, cause: str, owner: st
         start = _parse(mark.get("windowEnd")) or now - timedelta(days=settings.label_lookback_days)
         run = Run(
             model=model,
-            serving_target=settings.endpoint_name,
+            serving_target=serving_target(settings),
             image_uri=image,
             instance_type=settings.monitoring_instance_type,
             max_runtime_seconds=settings.monitoring_max_runtime_seconds,
@@ -261,7 +268,7 @@ def _heartbeat(launcher: Launcher, settings: ModelSettings) -> None:
                 "MetricName": MONITORING_AWAITING_CHAMPION,
                 "Dimensions": [
                     {"Name": name, "Value": value}
-                    for name, value in metric_dimensions(settings.name, settings.endpoint_name).items()
+                    for name, value in metric_dimensions(settings.name, serving_target(settings)).items()
                 ],
                 "Timestamp": launcher.clock(),
                 "Value": 1.0,
@@ -271,7 +278,20 @@ def _heartbeat(launcher: Launcher, settings: ModelSettings) -> None:
     )
 
 
-def _champion(sagemaker: Any, endpoint_name: str) -> str | None:
+def serving_target(settings: ModelSettings) -> str:
+    """The `Endpoint` dimension of the model's metrics; entries without one name the endpoint."""
+    return settings.serving_target or settings.endpoint_name
+
+
+def _champion(launcher: Launcher, settings: ModelSettings) -> str | None:
+    """The package the deployer last made champion, from its own record of it."""
+    if not settings.serves_endpoint:
+        record = ChampionRecords(launcher.dynamodb, launcher.table_name).read(settings.name)
+        return record.package_arn if record is not None else None
+    return _promoted_on_endpoint(launcher.sagemaker, settings.endpoint_name)
+
+
+def _promoted_on_endpoint(sagemaker: Any, endpoint_name: str) -> str | None:
     try:
         endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
     except ClientError as error:

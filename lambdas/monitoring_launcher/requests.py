@@ -16,11 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from platform_common import monitoring as contract
+from platform_common.resource_names import MODEL_TAG, NAME_LIMIT
 
-NAME_LIMIT = 63
 CODE_MOUNT = "/opt/ml/processing/input/code"
 VOLUME_SIZE_GB = 30
-MODEL_TAG = "mlops:model"
 WINDOW_END_TAG = "mlops:monitoring-window-end"
 
 

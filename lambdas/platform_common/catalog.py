@@ -71,6 +71,19 @@ def require_own_package_group(group_name: str, model: ModelSettings, mlflow_arn:
 
 
 @dataclass(frozen=True)
+class BatchSettings:
+    """How the batch launcher runs a model's transform jobs (config `models[].batch`)."""
+
+    instance_type: str
+    instance_count: int
+    max_concurrent_transforms: int
+    max_payload_mb: int
+    content_type: str
+    split_type: str
+    schedule_rule_name: str | None = None
+
+
+@dataclass(frozen=True)
 class ModelSettings:
     """What the handlers need to know about one model (mirrors the stack's config)."""
 
@@ -99,7 +112,7 @@ class ModelSettings:
     # Monitoring (defaults keep entries written before monitoring existed readable). The
     # deployer captures data when `capture_sampling_percent` is set (instance endpoints with
     # monitoring enabled); the launcher runs the monitoring job when `monitoring_engine` is
-    # "platform".
+    # "platform", over the endpoint's capture and the batch predictions of the model.
     capture_sampling_percent: int | None = None
     monitoring_engine: str | None = None
     monitoring_schedule_name: str | None = None
@@ -109,14 +122,29 @@ class ModelSettings:
     drift_threshold: float = 0.5
     label_lookback_days: int = 7
     drift_alarm_name: str | None = None
+    # The `Endpoint` dimension of the model's monitoring metrics (platform_common.monitoring):
+    # the endpoint name, or for a model served only by batch transform its batch target name.
+    serving_target: str | None = None
+    # False for a model served only by batch transform: approval makes it champion, no endpoint.
+    serves_endpoint: bool = True
+    batch: BatchSettings | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        values = asdict(self)
+        # Written only when they differ from the defaults, so an endpoint-only model's entry
+        # stays exactly what it was before batch serving existed.
+        if self.serves_endpoint:
+            del values["serves_endpoint"]
+        if self.batch is None:
+            del values["batch"]
+        return json.dumps(values, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> ModelSettings:
         values = dict(raw)
         values["rollback_alarm_names"] = tuple(values.get("rollback_alarm_names") or ())
+        if values.get("batch") is not None:
+            values["batch"] = BatchSettings(**values["batch"])
         return cls(**values)
 
 
@@ -191,6 +219,14 @@ class Catalog:
             if model.monitoring_schedule_name == rule_name:
                 return model
         raise UnknownModelError("monitoring schedule rule", rule_name, self._by_name)
+
+    def for_batch_schedule_rule(self, rule_arn_or_name: str) -> ModelSettings:
+        """The batch model whose batch schedule rule is `rule_arn_or_name`."""
+        rule_name = rule_arn_or_name.rsplit("/", 1)[-1]
+        for model in self._by_name.values():
+            if model.batch is not None and model.batch.schedule_rule_name == rule_name:
+                return model
+        raise UnknownModelError("batch schedule rule", rule_name, self._by_name)
 
     def for_endpoint(self, endpoint_name: str) -> ModelSettings:
         for model in self._by_name.values():

@@ -18,7 +18,8 @@ RETRAINING_TIMER_DEAD_LETTER_ARN = "RETRAINING_TIMER_DEAD_LETTER_ARN"
 MODEL_LOCK_TABLE_NAME = "MODEL_LOCK_TABLE_NAME"
 # The bucket holding the pipelines' model artifacts and evidence reports.
 ARTIFACT_BUCKET_NAME = "ARTIFACT_BUCKET_NAME"
-# The platform key: encrypts endpoint data capture and monitoring reports.
+# The platform KMS key: encrypts the data bucket, transform output and volumes, endpoint data
+# capture and monitoring reports.
 DATA_KEY_ARN = "DATA_KEY_ARN"
 # The monitoring launcher: the role its Processing jobs run as, and its watermark table.
 MONITORING_JOB_ROLE_ARN = "MONITORING_JOB_ROLE_ARN"

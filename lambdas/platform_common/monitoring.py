@@ -11,6 +11,7 @@ Data bucket layout per model (all under the platform's data bucket, encrypted wi
     monitoring/<model>/reports/        one folder per monitoring run (report, metrics, malformed inputs)
     inference/<model>/                 batch inputs (CSV, first column the inference id)
     predictions/<model>/               batch outputs (one folder per transform job)
+    batch-manifests/<model>/           what each transform job scores, written by the batch launcher only
 
 CloudWatch namespaces may not start with "AWS/" (Amazon CloudWatch API Reference, "PutMetricData",
 Namespace: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html).
@@ -21,6 +22,7 @@ from __future__ import annotations
 MONITORING_PREFIX = "monitoring"
 INFERENCE_PREFIX = "inference"
 PREDICTIONS_PREFIX = "predictions"
+BATCH_MANIFEST_PREFIX = "batch-manifests"
 
 # Metric names the monitoring job publishes, each with the dimensions below.
 DRIFTED_FEATURE_SHARE = "DriftedFeatureShare"  # 0..1, share of features whose distribution drifted
@@ -129,3 +131,8 @@ def code_prefix(model: str) -> str:
 def baseline_prefix(model: str, execution_id: str) -> str:
     """Key prefix (artifact bucket) of the baseline one pipeline execution wrote beside its evidence."""
     return f"evidence/{model}/{execution_id}/{BASELINE_DIR}/"
+
+
+def batch_manifest_key(model: str, job_name: str) -> str:
+    """Key (no bucket) of the manifest naming the input files transform job `job_name` scores."""
+    return f"{BATCH_MANIFEST_PREFIX}/{model}/{job_name}.json"

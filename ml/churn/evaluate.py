@@ -7,7 +7,7 @@ The pipeline's metric check reads `metrics.<name>.value` from the file, for exam
 The model arrives as SageMaker packs it (`model.tar.gz` holding `model.joblib`); a directory
 holding `model.joblib` itself works too, for local runs:
 
-    python evaluate.py --model-dir model/ --test-dir prepared/test --output-dir evaluation/
+    python evaluate.py --model-dir model/ --test-dir prepared/test --output-dir evaluation/ --target churned
 
 Only scikit-learn, pandas and joblib are needed: this runs in the processing image, which has
 no MLflow.
@@ -26,7 +26,6 @@ import joblib
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-TARGET = "churned"
 MODEL_FILE = "model.joblib"
 MODEL_ARCHIVE = "model.tar.gz"
 EVALUATION_FILE = "evaluation.json"
@@ -88,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, default=Path("/opt/ml/processing/model"))
     parser.add_argument("--test-dir", type=Path, default=Path("/opt/ml/processing/test"))
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/evaluation"))
-    parser.add_argument("--target", default=TARGET)
+    parser.add_argument("--target", required=True, help="the label column (the pipeline passes the model's target)")
     args = parser.parse_args(argv)
 
     features, target = read_test_set(args.test_dir, args.target)

@@ -6,7 +6,7 @@ perfectly (gradient boosting reaches about 0.95 test accuracy on 5000 rows). Age
 charges carry no signal of their own. Upload the file under the model's data prefix
 (`datasets/churn/` by default) to start the pipeline.
 
-    python generate_data.py --rows 5000 --seed 42 --output churn.csv
+    python generate_data.py --rows 5000 --seed 42 --output churn.csv --target churned
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ import pandas as pd
 
 CONTRACTS = ("month-to-month", "one-year", "two-year")
 PAYMENT_METHODS = ("electronic-check", "credit-card", "bank-transfer", "mailed-check")
-TARGET = "churned"
 # The spread of the noise added to the churn score; larger makes the labels harder to learn.
 LABEL_NOISE = 0.35
 
 
-def generate(rows: int, seed: int) -> pd.DataFrame:
+def generate(rows: int, seed: int, target: str) -> pd.DataFrame:
     """`rows` synthetic customers, reproducible for a given seed."""
     if rows < 10:
         raise ValueError(f"rows must be at least 10 to split into train, validation and test; got {rows}")
@@ -54,7 +53,7 @@ def generate(rows: int, seed: int) -> pd.DataFrame:
         + 1.0 * (payment == "electronic-check")
         - 0.5 * (products >= 3)
     )
-    churned = (score + rng.normal(0.0, LABEL_NOISE, size=rows) > 0).astype(int)
+    label = (score + rng.normal(0.0, LABEL_NOISE, size=rows) > 0).astype(int)
 
     return pd.DataFrame(
         {
@@ -68,7 +67,7 @@ def generate(rows: int, seed: int) -> pd.DataFrame:
             "has_online_security": security,
             "payment_method": payment,
             "num_products": products,
-            TARGET: churned,
+            target: label,
         }
     )
 
@@ -78,12 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=5000, help="number of customers (default 5000)")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     parser.add_argument("--output", type=Path, default=Path("churn.csv"), help="CSV file to write (default churn.csv)")
+    parser.add_argument("--target", required=True, help="the label column, as the model's target in cdk.json")
     args = parser.parse_args(argv)
 
-    frame = generate(args.rows, args.seed)
+    frame = generate(args.rows, args.seed, args.target)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.output, index=False)
-    print(f"wrote {len(frame)} rows ({frame[TARGET].mean():.1%} churned) to {args.output}")
+    print(f"wrote {len(frame)} rows ({frame[args.target].mean():.1%} positive {args.target!r}) to {args.output}")
     return 0
 
 

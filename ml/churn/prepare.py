@@ -5,7 +5,7 @@ Processing downloads it), drops identifier columns, and writes stratified splits
 `<output>/train/train.csv`, `<output>/validation/validation.csv` and `<output>/test/test.csv`.
 The defaults are the paths the pipeline mounts; pass options to run it anywhere:
 
-    python prepare.py --input-dir data/ --output-dir prepared/
+    python prepare.py --input-dir data/ --output-dir prepared/ --target churned
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-TARGET = "churned"
 ID_COLUMNS = ("customer_id",)
 SPLITS = ("train", "validation", "test")
 
@@ -70,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input-dir", type=Path, default=Path("/opt/ml/processing/input/data"))
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/output"))
-    parser.add_argument("--target", default=TARGET)
+    parser.add_argument("--target", required=True, help="the label column (the pipeline passes the model's target)")
     parser.add_argument("--validation-fraction", type=float, default=0.15)
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=42)

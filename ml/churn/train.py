@@ -21,7 +21,7 @@ Every setting has an option too, so the script runs locally. `--registered-model
 registers the model straight away, which is for experiments outside the pipeline only:
 
     python train.py --train prepared/train --validation prepared/validation --model-dir model/ \\
-        --tracking-uri http://127.0.0.1:5000 --experiment-name churn
+        --tracking-uri http://127.0.0.1:5000 --experiment-name churn --target churned
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-TARGET = "churned"
 ALGORITHMS = ("gradient_boosting", "random_forest")
 # Validation metrics, logged to MLflow under these names and printed for SageMaker's metric
 # definitions as `validation:<name>=<value>`.
@@ -193,7 +192,7 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argpar
         "--validation", type=Path, default=Path(environ.get("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation"))
     )
     paths.add_argument("--model-dir", type=Path, default=Path(environ.get("SM_MODEL_DIR", "/opt/ml/model")))
-    paths.add_argument("--target", default=TARGET)
+    paths.add_argument("--target", required=True, help="the label column (the pipeline passes the model's target)")
 
     # Hyperparameters arrive as the keys were written in the config, so accept both spellings.
     hyper = parser.add_argument_group("hyperparameters")

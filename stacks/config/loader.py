@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, cast
 
+import botocore.session
+
 from platform_common.deployment_policy import DeploymentPolicyError, plan_traffic_shift
 from platform_common.monitoring import QUALITY_METRICS
 from stacks.config.name_limits import check_names
@@ -15,6 +17,8 @@ from stacks.config.schedules import ScheduleError, check_schedule
 from stacks.config.settings import (
     ALARM_COMPARISONS,
     APPROVAL_MODES,
+    BATCH_CONTENT_TYPES,
+    BATCH_SPLIT_TYPES,
     DEFAULT_MLFLOW_VERSION,
     DEPLOYMENT_STRATEGIES,
     ENVIRONMENT_NAMES,
@@ -23,8 +27,10 @@ from stacks.config.settings import (
     MAX_RESERVED_CONCURRENCY,
     MLFLOW_KINDS,
     MONITORING_ENGINES,
+    SERVING_MODES,
     TRACKING_SERVER_MLFLOW_VERSIONS,
     TRACKING_SERVER_SIZES,
+    BatchConfig,
     ConfigError,
     DeploymentConfig,
     EndpointConfig,
@@ -44,6 +50,14 @@ from stacks.config.settings import (
 )
 from stacks.images import supported_regions
 
+# The instance types CreateTransformJob accepts, from botocore's model of the SageMaker API
+# (the enum of TransformResources.InstanceType), so a type SageMaker refuses stops synth.
+TRANSFORM_INSTANCE_TYPES: frozenset[str] = frozenset(
+    botocore.session.get_session().get_service_model("sagemaker").shape_for("TransformInstanceType").enum
+)
+
+MAX_TRANSFORM_PAYLOAD_MB = 100
+
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
 _MODEL_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -54,6 +68,8 @@ _POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/.+$")
 _INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _IMAGE_URI_RE = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^\s]+$")
 _METRIC_NAME_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
+# A CSV header the scripts and a command line both carry as they are.
+_COLUMN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -141,6 +157,12 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
         max_runtime_seconds=t.integer("max_runtime_seconds", 3600, 60, 432000),
         hyperparameters=t.string_map("hyperparameters"),
     )
+    if "target" in training.hyperparameters:
+        raise ConfigError(
+            f"{t.path}.hyperparameters.target",
+            training.hyperparameters["target"],
+            f"no 'target' hyperparameter: the label column is set once, at {r.path}.target",
+        )
     t.finish()
 
     p = r.child("processing")
@@ -160,9 +182,16 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
     )
     m.finish()
 
+    serving = _serving_mode(r)
     e = r.child("endpoint")
     serverless: ServerlessEndpoint | None = None
+    if serving == "serverless" and not e.has("serverless"):
+        serverless = ServerlessEndpoint()
     if e.has("serverless"):
+        if serving == "realtime":
+            raise ConfigError(
+                f"{r.path}.serving", serving, "serverless (or no serving key) for a model with endpoint.serverless"
+            )
         s = e.child("serverless")
         memory = s.get("memory_size_mb", 2048, int)
         if memory not in (1024, 2048, 3072, 4096, 5120, 6144):
@@ -208,6 +237,7 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
     if (quality.namespace is None) != (quality.metric_name is None):
         raise ConfigError(f"{q.path}", dict(q.raw), "both namespace and metric_name, or neither (Model Monitor)")
 
+    batch = _batch(r, serving)
     config = ModelConfig(
         name=name,
         data_prefix=data_prefix,
@@ -220,7 +250,16 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
         schedule=_schedule(r),
         quality=quality,
         coalesce_minutes=r.integer("coalesce_minutes", 30, 0, 1440),
-        monitoring=_monitoring(r.child("monitoring"), serverless=serverless is not None),
+        monitoring=_monitoring(r.child("monitoring"), serving=serving, batch=batch),
+        serving=cast(Any, serving),
+        batch=batch,
+        target=r.string(
+            "target",
+            "label",
+            _COLUMN_RE,
+            "a column name: 1-64 letters, digits, '_', '-' or '.', starting with a letter or '_'",
+        )
+        or "label",
     )
     r.finish()
     if config.monitoring.platform and metric.name not in QUALITY_METRICS:
@@ -242,21 +281,23 @@ MAX_SILENCE_HOURS = 168
 _RATE_HOURS = {"minute": 1 / 60, "minutes": 1 / 60, "hour": 1, "hours": 1, "day": 24, "days": 24}
 
 
-def _monitoring(r: Reader, *, serverless: bool) -> MonitoringConfig:
-    # Serverless endpoints do not capture data: "Some of the features currently available for
-    # SageMaker AI Real-time Inference are not supported for Serverless Inference, including ...
-    # data capture, ... Model Monitor" (SageMaker Developer Guide, "Deploy models with Amazon
-    # SageMaker Serverless Inference", Feature exclusions,
-    # https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html). With nothing
-    # captured there is nothing to monitor, so monitoring is off unless the endpoint has instances.
-    enabled = r.boolean("enabled", not serverless)
-    if enabled and serverless:
+def _monitoring(r: Reader, *, serving: str, batch: BatchConfig | None) -> MonitoringConfig:
+    # The monitoring job reads endpoint data capture and batch predictions (predictions/<model>/),
+    # so a model needs one of them. Serverless endpoints do not capture data: "Some of the features
+    # currently available for SageMaker AI Real-time Inference are not supported for Serverless
+    # Inference, including ... data capture, ... Model Monitor" (SageMaker Developer Guide, "Deploy
+    # models with Amazon SageMaker Serverless Inference", Feature exclusions,
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html). With neither
+    # there is nothing to monitor, so monitoring is off unless the model has one.
+    captures = serving == "realtime"
+    enabled = r.boolean("enabled", captures or batch is not None)
+    if enabled and not captures and batch is None:
         raise ConfigError(
             f"{r.path}.enabled",
             True,
-            "false (or no key) for a serverless endpoint: serverless endpoints do not capture data "
-            '(SageMaker Developer Guide, "Deploy models with Amazon SageMaker Serverless Inference", '
-            "Feature exclusions); serve the model from instances to monitor it",
+            "false (or no key) for a serverless endpoint without batch transform: serverless endpoints do not "
+            'capture data (SageMaker Developer Guide, "Deploy models with Amazon SageMaker Serverless Inference", '
+            "Feature exclusions); serve the model from instances, or add batch settings, to monitor it",
         )
     schedule = r.get("schedule", MonitoringConfig.schedule, str)
     try:
@@ -297,6 +338,70 @@ def _rate_hours(expression: str) -> float | None:
         return None
     value, unit = expression[len("rate(") : -1].split(" ")
     return int(value) * _RATE_HOURS[unit]
+
+
+def _serving_mode(r: Reader) -> str:
+    """`serving`, or the mode the older keys imply: serverless with endpoint.serverless, else realtime."""
+    implied = "serverless" if r.child("endpoint").has("serverless") else "realtime"
+    serving = r.choice("serving", implied, SERVING_MODES)
+    if serving == "batch":
+        for key in ("endpoint", "deployment"):
+            if r.has(key):
+                raise ConfigError(
+                    f"{r.path}.{key}",
+                    r.get(key, None, object),
+                    f"no {key} settings for a batch model (serving batch has no endpoint); "
+                    "remove the key, or choose serving realtime or serverless with batch beside it",
+                )
+        if not r.has("batch"):
+            raise ConfigError(
+                f"{r.path}.batch", None, "batch settings (an object, {} for the defaults) for serving batch"
+            )
+    return serving
+
+
+def _batch(r: Reader, serving: str) -> BatchConfig | None:
+    """Batch transform settings: the only serving of a batch model, or beside an endpoint."""
+    if not r.has("batch"):
+        return None
+    b = r.child("batch")
+    instance_type = b.get("instance_type", "ml.m5.large", str)
+    if instance_type not in TRANSFORM_INSTANCE_TYPES:
+        raise ConfigError(
+            f"{b.path}.instance_type",
+            instance_type,
+            "an instance type CreateTransformJob accepts (TransformResources.InstanceType), such as ml.m5.large",
+        )
+    schedule = b.get("schedule", None, str)
+    if schedule is not None:
+        try:
+            check_schedule(schedule)
+        except ScheduleError as error:
+            raise ConfigError(f"{b.path}.schedule", schedule, f"{error} ({SCHEDULE_SOURCE})") from None
+    # "The value of MaxPayloadInMB cannot be greater than 100 MB. If you specify the
+    # MaxConcurrentTransforms parameter, the value of (MaxConcurrentTransforms * MaxPayloadInMB)
+    # also cannot exceed 100 MB" (SageMaker API Reference, "CreateTransformJob",
+    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html).
+    concurrent = b.integer("max_concurrent_transforms", 1, 1, 100)
+    payload = b.integer("max_payload_mb", 6, 1, 100)
+    if concurrent * payload > MAX_TRANSFORM_PAYLOAD_MB:
+        raise ConfigError(
+            f"{b.path}.max_payload_mb",
+            payload,
+            f"at most {MAX_TRANSFORM_PAYLOAD_MB // concurrent} with max_concurrent_transforms {concurrent} "
+            f"(CreateTransformJob: max_concurrent_transforms * max_payload_mb at most {MAX_TRANSFORM_PAYLOAD_MB} MB)",
+        )
+    config = BatchConfig(
+        instance_type=instance_type,
+        instance_count=b.integer("instance_count", 1, 1, 100),
+        max_concurrent_transforms=concurrent,
+        max_payload_mb=payload,
+        schedule=schedule,
+        content_type=b.choice("content_type", "text/csv", BATCH_CONTENT_TYPES),
+        split_type=b.choice("split_type", "Line", BATCH_SPLIT_TYPES),
+    )
+    b.finish()
+    return config
 
 
 def _schedule(r: Reader) -> str | None:

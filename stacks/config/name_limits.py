@@ -155,6 +155,8 @@ def _names(config: EnvironmentConfig, prefix_key: str, environment_path: str) ->
             yield made_of(alarm, ALARM, prefix, name)
         if model.schedule is not None:
             yield made_of(naming.schedule_rule_name(config, model.name), EVENT_RULE, prefix, name)
+        if model.batch is not None and model.batch.schedule is not None:
+            yield made_of(naming.batch_schedule_rule_name(config, model.name), EVENT_RULE, prefix, name)
         # The group automatic registration creates is named after the model alone.
         suffix = "0" * naming.PACKAGE_GROUP_SUFFIX_LENGTH
         yield made_of(naming.package_group(model.name, suffix), PACKAGE_GROUP, name)

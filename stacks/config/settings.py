@@ -16,6 +16,16 @@ TRACKING_SERVER_SIZES = ("Small", "Medium", "Large")
 TRACKING_SERVER_MLFLOW_VERSIONS = ("2.13", "2.16", "3.0")
 DEFAULT_MLFLOW_VERSION = "3.0"
 APPROVAL_MODES = ("auto", "manual")
+# How an approved version is served: an instance endpoint, a serverless endpoint, or only by
+# batch transform jobs. A realtime or serverless model may have batch transform beside it.
+SERVING_MODES = ("realtime", "serverless", "batch")
+# What the batch launcher sends: CSV split into lines, so that DataProcessing can drop the
+# inference id from each record and join it back (SageMaker Developer Guide, "Associate
+# Prediction Results with Input Records",
+# https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html:
+# "You can use input files in JSON and CSV format only").
+BATCH_CONTENT_TYPES = ("text/csv",)
+BATCH_SPLIT_TYPES = ("Line",)
 DEPLOYMENT_STRATEGIES = ("all-at-once", "canary", "linear")
 MONITORING_ENGINES = ("platform", "model-monitor")
 ALARM_COMPARISONS = (
@@ -138,6 +148,19 @@ class EndpointConfig:
 
 
 @dataclass(frozen=True)
+class BatchConfig:
+    """Batch transform of the champion over `inference/<model>/` into `predictions/<model>/`."""
+
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    max_concurrent_transforms: int = 1
+    max_payload_mb: int = 6
+    schedule: str | None = None
+    content_type: str = "text/csv"
+    split_type: str = "Line"
+
+
+@dataclass(frozen=True)
 class DeploymentConfig:
     """How a new version replaces the running one (SageMaker blue/green)."""
 
@@ -207,6 +230,15 @@ class ModelConfig:
     quality: QualityMetric
     coalesce_minutes: int = 30
     monitoring: MonitoringConfig = field(default_factory=lambda: MonitoringConfig())
+    # The label column of the model's data set; the pipeline passes it to every step as --target.
+    target: str = "label"
+    serving: Literal["realtime", "serverless", "batch"] = "realtime"
+    batch: BatchConfig | None = None
+
+    @property
+    def has_endpoint(self) -> bool:
+        """Whether an approved version is served by an endpoint (realtime or serverless)."""
+        return self.serving != "batch"
 
 
 @dataclass(frozen=True)
@@ -217,7 +249,7 @@ class NotificationConfig:
 
 
 # The platform's Lambda functions (the retraining loop's handlers), by name.
-HANDLER_NAMES = ("retraining-trigger", "model-gate", "deployer", "monitoring-launcher")
+HANDLER_NAMES = ("retraining-trigger", "model-gate", "deployer", "monitoring-launcher", "batch-launcher")
 # Lambda keeps at least 100 of a Region's concurrency unreserved, and the default quota is
 # 1,000 ("Configuring reserved concurrency for a function" and "Lambda quotas", Lambda
 # Developer Guide); new accounts start lower. 900 is all a default account can reserve.

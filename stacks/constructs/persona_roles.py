@@ -18,6 +18,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from platform_common import monitoring as contract
+from platform_common.monitoring import INFERENCE_PREFIX, PREDICTIONS_PREFIX
 from stacks.compliance import acknowledge_wildcards
 from stacks.constructs.managed_mlflow import mlflow_api_statement, registered_package_names
 
@@ -114,6 +115,10 @@ WILDCARD_REASONS = {
     "LogsRead": "Read access to the log groups of SageMaker jobs and of this environment's functions, "
     "whose names are only known by prefix.",
     "DatasetsReadWrite": "Data sets live under datasets/<model>/ and models are added over time; scoped to that prefix.",
+    "BatchInputsWrite": "Batch inputs are files under inference/<model>/, named by whoever drops them; put only.",
+    "PredictionsRead": "Predictions are written per transform job under predictions/<model>/<job>/; read-only.",
+    "BatchTransformOperations": "Transform jobs are named per run at run time (<prefix>-<env>-<model>-b<time>-<hash>, "
+    "shortened with a hash for long names); scoped to this environment's prefix.",
     "DatasetsRead": "Read-only access to every model's data sets under the datasets/ prefix.",
     "MlflowArtifactsRead": "MLflow writes artifacts under per-run keys below mlflow/; read-only.",
     "MlflowArtifactsWrite": "The MLflow client uploads each artifact straight to S3 under a per-run or per-model key "
@@ -127,6 +132,10 @@ WILDCARD_REASONS = {
     "read-only.",
     "MonitoringJobs": "Monitoring Processing jobs are named per model and window end at run time, all under "
     "<prefix>-<env>-monitor-; the instance types are the configured ones.",
+    "FindReplayRules": "events:ListRules supports no resource-level permissions; it lists rule names and patterns "
+    "only, so the replay command can name the platform bus's rules; read-only.",
+    "WatchReplays": "Replays are named by the replay command at run time (<prefix>-<env>-replay-<time>); scoped to "
+    "this environment's prefix.",
     "ModelApproval": "MLflow automatic registration creates a package group <model>-<suffix of this server> per "
     "model and numbers its versions; scoped to this server's suffix, or for an MLflow App (suffix unknown until it "
     "exists) to each configured model's groups with a six-character suffix.",
@@ -153,12 +162,20 @@ class PlatformResources:
     package_group_suffix: str | None = None
     # The configured models: an App's grants on packages name each of them.
     model_names: tuple[str, ...] = ()
+    # The models with batch transform: data scientists drop their inputs, engineers run their jobs.
+    batch_model_names: tuple[str, ...] = ()
     model_execution_role: iam.IRole | None = None
     # The platform's monitoring (None without a platform-monitored model): the name prefix of its
     # Processing jobs, the role they run as and the instance types they may use.
     monitoring_job_prefix: str | None = None
     monitoring_job_role: iam.IRole | None = None
     monitoring_instance_types: tuple[str, ...] = ()
+    # What redrive and replay (tools/redrive.py, tools/replay.py) touch: the dead-letter queues
+    # and the key that encrypts them, the handlers' function names, the bus's archive.
+    automation_key: kms.IKey | None = None
+    dead_letter_queue_names: tuple[str, ...] = ()
+    function_names: tuple[str, ...] = ()
+    archive_name: str | None = None
 
 
 def _bucket(name: str) -> str:
@@ -202,14 +219,22 @@ class PersonaRoles(Construct):
 
         self._attach(self.data_scientist, self._data_scientist_statements())
         self._attach(self.mlops_engineer, self._mlops_engineer_statements())
+        # A policy of its own: with an MLflow App and 20 named models the engineer's first policy
+        # is near IAM's 6,144-character limit for a managed policy. Running the platform's batch
+        # transforms and monitoring jobs by hand is operations too, and with both features the
+        # first policy would pass the limit (tests/contracts/test_policy_sizes.py).
+        operations = [*self._batch_operations(), *self._monitoring_job_statements(), *self._operations()]
+        if operations:
+            self._attach(self.mlops_engineer, operations, purpose="Operations")
         self._attach(self.auditor, self._auditor_statements())
 
-    def _attach(self, role: iam.Role, statements: list[iam.PolicyStatement]) -> None:
-        """One customer-managed policy per persona, with each wildcard acknowledged by its reason."""
+    def _attach(self, role: iam.Role, statements: list[iam.PolicyStatement], purpose: str = "") -> None:
+        """A customer-managed policy of the persona, with each wildcard acknowledged by its reason."""
+        suffix = f"-{purpose.lower()}" if purpose else ""
         policy = iam.ManagedPolicy(
             self,
-            f"{role.node.id}Policy",
-            managed_policy_name=f"{self._r.resource_prefix}-{role.node.id}",
+            f"{role.node.id}{purpose}Policy",
+            managed_policy_name=f"{self._r.resource_prefix}-{role.node.id}{suffix}",
             statements=statements,
             roles=[role],
         )
@@ -367,7 +392,49 @@ class PersonaRoles(Construct):
             # Reference, Amazon SageMaker: only sagemaker:PipelineVersionId and resource tags), so a
             # direct start could choose instances, threshold and input. The trigger bounds requests.
             *self._retraining_request(),
+            *self._batch_data(),
             *self._common_read(),
+        ]
+
+    def _batch_data(self) -> list[iam.PolicyStatement]:
+        """Drop batch inputs under inference/<model>/ (put only, no delete) and read every prediction."""
+        r = self._r
+        if not r.batch_model_names:
+            return []
+        return [
+            iam.PolicyStatement(
+                sid="BatchInputsWrite",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[_objects(r.data_bucket_name, f"{INFERENCE_PREFIX}/{m}/*") for m in r.batch_model_names],
+            ),
+            iam.PolicyStatement(
+                sid="PredictionsRead",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[_objects(r.data_bucket_name, f"{PREDICTIONS_PREFIX}/*")],
+            ),
+            iam.PolicyStatement(
+                sid="BatchList",
+                actions=["s3:ListBucket"],
+                resources=[_bucket(r.data_bucket_name)],
+                conditions={"StringLike": {"s3:prefix": [f"{INFERENCE_PREFIX}/*", f"{PREDICTIONS_PREFIX}/*"]}},
+            ),
+        ]
+
+    def _batch_operations(self) -> list[iam.PolicyStatement]:
+        """Start, stop and describe the environment's transform jobs (named <prefix>-<env>-<model>-b...)."""
+        if not self._r.batch_model_names:
+            return []
+        return [
+            iam.PolicyStatement(
+                sid="BatchTransformOperations",
+                actions=[
+                    "sagemaker:CreateTransformJob",
+                    "sagemaker:StopTransformJob",
+                    "sagemaker:DescribeTransformJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=[self._arn("transform-job", self._owned)],
+            )
         ]
 
     def _mlops_engineer_statements(self) -> list[iam.PolicyStatement]:
@@ -445,7 +512,6 @@ class PersonaRoles(Construct):
             *self._retraining_request(),
             *self._common_read(),
         ]
-        statements += self._monitoring_job_statements()
         # CreateModel names the model execution role, and a monitoring run started by hand the
         # monitoring job role: both are passed to SageMaker only.
         passed = [role.role_arn for role in (r.model_execution_role, r.monitoring_job_role) if role is not None]
@@ -525,6 +591,69 @@ class PersonaRoles(Construct):
                 },
             ),
         ]
+
+    def _operations(self) -> list[iam.PolicyStatement]:
+        """Redrive what the dead-letter queues hold and replay the archive, on the platform's own names only."""
+        r = self._r
+        statements = []
+        if r.dead_letter_queue_names and r.automation_key is not None:
+            queues = [
+                self._stack.format_arn(service="sqs", resource=name, arn_format=ArnFormat.NO_RESOURCE_NAME)
+                for name in r.dead_letter_queue_names
+            ]
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DeadLettersReceiveAndDelete",
+                    actions=[
+                        "sqs:GetQueueUrl",
+                        "sqs:GetQueueAttributes",
+                        "sqs:ReceiveMessage",
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:DeleteMessage",
+                    ],
+                    resources=queues,
+                )
+            )
+            # Receiving from a queue encrypted with a customer managed key needs kms:Decrypt on it
+            # (Amazon SQS Developer Guide, "Amazon SQS key management"); only through SQS.
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DeadLettersDecrypt",
+                    actions=["kms:Decrypt"],
+                    resources=[r.automation_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
+                )
+            )
+        if r.function_names:
+            functions = [
+                self._stack.format_arn(
+                    service="lambda", resource="function", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+                )
+                for name in r.function_names
+            ]
+            statements.append(
+                iam.PolicyStatement(sid="RedriveToHandlers", actions=["lambda:InvokeFunction"], resources=functions)
+            )
+        if r.archive_name is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ReplayArchive",
+                    actions=["events:StartReplay", "events:DescribeArchive"],
+                    resources=[
+                        self._stack.format_arn(service="events", resource="archive", resource_name=r.archive_name)
+                    ],
+                )
+            )
+            # The replay command looks the platform bus's rules up by name to fill FilterArns.
+            statements.append(iam.PolicyStatement(sid="FindReplayRules", actions=["events:ListRules"], resources=["*"]))
+            statements.append(
+                iam.PolicyStatement(
+                    sid="WatchReplays",
+                    actions=["events:DescribeReplay", "events:CancelReplay"],
+                    resources=[self._stack.format_arn(service="events", resource="replay", resource_name=self._owned)],
+                )
+            )
+        return statements
 
     def _auditor_statements(self) -> list[iam.PolicyStatement]:
         r = self._r

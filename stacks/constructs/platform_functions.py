@@ -70,7 +70,13 @@ MONITORING_LAUNCHER = FunctionSpec(
     "Starts a model's monitoring job on its schedule or when ground truth lands",
     timeout_seconds=60,
 )
-HANDLERS = (RETRAINING_TRIGGER, MODEL_GATE, DEPLOYER, MONITORING_LAUNCHER)
+BATCH_LAUNCHER = FunctionSpec(
+    "batch-launcher",
+    "batch_launcher.handler.lambda_handler",
+    "Runs batch transforms of a model's champion on new inputs or a schedule, one at a time",
+    timeout_seconds=60,
+)
+HANDLERS = (RETRAINING_TRIGGER, MODEL_GATE, DEPLOYER, MONITORING_LAUNCHER, BATCH_LAUNCHER)
 
 
 class PlatformFunction(Construct):

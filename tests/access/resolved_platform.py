@@ -65,7 +65,18 @@ class ResolvedPlatform:
             "data": self._output("data", "DataBucketName"),
             "artifacts": self._output("data", "ArtifactBucketName"),
             "key": self._output("data", "PlatformKeyArn"),
+            "automation_key": self._automation_key_arn(),
+            "sqs": f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}",
+            "lambda": f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function",
         }
+
+    def _automation_key_arn(self) -> str:
+        # The automation stack exports no output for its key; its resolved ARN is the one the
+        # queues are encrypted with.
+        stack = self.config.stack_name("automation")
+        resources = self.deployment.resolver.template(stack)["Resources"]
+        (logical,) = [name for name, body in resources.items() if body["Type"] == "AWS::KMS::Key"]
+        return str(self.deployment.resolver.resolve(stack, {"Fn::GetAtt": [logical, "Arn"]}))
 
     def fill(self, template: str) -> str:
         return template.format(**self.names)

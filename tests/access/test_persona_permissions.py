@@ -62,6 +62,14 @@ SAGEMAKER_LOGS = "{logs}:/aws/sagemaker/TrainingJobs:*"
 SAGEMAKER_STREAM = "{logs}:/aws/sagemaker/TrainingJobs:log-stream:{prefix}-churn-20240601/algo-1"
 FUNCTION_LOGS = "{logs}:/aws/lambda/{prefix}-deployer:*"
 PLATFORM_BUS = "{events}:event-bus/{prefix}-platform"
+ARCHIVE = "{events}:archive/{prefix}-platform"
+REPLAY = "{events}:replay/{prefix}-replay-20261130T120000Z"
+EVENTS_DLQ = "{sqs}:{prefix}-events-dlq"
+FUNCTIONS_DLQ = "{sqs}:{prefix}-functions-dlq"
+AUTOMATION_KEY = "{automation_key}"
+VIA_SQS = {"kms:ViaService": "sqs.{region}.amazonaws.com"}
+REDRIVE_QUEUE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
+HANDLER_ROLES = ("retraining-trigger", "model-gate", "deployer")
 RETRAINING_REQUEST = {"events:source": "mlops.platform", "events:detail-type": "RetrainingRequested"}
 FORGED_EVENT = {"events:source": "aws.sagemaker", "events:detail-type": "SageMaker Model Package State Change"}
 MODEL_EXECUTION_ROLE = "{iam}:role/{prefix}-model-execution"
@@ -256,6 +264,16 @@ MLOPS_ENGINEER_MAY = [
     Call("iam:PassRole", MONITORING_JOB_ROLE, TO_SAGEMAKER),
     Call("sagemaker:StopProcessingJob", MONITORING_JOB),
     Call("sagemaker:DescribeProcessingJob", MONITORING_JOB),
+    # Redrive (tools/redrive.py): read and delete what the platform's dead-letter queues hold,
+    # decrypt it only through SQS, and hand each event back to the handler it was meant for.
+    *calls(REDRIVE_QUEUE_ACTIONS, EVENTS_DLQ),
+    *calls(REDRIVE_QUEUE_ACTIONS, FUNCTIONS_DLQ),
+    Call("kms:Decrypt", AUTOMATION_KEY, VIA_SQS),
+    *[Call("lambda:InvokeFunction", f"{{lambda}}:{{prefix}}-{role}") for role in HANDLER_ROLES],
+    # Replay (tools/replay.py): from the platform's archive, watched and cancelled by name.
+    *calls(["events:StartReplay", "events:DescribeArchive"], ARCHIVE),
+    *calls(["events:DescribeReplay", "events:CancelReplay"], REPLAY),
+    Call("events:ListRules", "*"),
 ]
 MLOPS_ENGINEER_MAY_NOT = [
     *calls(["sagemaker:CreateProcessingJob", "sagemaker:StopProcessingJob"], OTHER_PROCESSING_JOB),
@@ -265,6 +283,16 @@ MLOPS_ENGINEER_MAY_NOT = [
     Call("iam:PassRole", MONITORING_JOB_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}),
     *calls(["s3:PutObject"], REPORT),
     *calls(["s3:PutObject"], GROUND_TRUTH),
+    # Dead letters and replays of anything but this environment's platform.
+    *calls(REDRIVE_QUEUE_ACTIONS, "{sqs}:other-team-dlq"),
+    *calls(["sqs:SendMessage", "sqs:PurgeQueue", "sqs:SetQueueAttributes"], EVENTS_DLQ),
+    Call("kms:Decrypt", AUTOMATION_KEY),
+    Call("kms:Decrypt", AUTOMATION_KEY, VIA_S3),
+    Call("lambda:InvokeFunction", "{lambda}:other-team-function"),
+    Call("lambda:UpdateFunctionCode", "{lambda}:{prefix}-deployer"),
+    Call("events:StartReplay", "{events}:archive/other-team-archive"),
+    *calls(["events:DeleteArchive", "events:UpdateArchive"], ARCHIVE),
+    Call("events:CancelReplay", "{events}:replay/other-team-replay"),
     *calls(["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject"], DATA_SET),
     *calls(["s3:PutObject", "s3:DeleteObject"], ARTIFACT),
     *calls(["s3:DeleteBucket"], DATA_BUCKET),
@@ -482,6 +510,9 @@ PROBES = {
     "function logs": FUNCTION_LOGS,
     "default bus": "{events}:event-bus/default",
     "platform bus": PLATFORM_BUS,
+    "archive": ARCHIVE,
+    "replay": REPLAY,
+    "other archive": "{events}:archive/other-team-archive",
     "rule": "{events}:rule/{prefix}-churn-schedule",
     "trail": TRAIL,
     "persona role": "{iam}:role/{prefix}-DataScientist",
@@ -528,6 +559,8 @@ PERMITTED_WRITES: dict[str, set[tuple[str, str]]] = {
             ["sagemaker:StartPipelineExecution", "sagemaker:StopPipelineExecution", "sagemaker:RetryPipelineExecution"],
             ["pipeline", "execution"],
         )
+        | _grants(["events:StartReplay"], ["archive"])
+        | _grants(["events:CancelReplay"], ["replay"])
         | _grants(
             [f"sagemaker:{a}" for a in SERVER_CONTROL if not a.startswith("Delete")]
             + ["sagemaker:UpdateMlflowApp", *UI_URL],
@@ -573,6 +606,7 @@ def test_the_sweep_sees_the_permitted_writes(dev: ResolvedPlatform) -> None:
         ("MLOpsEngineer", "sagemaker:DeleteEndpoint", "endpoint"),
         ("MLOpsEngineer", "sagemaker:StopProcessingJob", "monitoring job"),
         ("DataScientist", "s3:PutObject", "ground truth"),
+        ("MLOpsEngineer", "events:StartReplay", "archive"),
         ("Auditor", "sagemaker:CreatePresignedMlflowTrackingServerUrl", "server"),
     ]:
         assert action in action_catalog.write_actions()

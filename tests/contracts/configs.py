@@ -28,8 +28,9 @@ def prefix_of(length: int) -> str:
 
 
 def model_names(length: int) -> list[str]:
-    """The extreme configuration's model names: three of `length` characters and the shortest."""
-    return ["m" * length, "linear-" + "y" * (length - 7), "serverless-" + "s" * (length - 11), "ab"]
+    """The extreme configuration's model names: four of `length` characters and the shortest."""
+    longest = ["m" * length, "linear-" + "y" * (length - 7), "serverless-" + "s" * (length - 11)]
+    return [*longest, "ab", "batch-" + "b" * (length - 6)]
 
 
 def extreme_platform(
@@ -90,13 +91,15 @@ def _model(name: str, **overrides: Any) -> dict[str, Any]:
 
 def _platform(*, kind: str, region: str | None, prefix: str, names: list[str]) -> dict[str, Any]:
     variants: list[dict[str, Any]] = [
-        {},
+        # Batch transform beside the endpoint, on its own schedule, at the payload limit.
+        {"batch": {"schedule": "cron(0 4 * * ? *)", "max_concurrent_transforms": 4, "max_payload_mb": 25}},
         {"deployment": {"strategy": "linear", "linear_step_percent": 10}},
         {
             "endpoint": {"serverless": {"memory_size_mb": 6144, "max_concurrency": 200}},
             "deployment": {"strategy": "all-at-once"},
         },
         {"endpoint": {"instance_count": 4}, "deployment": {"strategy": "canary", "canary_percent": 50}},
+        {"serving": "batch", "batch": {"instance_type": "ml.c5.xlarge", "instance_count": 100}},
     ]
     environment: dict[str, Any] = {
         "prefix": prefix,

@@ -38,11 +38,20 @@ def test_quality_drift_and_silence_alarms_watch_the_metrics_the_job_publishes(sy
     config = synthesized_env.platform.automation.config
     alarms = _alarms(synthesized_env)
     namespace = contract.metric_namespace(config.resource_prefix)
+    catalog = {stack.model.name: stack.settings for stack in synthesized_env.platform.models}
     for model in config.models:
         if not model.monitoring.platform or model.quality.namespace:
             continue
-        endpoint = naming.endpoint_name(config, model.name)
-        published = contract.metric_dimensions(model.name, endpoint)
+        # The job publishes under the serving target the launcher passes it from the catalog entry:
+        # the endpoint, or for a batch-only model its batch target.
+        serving_target = catalog[model.name].serving_target
+        expected = (
+            naming.endpoint_name(config, model.name)
+            if model.has_endpoint
+            else f"{config.resource_prefix}-{model.name}-batch"
+        )
+        assert serving_target == expected
+        published = contract.metric_dimensions(model.name, serving_target)
         quality = alarms[naming.quality_alarm_name(config, model.name)]
         drift = alarms[naming.drift_alarm_name(config, model.name)]
         silent = alarms[naming.silent_monitor_alarm_name(config, model.name)]

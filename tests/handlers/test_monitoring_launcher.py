@@ -21,11 +21,14 @@ from moto.sagemaker.models import sagemaker_backends
 from jobs import monitor_model
 from platform_common import env_names, registry
 from platform_common import monitoring as contract
+from platform_common.catalog import BatchSettings
+from platform_common.champion_record import ChampionRecord, ChampionRecords
 from tests.handlers.conftest import (
     ACCOUNT,
     BUS_NAME,
     DATA_BUCKET,
     DATA_KEY_ARN,
+    LOCK_TABLE,
     REGION,
     TRACKING_SERVER_ARN,
     FakeLambdaContext,
@@ -272,6 +275,100 @@ def test_no_champion_skips_and_publishes_a_heartbeat(world: World, monkeypatch: 
         Statistics=["Sum"],
     )["Datapoints"]
     assert [p["Sum"] for p in points] == [1.0]
+
+
+BATCH_TARGET = "mlops-dev-churn-batch"
+
+
+def serve_by_batch_only(world: World) -> None:
+    """Make churn a model served only by batch transform: no endpoint, no capture, its batch target named."""
+    world.settings = example_settings(
+        monitoring_engine="platform",
+        monitoring_schedule_name=SCHEDULE_RULE,
+        monitoring_image_uri=IMAGE,
+        serves_endpoint=False,
+        batch=BatchSettings("ml.m5.large", 1, 1, 6, "text/csv", "Line"),
+        serving_target=BATCH_TARGET,
+    )
+    put_catalog(world.settings)
+    handler.reset()
+
+
+def record_champion(world: World, run_id: str) -> tuple[str, Execution]:
+    """A verified, approved version with a baseline, recorded as champion where the deployer records a batch model's."""
+    execution = world.pipelines.execute("churn", metrics={"accuracy": 0.93}, run_id=run_id)
+    key = contract.baseline_prefix("churn", execution.execution_id) + contract.BASELINE_REFERENCE_FILE
+    world.s3.put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=b"f1,f2\n1,2\n")
+    package = world.sagemaker.create_model_package(
+        ModelPackageGroupName=GROUP,
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties=execution.claim(),
+        InferenceSpecification=execution.inference_specification(),
+    )["ModelPackageArn"]
+    records = ChampionRecords(boto3.client("dynamodb", region_name=REGION), LOCK_TABLE)
+    records.write("churn", ChampionRecord(package, 1, "1", NOW.isoformat()))
+    return package, execution
+
+
+def test_a_batch_only_model_is_monitored_on_its_recorded_champion_under_its_batch_target(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a model served only by batch transform (no endpoint, nothing captured) whose champion the
+    deployer recorded, when its schedule fires, then one job starts on that champion's baseline and
+    publishes under the batch target name (platform_common.monitoring.metric_dimensions)."""
+    serve_by_batch_only(world)
+    package, execution = record_champion(world, "run0001")
+
+    outcome = invoke(scheduled_event(), NOW, monkeypatch)
+
+    assert outcome["action"] == "started"
+    (job,) = world.jobs()
+    arguments = job["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--model-package-arn") + 1] == package
+    assert arguments[arguments.index("--serving-target") + 1] == BATCH_TARGET
+    baseline = f"s3://{ARTIFACT_BUCKET}/{contract.baseline_prefix('churn', execution.execution_id)}"
+    assert arguments[arguments.index("--baseline-uri") + 1] == baseline
+    assert world.domain_events() == ["MonitoringStarted"]
+
+
+def test_a_batch_only_model_without_a_recorded_champion_skips_with_a_heartbeat_on_its_batch_target(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve_by_batch_only(world)
+
+    outcome = invoke(scheduled_event(), NOW, monkeypatch)
+
+    assert outcome["action"] == "skipped"
+    assert outcome["reason"].startswith("no-champion")
+    assert "recorded none for its batch transforms" in outcome["reason"]
+    assert world.jobs() == []
+    points = boto3.client("cloudwatch", region_name=REGION).get_metric_statistics(
+        Namespace=NAMESPACE,
+        MetricName=contract.MONITORING_AWAITING_CHAMPION,
+        Dimensions=[{"Name": k, "Value": v} for k, v in contract.metric_dimensions("churn", BATCH_TARGET).items()],
+        StartTime=NOW - timedelta(hours=1),
+        EndTime=NOW + timedelta(hours=1),
+        Period=3600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert [p["Sum"] for p in points] == [1.0]
+
+
+def test_a_model_with_neither_capture_nor_batch_transform_is_skipped(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.settings = example_settings(
+        monitoring_engine="platform", monitoring_schedule_name=SCHEDULE_RULE, monitoring_image_uri=IMAGE
+    )
+    put_catalog(world.settings)
+    handler.reset()
+    world.champion("run0001")
+
+    outcome = invoke(scheduled_event(), NOW, monkeypatch)
+
+    assert outcome["action"] == "skipped"
+    assert outcome["reason"].startswith("no-data-capture")
+    assert world.jobs() == []
 
 
 def test_a_new_champions_baseline_is_used_on_the_next_run(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

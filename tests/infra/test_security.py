@@ -156,7 +156,31 @@ def test_persona_roles_exist_with_bounded_sessions(dev_templates: dict[str, Temp
 def test_persona_policies_are_managed_not_inline(dev_templates: dict[str, Template]) -> None:
     access = dev_templates["access"]
     access.resource_count_is("AWS::IAM::Policy", 0)
-    access.resource_count_is("AWS::IAM::ManagedPolicy", 3)
+    # One per persona, and the MLOpsEngineer's redrive and replay grants in a second one.
+    access.resource_count_is("AWS::IAM::ManagedPolicy", 4)
+
+
+def test_outputs_name_what_operators_look_up(dev_templates: dict[str, Template]) -> None:
+    automation = dev_templates["automation"].find_outputs("*")
+    exported = {
+        "PlatformBusName",
+        "PlatformBusArn",
+        "ArchiveName",
+        "ArchiveArn",
+        "EventsDlqUrl",
+        "EventsDlqArn",
+        "FunctionsDlqUrl",
+        "FunctionsDlqArn",
+    }
+    for name in exported:
+        assert automation[name]["Export"] == {"Name": f"mlops-dev-{name}"}, name
+    archive = automation["ArchiveName"]["Value"]["Ref"]
+    resources = dev_templates["automation"].to_json()["Resources"]
+    assert resources[archive]["Properties"]["ArchiveName"] == "mlops-dev-platform"
+    assert {"RetrainingTriggerFunctionName", "ModelGateFunctionName", "DeployerFunctionName"} <= set(automation)
+    model = dev_templates["model-churn"].find_outputs("*")
+    assert model["PackageGroupName"]["Value"].startswith("churn-") and len(model["PackageGroupName"]["Value"]) == 12
+    assert {"PipelineName", "EndpointName"} <= set(model)
 
 
 def test_outputs_name_the_roles_and_the_server(dev_templates: dict[str, Template]) -> None:
@@ -202,7 +226,13 @@ def test_every_function_can_use_the_key_of_its_settings_and_dead_letter_queue(
     (key_id,) = automation.find_resources("AWS::KMS::Key")
     functions = automation.find_resources("AWS::Lambda::Function")
     policies = automation.find_resources("AWS::IAM::Policy")
-    assert len(functions) == 3
+    # The loop's three handlers, and the monitoring launcher of the fixture's platform-monitored models
+    assert sorted(f["Properties"]["FunctionName"] for f in functions.values()) == [
+        "mlops-dev-deployer",
+        "mlops-dev-model-gate",
+        "mlops-dev-monitoring-launcher",
+        "mlops-dev-retraining-trigger",
+    ]
     for function in functions.values():
         props = function["Properties"]
         assert props["KmsKeyArn"] == {"Fn::GetAtt": [key_id, "Arn"]}

@@ -136,8 +136,19 @@ def pack_like_sagemaker(model_dir: Path, destination: Path) -> Path:
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     root = tmp_path_factory.mktemp("churn-data")
-    run_script("generate_data.py", "--rows", str(ROWS), "--seed", str(SEED), "--output", "data/churn.csv", cwd=root)
-    run_script("prepare.py", "--input-dir", "data", "--output-dir", "prepared", cwd=root)
+    run_script(
+        "generate_data.py",
+        "--rows",
+        str(ROWS),
+        "--seed",
+        str(SEED),
+        "--output",
+        "data/churn.csv",
+        "--target",
+        "churned",
+        cwd=root,
+    )
+    run_script("prepare.py", "--input-dir", "data", "--output-dir", "prepared", "--target", "churned", cwd=root)
     return Prepared(root)
 
 
@@ -152,6 +163,8 @@ def train_and_evaluate(
     output = run_script(
         "train.py",
         *hyperparameter_options,
+        "--target",
+        "churned",
         cwd=workdir,
         env={
             "SM_CHANNEL_TRAIN": str(prepared.split("train")),
@@ -175,6 +188,8 @@ def train_and_evaluate(
         str(prepared.split("test")),
         "--output-dir",
         "evaluation",
+        "--target",
+        "churned",
         cwd=workdir,
     )
     return TrainedModel(
@@ -222,7 +237,18 @@ def trained_via_arn(
 
 
 def test_generated_data_is_reproducible(prepared: Prepared, tmp_path: Path) -> None:
-    run_script("generate_data.py", "--rows", str(ROWS), "--seed", str(SEED), "--output", "again.csv", cwd=tmp_path)
+    run_script(
+        "generate_data.py",
+        "--rows",
+        str(ROWS),
+        "--seed",
+        str(SEED),
+        "--output",
+        "again.csv",
+        "--target",
+        "churned",
+        cwd=tmp_path,
+    )
     assert (tmp_path / "again.csv").read_bytes() == (prepared.root / "data" / "churn.csv").read_bytes()
 
 

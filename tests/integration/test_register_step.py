@@ -176,12 +176,16 @@ def pipeline_run(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathF
         pd.ENV_PIPELINE_EXECUTION_ARN: EXECUTION_ARN,
     }
 
-    run_script("generate_data.py", "--rows", str(ROWS), "--output", "data/churn.csv", cwd=workdir)
-    run_script("prepare.py", "--input-dir", "data", "--output-dir", "prepared", cwd=workdir)
+    run_script(
+        "generate_data.py", "--rows", str(ROWS), "--output", "data/churn.csv", "--target", "churned", cwd=workdir
+    )
+    run_script("prepare.py", "--input-dir", "data", "--output-dir", "prepared", "--target", "churned", cwd=workdir)
     model_dir = workdir / "model"
     run_script(
         pd.TRAIN_SCRIPT,
         *HYPERPARAMETERS,
+        "--target",
+        "churned",
         cwd=workdir,
         env={
             "SM_CHANNEL_TRAIN": str(workdir / "prepared" / "train"),
@@ -200,6 +204,7 @@ def pipeline_run(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathF
     run_script(
         pd.EVALUATE_SCRIPT,
         *("--model-dir", str(packed), "--test-dir", "prepared/test", "--output-dir", "evaluation"),
+        *("--target", "churned"),
         cwd=workdir,
     )
 

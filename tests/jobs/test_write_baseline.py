@@ -26,7 +26,7 @@ def run(tmp_path: Path, *extra: str) -> int:
     return write_baseline.main(
         [
             *("--data-dir", str(train_split(tmp_path / "train")), "--output-dir", str(tmp_path / "out")),
-            *("--model-name", "churn", "--pipeline-execution-arn", EXECUTION_ARN, "--target-column", "churned"),
+            *("--model-name", "churn", "--pipeline-execution-arn", EXECUTION_ARN, "--target", "churned"),
             *extra,
         ]
     )
@@ -55,11 +55,11 @@ def test_the_reference_is_the_training_split_sampled_to_at_most_max_rows(tmp_pat
 
 
 def test_a_target_that_is_not_a_column_fails_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(write_baseline.BaselineJobError, match="TARGET_COLUMN 'label' is not a column"):
+    with pytest.raises(write_baseline.BaselineJobError, match="--target 'label' is not a column"):
         write_baseline.main(
             [
                 *("--data-dir", str(train_split(tmp_path / "train")), "--output-dir", str(tmp_path / "out")),
-                *("--model-name", "churn", "--pipeline-execution-arn", EXECUTION_ARN, "--target-column", "label"),
+                *("--model-name", "churn", "--pipeline-execution-arn", EXECUTION_ARN, "--target", "label"),
             ]
         )
     assert not (tmp_path / "out").exists()

@@ -7,6 +7,7 @@ committed one, so no test reaches a package index.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -276,7 +277,7 @@ def test_without_a_region_the_one_line_names_the_variable_boto3_reads(tmp_path: 
     result = run_without_credentials(tmp_path)
     assert result.returncode == 2
     assert result.stderr == (
-        "publish-code: no AWS region configured: set AWS_DEFAULT_REGION or a region in the AWS profile\n"
+        "publish-code: no AWS region: environment 'dev' pins none; set AWS_DEFAULT_REGION or a region in the profile\n"
     )
 
 
@@ -357,3 +358,33 @@ def test_a_server_line_without_a_monitoring_lock_is_refused_before_any_aws_call(
     assert main(["--env", "dev", "--model", "churn"], download=FakeDownload(index), lock_dir=lock_dir) == 2
     error = capsys.readouterr().err
     assert f"no monitoring lock for server 3.0: expected {lock_dir / 'monitoring-3.0.lock'}" in error
+
+
+def test_credentials_of_another_account_than_the_pinned_one_upload_nothing(
+    session: boto3.session.Session, index: Path, lock_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The caller's account comes from STS GetCallerIdentity; moto answers 123456789012."""
+    from tests.tools.conftest import platform
+
+    download = FakeDownload(index)
+    pinned = tmp_path / "platform.json"
+    pinned.write_text(json.dumps(platform(account="111111111111")))
+    argv = ["--env", "dev", "--model", "churn", "--platform-json", str(pinned)]
+
+    assert main(argv, session=session, download=download, lock_dir=lock_dir) == 2
+
+    assert capsys.readouterr().err == (
+        "publish-code: the credentials belong to account 123456789012; environment 'dev' is pinned to account "
+        "111111111111 (cdk.json: environments.dev.account); use that account's credentials\n"
+    )
+    assert keys(session) == []
+
+
+def test_without_credentials_it_stops_with_one_line(
+    no_credentials: None, lock_dir: Path, index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [*PLATFORM_ARGS, "--model", "churn"]
+    assert main(argv, download=FakeDownload(index), lock_dir=lock_dir) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("publish-code: AWS credentials: Unable to locate credentials")

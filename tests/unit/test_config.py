@@ -46,6 +46,7 @@ def test_model_defaults() -> None:
     assert model.approval == "auto"
     assert model.quality.namespace is None  # Model Monitor's metric by default
     assert model.quality.threshold == pytest.approx(0.90)
+    assert model.target == "label"
 
 
 @pytest.mark.parametrize(
@@ -98,6 +99,11 @@ def test_model_defaults() -> None:
         ({"models": [{"name": "churn", "quality": {"namespace": "Custom"}}]},
          "platform.environments.dev.models[0].quality", "both namespace and metric_name"),
         ({"models": "churn"}, "platform.environments.dev.models", "a list"),
+        ({"models": [{"name": "churn", "target": "churned?"}]}, "platform.environments.dev.models[0].target",
+         "a column name"),
+        ({"models": [{"name": "churn", "training": {"hyperparameters": {"target": "y"}}}]},
+         "platform.environments.dev.models[0].training.hyperparameters.target",
+         "at platform.environments.dev.models[0].target"),
     ],
 )  # fmt: skip
 def test_invalid_values_name_the_key_the_value_and_what_is_allowed(
@@ -173,6 +179,39 @@ def test_monitoring_defaults_to_the_platform_engine_daily_and_off_for_serverless
     assert churn.monitoring.max_silence_hours == 26
     # And the serverless one is not monitored (serverless endpoints cannot capture data)
     assert not fraud.monitoring.enabled
+
+
+def test_monitoring_follows_batch_predictions_where_no_endpoint_captures() -> None:
+    """The monitoring job reads endpoint capture and batch predictions (predictions/<model>/): a model
+    with either is monitored by default; a serverless one with batch transform beside it too."""
+    # Given a batch-only model, a serverless model with batch beside it, and one opting out
+    platform = platform_with(
+        {
+            "models": [
+                {"name": "upsell", "serving": "batch", "batch": {}},
+                {"name": "fraud", "serving": "serverless", "deployment": {"strategy": "all-at-once"}, "batch": {}},
+                {"name": "churn", "serving": "batch", "batch": {}, "monitoring": {"enabled": False}},
+            ]
+        }
+    )
+    # When loaded
+    upsell, fraud, churn = load_environment(platform, "dev").models
+    # Then the two with batch predictions are watched by the platform's job, the opted-out one is not
+    assert upsell.monitoring.platform and fraud.monitoring.platform
+    assert not churn.monitoring.enabled
+
+
+def test_a_monitored_batch_only_model_publishes_under_its_batch_target_and_captures_nothing() -> None:
+    from stacks import monitoring, naming
+
+    config = load_environment(platform_with({"models": [{"name": "upsell", "serving": "batch", "batch": {}}]}), "dev")
+    (upsell,) = config.models
+    # The `Endpoint` dimension of its metrics is the batch target (platform_common.monitoring.metric_dimensions)
+    assert monitoring.serving_target(config, upsell) == naming.batch_target_name(config, "upsell")
+    assert monitoring.drift_metric(config, upsell).dimensions == {
+        "Model": "upsell",
+        "Endpoint": f"{config.resource_prefix}-upsell-batch",
+    }
 
 
 def test_unknown_environment_is_refused() -> None:

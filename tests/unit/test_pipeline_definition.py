@@ -37,6 +37,9 @@ KMS_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-55
 SKLEARN_IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 DEFAULT_IMAGES = pd.DefaultImages(training=SKLEARN_IMAGE, processing=SKLEARN_IMAGE)
 SERVER_VERSION = "3.0"
+# A metric the platform's monitoring job does not compute (log_loss, validation:auc) is gated on by
+# a model the job does not watch; the pipeline is the same either way.
+UNMONITORED: dict[str, Any] = {"monitoring": {"enabled": False}}
 
 
 def model_config(**model: Any) -> ModelConfig:
@@ -288,9 +291,10 @@ def test_published_schema_lacks_exactly_the_documented_extensions() -> None:
     [
         pytest.param({}, id="defaults"),
         pytest.param(
-            {"metric": {"name": "log_loss", "threshold": 0.35, "greater_is_better": False}}, id="lower-is-better"
+            {"metric": {"name": "log_loss", "threshold": 0.35, "greater_is_better": False}, **UNMONITORED},
+            id="lower-is-better",
         ),
-        pytest.param({"metric": {"name": "validation:auc"}}, id="metric-name-with-colon"),
+        pytest.param({"metric": {"name": "validation:auc"}, **UNMONITORED}, id="metric-name-with-colon"),
         pytest.param(
             {
                 "training": {
@@ -493,9 +497,31 @@ def test_hyperparameters_pass_through_next_to_the_script_mode_settings() -> None
     assert hyperparameters == {
         "n_estimators": "300",
         "max_depth": "8",
+        "target": "label",
         "sagemaker_program": "train.py",
         "sagemaker_submit_directory": f"{CODE_PREFIX}sourcedir.tar.gz",
     }
+
+
+def test_every_step_that_reads_the_data_is_told_the_models_label_column() -> None:
+    """Prepare, Evaluate and Baseline get `--target <column>` as container arguments; Train as a hyperparameter.
+
+    ContainerArguments follow the entrypoint on the command line (SageMaker API Reference,
+    "AppSpecification", https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AppSpecification.html);
+    script mode passes hyperparameters to the program as `--name value` options.
+    """
+    steps = steps_by_name(build(model_config(target="is_fraud")))
+    for step in ("Prepare", "Evaluate", "Baseline"):
+        assert steps[step]["Arguments"]["AppSpecification"]["ContainerArguments"] == ["--target", "is_fraud"]
+    assert steps["Train"]["Arguments"]["HyperParameters"]["target"] == "is_fraud"
+    assert "ContainerArguments" not in steps["Register"]["Arguments"]["AppSpecification"]
+
+
+def test_the_scripts_take_the_label_column_only_from_the_pipeline() -> None:
+    for script in ("prepare.py", "train.py", "evaluate.py", "generate_data.py"):
+        code = (CHURN_CODE / script).read_text()
+        assert '"churned"' not in code, f"{script} names a label column of its own"
+        assert '"--target", required=True' in code, f"{script} does not require --target"
 
 
 def test_code_prefix_without_trailing_slash_is_normalised() -> None:
@@ -592,7 +618,7 @@ def test_check_requires_the_metric_at_or_above_the_threshold_by_default() -> Non
 
 
 def test_check_requires_the_metric_at_or_below_the_threshold_when_lower_is_better() -> None:
-    model = model_config(metric={"name": "log_loss", "threshold": 0.35, "greater_is_better": False})
+    model = model_config(metric={"name": "log_loss", "threshold": 0.35, "greater_is_better": False}, **UNMONITORED)
     definition = build(model)
     (condition,) = steps_by_name(definition)["CheckMetric"]["Arguments"]["Conditions"]
     assert condition["Type"] == "LessThanOrEqualTo"
@@ -627,7 +653,7 @@ def test_failure_message_names_the_metric_its_value_and_the_threshold() -> None:
 
 
 def test_failure_message_says_above_the_maximum_when_lower_is_better() -> None:
-    model = model_config(metric={"name": "log_loss", "threshold": 0.35, "greater_is_better": False})
+    model = model_config(metric={"name": "log_loss", "threshold": 0.35, "greater_is_better": False}, **UNMONITORED)
     (fail,) = steps_by_name(build(model))["CheckMetric"]["Arguments"]["ElseSteps"]
     values = fail["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
     assert values[0].endswith("log_loss")
@@ -834,15 +860,17 @@ def test_the_baseline_reads_the_training_split_and_runs_platform_code() -> None:
     assert arguments["Environment"] == {
         "MODEL_NAME": "churn",
         "PIPELINE_EXECUTION_ARN": {"Get": "Execution.PipelineExecutionArn"},
-        "TARGET_COLUMN": "churned",
     }
+    # The label column it records as the baseline's target: the model's `target`, as every step gets it
+    assert arguments["AppSpecification"]["ContainerArguments"] == ["--target", "label"]
     assert arguments["RoleArn"] == ROLE_ARN
 
 
 def test_the_baseline_job_reads_what_the_definition_provides() -> None:
     job = (REPO_ROOT / "jobs" / "write_baseline.py").read_text()
-    for name in (pd.ENV_MODEL_NAME, pd.ENV_PIPELINE_EXECUTION_ARN, pd.ENV_TARGET_COLUMN):
+    for name in (pd.ENV_MODEL_NAME, pd.ENV_PIPELINE_EXECUTION_ARN):
         assert f'"{name}"' in job, f"write_baseline.py does not read {name}"
+    assert f'"--{pd.TARGET_OPTION}", required=True' in job, "write_baseline.py does not require --target"
     for path in (pd.BASELINE_TRAIN_DIR, pd.BASELINE_OUTPUT_DIR):
         assert f'"{path}"' in job, f"write_baseline.py does not default to {path}"
     for name in (monitoring.BASELINE_REFERENCE_FILE, monitoring.BASELINE_SCHEMA_FILE):

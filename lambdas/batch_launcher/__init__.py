@@ -1,0 +1,1 @@
+"""The batch launcher: runs one batch transform of a model's champion at a time."""
