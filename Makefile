@@ -6,6 +6,7 @@ ENV ?= dev
 PYTHON ?= python3
 VENV := .venv
 MLFLOW_VENV := .venv-mlflow
+MONITORING_VENV := .venv-monitoring
 PY := $(VENV)/bin/python
 STAMPS := .make
 CDK := npx --no-install cdk
@@ -64,6 +65,15 @@ $(STAMPS)/mlflow-venv: requirements-mlflow.txt stacks/mlflow_clients.py tests/fi
 	@echo "==> .venv-mlflow ready"
 	@touch $@
 
+# Evidently for the monitoring job's tests (tests/jobs/test_monitor_model.py runs the job in it): the
+# version the monitoring lock pins, with the processing image's scientific stack.
+$(STAMPS)/monitoring-venv: requirements-monitoring.txt | prerequisites
+	@mkdir -p $(STAMPS)
+	$(PYTHON) -m venv --clear $(MONITORING_VENV)
+	$(MONITORING_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MONITORING_VENV)/bin/python -m pip install --quiet -r requirements-monitoring.txt
+	@touch $@
+
 $(STAMPS)/node: package.json package-lock.json | prerequisites
 	@mkdir -p $(STAMPS)
 	$(call stage,node_modules: the pinned AWS CDK CLI (package-lock.json),30 seconds)
@@ -87,11 +97,11 @@ snapshots: $(STAMPS)/venv ## Rewrite the test snapshots after an intended templa
 	$(PY) -m pytest tests/infra/test_snapshots.py -n 0 --snapshot-update
 	@git diff --stat -- tests/infra/__snapshots__ || true
 
-test: $(STAMPS)/venv $(STAMPS)/mlflow-venv $(STAMPS)/node ## Run the whole test suite
+test: $(STAMPS)/venv $(STAMPS)/mlflow-venv $(STAMPS)/monitoring-venv $(STAMPS)/node ## Run the whole test suite
 	$(PY) -m pytest -n 2 --dist loadgroup
 
-test-fast: $(STAMPS)/venv ## Tests without the real MLflow server
-	$(PY) -m pytest -n 2 --dist loadgroup -m "not mlflow"
+test-fast: $(STAMPS)/venv ## Tests without the real MLflow server and the Evidently environment
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not mlflow and not monitoring"
 
 lint: $(STAMPS)/venv ## ruff (lint + format check) and mypy --strict
 	$(VENV)/bin/ruff check .
@@ -150,9 +160,10 @@ remove-model: $(STAMPS)/venv ## Delete a model removed from cdk.json: its stack 
 	@test -n "$(MODEL)" || { echo "error: name the model, e.g. make remove-model ENV=dev MODEL=churn"; exit 2; }
 	@$(PY) -m tools.teardown --env $(ENV) --step remove-model --model $(MODEL) --confirm "$(CONFIRM)"
 
-# The hashed locks of the MLflow client the pipeline installs offline (ml/mlflow_client/); run
-# after changing a pin in stacks/mlflow_clients.py. Needs the package index, no AWS credentials.
-lock: $(STAMPS)/venv ## Re-resolve the MLflow client locks (ml/mlflow_client/) from the package index
+# The hashed locks the pipeline and the monitoring job install offline (ml/mlflow_client/: the MLflow
+# client, and Evidently with that client); run after changing a pin in stacks/mlflow_clients.py or
+# tools/client_bundle.py. Needs the package index, no AWS credentials.
+lock: $(STAMPS)/venv ## Re-resolve the MLflow client and monitoring locks (ml/mlflow_client/) from the package index
 	$(PY) -m tools.lock_mlflow_client
 
 # `cdk diff` has no --all (the CLI ignores it with a warning): without stack names it compares
@@ -165,4 +176,4 @@ bench: $(STAMPS)/venv $(STAMPS)/mlflow-venv $(STAMPS)/node ## Benchmarks -> benc
 	$(PY) -m bench
 
 clean: ## Remove build output and environments
-	rm -rf cdk.out $(STAMPS) $(VENV) $(MLFLOW_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out $(STAMPS) $(VENV) $(MLFLOW_VENV) $(MONITORING_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -27,6 +27,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from platform_common import domain_events, env_names
+from platform_common import monitoring as contract
 from platform_common.evidence import EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX
 from platform_common.monitoring import INFERENCE_PREFIX, PREDICTIONS_PREFIX
 from platform_common.promotion import RECONCILE_INTERVAL_MINUTES
@@ -46,11 +47,13 @@ from stacks.constructs.managed_mlflow import (
 )
 from stacks.constructs.ml_roles import MlServiceRoles
 from stacks.constructs.model_locks import ModelLocks
+from stacks.constructs.monitoring_job_role import MonitoringJobRole
 from stacks.constructs.persona_roles import MLFLOW_ALIAS_ACTIONS, MLFLOW_READ_ACTIONS
 from stacks.constructs.platform_functions import (
     BATCH_LAUNCHER,
     DEPLOYER,
     MODEL_GATE,
+    MONITORING_LAUNCHER,
     RETRAINING_TRIGGER,
     FunctionSpec,
     PlatformFunction,
@@ -93,6 +96,7 @@ class AutomationStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
+        self.data_key = data_key
         self.rules: dict[str, events.Rule] = {}
         prefix = config.resource_prefix
         retention = _retention(config.retention.log_retention_days)
@@ -179,9 +183,20 @@ class AutomationStack(Stack):
         if reader_arns:
             self._grant_group_sharing(registered_groups)
         self.deployer = self._function(
-            DEPLOYER, code, {**promotion_env, env_names.MODEL_EXECUTION_ROLE_ARN: self.roles.model_role.role_arn}
+            DEPLOYER,
+            code,
+            {
+                **promotion_env,
+                env_names.MODEL_EXECUTION_ROLE_ARN: self.roles.model_role.role_arn,
+                env_names.DATA_BUCKET_NAME: naming.data_bucket_name(config),
+                env_names.DATA_KEY_ARN: data_key.key_arn,
+            },
         )
-        for function in (self.trigger, self.gate, self.deployer):
+        self.monitoring_job_role: iam.Role | None = None
+        self.monitoring_launcher: PlatformFunction | None = None
+        if any(m.monitoring.platform for m in models):
+            self._build_monitoring_launcher(code, promotion_env, data_key, mlflow_arn)
+        for function in self._functions:
             self.model_locks.grant_items(function)
         self._grant_handlers(mlflow_arn)
         self.batch_launcher = self._build_batch(code, promotion_env, data_key)
@@ -229,6 +244,98 @@ class AutomationStack(Stack):
             CfnOutput(self, name, value=value, export_name=f"{prefix}-{name}")
         for function in (self.trigger, self.gate, self.deployer):
             CfnOutput(self, f"{function.node.id}FunctionName", value=function.function.function_name)
+
+    @property
+    def _functions(self) -> list[PlatformFunction]:
+        return [f for f in (self.trigger, self.gate, self.deployer, self.monitoring_launcher) if f is not None]
+
+    def _build_monitoring_launcher(
+        self, code: lambda_.Code, promotion_env: dict[str, str], data_key: kms.IKey, mlflow_arn: str
+    ) -> None:
+        """The monitoring launcher and the role its jobs run as (only it may pass that role)."""
+        config = self.config
+        namespace = contract.metric_namespace(config.resource_prefix)
+        self.monitoring_job_role = MonitoringJobRole(
+            self,
+            "MonitoringJobRole",
+            role_name=naming.monitoring_job_role_name(config),
+            data_bucket_name=naming.data_bucket_name(config),
+            artifact_bucket_name=naming.artifact_bucket_name(config),
+            key=data_key,
+            namespace=namespace,
+            mlflow_arn=mlflow_arn,
+            mlflow_kind=config.mlflow.kind,
+        ).role
+        job_prefix = naming.monitoring_job_prefix(config)
+        launcher = self._function(
+            MONITORING_LAUNCHER,
+            code,
+            {
+                **promotion_env,
+                env_names.DATA_BUCKET_NAME: naming.data_bucket_name(config),
+                env_names.DATA_KEY_ARN: data_key.key_arn,
+                env_names.MONITORING_JOB_ROLE_ARN: self.monitoring_job_role.role_arn,
+                env_names.MONITORING_JOB_PREFIX: job_prefix,
+                env_names.MONITORING_NAMESPACE: namespace,
+            },
+        )
+        self.monitoring_launcher = launcher
+        jobs = self.format_arn(service="sagemaker", resource="processing-job", resource_name=f"{job_prefix}*")
+        instance_types = monitoring.job_instance_types(config)
+        # CreateProcessingJob carries sagemaker:InstanceTypes (Service Authorization Reference,
+        # "Actions, resources, and condition keys for Amazon SageMaker AI",
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html).
+        launcher.allow(
+            iam.PolicyStatement(
+                sid="StartMonitoringJobs",
+                actions=["sagemaker:CreateProcessingJob", "sagemaker:AddTags"],
+                resources=[jobs],
+                conditions={"ForAllValues:StringEquals": {"sagemaker:InstanceTypes": instance_types}},
+            ),
+            "Monitoring jobs are named per model and window end at run time, all under <prefix>-<env>-monitor-.",
+        )
+        launcher.allow(
+            iam.PolicyStatement(
+                sid="WatchMonitoringJobs", actions=["sagemaker:DescribeProcessingJob"], resources=[jobs]
+            ),
+            "Monitoring jobs are named per model and window end at run time, all under <prefix>-<env>-monitor-.",
+        )
+        launcher.allow(
+            iam.PolicyStatement(
+                sid="FindChampions",
+                actions=["sagemaker:DescribeEndpoint", "sagemaker:ListTags"],
+                resources=[
+                    self.format_arn(
+                        service="sagemaker", resource="endpoint", resource_name=f"{config.resource_prefix}-*"
+                    )
+                ],
+            ),
+            "Each model stack serves its model from an endpoint named <prefix>-<env>-<model>.",
+        )
+        launcher.allow(
+            iam.PolicyStatement(
+                sid="PassMonitoringJobRole",
+                actions=["iam:PassRole"],
+                resources=[self.monitoring_job_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        # VolumeKmsKeyId: SageMaker encrypts the job's volume with the platform key on the caller's
+        # behalf, through a grant; only grants for AWS resources (AWS KMS Developer Guide, "AWS KMS
+        # condition keys", kms:GrantIsForAWSResource,
+        # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html).
+        for statement in _key_grant_statements("MonitoringJobs", data_key):
+            launcher.allow(statement)
+        launcher.allow(
+            iam.PolicyStatement(
+                sid="PublishAwaitingChampion",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+            ),
+            "cloudwatch:PutMetricData does not support resource-level permissions; limited to the platform's "
+            "monitoring namespace.",
+        )
 
     def _build_key(self) -> kms.Key:
         key = kms.Key(self, "AutomationKey", alias=f"alias/{self.config.resource_prefix}-automation",
@@ -431,6 +538,9 @@ class AutomationStack(Stack):
                 read_and_mark,
                 registered + " The deployer marks those whose deployment was rolled back or failed.",
             )
+        # DataCaptureConfig.KmsKeyId (the capture is encrypted with the platform key on the endpoint's behalf).
+        for statement in _key_grant_statements("Capture", self.data_key):
+            self.deployer.allow(statement)
         self.deployer.allow(iam.PolicyStatement(
             sid="PassModelRole", actions=["iam:PassRole"], resources=[self.roles.model_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))  # fmt: skip
@@ -537,6 +647,9 @@ class AutomationStack(Stack):
         # condition keys for Amazon SageMaker AI").
         executions = self.format_arn(service="sagemaker", resource="pipeline", resource_name=f"{prefix}-*/execution/*")
         readable = {self.gate: [EVIDENCE_PREFIX], self.deployer: [EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX]}
+        if self.monitoring_launcher is not None:
+            # The champion's evidence is verified before its baseline is trusted (beside it, under evidence/).
+            readable[self.monitoring_launcher] = [EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX]
         if self.batch_launcher is not None:
             # The launcher checks the champion's provenance again, as the deployer did.
             readable[self.batch_launcher] = [EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX]
@@ -621,6 +734,25 @@ class AutomationStack(Stack):
                         description="A model's quality metric crossed its threshold: retrain it",
                         pattern=(event_patterns.quality_alarm(chunk)),
                         targets=[self._target(self.trigger)])  # fmt: skip
+        drift_names = [naming.drift_alarm_name(self.config, m.name) for m in models if m.monitoring.platform]
+        for index, chunk in enumerate(event_patterns.chunks(drift_names)):
+            self._rule(
+                f"DriftAlarm{index}",
+                rule_name=f"{prefix}-drift-alarm-{index}",
+                description="A model's inputs drifted past its drift threshold: retrain it",
+                pattern=event_patterns.quality_alarm(chunk),
+                targets=[self._target(self.trigger)],
+            )
+        if self.monitoring_launcher is not None:
+            ground_truth = [contract.ground_truth_prefix(m.name) for m in models if m.monitoring.platform]
+            for index, chunk in enumerate(event_patterns.chunks(ground_truth)):
+                self._rule(
+                    f"GroundTruthLanded{index}",
+                    rule_name=f"{prefix}-ground-truth-landed-{index}",
+                    description="Labels landed under monitoring/<model>/ground-truth/: monitor the model's quality",
+                    pattern=event_patterns.ground_truth_landed(naming.data_bucket_name(self.config), chunk),
+                    targets=[self._target(self.monitoring_launcher)],
+                )
         for index, chunk in enumerate(event_patterns.chunks(self.package_groups)):
             self._rule(f"ModelPending{index}", rule_name=f"{prefix}-model-pending-{index}",
                         description="A new model version awaits approval: compare it with the champion",
@@ -713,6 +845,21 @@ class AutomationStack(Stack):
                     pattern=(event_patterns.pipeline_failed(f"*:pipeline/{prefix}-*")),
                     targets=[targets.SnsTopic(self.topic, message=failed_message, dead_letter_queue=self.events_dlq,
                                               retry_attempts=8)])  # fmt: skip
+        job_failed_message = events.RuleTargetInput.from_text(
+            f"[{prefix}] Monitoring job {events.EventField.from_path('$.detail.ProcessingJobName')} failed: "
+            f"{events.EventField.from_path('$.detail.FailureReason')}. Time: {events.EventField.time}."
+        )
+        self._rule(
+            "NotifyMonitoringJobFailed",
+            rule_name=f"{prefix}-notify-monitoring-failed",
+            description="Tell people a model's monitoring job failed",
+            pattern=event_patterns.monitoring_job_failed(naming.monitoring_job_prefix(self.config)),
+            targets=[
+                targets.SnsTopic(
+                    self.topic, message=job_failed_message, dead_letter_queue=self.events_dlq, retry_attempts=8
+                )
+            ],
+        )
         # Only fields every domain event carries, so no notification shows an absent value.
         summary, reason, next_step = (events.EventField.from_path(f"$.detail.{name}") for name in NOTIFICATION_FIELDS)
         domain_message = events.RuleTargetInput.from_text(
@@ -734,7 +881,7 @@ class AutomationStack(Stack):
         body = monitoring.dashboard_body(
             self.config,
             region=self.region,
-            function_names=[f.function.function_name for f in (self.trigger, self.gate, self.deployer)],
+            function_names=[f.function.function_name for f in self._functions],
             queue_names=[q.queue_name for q in (self.events_dlq, self.functions_dlq)],
             audit_log_group=self.audit_log.log_group_name,
         )
@@ -763,6 +910,27 @@ class _AuditLogTarget:
             retry_policy=events.CfnRule.RetryPolicyProperty(maximum_retry_attempts=8,
                                                             maximum_event_age_in_seconds=24 * 3600),
         )  # fmt: skip
+
+
+def _key_grant_statements(purpose: str, key: kms.IKey) -> list[iam.PolicyStatement]:
+    """Let a caller name `key` in a SageMaker request that SageMaker then uses on its behalf.
+
+    SageMaker's API pages say the key policy must admit the role that uses the key, and say nothing
+    of the caller; the safe minimum is kms:CreateGrant held to grants for AWS resources (AWS KMS
+    Developer Guide, "AWS KMS condition keys", kms:GrantIsForAWSResource,
+    https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html) and kms:DescribeKey.
+    DescribeKey is its own statement: kms:GrantIsForAWSResource is present only in grant requests,
+    so the condition would deny it.
+    """
+    return [
+        iam.PolicyStatement(
+            sid=f"GrantKeyTo{purpose}",
+            actions=["kms:CreateGrant"],
+            resources=[key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": True}},
+        ),
+        iam.PolicyStatement(sid=f"DescribeKeyFor{purpose}", actions=["kms:DescribeKey"], resources=[key.key_arn]),
+    ]
 
 
 _RETENTION_NAMES = (

@@ -28,6 +28,15 @@ def data_landed(bucket_name: str, datasets_prefix: str) -> Pattern:
     }
 
 
+def ground_truth_landed(bucket_name: str, prefixes: Sequence[str]) -> Pattern:
+    """A label file landed under one of the models' `monitoring/<model>/ground-truth/` prefixes."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": [{"prefix": p} for p in sorted(prefixes)]}},
+    }
+
+
 def batch_input_landed(bucket_name: str, inference_prefix: str) -> Pattern:
     """A new object under the batch inputs prefix (`inference/`) of the data bucket."""
     return {
@@ -55,11 +64,26 @@ def transform_job_ended(predictions_uri: str) -> Pattern:
 
 
 def quality_alarm(alarm_names: Sequence[str]) -> Pattern:
-    """A model's quality alarm entering ALARM (never the way back to OK)."""
+    """A model's quality or drift alarm entering ALARM (never the way back to OK)."""
     return {
         "source": ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],
         "detail": {"alarmName": sorted(alarm_names), "state": {"value": ["ALARM"]}},
+    }
+
+
+def monitoring_job_failed(job_prefix: str) -> Pattern:
+    """One of the platform's monitoring Processing jobs failed.
+
+    "SageMaker Processing Job State Change" carries `ProcessingJobName`, `ProcessingJobStatus`
+    and `FailureReason` in its detail, as DescribeProcessingJob returns them (SageMaker
+    Developer Guide, "Events that Amazon SageMaker AI sends to Amazon EventBridge",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html).
+    """
+    return {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Processing Job State Change"],
+        "detail": {"ProcessingJobName": [{"prefix": job_prefix}], "ProcessingJobStatus": ["Failed"]},
     }
 
 

@@ -43,6 +43,7 @@ class ModelStack(Stack):
         data_key_arn: str,
         mlflow_arn: str,
         trigger_function: lambda_.IFunction,
+        monitoring_launcher: lambda_.IFunction | None = None,
         batch_launcher: lambda_.IFunction | None = None,
         topic: sns.ITopic,
         events_dlq: sqs.IQueue,
@@ -106,6 +107,11 @@ class ModelStack(Stack):
             period=quality.period_seconds,
             alarm_actions=[topic_arn],
         )
+
+        self.drift_alarm: cloudwatch.CfnAlarm | None = None
+        self.silent_alarm: cloudwatch.CfnAlarm | None = None
+        if model.monitoring.platform:
+            self._monitoring_alarms(config, model, topic_arn)
 
         errors_name, latency_name = naming.rollback_alarm_names(config, model.name)
         variant = [{"name": "EndpointName", "value": endpoint}, {"name": "VariantName", "value": "AllTraffic"}]
@@ -174,6 +180,29 @@ class ModelStack(Stack):
                                                 max_event_age=Duration.hours(24))],
             )  # fmt: skip
 
+        self.monitoring_schedule: events.Rule | None = None
+        if model.monitoring.platform and monitoring_launcher is not None:
+            # A scheduled rule, as the retraining schedule is: the same target settings, DLQ and
+            # invoke permission beside the rule, and the catalog finds the model by the rule's name.
+            launcher = lambda_.Function.from_function_attributes(
+                self, "MonitoringLauncher", function_arn=monitoring_launcher.function_arn, same_environment=True
+            )
+            self.monitoring_schedule = events.Rule(
+                self,
+                "MonitoringSchedule",
+                rule_name=naming.monitoring_schedule_rule_name(config, model.name),
+                description=f"Monitors {model.name} on a schedule",
+                schedule=events.Schedule.expression(model.monitoring.schedule),
+                targets=[
+                    targets.LambdaFunction(
+                        launcher,
+                        dead_letter_queue=sqs.Queue.from_queue_arn(self, "MonitoringEventsDlq", events_dlq.queue_arn),
+                        retry_attempts=8,
+                        max_event_age=Duration.hours(24),
+                    )
+                ],
+            )
+
         self.batch_schedule: events.Rule | None = None
         if model.batch is not None and model.batch.schedule is not None:
             assert batch_launcher is not None, "a model with batch transform needs the batch launcher"
@@ -219,6 +248,22 @@ class ModelStack(Stack):
             wait_seconds=model.deployment.wait_minutes * 60,
             termination_wait_seconds=model.deployment.termination_wait_minutes * 60,
             rollback_alarm_names=(errors_name, latency_name),
+            capture_sampling_percent=(
+                model.monitoring.sampling_percent if model.monitoring.enabled and model.serving == "realtime" else None
+            ),
+            monitoring_engine=model.monitoring.engine if model.monitoring.enabled else None,
+            monitoring_instance_type=model.monitoring.instance_type,
+            monitoring_max_runtime_seconds=model.monitoring.max_runtime_seconds,
+            monitoring_image_uri=(
+                (model.processing.image_uri or variables["DefaultImage"]) if model.monitoring.platform else None
+            ),
+            monitoring_schedule_name=(
+                naming.monitoring_schedule_rule_name(config, model.name) if self.monitoring_schedule else None
+            ),
+            drift_threshold=model.monitoring.drift_threshold,
+            label_lookback_days=model.monitoring.label_lookback_days,
+            drift_alarm_name=naming.drift_alarm_name(config, model.name) if model.monitoring.platform else None,
+            serving_target=monitoring.serving_target(config, model) if model.monitoring.platform else None,
             serves_endpoint=model.has_endpoint,
             batch=_batch_settings(config, model),
         )
@@ -248,6 +293,72 @@ class ModelStack(Stack):
         self._package_group_output(model.name, package_group_suffix)
         CfnOutput(self, "CodeLocation", value=f"s3://{naming.artifact_bucket_name(config)}/code/{model.name}/",
                   description="Publish the model's scripts here (make publish-code)")  # fmt: skip
+
+    def _monitoring_alarms(self, config: EnvironmentConfig, model: ModelConfig, topic_arn: str) -> None:
+        """Drift (retrains) and silence (notifies only) of the platform's monitoring job."""
+        drift = monitoring.drift_metric(config, model)
+        self.drift_alarm = self._alarm(
+            "DriftAlarm",
+            alarm_name=naming.drift_alarm_name(config, model.name),
+            alarm_description=f"{model.name}: a share of features at or above the drift threshold drifted; "
+            "the platform retrains the model",
+            threshold=model.monitoring.drift_threshold,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            evaluation_periods=1,
+            namespace=drift.namespace,
+            metric_name=drift.name,
+            dimensions=[{"name": k, "value": v} for k, v in drift.dimensions.items()],
+            statistic=drift.statistic,
+            period=drift.period_seconds,
+            alarm_actions=[topic_arn],
+        )
+        runs = monitoring.runs_metric(config, model)
+        awaiting = monitoring.awaiting_champion_metric(config, model)
+        hours = model.monitoring.max_silence_hours
+
+        def hourly_sum(query_id: str, metric: monitoring.MetricSpec) -> dict[str, Any]:
+            return {
+                "id": query_id,
+                "returnData": False,
+                "metricStat": {
+                    "metric": {
+                        "namespace": metric.namespace,
+                        "metricName": metric.name,
+                        "dimensions": [{"name": k, "value": v} for k, v in metric.dimensions.items()],
+                    },
+                    "period": metric.period_seconds,
+                    "stat": metric.statistic,
+                },
+            }
+
+        # A completed run (the job's MonitoringRuns) or a scheduled run that found no champion yet
+        # (the launcher's MonitoringAwaitingChampion) is a sign of life; an hour with neither is
+        # silent, and a window with no data at all is missing data, treated as breaching. Period x
+        # EvaluationPeriods stays within the seven days PutMetricAlarm allows (hours <= 168).
+        self.silent_alarm = cloudwatch.CfnAlarm(
+            Construct(self, "SilentMonitorAlarm"),
+            "Resource",
+            alarm_name=naming.silent_monitor_alarm_name(config, model.name),
+            alarm_description=f"{model.name}: no monitoring run completed for {hours} h (job failing, schedule "
+            "off, champion without baseline); people are told, nothing is retrained",
+            threshold=1,
+            comparison_operator="LessThanThreshold",
+            evaluation_periods=hours,
+            datapoints_to_alarm=hours,
+            metrics=[
+                hourly_sum("runs", runs),
+                hourly_sum("awaiting", awaiting),
+                {
+                    "id": "alive",
+                    "expression": monitoring.SIGNS_OF_LIFE_EXPRESSION,
+                    "label": "monitoring runs and runs awaiting a champion",
+                    "returnData": True,
+                },
+            ],
+            treat_missing_data="breaching",
+            alarm_actions=[topic_arn],
+            ok_actions=[topic_arn],
+        )
 
     def _package_group_output(self, model: str, suffix: str | None) -> None:
         # The suffix is a hash of the tracking server's name or the App's ID (SageMaker Developer

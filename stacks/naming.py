@@ -148,6 +148,28 @@ def quality_alarm_name(config: EnvironmentConfig, model: str) -> str:
     return f"{config.resource_prefix}-{model}-quality"
 
 
+def drift_alarm_name(config: EnvironmentConfig, model: str) -> str:
+    return f"{config.resource_prefix}-{model}-drift"
+
+
+def silent_monitor_alarm_name(config: EnvironmentConfig, model: str) -> str:
+    return f"{config.resource_prefix}-{model}-monitor-silent"
+
+
+def monitoring_schedule_rule_name(config: EnvironmentConfig, model: str) -> str:
+    """The scheduled rule that starts `model`'s monitoring runs (a rule, as the retraining schedule is)."""
+    return f"{config.resource_prefix}-{model}-monitoring"
+
+
+def monitoring_job_role_name(config: EnvironmentConfig) -> str:
+    return f"{config.resource_prefix}-monitoring-job"
+
+
+def monitoring_job_prefix(config: EnvironmentConfig) -> str:
+    """How every monitoring Processing job of the environment is named: `<prefix>-monitor-...`."""
+    return f"{config.resource_prefix}-monitor-"
+
+
 def rollback_alarm_names(config: EnvironmentConfig, model: str) -> tuple[str, str]:
     return (f"{config.resource_prefix}-{model}-5xx-errors", f"{config.resource_prefix}-{model}-model-latency")
 
@@ -158,6 +180,11 @@ def schedule_rule_name(config: EnvironmentConfig, model: str) -> str:
 
 def batch_schedule_rule_name(config: EnvironmentConfig, model: str) -> str:
     """The rule that starts a model's batch transform on its `batch.schedule`."""
+    return f"{config.resource_prefix}-{model}-batch"
+
+
+def batch_target_name(config: EnvironmentConfig, model: str) -> str:
+    """What serves a batch-only model, as its monitoring metrics name it (their `Endpoint` dimension)."""
     return f"{config.resource_prefix}-{model}-batch"
 
 

@@ -18,11 +18,13 @@ Shape of the pipeline:
   When it passes, `Evidence` (processing, platform code: jobs/write_evidence.py) writes the
   execution's evidence report to `evidence/<model>/<execution id>/evaluation.json`: the metrics,
   the model artifact with its S3 VersionId and SHA-256, the serving image, the execution and the
-  MLflow run. Then `Register` (processing) logs the test metrics to the run, attaches an
+  MLflow run, and `Baseline` (processing, platform code: jobs/write_baseline.py) writes the
+  version's monitoring baseline beside it, `evidence/<model>/<execution id>/baseline/`
+  (`reference.csv` from the training split, `schema.json`). Then `Register` (processing) logs the test metrics to the run, attaches an
   inference specification to the logged model (the serving image and the model artifact), and
   registers the run's model as a new MLflow model version, tagged with those metrics, the
-  trigger, the execution and the evidence URI; it takes the report as an input, so it starts
-  only once the report exists. When the check misses, `MetricCheckFailed` fails the execution
+  trigger, the execution and the evidence URI; it takes the report and the baseline as inputs,
+  so it starts only once both exist. When the check misses, `MetricCheckFailed` fails the execution
   with the metric, its value and the threshold in the message.
 
 The approval gate and the deployer believe only that report (lambdas/platform_common/evidence.py):
@@ -61,6 +63,7 @@ from typing import Any
 
 from platform_common.evidence import EVIDENCE_FILE as EVIDENCE_REPORT_FILE
 from platform_common.evidence import EVIDENCE_PREFIX, PIPELINE_OUTPUT_PREFIX
+from platform_common.monitoring import BASELINE_DIR, MONITOR_JOB_SCRIPT
 from stacks.config import ModelConfig
 from stacks.mlflow_clients import client_for
 
@@ -85,6 +88,7 @@ STEP_EVALUATE = "Evaluate"
 STEP_CHECK_METRIC = "CheckMetric"
 STEP_METRIC_FAILED = "MetricCheckFailed"
 STEP_EVIDENCE = "Evidence"
+STEP_BASELINE = "Baseline"
 STEP_REGISTER = "Register"
 
 EVALUATION_OUTPUT = "evaluation"
@@ -92,6 +96,7 @@ EVALUATION_PROPERTY_FILE = "EvaluationReport"
 EVALUATION_FILE = "evaluation.json"
 REGISTRATION_OUTPUT = "registration"
 EVIDENCE_OUTPUT = "evidence"
+BASELINE_OUTPUT = "baseline"
 # What train.py leaves in the model artifact for register.py: the MLflow run and logged model.
 MLFLOW_RUN_FILE = "mlflow_run.json"
 
@@ -119,7 +124,9 @@ _NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 # What the model's code location must hold: the scripts, plus the same directory packed as a
 # gzipped tar, which is the only form script-mode training downloads.
 PREPARE_SCRIPT = "prepare.py"
-# The option (and training hyperparameter) that names the model's label column in every script.
+# The option (and training hyperparameter) that names the model's label column (`models[].target`)
+# in every script; the Baseline step records it as the target the monitoring job joins ground
+# truth against.
 TARGET_OPTION = "target"
 TRAIN_SCRIPT = "train.py"
 EVALUATE_SCRIPT = "evaluate.py"
@@ -132,6 +139,9 @@ WHEELHOUSE_DIR = "wheelhouse"
 # The platform's own job scripts (jobs/), published into this sub-folder of each model's code.
 PLATFORM_CODE_DIR = "platform"
 EVIDENCE_SCRIPT = f"{PLATFORM_CODE_DIR}/write_evidence.py"
+BASELINE_SCRIPT = f"{PLATFORM_CODE_DIR}/write_baseline.py"
+# Not a pipeline step: the monitoring launcher runs it from the same published code.
+MONITOR_SCRIPT = MONITOR_JOB_SCRIPT
 
 # Paths inside the processing containers; the scripts use the same ones as their defaults.
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -146,9 +156,12 @@ REGISTER_MODEL_DIR = f"{PROCESSING_ROOT}/model"
 REGISTER_EVALUATION_DIR = f"{PROCESSING_ROOT}/evaluation"
 REGISTER_OUTPUT_DIR = f"{PROCESSING_ROOT}/registration"
 REGISTER_EVIDENCE_DIR = f"{PROCESSING_ROOT}/evidence"
+REGISTER_BASELINE_DIR = f"{PROCESSING_ROOT}/baseline"
 EVIDENCE_MODEL_DIR = f"{PROCESSING_ROOT}/model"
 EVIDENCE_EVALUATION_DIR = f"{PROCESSING_ROOT}/evaluation"
 EVIDENCE_OUTPUT_DIR = f"{PROCESSING_ROOT}/evidence"
+BASELINE_TRAIN_DIR = f"{PROCESSING_ROOT}/train"
+BASELINE_OUTPUT_DIR = f"{PROCESSING_ROOT}/baseline"
 
 # Metrics train.py prints as `validation:<name>=<value>`; SageMaker keeps them with the job.
 TRAINING_LOG_METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc")
@@ -529,6 +542,35 @@ def _evidence_step(context: _Context) -> JsonObject:
     }
 
 
+def _baseline_uri() -> JsonObject:
+    return _get(f"Steps.{STEP_BASELINE}.ProcessingOutputConfig.Outputs['{BASELINE_OUTPUT}'].S3Output.S3Uri")
+
+
+def _baseline_step(context: _Context) -> JsonObject:
+    inputs = [_s3_input("train", _split_uri("train"), BASELINE_TRAIN_DIR)]
+    # Beside the evidence report, under the prefix only the pipeline role writes: the monitoring
+    # job of the serving version reads it from the execution the gate verified.
+    outputs = [
+        _s3_output(
+            BASELINE_OUTPUT,
+            BASELINE_OUTPUT_DIR,
+            _join([context.evidence_root, _get("Execution.PipelineExecutionId"), BASELINE_DIR], on="/"),
+        )
+    ]
+    environment = {
+        ENV_MODEL_NAME: context.model.name,
+        ENV_PIPELINE_EXECUTION_ARN: _get("Execution.PipelineExecutionArn"),
+    }
+    return {
+        "Name": STEP_BASELINE,
+        "Type": "Processing",
+        "Description": "Write the version's monitoring baseline: reference data from the training split and its schema.",
+        "Arguments": _processing_arguments(
+            context, BASELINE_SCRIPT, inputs, outputs, environment=environment, arguments=_target(context)
+        ),
+    }
+
+
 def _register_step(context: _Context, tracking_server_arn: str) -> JsonObject:
     inputs = [
         # The model artifact carries mlflow_run.json, which names the run and the model to register.
@@ -536,6 +578,8 @@ def _register_step(context: _Context, tracking_server_arn: str) -> JsonObject:
         _s3_input(EVALUATION_OUTPUT, _evaluation_uri(), REGISTER_EVALUATION_DIR),
         # Reading the report makes this step wait for it: no version exists before its evidence.
         _s3_input(EVIDENCE_OUTPUT, _evidence_uri(), REGISTER_EVIDENCE_DIR),
+        # Likewise the baseline: a registered version always has what its monitoring compares against.
+        _s3_input(BASELINE_OUTPUT, _baseline_uri(), REGISTER_BASELINE_DIR),
     ]
     outputs = [
         _s3_output(
@@ -588,7 +632,11 @@ def _check_metric_step(context: _Context, tracking_server_arn: str) -> JsonObjec
         "Description": f"Pass when test-set {gate.name} {symbol} {PARAM_METRIC_THRESHOLD}.",
         "Arguments": {
             "Conditions": [{"Type": comparison, "LeftValue": metric_value, "RightValue": threshold}],
-            "IfSteps": [_evidence_step(context), _register_step(context, tracking_server_arn)],
+            "IfSteps": [
+                _evidence_step(context),
+                _baseline_step(context),
+                _register_step(context, tracking_server_arn),
+            ],
             "ElseSteps": [{"Name": STEP_METRIC_FAILED, "Type": "Fail", "Arguments": {"ErrorMessage": message}}],
         },
     }

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aws_cdk import App, Environment, Stack, Stage, Tags
 from aws_cdk import aws_iam as iam
 
+from stacks import monitoring
 from stacks.access_stack import AccessStack
 from stacks.automation_stack import AutomationStack
 from stacks.compliance import apply_compliance_checks
@@ -23,6 +24,7 @@ from stacks.naming import (
     events_dlq_name,
     functions_dlq_name,
     model_stack_name,
+    monitoring_job_prefix,
     platform_archive_name,
 )
 from stacks.tracking_stack import TrackingStack
@@ -100,6 +102,7 @@ def build_platform(
             data_key_arn=data.key.key_arn,
             mlflow_arn=tracking.mlflow.arn,
             trigger_function=automation.trigger.function,
+            monitoring_launcher=automation.monitoring_launcher.function if automation.monitoring_launcher else None,
             batch_launcher=automation.batch_launcher.function if automation.batch_launcher else None,
             topic=automation.topic,
             events_dlq=automation.events_dlq,
@@ -129,6 +132,9 @@ def build_platform(
             package_group_suffix=tracking.mlflow.package_group_suffix,
             model_names=tuple(model.name for model in config.models),
             promotion_requests=registry_source is not None,
+            monitoring_job_prefix=monitoring_job_prefix(config) if automation.monitoring_job_role else None,
+            monitoring_job_role=automation.monitoring_job_role,
+            monitoring_instance_types=tuple(monitoring.job_instance_types(config)),
             batch_model_names=tuple(model.name for model in config.models if model.batch is not None),
             automation_key=automation.key,
             dead_letter_queue_names=(events_dlq_name(config), functions_dlq_name(config)),

@@ -37,6 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # One lock per supported server line, shared by every model (they all install the same client).
 LOCK_DIR = ROOT / "ml" / "mlflow_client"
 
+# The monitoring job (jobs/monitor_model.py) installs its own bundle in the same image: Evidently,
+# pinned exactly, with the MLflow client of the server line it logs to, resolved together so
+# both share one set of dependencies. requirements-monitoring.txt (its test environment) pins the
+# same Evidently; a test holds the two together.
+EVIDENTLY_VERSION = "0.7.23"
+MONITORING_PACKAGES: tuple[str, ...] = (f"evidently=={EVIDENTLY_VERSION}",)
+
 # The image's interpreter and platform, as pip's download options name them ("pip download",
 # https://pip.pypa.io/en/stable/cli/pip_download/: --platform, --python-version,
 # --implementation; binary wheels only, so nothing is built on this machine). pip expands only
@@ -106,6 +113,11 @@ def image_package_names() -> frozenset[str]:
 def lock_path(server_line: str, lock_dir: Path = LOCK_DIR) -> Path:
     """The lock of an MLflow server line such as `3.0` (by default the committed one)."""
     return lock_dir / f"mlflow-{server_line}.lock"
+
+
+def monitoring_lock_path(server_line: str, lock_dir: Path = LOCK_DIR) -> Path:
+    """The monitoring job's lock (Evidently and the MLflow client) for an MLflow server line."""
+    return lock_dir / f"monitoring-{server_line}.lock"
 
 
 def parse_lock(text: str, *, source: str) -> list[LockEntry]:

@@ -7,9 +7,12 @@ scripts from there; script-mode training downloads only a gzipped tar of the sou
 version, and `wheelhouse/`, its wheels, downloaded here for the pipeline image's Python and
 platform and checked against the lock's hashes. The jobs install from these alone
 (requirements.txt: `--no-index --find-links wheelhouse --require-hashes -r requirements.lock`).
-The platform's own job scripts (jobs/, the pipeline's Evidence step) go beside them under
-`code/<model>/platform/`; a model folder of its own named `platform/` is refused, so model code
-can never stand in for them.
+The platform's own job scripts (jobs/, the pipeline's Evidence and Baseline steps and the
+monitoring job) go beside them under `code/<model>/platform/`, with the monitoring job's own
+bundle: its lock (Evidently and the same MLflow client, `monitoring-<line>.lock`) as
+platform_common.monitoring.MONITORING_LOCK_FILE and its wheels in MONITORING_WHEELHOUSE_DIR, which
+the job installs offline before it imports Evidently. A model folder of its own named
+`platform/` is refused, so model code can never stand in for them.
 
 Usage (credentials of the target account; the package index reachable from this machine):
 
@@ -28,15 +31,19 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from platform_common.monitoring import MONITORING_LOCK_FILE, MONITORING_WHEELHOUSE_DIR
 from stacks.config import ConfigError, ModelConfig, load_environment
 from stacks.mlflow_clients import UnsupportedMlflowVersion, server_line
 from stacks.pipeline_definition import (
+    BASELINE_SCRIPT,
     CLIENT_LOCK_FILE,
     EVALUATE_SCRIPT,
     EVIDENCE_SCRIPT,
+    MONITOR_SCRIPT,
     PLATFORM_CODE_DIR,
     PREPARE_SCRIPT,
     REGISTER_SCRIPT,
@@ -53,6 +60,7 @@ from tools.client_bundle import (
     LockError,
     download_command,
     lock_path,
+    monitoring_lock_path,
     read_lock,
     verify_wheelhouse,
 )
@@ -62,7 +70,21 @@ ROOT = Path(__file__).resolve().parent.parent
 ML_DIR = ROOT / "ml"
 JOBS_DIR = ROOT / "jobs"
 # The platform's scripts the pipeline runs, by their path under the code prefix.
-PLATFORM_SCRIPTS = {EVIDENCE_SCRIPT: JOBS_DIR / "write_evidence.py"}
+LAMBDAS_DIR = ROOT / "lambdas"
+# The monitoring job imports its modules as the repository lays them out (jobs.monitoring,
+# platform_common.monitoring), so they are published below platform/ at the same relative paths.
+PLATFORM_SCRIPTS = {
+    EVIDENCE_SCRIPT: JOBS_DIR / "write_evidence.py",
+    BASELINE_SCRIPT: JOBS_DIR / "write_baseline.py",
+    MONITOR_SCRIPT: JOBS_DIR / "monitor_model.py",
+    f"{PLATFORM_CODE_DIR}/jobs/__init__.py": JOBS_DIR / "__init__.py",
+    **{
+        f"{PLATFORM_CODE_DIR}/jobs/monitoring/{path.name}": path
+        for path in sorted((JOBS_DIR / "monitoring").glob("*.py"))
+    },
+    f"{PLATFORM_CODE_DIR}/platform_common/__init__.py": LAMBDAS_DIR / "platform_common" / "__init__.py",
+    f"{PLATFORM_CODE_DIR}/platform_common/monitoring.py": LAMBDAS_DIR / "platform_common" / "monitoring.py",
+}
 _SKIPPED = {"__pycache__", ".ipynb_checkpoints"}
 # requirements.txt must install the published bundle and nothing else, whatever the working directory.
 OFFLINE_REQUIREMENTS = ("--no-index", f"--find-links {WHEELHOUSE_DIR}", "--require-hashes", f"-r {CLIENT_LOCK_FILE}")
@@ -147,26 +169,39 @@ def build_wheelhouse(lock: Path, destination: Path, download: Downloader) -> tup
         raise PublishError(str(error)) from error
 
 
+@dataclass(frozen=True)
+class Bundle:
+    """A checked lock and its wheels, downloaded for the image."""
+
+    lock: Path
+    wheels: tuple[Path, ...]
+
+
 def publish(
-    *, model: str, model_dir: Path, bucket: str, s3: Any, lock: Path, wheelhouse: Sequence[Path], scratch: Path
+    *, model: str, model_dir: Path, bucket: str, s3: Any, client: Bundle, monitoring: Bundle, scratch: Path
 ) -> list[str]:
-    """Upload the model's files, the lock, the wheels and the archive under code/<model>/; return the keys written."""
+    """Upload the model's files, both bundles and the archive under code/<model>/; return the keys written."""
     files = code_files(model_dir)
     check_model_code(model_dir, files)
     members = [(path, str(path.relative_to(model_dir))) for path in files]
-    members.append((lock, CLIENT_LOCK_FILE))
-    members += [(wheel, f"{WHEELHOUSE_DIR}/{wheel.name}") for wheel in wheelhouse]
+    members.append((client.lock, CLIENT_LOCK_FILE))
+    members += [(wheel, f"{WHEELHOUSE_DIR}/{wheel.name}") for wheel in client.wheels]
     archive = source_archive(scratch / SOURCE_ARCHIVE, members)
+    # The monitoring job runs from platform/ of the prefix, not from the training archive.
+    platform = [(path, relative) for relative, path in PLATFORM_SCRIPTS.items()]
+    platform.append((monitoring.lock, MONITORING_LOCK_FILE))
+    platform += [(wheel, f"{MONITORING_WHEELHOUSE_DIR}/{wheel.name}") for wheel in monitoring.wheels]
     prefix = f"code/{model}/"
     keys = []
-    for path, name in [*members, *[(path, relative) for relative, path in PLATFORM_SCRIPTS.items()]]:
+    for path, name in [*members, *platform]:
         with path.open("rb") as body:
             s3.put_object(Bucket=bucket, Key=prefix + name, Body=body)
         keys.append(prefix + name)
     with archive.open("rb") as body:
         s3.put_object(Bucket=bucket, Key=prefix + SOURCE_ARCHIVE, Body=body)
     keys.append(prefix + SOURCE_ARCHIVE)
-    _remove_stale_wheels(s3, bucket, f"{prefix}{WHEELHOUSE_DIR}/", keep=set(keys))
+    for wheelhouse in (WHEELHOUSE_DIR, MONITORING_WHEELHOUSE_DIR):
+        _remove_stale_wheels(s3, bucket, f"{prefix}{wheelhouse}/", keep=set(keys))
     return keys
 
 
@@ -241,6 +276,9 @@ def _publish(
     lock = lock_path(line, lock_dir)
     if not lock.is_file():
         raise PublishError(f"no MLflow client lock for server {line}: expected {lock} (make lock writes it)")
+    monitoring_lock = monitoring_lock_path(line, lock_dir)
+    if not monitoring_lock.is_file():
+        raise PublishError(f"no monitoring lock for server {line}: expected {monitoring_lock} (make lock writes it)")
     note = _own_images_note(models[model_name])
     if note:
         print(note, file=sys.stderr)
@@ -253,16 +291,22 @@ def _publish(
     bucket = artifact_bucket(config.resource_prefix, aws.account, aws.region)
     with tempfile.TemporaryDirectory(prefix="publish-code-") as scratch:
         _, wheels = build_wheelhouse(lock, Path(scratch) / WHEELHOUSE_DIR, download)
-        keys = _upload(model_name, model_dir, bucket, session, lock, wheels, Path(scratch))
-    print(f"s3://{bucket}/code/{model_name}/: {len(keys)} objects, {len(wheels)} of them wheels (lock {lock.name})")
+        _, monitoring_wheels = build_wheelhouse(monitoring_lock, Path(scratch) / MONITORING_WHEELHOUSE_DIR, download)
+        client = Bundle(lock=lock, wheels=tuple(wheels))
+        monitoring = Bundle(lock=monitoring_lock, wheels=tuple(monitoring_wheels))
+        keys = _upload(model_name, model_dir, bucket, session, client, monitoring, Path(scratch))
+    print(
+        f"s3://{bucket}/code/{model_name}/: {len(keys)} objects, {len(wheels)} + {len(monitoring_wheels)} of them "
+        f"wheels (locks {lock.name}, {monitoring_lock.name})"
+    )
     for key in keys:
-        if f"/{WHEELHOUSE_DIR}/" not in key:
+        if f"/{WHEELHOUSE_DIR}/" not in key and f"/{MONITORING_WHEELHOUSE_DIR}/" not in key:
             print(f"s3://{bucket}/{key}")
     return 0
 
 
 def _upload(
-    model: str, model_dir: Path, bucket: str, session: Any, lock: Path, wheels: Sequence[Path], scratch: Path
+    model: str, model_dir: Path, bucket: str, session: Any, client: Bundle, monitoring: Bundle, scratch: Path
 ) -> list[str]:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -272,8 +316,8 @@ def _upload(
             model_dir=model_dir,
             bucket=bucket,
             s3=session.client("s3"),
-            lock=lock,
-            wheelhouse=wheels,
+            client=client,
+            monitoring=monitoring,
             scratch=scratch,
         )
     except (BotoCoreError, ClientError) as error:

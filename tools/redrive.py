@@ -15,8 +15,9 @@ own redrive (StartMessageMoveTask) cannot move their messages. Two services writ
   payload with no modifications to the message body", with the attributes RequestID, ErrorCode
   and ErrorMessage, and no function (AWS Lambda Developer Guide, "Dead Letter Queues",
   https://docs.aws.amazon.com/lambda/latest/dg/dlq.html). Such messages, queued before an
-  upgrade, still go to the handler whose rule sends that kind of event (ROUTES), and the report
-  says the handler was inferred.
+  upgrade, still go to the handler whose rule feeds that kind of event (`handler_for`, checked
+  against the synthesized rules by the tests: the source and detail-type, for S3 objects the key's
+  prefix, for schedules the rule's name), and the report says the handler was inferred.
 - EventBridge, for events a rule could not deliver (the events queue): the message is the event,
   with the custom attributes RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE,
   EXHAUSTED_RETRY_CONDITION and RETRY_ATTEMPTS (Amazon EventBridge User Guide, "Using dead-letter
@@ -47,26 +48,38 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from platform_common import monitoring as layout
 from stacks import naming
 from stacks.config import HANDLER_NAMES, EnvironmentConfig
+from stacks.data_stack import DATASETS_PREFIX
 from tools.operator_session import OperatorError, caller, environment, run
 
 TRIGGER, GATE, DEPLOYER = "retraining-trigger", "model-gate", "deployer"
+MONITORING_LAUNCHER, BATCH_LAUNCHER = "monitoring-launcher", "batch-launcher"
+HANDLERS = (TRIGGER, GATE, DEPLOYER, MONITORING_LAUNCHER, BATCH_LAUNCHER)
 QUEUES = ("events", "functions")
 # (source, detail-type) -> the handler the automation stack's rules send it to; a str, or a map
 # from a distinguishing detail value to the handler.
 ROUTES: Mapping[tuple[str, str], str] = {
-    ("aws.s3", "Object Created"): TRIGGER,
     ("aws.cloudwatch", "CloudWatch Alarm State Change"): TRIGGER,
     ("aws.sagemaker", "SageMaker Model Building Pipeline Execution Status Change"): TRIGGER,
     ("mlops.platform", "RetrainingRequested"): TRIGGER,
     ("mlops.platform", "RetrainingWindowClosed"): TRIGGER,
     ("aws.sagemaker", "SageMaker Endpoint State Change"): DEPLOYER,
+    ("aws.sagemaker", "SageMaker Transform Job State Change"): BATCH_LAUNCHER,
 }
+OBJECT_CREATED = ("aws.s3", "Object Created")
 PACKAGE_STATE = ("aws.sagemaker", "SageMaker Model Package State Change")
 PACKAGE_ROUTES = {"PendingManualApproval": GATE, "Approved": DEPLOYER}
 SCHEDULED = ("aws.events", "Scheduled Event")
-DEPLOYER_CHECK_RULE_SUFFIX = "-deployer-check"
+# Scheduled rules by the end of their names (stacks/naming.py): the deployer's check, and a model's
+# retraining, monitoring and batch schedules. Scheduled events name their rule in `resources`.
+SCHEDULE_ROUTES = {
+    "-deployer-check": DEPLOYER,
+    "-schedule": TRIGGER,
+    "-monitoring": MONITORING_LAUNCHER,
+    "-batch": BATCH_LAUNCHER,
+}
 # Long enough to invoke and delete a batch; a message not deleted comes back after it.
 VISIBILITY_SECONDS = 120
 # How the report says a message was addressed.
@@ -113,10 +126,30 @@ def handler_for(event: Any) -> str | None:
         status = detail.get("ModelApprovalStatus") if isinstance(detail, dict) else None
         return PACKAGE_ROUTES.get(status) if isinstance(status, str) else None
     if key == SCHEDULED:
-        resources = event.get("resources") or []
-        deployer_check = any(isinstance(r, str) and r.endswith(DEPLOYER_CHECK_RULE_SUFFIX) for r in resources)
-        return DEPLOYER if deployer_check else TRIGGER
+        resources = [r for r in event.get("resources") or [] if isinstance(r, str)]
+        for suffix, handler in SCHEDULE_ROUTES.items():
+            if any(r.endswith(suffix) for r in resources):
+                return handler
+        return None
+    if key == OBJECT_CREATED:
+        return _object_handler(event.get("detail"))
     return ROUTES.get(key)  # type: ignore[arg-type]
+
+
+def _object_handler(detail: Any) -> str | None:
+    """Who an object landing in the data bucket goes to, by its key, as the rules' prefixes split them."""
+    obj = detail.get("object") if isinstance(detail, dict) else None
+    key = obj.get("key") if isinstance(obj, dict) else None
+    if not isinstance(key, str):
+        return None
+    if key.startswith(DATASETS_PREFIX):
+        return TRIGGER
+    if key.startswith(f"{layout.INFERENCE_PREFIX}/"):
+        return BATCH_LAUNCHER
+    segments = key.split("/")
+    if len(segments) > 2 and key.startswith(layout.ground_truth_prefix(segments[1])):
+        return MONITORING_LAUNCHER
+    return None
 
 
 def _attribute(message: Mapping[str, Any], name: str) -> str | None:

@@ -113,6 +113,7 @@ def deployment(model: ModelSettings, group_name: str | None = None) -> Deploymen
         execution_role_arn=runtime.require_env(env_names.MODEL_EXECUTION_ROLE_ARN),
         evidence=evidence,
         verify=artifact_verifier(source, evidence) if source is not None else None,
+        capture=(runtime.require_env(env_names.DATA_BUCKET_NAME), runtime.require_env(env_names.DATA_KEY_ARN)),
         champions=None if model.serves_endpoint else champion_records(),
     )
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from platform_common.catalog import ModelSettings
 from platform_common.deployment_policy import MAX_ROLLBACK_ALARMS, TrafficPlan, plan_traffic_shift
+from platform_common.monitoring import capture_prefix
 from platform_common.resource_names import MODEL_TAG, version_resource_name
 
 VARIANT_NAME = "AllTraffic"
@@ -100,3 +101,40 @@ def version_tags(settings: ModelSettings, version: int, package_arn: str) -> lis
         {"Key": VERSION_TAG, "Value": str(version)},
         {"Key": PACKAGE_TAG, "Value": package_arn},
     ]
+
+
+# Captured payloads are recorded as text for these content types; any other is base64-encoded
+# ("If no headers are specified SageMaker AI will by default base64 encode when capturing the
+# data", SageMaker API Reference, "DataCaptureConfig",
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataCaptureConfig.html).
+CAPTURE_CSV_CONTENT_TYPES = ("text/csv",)
+CAPTURE_JSON_CONTENT_TYPES = ("application/json", "application/jsonlines")
+
+
+def data_capture_config(settings: ModelSettings, data_bucket: str, key_arn: str) -> dict[str, Any] | None:
+    """CreateEndpointConfig's `DataCaptureConfig` for this model, or None where nothing is captured.
+
+    Requests and responses go to `s3://<data bucket>/monitoring/<model>/capture/`, encrypted with
+    the platform key. A caller's `InferenceId` (InvokeEndpoint) is recorded in each captured
+    record's `eventMetadata.inferenceId`, the key ground truth joins on (SageMaker Developer
+    Guide, "Ingest Ground Truth labels and merge them with predictions",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-merge.html):
+    nothing needs configuring for it beyond capturing both input and output.
+
+    Serverless endpoints do not support data capture (SageMaker Developer Guide, "Deploy models
+    with Amazon SageMaker Serverless Inference", Feature exclusions,
+    https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html): none is sent.
+    """
+    if settings.capture_sampling_percent is None or settings.serverless_memory_mb is not None:
+        return None
+    return {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": settings.capture_sampling_percent,
+        "DestinationS3Uri": f"s3://{data_bucket}/{capture_prefix(settings.name)}",
+        "KmsKeyId": key_arn,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {
+            "CsvContentTypes": list(CAPTURE_CSV_CONTENT_TYPES),
+            "JsonContentTypes": list(CAPTURE_JSON_CONTENT_TYPES),
+        },
+    }

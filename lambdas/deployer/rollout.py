@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from deployer.endpoint import TARGET_PACKAGE_TAG, Endpoint, describe_or_none, read_endpoint
 from deployer.requests import (
     build_deployment_config,
+    data_capture_config,
     deployment_plan,
     production_variant,
     version_tags,
@@ -99,9 +100,15 @@ def deploy(run: Run, package: registry.Package, endpoint: Endpoint | None) -> Ou
             Tags=tags,
         )
     if describe_or_none(sagemaker.describe_endpoint_config, EndpointConfigName=name) is None:
-        sagemaker.create_endpoint_config(
-            EndpointConfigName=name, ProductionVariants=[production_variant(settings, name)], Tags=tags
-        )
+        config: dict[str, Any] = {
+            "EndpointConfigName": name,
+            "ProductionVariants": [production_variant(settings, name)],
+            "Tags": tags,
+        }
+        capture = data_capture_config(settings, *run.ctx.capture) if run.ctx.capture else None
+        if capture is not None:
+            config["DataCaptureConfig"] = capture
+        sagemaker.create_endpoint_config(**config)
 
     started_next = "None; the deployer promotes it once the endpoint is InService, or reports a rollback."
     if endpoint is None:

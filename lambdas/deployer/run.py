@@ -50,6 +50,8 @@ class Deployment:
     evidence: EvidenceStore
     # How a package's artifact is proven before it is served; None: `platform_common.evidence.verify_artifact`.
     verify: Callable[[ModelSettings, Mapping[str, Any]], object] | None = None
+    # Where endpoint data capture goes (data bucket, platform key ARN); None captures nothing.
+    capture: tuple[str, str] | None = None
     # Where a batch-only model's champion is recorded (the model lock table); None: not needed.
     champions: ChampionRecords | None = None
 

@@ -109,6 +109,22 @@ class ModelSettings:
     wait_seconds: int
     termination_wait_seconds: int
     rollback_alarm_names: tuple[str, ...] = field(default_factory=tuple)
+    # Monitoring (defaults keep entries written before monitoring existed readable). The
+    # deployer captures data when `capture_sampling_percent` is set (instance endpoints with
+    # monitoring enabled); the launcher runs the monitoring job when `monitoring_engine` is
+    # "platform", over the endpoint's capture and the batch predictions of the model.
+    capture_sampling_percent: int | None = None
+    monitoring_engine: str | None = None
+    monitoring_schedule_name: str | None = None
+    monitoring_image_uri: str | None = None
+    monitoring_instance_type: str = "ml.m5.large"
+    monitoring_max_runtime_seconds: int = 3600
+    drift_threshold: float = 0.5
+    label_lookback_days: int = 7
+    drift_alarm_name: str | None = None
+    # The `Endpoint` dimension of the model's monitoring metrics (platform_common.monitoring):
+    # the endpoint name, or for a model served only by batch transform its batch target name.
+    serving_target: str | None = None
     # False for a model served only by batch transform: approval makes it champion, no endpoint.
     serves_endpoint: bool = True
     batch: BatchSettings | None = None
@@ -184,12 +200,25 @@ class Catalog:
                 return model
         raise UnknownModelError("quality alarm", alarm_name, self._by_name)
 
+    def for_drift_alarm(self, alarm_name: str) -> ModelSettings:
+        for model in self._by_name.values():
+            if model.drift_alarm_name == alarm_name:
+                return model
+        raise UnknownModelError("drift alarm", alarm_name, self._by_name)
+
     def for_schedule_rule(self, rule_arn_or_name: str) -> ModelSettings:
         rule_name = rule_arn_or_name.rsplit("/", 1)[-1]
         for model in self._by_name.values():
             if model.schedule_rule_name == rule_name:
                 return model
         raise UnknownModelError("schedule rule", rule_name, self._by_name)
+
+    def for_monitoring_schedule(self, rule_arn_or_name: str) -> ModelSettings:
+        rule_name = rule_arn_or_name.rsplit("/", 1)[-1]
+        for model in self._by_name.values():
+            if model.monitoring_schedule_name == rule_name:
+                return model
+        raise UnknownModelError("monitoring schedule rule", rule_name, self._by_name)
 
     def for_batch_schedule_rule(self, rule_arn_or_name: str) -> ModelSettings:
         """The batch model whose batch schedule rule is `rule_arn_or_name`."""

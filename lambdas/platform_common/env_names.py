@@ -28,5 +28,11 @@ REGISTRY_ARTIFACT_BUCKET = "REGISTRY_ARTIFACT_BUCKET"
 REGISTRY_RESOURCE_PREFIX = "REGISTRY_RESOURCE_PREFIX"
 # The suffix of the registry's package groups when its MLflow name is known at synth (a tracking server).
 REGISTRY_PACKAGE_GROUP_SUFFIX = "REGISTRY_PACKAGE_GROUP_SUFFIX"
-# The platform KMS key that encrypts the data bucket: transform output and volumes use it too.
+# The platform KMS key: encrypts the data bucket, transform output and volumes, endpoint data
+# capture and monitoring reports.
 DATA_KEY_ARN = "DATA_KEY_ARN"
+# The monitoring launcher: the role its Processing jobs run as, and its watermark table.
+MONITORING_JOB_ROLE_ARN = "MONITORING_JOB_ROLE_ARN"
+MONITORING_NAMESPACE = "MONITORING_NAMESPACE"
+# How every monitoring Processing job of the environment is named: `<prefix>-<env>-monitor-`.
+MONITORING_JOB_PREFIX = "MONITORING_JOB_PREFIX"

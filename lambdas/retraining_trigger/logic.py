@@ -7,6 +7,8 @@ Triggers (TriggerReason pipeline parameter):
   ``s3://<bucket>/<key up to the last '/'>/``.
 - ``quality``: the model's quality alarm entered ALARM (other states start nothing and
   publish nothing: an alarm recovering is not a request to retrain).
+- ``drift``: the model's drift alarm (the monitoring job's share of drifted features) entered
+  ALARM; handled exactly like ``quality``.
 - ``schedule``: the model's schedule rule fired.
 - ``manual``: a RetrainingRequested event on the platform bus.
   The last three read the model's whole data prefix in the data bucket, unless a manual

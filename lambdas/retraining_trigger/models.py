@@ -73,7 +73,7 @@ class AlarmStateChangeDetail(_Detail):
 
 
 class AlarmStateChangeEvent(EventBridgeModel):
-    """CloudWatch `CloudWatch Alarm State Change` for a model's quality alarm."""
+    """CloudWatch `CloudWatch Alarm State Change` for a model's quality or drift alarm."""
 
     detail: AlarmStateChangeDetail
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from platform_common.catalog import ModelSettings
 
-TriggerReason = Literal["data", "quality", "schedule", "manual"]
+TriggerReason = Literal["data", "quality", "drift", "schedule", "manual"]
 
 # Parameter names the model pipelines declare (stacks/pipeline_definition.py). The trigger
 # passes these three and nothing else:

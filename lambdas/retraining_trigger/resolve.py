@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from difflib import get_close_matches
-from typing import Any
+from typing import Any, cast
 
 from platform_common.catalog import Catalog, ModelSettings, UnknownModelError
 from retraining_trigger.keys import folder_uri, non_data_reason, outside_reason, prefix_uri
@@ -75,21 +75,36 @@ def _unknown_model(error: UnknownModelError, event: TriggerEvent) -> Outcome:
     return _rejected("unknown-model", str(error), event)
 
 
+def _resolve_alarm(event: AlarmStateChangeEvent, catalog: Catalog, data_bucket: str) -> Request | Outcome:
+    """A model's quality alarm asks for retraining as `quality`, its drift alarm as `drift`."""
+    name = event.detail.alarm_name
+    model, reason = _alarm_owner(catalog, name)
+    state = event.detail.state.value
+    if state != "ALARM":
+        message = f"alarm {name} entered {state}, only ALARM asks for retraining"
+        return _ignored("alarm-not-in-alarm", message, event, trigger=reason, silent=True)
+    if model is None:
+        what = "drift alarm" if name.endswith("-drift") else "quality alarm"
+        return _unknown_model(UnknownModelError(what, name, catalog.names), event)
+    uri = prefix_uri(data_bucket, model.data_prefix)
+    return _trigger(model, reason, uri, event, f"alarm {name}", whole_prefix=True)
+
+
+def _alarm_owner(catalog: Catalog, alarm_name: str) -> tuple[ModelSettings | None, TriggerReason]:
+    for lookup, reason in ((catalog.for_alarm, "quality"), (catalog.for_drift_alarm, "drift")):
+        try:
+            return lookup(alarm_name), cast(TriggerReason, reason)
+        except UnknownModelError:
+            continue
+    return None, "quality"
+
+
 def resolve(event: TriggerEvent, catalog: Catalog, data_bucket: str) -> Request | Outcome:
     """Map a parsed event to what it asks for, or to the reason it asks for nothing."""
     if isinstance(event, ObjectCreatedEvent):
         return _resolve_object(event, catalog, data_bucket)
     if isinstance(event, AlarmStateChangeEvent):
-        state = event.detail.state.value
-        if state != "ALARM":
-            message = f"alarm {event.detail.alarm_name} entered {state}, only ALARM asks for retraining"
-            return _ignored("alarm-not-in-alarm", message, event, trigger="quality", silent=True)
-        try:
-            model = catalog.for_alarm(event.detail.alarm_name)
-        except UnknownModelError as error:
-            return _unknown_model(error, event)
-        uri = prefix_uri(data_bucket, model.data_prefix)
-        return _trigger(model, "quality", uri, event, f"alarm {event.detail.alarm_name}", whole_prefix=True)
+        return _resolve_alarm(event, catalog, data_bucket)
     if isinstance(event, ScheduledEvent):
         try:
             model = catalog.for_schedule_rule(event.rule_arn)

@@ -9,6 +9,7 @@ from typing import Any, cast
 import botocore.session
 
 from platform_common.deployment_policy import DeploymentPolicyError, plan_traffic_shift
+from platform_common.monitoring import QUALITY_METRICS
 from stacks.config.name_limits import check_names
 from stacks.config.reader import Reader
 from stacks.config.schedules import SOURCE as SCHEDULE_SOURCE
@@ -25,6 +26,7 @@ from stacks.config.settings import (
     LOG_RETENTION_DAYS,
     MAX_RESERVED_CONCURRENCY,
     MLFLOW_KINDS,
+    MONITORING_ENGINES,
     SERVING_MODES,
     TRACKING_SERVER_MLFLOW_VERSIONS,
     TRACKING_SERVER_SIZES,
@@ -37,6 +39,7 @@ from stacks.config.settings import (
     MetricGate,
     MlflowConfig,
     ModelConfig,
+    MonitoringConfig,
     NotificationConfig,
     PersonaConfig,
     ProcessingConfig,
@@ -234,6 +237,7 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
     if (quality.namespace is None) != (quality.metric_name is None):
         raise ConfigError(f"{q.path}", dict(q.raw), "both namespace and metric_name, or neither (Model Monitor)")
 
+    batch = _batch(r, serving)
     config = ModelConfig(
         name=name,
         data_prefix=data_prefix,
@@ -246,8 +250,9 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
         schedule=_schedule(r),
         quality=quality,
         coalesce_minutes=r.integer("coalesce_minutes", 30, 0, 1440),
+        monitoring=_monitoring(r.child("monitoring"), serving=serving, batch=batch),
         serving=cast(Any, serving),
-        batch=_batch(r, serving),
+        batch=batch,
         target=r.string(
             "target",
             "label",
@@ -257,7 +262,82 @@ def _model(r: Reader, env_path: str) -> ModelConfig:
         or "label",
     )
     r.finish()
+    if config.monitoring.platform and metric.name not in QUALITY_METRICS:
+        # The monitoring job computes these only, and refuses any other: every run would fail.
+        raise ConfigError(
+            f"{m.path}.name",
+            metric.name,
+            f"one of {', '.join(QUALITY_METRICS)} for a model the platform's monitoring job watches "
+            f"(or set {r.path}.monitoring.engine to model-monitor, or {r.path}.monitoring.enabled to false)",
+        )
     return config
+
+
+# An alarm evaluates at most seven days: Period x EvaluationPeriods <= 604,800 seconds (Amazon
+# CloudWatch API Reference, "PutMetricAlarm", Period,
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html). The
+# silent-monitor alarm counts hours, so at most 168 of them.
+MAX_SILENCE_HOURS = 168
+_RATE_HOURS = {"minute": 1 / 60, "minutes": 1 / 60, "hour": 1, "hours": 1, "day": 24, "days": 24}
+
+
+def _monitoring(r: Reader, *, serving: str, batch: BatchConfig | None) -> MonitoringConfig:
+    # The monitoring job reads endpoint data capture and batch predictions (predictions/<model>/),
+    # so a model needs one of them. Serverless endpoints do not capture data: "Some of the features
+    # currently available for SageMaker AI Real-time Inference are not supported for Serverless
+    # Inference, including ... data capture, ... Model Monitor" (SageMaker Developer Guide, "Deploy
+    # models with Amazon SageMaker Serverless Inference", Feature exclusions,
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html). With neither
+    # there is nothing to monitor, so monitoring is off unless the model has one.
+    captures = serving == "realtime"
+    enabled = r.boolean("enabled", captures or batch is not None)
+    if enabled and not captures and batch is None:
+        raise ConfigError(
+            f"{r.path}.enabled",
+            True,
+            "false (or no key) for a serverless endpoint without batch transform: serverless endpoints do not "
+            'capture data (SageMaker Developer Guide, "Deploy models with Amazon SageMaker Serverless Inference", '
+            "Feature exclusions); serve the model from instances, or add batch settings, to monitor it",
+        )
+    schedule = r.get("schedule", MonitoringConfig.schedule, str)
+    try:
+        check_schedule(schedule)
+    except ScheduleError as error:
+        raise ConfigError(f"{r.path}.schedule", schedule, f"{error} ({SCHEDULE_SOURCE})") from None
+    config = MonitoringConfig(
+        enabled=enabled,
+        engine=cast(Any, r.choice("engine", "platform", MONITORING_ENGINES)),
+        # DataCaptureConfig.InitialSamplingPercentage: "Valid Range: Minimum value of 0. Maximum
+        # value of 100" (SageMaker API Reference, "DataCaptureConfig",
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataCaptureConfig.html).
+        sampling_percent=r.integer("sampling_percent", MonitoringConfig.sampling_percent, 0, 100),
+        schedule=schedule,
+        drift_threshold=r.number("drift_threshold", MonitoringConfig.drift_threshold, 0.0, 1.0),
+        label_lookback_days=r.integer("label_lookback_days", MonitoringConfig.label_lookback_days, 1, 90),
+        max_silence_hours=r.integer("max_silence_hours", MonitoringConfig.max_silence_hours, 1, MAX_SILENCE_HOURS),
+        instance_type=r.string(
+            "instance_type", MonitoringConfig.instance_type, _INSTANCE_TYPE_RE, "an ml.* instance type"
+        )
+        or MonitoringConfig.instance_type,
+        max_runtime_seconds=r.integer("max_runtime_seconds", MonitoringConfig.max_runtime_seconds, 60, 86400),
+    )
+    r.finish()
+    interval = _rate_hours(schedule)
+    if config.platform and interval is not None and config.max_silence_hours <= interval:
+        raise ConfigError(
+            f"{r.path}.max_silence_hours",
+            config.max_silence_hours,
+            f"more hours than the schedule's interval ({schedule}, {interval:g} h), or every run would be late",
+        )
+    return config
+
+
+def _rate_hours(expression: str) -> float | None:
+    """The interval of a rate(...) schedule in hours; None for cron, whose gaps vary."""
+    if not expression.startswith("rate("):
+        return None
+    value, unit = expression[len("rate(") : -1].split(" ")
+    return int(value) * _RATE_HOURS[unit]
 
 
 def _serving_mode(r: Reader) -> str:

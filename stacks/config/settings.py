@@ -27,6 +27,7 @@ SERVING_MODES = ("realtime", "serverless", "batch")
 BATCH_CONTENT_TYPES = ("text/csv",)
 BATCH_SPLIT_TYPES = ("Line",)
 DEPLOYMENT_STRATEGIES = ("all-at-once", "canary", "linear")
+MONITORING_ENGINES = ("platform", "model-monitor")
 ALARM_COMPARISONS = (
     "LessThanThreshold",
     "LessThanOrEqualToThreshold",
@@ -187,6 +188,33 @@ class QualityMetric:
 
 
 @dataclass(frozen=True)
+class MonitoringConfig:
+    """How a served model is watched: data capture, the monitoring job's schedule and its alarms.
+
+    `engine` "platform" runs the platform's own monitoring job (jobs/monitor_model.py); "model-monitor"
+    keeps the alarm on SageMaker Model Monitor's metric for accounts that still have Model Monitor.
+    """
+
+    enabled: bool = True
+    engine: Literal["platform", "model-monitor"] = "platform"
+    sampling_percent: int = 100
+    # Daily: labels usually arrive hours to days after the inference, a day of traffic is a
+    # sample drift statistics can judge, and each run costs a Processing job's start-up. A new
+    # batch of ground truth starts a run too, so quality is not left waiting for the schedule.
+    schedule: str = "rate(1 day)"
+    drift_threshold: float = 0.5
+    label_lookback_days: int = 7
+    max_silence_hours: int = 26
+    instance_type: str = "ml.m5.large"
+    max_runtime_seconds: int = 3600
+
+    @property
+    def platform(self) -> bool:
+        """Whether the platform's own monitoring job watches the model."""
+        return self.enabled and self.engine == "platform"
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """One model the platform keeps current."""
 
@@ -201,6 +229,7 @@ class ModelConfig:
     schedule: str | None
     quality: QualityMetric
     coalesce_minutes: int = 30
+    monitoring: MonitoringConfig = field(default_factory=lambda: MonitoringConfig())
     # The label column of the model's data set; the pipeline passes it to every step as --target.
     target: str = "label"
     serving: Literal["realtime", "serverless", "batch"] = "realtime"
@@ -220,7 +249,7 @@ class NotificationConfig:
 
 
 # The platform's Lambda functions (the retraining loop's handlers), by name.
-HANDLER_NAMES = ("retraining-trigger", "model-gate", "deployer", "batch-launcher")
+HANDLER_NAMES = ("retraining-trigger", "model-gate", "deployer", "monitoring-launcher", "batch-launcher")
 # Lambda keeps at least 100 of a Region's concurrency unreserved, and the default quota is
 # 1,000 ("Configuring reserved concurrency for a function" and "Lambda quotas", Lambda
 # Developer Guide); new accounts start lower. 900 is all a default account can reserve.

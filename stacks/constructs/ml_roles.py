@@ -130,6 +130,19 @@ class MlServiceRoles(Construct):
              "Model artifacts are stored under per-run keys written by the pipelines and MLflow."),
             (iam.PolicyStatement(sid="DecryptArtifacts", actions=["kms:Decrypt", "kms:DescribeKey"],
                                  resources=[key.key_arn]), None),
+            # Endpoint data capture is written to S3 on the endpoint's behalf with the model's
+            # execution role, encrypted with DataCaptureConfig.KmsKeyId (SageMaker API Reference,
+            # "DataCaptureConfig"; SageMaker Developer Guide, "Capture data from real-time endpoint",
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html).
+            # SSE-KMS uploads need kms:GenerateDataKey (Amazon S3 User Guide, "Using server-side
+            # encryption with AWS KMS keys (SSE-KMS)",
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).
+            (iam.PolicyStatement(sid="WriteDataCapture", actions=["s3:PutObject"],
+                                 resources=[_s3(data_bucket_name, "/monitoring/*/capture/*")]),
+             "Data capture writes under monitoring/<model>/capture/ with keys SageMaker chooses (endpoint, "
+             "variant, date and hour)."),
+            (iam.PolicyStatement(sid="EncryptDataCapture", actions=["kms:GenerateDataKey", "kms:Encrypt"],
+                                 resources=[key.key_arn]), None),
             (iam.PolicyStatement(sid="PullImages", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
              "ecr:GetAuthorizationToken does not support resource-level permissions."),
             (iam.PolicyStatement(sid="PullImageLayers", actions=[

@@ -1,7 +1,8 @@
 """IAM roles for the people who use the platform, each written against the actual resources.
 
-DataScientist: experiments, runs, artifacts, data sets, starting retraining.
-MLOpsEngineer: approvals, endpoints, pipelines, tracking-server operations.
+DataScientist: experiments, runs, artifacts, data sets, ground truth and monitoring reports,
+starting retraining.
+MLOpsEngineer: approvals, endpoints, pipelines, monitoring jobs, tracking-server operations.
 Auditor: read only.
 """
 
@@ -17,6 +18,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from platform_common import domain_events
+from platform_common import monitoring as contract
 from platform_common.monitoring import INFERENCE_PREFIX, PREDICTIONS_PREFIX
 from platform_common.promotion_request import PROMOTION_REQUESTED
 from stacks.compliance import acknowledge_wildcards
@@ -126,6 +128,12 @@ WILDCARD_REASONS = {
     "PipelineOperations": "Pipelines and their executions are created per model; scoped to this environment's prefix.",
     "ServingResources": "Models, endpoint configs and endpoints are named per model version by the deployer; "
     "scoped to this environment's prefix.",
+    "GroundTruthWrite": "Labels are delivered under monitoring/<model>/ground-truth/ and models are added over "
+    "time; put only, and writes to capture/ and reports/ are denied by MonitoringOutputsProtected.",
+    "MonitoringReportsRead": "The monitoring job writes one report folder per run under monitoring/<model>/reports/; "
+    "read-only.",
+    "MonitoringJobs": "Monitoring Processing jobs are named per model and window end at run time, all under "
+    "<prefix>-<env>-monitor-; the instance types are the configured ones.",
     "FindReplayRules": "events:ListRules supports no resource-level permissions; it lists rule names and patterns "
     "only, so the replay command can name the platform bus's rules; read-only.",
     "WatchReplays": "Replays are named by the replay command at run time (<prefix>-<env>-replay-<time>); scoped to "
@@ -161,6 +169,11 @@ class PlatformResources:
     model_execution_role: iam.IRole | None = None
     # A consuming environment of a delivery configuration: its MLOpsEngineer records promotions.
     promotion_requests: bool = False
+    # The platform's monitoring (None without a platform-monitored model): the name prefix of its
+    # Processing jobs, the role they run as and the instance types they may use.
+    monitoring_job_prefix: str | None = None
+    monitoring_job_role: iam.IRole | None = None
+    monitoring_instance_types: tuple[str, ...] = ()
     # What redrive and replay (tools/redrive.py, tools/replay.py) touch: the dead-letter queues
     # and the key that encrypts them, the handlers' function names, the bus's archive.
     automation_key: kms.IKey | None = None
@@ -211,8 +224,10 @@ class PersonaRoles(Construct):
         self._attach(self.data_scientist, self._data_scientist_statements())
         self._attach(self.mlops_engineer, self._mlops_engineer_statements())
         # A policy of its own: with an MLflow App and 20 named models the engineer's first policy
-        # is near IAM's 6,144-character limit for a managed policy.
-        operations = self._operations()
+        # is near IAM's 6,144-character limit for a managed policy. Running the platform's batch
+        # transforms and monitoring jobs by hand is operations too, and with both features the
+        # first policy would pass the limit (tests/contracts/test_policy_sizes.py).
+        operations = [*self._batch_operations(), *self._monitoring_job_statements(), *self._operations()]
         if operations:
             self._attach(self.mlops_engineer, operations, purpose="Operations")
         self._attach(self.auditor, self._auditor_statements())
@@ -393,6 +408,7 @@ class PersonaRoles(Construct):
             ),
             # Uploads to the SSE-KMS bucket need GenerateDataKey; multipart uploads Decrypt too.
             self._key_use("KeyUseThroughS3", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]),
+            *self._monitoring_data_statements(),
             # Retraining is requested through the platform bus, never by starting a pipeline directly:
             # StartPipelineExecution has no condition key on parameter values (Service Authorization
             # Reference, Amazon SageMaker: only sagemaker:PipelineVersionId and resource tags), so a
@@ -517,19 +533,87 @@ class PersonaRoles(Construct):
             iam.PolicyStatement(sid="MonitoringRead", actions=MONITORING_READ_ACTIONS, resources=["*"]),
             *self._retraining_request(),
             *self._promotion_request(),
-            *self._batch_operations(),
             *self._common_read(),
         ]
-        if r.model_execution_role is not None:
+        # CreateModel names the model execution role, and a monitoring run started by hand the
+        # monitoring job role: both are passed to SageMaker only.
+        passed = [role.role_arn for role in (r.model_execution_role, r.monitoring_job_role) if role is not None]
+        if passed:
             statements.append(
                 iam.PolicyStatement(
-                    sid="PassModelExecutionRole",
+                    sid="PassJobRolesToSageMaker",
                     actions=["iam:PassRole"],
-                    resources=[r.model_execution_role.role_arn],
+                    resources=passed,
                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
                 )
             )
         return statements
+
+    def _monitoring_data_statements(self) -> list[iam.PolicyStatement]:
+        """Deliver ground truth and read monitoring reports; capture and reports stay the job's to write."""
+        r = self._r
+        if r.monitoring_job_prefix is None:
+            return []
+        bucket = r.data_bucket_name
+        models = f"{contract.MONITORING_PREFIX}/*"
+        ground_truth = contract.ground_truth_prefix("*")
+        reports = contract.reports_prefix("*")
+        return [
+            iam.PolicyStatement(
+                sid="GroundTruthWrite",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[_objects(bucket, f"{ground_truth}*")],
+            ),
+            iam.PolicyStatement(
+                sid="MonitoringReportsRead",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[_objects(bucket, f"{reports}*")],
+            ),
+            iam.PolicyStatement(
+                sid="MonitoringList",
+                actions=["s3:ListBucket"],
+                resources=[_bucket(bucket)],
+                conditions={"StringLike": {"s3:prefix": [f"{contract.MONITORING_PREFIX}/", models]}},
+            ),
+            # In an S3 ARN "*" also matches "/", so the ground-truth grant alone would admit
+            # monitoring/<model>/capture/ground-truth/...: which the job reads as capture. An
+            # explicit deny keeps capture (written by SageMaker) and reports (by the job) out of reach.
+            iam.PolicyStatement(
+                sid="MonitoringOutputsProtected",
+                effect=iam.Effect.DENY,
+                actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+                resources=[
+                    _objects(bucket, f"{contract.capture_prefix('*')}*"),
+                    _objects(bucket, f"{reports}*"),
+                ],
+            ),
+        ]
+
+    def _monitoring_job_statements(self) -> list[iam.PolicyStatement]:
+        """Start (as the launcher does), stop and describe the platform's monitoring jobs, by name."""
+        r = self._r
+        if r.monitoring_job_prefix is None or r.monitoring_job_role is None:
+            return []
+        jobs = self._arn("processing-job", f"{r.monitoring_job_prefix}*")
+        # CreateProcessingJob carries sagemaker:InstanceTypes (Service Authorization Reference,
+        # "Actions, resources, and condition keys for Amazon SageMaker AI",
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html),
+        # so a run started by hand uses the instance types the models configure, as the launcher's
+        # do. StopProcessingJob carries no such key, and "the ForAllValues set operator also returns
+        # true if there are no context keys in the request" (IAM User Guide, "Multivalued context key
+        # examples", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition_examples-multi-valued-context-keys.html),
+        # so one statement holds both: the MLOpsEngineer's policy is near IAM's 6,144-character quota
+        # at the most models named one by one. DescribeProcessingJob is granted by SageMakerRead.
+        return [
+            iam.PolicyStatement(
+                sid="MonitoringJobs",
+                actions=["sagemaker:CreateProcessingJob", "sagemaker:AddTags", "sagemaker:StopProcessingJob"],
+                resources=[jobs],
+                conditions={
+                    "ForAllValues:StringEquals": {"sagemaker:InstanceTypes": list(r.monitoring_instance_types)}
+                },
+            ),
+        ]
 
     def _operations(self) -> list[iam.PolicyStatement]:
         """Redrive what the dead-letter queues hold and replay the archive, on the platform's own names only."""

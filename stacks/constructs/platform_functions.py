@@ -1,4 +1,4 @@
-"""The loop's three Lambda functions, shared by every model, with their defaults in one place."""
+"""The platform's Lambda functions, shared by every model, with their defaults in one place."""
 
 from __future__ import annotations
 
@@ -66,13 +66,19 @@ DEPLOYER = FunctionSpec(
     "Deploys approved versions with blue/green updates and tracks their outcome",
     timeout_seconds=120,
 )
+MONITORING_LAUNCHER = FunctionSpec(
+    "monitoring-launcher",
+    "monitoring_launcher.handler.lambda_handler",
+    "Starts a model's monitoring job on its schedule or when ground truth lands",
+    timeout_seconds=60,
+)
 BATCH_LAUNCHER = FunctionSpec(
     "batch-launcher",
     "batch_launcher.handler.lambda_handler",
     "Runs batch transforms of a model's champion on new inputs or a schedule, one at a time",
     timeout_seconds=60,
 )
-HANDLERS = (RETRAINING_TRIGGER, MODEL_GATE, DEPLOYER, BATCH_LAUNCHER)
+HANDLERS = (RETRAINING_TRIGGER, MODEL_GATE, DEPLOYER, MONITORING_LAUNCHER, BATCH_LAUNCHER)
 
 
 @jsii.implements(lambda_.IDestination)

@@ -78,6 +78,19 @@ TO_SAGEMAKER = {"iam:PassedToService": "sagemaker.amazonaws.com"}
 TRAIL = "arn:aws:cloudtrail:{region}:{account}:trail/organization-trail"
 # Another environment of the same platform, perhaps in the same account.
 OTHER_ENV_ENDPOINT = "{sm}:endpoint/{other_env}-churn"
+# Monitoring (platform_common.monitoring): labels in, reports out, capture written by SageMaker.
+GROUND_TRUTH = "arn:aws:s3:::{data}/monitoring/churn/ground-truth/2026/11/30/labels-0001.jsonl"
+REPORT = "arn:aws:s3:::{data}/monitoring/churn/reports/mlops-dev-monitor-churn-20261130060000/summary.json"
+WATERMARK = "arn:aws:s3:::{data}/monitoring/churn/reports/watermark.json"
+CAPTURE = "arn:aws:s3:::{data}/monitoring/churn/capture/{prefix}-churn/AllTraffic/2026/11/30/06/capture.jsonl"
+# "*" in an S3 grant spans "/": a ground-truth folder below capture/ must still count as capture.
+CAPTURE_POSING_AS_LABELS = "arn:aws:s3:::{data}/monitoring/churn/capture/ground-truth/labels.jsonl"
+MONITORING_JOB = "{sm}:processing-job/{prefix}-monitor-churn-20261130060000"
+OTHER_PROCESSING_JOB = "{sm}:processing-job/other-team-preprocess-20261130"
+OTHER_ENV_MONITORING_JOB = "{sm}:processing-job/{other_env}-monitor-churn-20261130060000"
+MONITORING_JOB_ROLE = "{iam}:role/{prefix}-monitoring-job"
+# The instance types the fixture's dev monitors on (monitoring.instance_type defaults to ml.m5.large).
+ON_MONITORING_INSTANCES = {"sagemaker:InstanceTypes": "ml.m5.large"}
 
 
 def calls(actions: Iterable[str], resource: str, context: Mapping[str, str] | None = None) -> list[Call]:
@@ -131,8 +144,22 @@ DATA_SCIENTIST_MAY = [
     *calls(["logs:FilterLogEvents", "logs:StartQuery", "logs:DescribeLogStreams"], SAGEMAKER_LOGS),
     Call("logs:FilterLogEvents", FUNCTION_LOGS),
     Call("events:PutEvents", PLATFORM_BUS, RETRAINING_REQUEST),
+    # Ground truth in, monitoring reports out.
+    *calls(["s3:PutObject", "s3:AbortMultipartUpload"], GROUND_TRUTH),
+    *calls(["s3:GetObject", "s3:GetObjectVersion"], REPORT),
+    Call("s3:GetObject", WATERMARK),
+    Call("s3:ListBucket", DATA_BUCKET, {"s3:prefix": "monitoring/churn/reports/"}),
+    Call("sagemaker:DescribeProcessingJob", MONITORING_JOB),
 ]
 DATA_SCIENTIST_MAY_NOT = [
+    # Reports and the watermark are the monitoring job's; capture is SageMaker's.
+    *calls(["s3:PutObject", "s3:DeleteObject"], REPORT),
+    Call("s3:PutObject", WATERMARK),
+    *calls(["s3:PutObject", "s3:GetObject"], CAPTURE),
+    Call("s3:PutObject", CAPTURE_POSING_AS_LABELS),
+    *calls(["s3:DeleteObject", "s3:DeleteObjectVersion"], GROUND_TRUTH),
+    *calls(["sagemaker:CreateProcessingJob", "sagemaker:StopProcessingJob"], MONITORING_JOB),
+    Call("iam:PassRole", MONITORING_JOB_ROLE, TO_SAGEMAKER),
     Call("sagemaker:UpdateModelPackage", MODEL_PACKAGE),
     *calls(["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint"], ENDPOINT),
     *calls(["sagemaker:CreateEndpointConfig", "sagemaker:DeleteEndpointConfig"], ENDPOINT_CONFIG),
@@ -230,6 +257,13 @@ MLOPS_ENGINEER_MAY = [
     # CreateModel names an execution role, which the caller must be allowed to pass.
     Call("iam:PassRole", MODEL_EXECUTION_ROLE, TO_SAGEMAKER),
     Call("events:PutEvents", PLATFORM_BUS, RETRAINING_REQUEST),
+    # The platform's monitoring jobs, by name: start one as the launcher does (passing the job's
+    # role to SageMaker), stop it, describe it.
+    Call("sagemaker:CreateProcessingJob", MONITORING_JOB, ON_MONITORING_INSTANCES),
+    Call("sagemaker:AddTags", MONITORING_JOB, ON_MONITORING_INSTANCES),
+    Call("iam:PassRole", MONITORING_JOB_ROLE, TO_SAGEMAKER),
+    Call("sagemaker:StopProcessingJob", MONITORING_JOB),
+    Call("sagemaker:DescribeProcessingJob", MONITORING_JOB),
     # Redrive (tools/redrive.py): read and delete what the platform's dead-letter queues hold,
     # decrypt it only through SQS, and hand each event back to the handler it was meant for.
     *calls(REDRIVE_QUEUE_ACTIONS, EVENTS_DLQ),
@@ -242,6 +276,13 @@ MLOPS_ENGINEER_MAY = [
     Call("events:ListRules", "*"),
 ]
 MLOPS_ENGINEER_MAY_NOT = [
+    *calls(["sagemaker:CreateProcessingJob", "sagemaker:StopProcessingJob"], OTHER_PROCESSING_JOB),
+    *calls(["sagemaker:CreateProcessingJob", "sagemaker:StopProcessingJob"], OTHER_ENV_MONITORING_JOB),
+    # Only the instance types the models' monitoring configures.
+    Call("sagemaker:CreateProcessingJob", MONITORING_JOB, {"sagemaker:InstanceTypes": "ml.p4d.24xlarge"}),
+    Call("iam:PassRole", MONITORING_JOB_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}),
+    *calls(["s3:PutObject"], REPORT),
+    *calls(["s3:PutObject"], GROUND_TRUTH),
     # Dead letters and replays of anything but this environment's platform.
     *calls(REDRIVE_QUEUE_ACTIONS, "{sqs}:other-team-dlq"),
     *calls(["sqs:SendMessage", "sqs:PurgeQueue", "sqs:SetQueueAttributes"], EVENTS_DLQ),
@@ -316,6 +357,8 @@ AUDITOR_MAY = [
     Call("sagemaker:CreatePresignedMlflowTrackingServerUrl", "{server}"),
 ]
 AUDITOR_MAY_NOT = [
+    *calls(["s3:PutObject"], GROUND_TRUTH),
+    *calls(["sagemaker:CreateProcessingJob", "sagemaker:StopProcessingJob"], MONITORING_JOB),
     # Decided: the auditor reads configuration and metadata, not the training data or model
     # artifacts themselves (docs/testing-personas.md).
     *calls(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"], DATA_SET),
@@ -475,6 +518,12 @@ PROBES = {
     "persona role": "{iam}:role/{prefix}-DataScientist",
     "service role": "{iam}:role/{prefix}-mlflow-service",
     "persona policy": "{iam}:policy/{prefix}-DataScientist",
+    "ground truth": GROUND_TRUTH,
+    "report": REPORT,
+    "capture": CAPTURE,
+    "monitoring job": MONITORING_JOB,
+    "other processing job": OTHER_PROCESSING_JOB,
+    "monitoring job role": MONITORING_JOB_ROLE,
     "anything": "*",
 }
 
@@ -495,10 +544,13 @@ PERMITTED_WRITES: dict[str, set[tuple[str, str]]] = {
     "DataScientist": (
         _grants([a for a in _mlflow_writes() if a.split(":")[1] not in REGISTRY_CONTROL], ["server"])
         | _grants(UI_URL, ["server"])
-        | _grants(["s3:PutObject", "s3:AbortMultipartUpload"], ["data set", "artifact"])
+        | _grants(["s3:PutObject", "s3:AbortMultipartUpload"], ["data set", "artifact", "ground truth"])
     ),
     "MLOpsEngineer": (
         _grants(["sagemaker:UpdateModelPackage"], ["model package"])
+        | _grants(
+            ["sagemaker:CreateProcessingJob", "sagemaker:StopProcessingJob", "sagemaker:AddTags"], ["monitoring job"]
+        )
         | _grants(
             [f"sagemaker:{a}" for a in SERVING] + ["sagemaker:UpdateEndpointWeightsAndCapacities", "sagemaker:AddTags"],
             OWNED_SERVING,
@@ -552,6 +604,8 @@ def test_the_sweep_sees_the_permitted_writes(dev: ResolvedPlatform) -> None:
         ("DataScientist", "s3:PutObject", "data set"),
         ("MLOpsEngineer", "sagemaker:UpdateModelPackage", "model package"),
         ("MLOpsEngineer", "sagemaker:DeleteEndpoint", "endpoint"),
+        ("MLOpsEngineer", "sagemaker:StopProcessingJob", "monitoring job"),
+        ("DataScientist", "s3:PutObject", "ground truth"),
         ("MLOpsEngineer", "events:StartReplay", "archive"),
         ("Auditor", "sagemaker:CreatePresignedMlflowTrackingServerUrl", "server"),
     ]:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from stacks import naming
 from tests.contracts.conftest import Synthesized
 from tests.contracts.deployed import deployed
 from tests.contracts.metric_math import TS, MetricMathError, check, check_for_alarm
@@ -69,10 +70,13 @@ def test_every_expression_of_alarms_and_dashboards_is_documented_metric_math(syn
 
 def test_every_model_has_a_metric_math_rollback_alarm_under_check(synthesized_env: Synthesized) -> None:
     """Given a configuration with models, then the sweep above covers each model's error-rate
-    alarm (the platform's metric math), so an empty sweep cannot pass for a model by accident."""
-    models = synthesized_env.platform.automation.config.models
+    alarm and each monitored model's silent-monitor alarm (the platform's metric math), so an
+    empty sweep cannot pass for a model by accident."""
+    config = synthesized_env.platform.automation.config
     alarms = {alarm for alarm, *_ in _alarm_expressions(synthesized_env)}
-    assert len(alarms) == len(models), (sorted(alarms), [m.name for m in models])
+    expected = {naming.rollback_alarm_names(config, m.name)[0] for m in config.models}
+    expected |= {naming.silent_monitor_alarm_name(config, m.name) for m in config.models if m.monitoring.platform}
+    assert alarms == expected
 
 
 # The checker itself, on the page's own examples and on forms the page does not define.

@@ -17,13 +17,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import botocore.session
 import pytest
 from aws_cdk import Token
+from monitoring_launcher.requests import job_name
 
 from deployer.logic import version_resource_name
+from platform_common import env_names
 from stacks import naming
 from stacks.config import ConfigError, load_environment
 from stacks.images import supported_regions
@@ -267,6 +270,16 @@ MODEL_NAME = NameRule(
     "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModel.html",
     ("sagemaker", "CreateModel", "ModelName"),
 )
+PROCESSING_JOB_NAME = NameRule(
+    "SageMaker processing job",
+    "ProcessingJobName",
+    63,
+    SAGEMAKER_63,
+    "Amazon SageMaker API Reference, CreateProcessingJob, ProcessingJobName: maximum length of 63, pattern "
+    "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} "
+    "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateProcessingJob.html",
+    ("sagemaker", "CreateProcessingJob", "ProcessingJobName"),
+)
 PACKAGE_GROUP_NAME = NameRule(
     "SageMaker model package group",
     "ModelPackageGroupName",
@@ -365,9 +378,30 @@ def test_stack_names_fit(synthesized_env: Synthesized) -> None:
     assert violations(iter((STACK_NAME, "stack", name) for name in names)) == []
 
 
+# Ends of monitoring windows: the job name carries one to the second, always 14 digits.
+WINDOW_ENDS = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC))
+
+
+def monitoring_job_prefix(env: Synthesized) -> str | None:
+    """The job prefix the monitoring launcher is given (its environment in the template), if there is one."""
+    prefixes = [
+        props["Environment"]["Variables"][env_names.MONITORING_JOB_PREFIX]
+        for _, _, props in env.resources("AWS::Lambda::Function")
+        if env_names.MONITORING_JOB_PREFIX in props.get("Environment", {}).get("Variables", {})
+    ]
+    assert len(prefixes) <= 1, prefixes
+    return prefixes[0] if prefixes else None
+
+
+def monitored(env: Synthesized) -> list[str]:
+    """The models whose monitoring jobs the platform's launcher starts."""
+    return [m.settings.name for m in env.platform.models if m.settings.monitoring_engine == "platform"]
+
+
 def runtime_names(env: Synthesized) -> Iterator[tuple[NameRule, str, str]]:
     """Names the handlers create from a model's catalog entry, for every version up to a large one."""
     suffix = env.platform.tracking.mlflow.package_group_suffix or "f" * naming.PACKAGE_GROUP_SUFFIX_LENGTH
+    job_prefix = monitoring_job_prefix(env)
     for model_stack in env.platform.models:
         settings = model_stack.settings
         yield ENDPOINT_NAME, settings.name, settings.endpoint_name
@@ -376,13 +410,39 @@ def runtime_names(env: Synthesized) -> Iterator[tuple[NameRule, str, str]]:
             name = version_resource_name(settings.endpoint_name, version)
             yield MODEL_NAME, f"{settings.name} v{version}", name
             yield ENDPOINT_CONFIG_NAME, f"{settings.name} v{version}", name
+        if settings.monitoring_engine == "platform" and job_prefix is not None:
+            for end in WINDOW_ENDS:
+                yield (
+                    PROCESSING_JOB_NAME,
+                    f"{settings.name} monitoring {end:%Y-%m-%d}",
+                    job_name(job_prefix, settings.name, end),
+                )
 
 
 def test_names_made_at_run_time_fit(synthesized_env: Synthesized) -> None:
-    """Endpoint, per-version model and endpoint config, and package group names fit SageMaker's rules."""
+    """Endpoint, per-version model and endpoint config, package group and monitoring job names fit SageMaker's rules."""
     checked = list(runtime_names(synthesized_env))
     assert violations(iter(checked)) == []
-    assert len(checked) == len(synthesized_env.platform.models) * (2 + 2 * len(VERSIONS))
+    models = synthesized_env.platform.models
+    expected = len(models) * (2 + 2 * len(VERSIONS)) + len(monitored(synthesized_env)) * len(WINDOW_ENDS)
+    assert len(checked) == expected
+
+
+def test_every_monitoring_job_name_starts_with_the_prefix_the_failure_rule_matches(
+    synthesized_env: Synthesized,
+) -> None:
+    """Shortening a long model name keeps the job prefix, so the notification of failed jobs still sees every job."""
+    job_prefix = monitoring_job_prefix(synthesized_env)
+    names = [name for rule, _, name in runtime_names(synthesized_env) if rule is PROCESSING_JOB_NAME]
+    if not monitored(synthesized_env):
+        assert names == []
+        return
+    assert job_prefix == f"{synthesized_env.platform.automation.config.resource_prefix}-monitor-"
+    assert names and all(name.startswith(job_prefix) for name in names)
+    # And two models never share a job name for the same window
+    for end in WINDOW_ENDS:
+        per_model = [job_name(job_prefix, model, end) for model in monitored(synthesized_env)]
+        assert len(set(per_model)) == len(per_model)
 
 
 def test_each_version_gets_its_own_resource_names(synthesized_env: Synthesized) -> None:
@@ -394,7 +454,11 @@ def test_each_version_gets_its_own_resource_names(synthesized_env: Synthesized) 
 
 @pytest.mark.parametrize(
     "rule",
-    [rule for rule in (*RULES, ENDPOINT_NAME, ENDPOINT_CONFIG_NAME, MODEL_NAME, PACKAGE_GROUP_NAME) if rule.api],
+    [
+        rule
+        for rule in (*RULES, ENDPOINT_NAME, ENDPOINT_CONFIG_NAME, MODEL_NAME, PACKAGE_GROUP_NAME, PROCESSING_JOB_NAME)
+        if rule.api
+    ],
     ids=lambda rule: f"{rule.resource_type}.{rule.prop}",
 )
 def test_the_table_agrees_with_the_aws_api_models(rule: NameRule) -> None:

@@ -38,12 +38,21 @@ def _stacks(label: str) -> dict[str, dict[str, Any]]:
     """Templates by stack name for a configuration label, including the hundred-model ones."""
     if label.startswith(("many-", "named-")):
         size, kind = label.split("-", 1)
+        batch = kind.endswith(BATCH_SUFFIX)
+        kind = kind.removesuffix(BATCH_SUFFIX)
         count = MANY_MODELS if size == "many" else MAX_MODELS_NAMED_IN_POLICIES
         platform_context = copy.deepcopy(cdk_context()["platform"])
         dev = platform_context["environments"]["dev"]
         dev["mlflow"] = {"kind": kind} if kind == "app" else dev["mlflow"]
         # Long model names (24 characters), so each named model costs close to the most it can.
         dev["models"] = [{"name": f"m{index:03d}" + "x" * 20} for index in range(count)]
+        if batch:
+            # Every grant at once: batch transform (inputs named per model) beside monitoring of
+            # every model, half of them served by batch only.
+            for index, model in enumerate(dev["models"]):
+                model["batch"] = {"schedule": "rate(1 day)"}
+                if index % 2:
+                    model["serving"] = "batch"
         platform, templates = synth("dev", platform_context)
         units = {unit: template.to_json() for unit, template in templates.items()}
         return Synthesized(label, platform, units).by_stack_name()
@@ -75,7 +84,16 @@ def _measure(label: str) -> tuple[dict[str, int], dict[str, int]]:
 
 # An App's policies name each model in more statements than a tracking server's: the most models
 # still named one by one is measured with an App, a hundred with both kinds.
-LABELS = (*CONFIGURATIONS, "named-app", "many-app", "many-tracking-server")
+# The "-batch" labels give each of the most models still named one by one batch transform beside
+# platform monitoring, so every grant of both features is measured together.
+BATCH_SUFFIX = "-batch"
+LABELS = (
+    *CONFIGURATIONS,
+    "named-app",
+    "many-app",
+    "many-tracking-server",
+    "named-app-batch",
+)
 
 
 @pytest.mark.parametrize("label", LABELS)

@@ -30,6 +30,10 @@ then checked two ways:
   - "UpdateModelPackage"
     (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateModelPackage.html):
     CustomerMetadataProperties at most 50 entries (carried by the model, checked here).
+  - "AppSpecification"
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AppSpecification.html):
+    each string of a Processing job's ContainerEntrypoint and ContainerArguments "Maximum length
+    of 256", at most 100 of each (carried by the model, checked here at the longest names).
 
 The gate and the deployer verify a package's evidence before they act (DescribePipelineExecution,
 GetObject, HeadObject); those requests are recorded and checked the same way.
@@ -48,6 +52,8 @@ from typing import Any
 
 import boto3
 import pytest
+from monitoring_launcher import logic as launcher
+from monitoring_launcher.requests import JobSettings
 from moto import mock_aws
 
 from deployer import logic as deployer
@@ -57,6 +63,7 @@ from jobs import write_evidence
 from model_gate import logic as gate
 from model_gate.models import ModelPackageDetail as PendingPackage
 from platform_common import domain_events, lease
+from platform_common import monitoring as contract
 from platform_common.catalog import Catalog, ModelSettings
 from platform_common.evidence import EXECUTION_KEY, EvidenceStore, evidence_key
 from retraining_trigger import logic as trigger
@@ -76,6 +83,8 @@ LONGEST_PREFIX = prefix_of(longest_prefix())
 LONGEST_MODEL = "m" * longest_model_name()
 ENDPOINT_PREFIX = f"{LONGEST_PREFIX}-{LONGEST_ENVIRONMENT}"
 ARTIFACT_BUCKET = f"{LONGEST_PREFIX}-{LONGEST_ENVIRONMENT}-mlflow-artifacts-{ACCOUNT}-{REGION}"
+DATA_BUCKET = f"{LONGEST_PREFIX}-{LONGEST_ENVIRONMENT}-data-{ACCOUNT}-{REGION}"
+DATA_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 SERVING_IMAGE = f"141502667606.dkr.ecr.{REGION}.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 EXECUTION_ID = "k3x9q2w7zv1a"
 
@@ -130,6 +139,7 @@ def longest_settings(**overrides: Any) -> ModelSettings:
         "schedule_rule_name": f"{endpoint}-schedule",
         "endpoint_name": endpoint,
         "rollback_alarm_names": (f"{endpoint}-5xx-errors", f"{endpoint}-model-latency"),
+        "capture_sampling_percent": 100,
     }
     values.update(overrides)
     return example_settings(**values)
@@ -262,7 +272,16 @@ def reconcile(
     published: list[Any] = []
     group = f"{settings.name}-{GROUP_SUFFIX}"
     deployer.reconcile(
-        Deployment(settings, group, sagemaker, mlflow or FakeMlflow(), published.append, ROLE_ARN, evidence.store),
+        Deployment(
+            settings,
+            group,
+            sagemaker,
+            mlflow or FakeMlflow(),
+            published.append,
+            ROLE_ARN,
+            evidence.store,
+            capture=(DATA_BUCKET, DATA_KEY_ARN),
+        ),
         Trigger(kind, package_arn(settings.name, 3) if kind == APPROVAL else None, "event-1"),
     )
     return published
@@ -297,6 +316,8 @@ EXTREMES = [
         id="linear-10pct-20-instances-longest-wait-that-fits",
     ),
     pytest.param({"deployment_strategy": "all-at-once", "instance_count": 100}, id="all-at-once-100-instances"),
+    pytest.param({"capture_sampling_percent": 0}, id="canary-capture-0pct"),
+    pytest.param({"capture_sampling_percent": None}, id="canary-no-capture"),
     pytest.param(
         {"deployment_strategy": "all-at-once", "serverless_memory_mb": 6144, "serverless_max_concurrency": 200},
         id="serverless",
@@ -312,6 +333,23 @@ def update_problems(settings: ModelSettings) -> list[str]:
     if len(configs) != 1 or len(updates) != 1:
         return [*found, f"expected one CreateEndpointConfig and one UpdateEndpoint, got {sagemaker.requests}"]
     return found + guardrail_problems(updates[0], configs[0]["ProductionVariants"][0])
+
+
+def test_a_first_deployment_with_capture_sends_a_data_capture_config_sagemaker_accepts() -> None:
+    """DataCaptureConfig (SageMaker API Reference, "DataCaptureConfig",
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataCaptureConfig.html):
+    DestinationS3Uri at most 512 characters matching `^(https|s3)://([^/])/?(.*)$`,
+    InitialSamplingPercentage 0-100, CaptureOptions 1-32 entries, KmsKeyId `^[a-zA-Z0-9:/_-]*$`."""
+    # Given the longest names, the longest bucket, and capture of every request
+    settings = longest_settings(capture_sampling_percent=100)
+
+    # When the first version is deployed
+    sagemaker, _ = deploy(settings, endpoint_exists=False)
+
+    # Then its config carries data capture, and every request fits the service model
+    (config,) = sagemaker.sent("CreateEndpointConfig")
+    assert config["DataCaptureConfig"]["DestinationS3Uri"] == f"s3://{DATA_BUCKET}/monitoring/{LONGEST_MODEL}/capture/"
+    assert all_problems("sagemaker", sagemaker) == []
 
 
 def test_every_endpoint_update_at_the_settings_extremes_is_a_request_sagemaker_accepts() -> None:
@@ -625,3 +663,85 @@ def test_the_trigger_starts_runs_with_requests_sagemaker_accepts(monkeypatch: py
     assert all_problems("sagemaker", sagemaker) == []
     # The lease and state calls go through a real botocore client (served by moto), which
     # validates each request against DynamoDB's service model before it is sent.
+
+
+def _lock_table(table: str) -> Any:
+    """The platform's lock table in moto, keyed as the automation stack declares it."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": lease.KEY_ATTRIBUTE, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": lease.KEY_ATTRIBUTE, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
+
+
+def test_the_launcher_starts_monitoring_jobs_with_requests_sagemaker_accepts_at_the_longest_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CreateProcessingJob at the longest prefix, environment and model name validation accepts.
+
+    The job name (63 characters at most), each ContainerEntrypoint and ContainerArguments string
+    (256 characters at most) and every other member are held to SageMaker's service model; the
+    S3 and DynamoDB requests of the same launch too.
+    """
+    # Given a champion of the longest-named model, verified, with a baseline beside its evidence
+    endpoint = f"{ENDPOINT_PREFIX}-{LONGEST_MODEL}"
+    settings = longest_settings(
+        monitoring_engine="platform",
+        monitoring_schedule_name=f"{endpoint}-monitoring",
+        monitoring_image_uri=SERVING_IMAGE,
+        monitoring_instance_type="ml.m5.24xlarge",
+        monitoring_max_runtime_seconds=86400,
+    )
+    promoted = {launcher.PROMOTED_PACKAGE_TAG: package_arn(settings.name, 2)}
+    sagemaker, evidence = sagemaker_for(settings, serving=2, endpoint_tags=promoted, approved=2)
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    now = datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)
+    published: list[Any] = []
+
+    # When the schedule asks for a run (DynamoDB in moto: botocore validates those requests as it sends them)
+    with mock_aws():
+        table = f"{ENDPOINT_PREFIX}-retraining-lock"
+        dynamodb = _lock_table(table)
+        outcome = launcher.launch(
+            launcher.Launcher(
+                sagemaker=sagemaker,
+                dynamodb=dynamodb,
+                table_name=table,
+                leases=lease.LeaseTable(dynamodb, table, clock=lambda: now, sleep=lambda _: None),
+                evidence=evidence.store,
+                job=JobSettings(
+                    job_prefix=f"{ENDPOINT_PREFIX}-monitor-",
+                    role_arn=f"arn:aws:iam::{ACCOUNT}:role/{ENDPOINT_PREFIX}-monitoring-job",
+                    data_bucket=DATA_BUCKET,
+                    artifact_bucket=ARTIFACT_BUCKET,
+                    key_arn=DATA_KEY_ARN,
+                    namespace=contract.metric_namespace(ENDPOINT_PREFIX),
+                    tracking_uri=f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/{ENDPOINT_PREFIX}-mlflow",
+                ),
+                publish=published.append,
+                cloudwatch=RecordingClient("cloudwatch"),
+                clock=lambda: now,
+            ),
+            settings,
+            cause=launcher.CAUSE_SCHEDULE,
+            owner="5a7e3c2d-9b1f-4d6e-a8c0-3f2b1e9d7c65",
+        )
+
+    # Then one job starts, and every request of the launch fits its service model
+    (request,) = sagemaker.sent("CreateProcessingJob")
+    assert (outcome.action, outcome.job_name) == ("started", request["ProcessingJobName"])
+    assert all_problems("sagemaker", sagemaker) == []
+    assert all_problems("s3", evidence.s3) == []
+    # And the request is the one for this model's champion and window, under the environment's job prefix
+    assert request["ProcessingJobName"].startswith(f"{ENDPOINT_PREFIX}-monitor-")
+    arguments = request["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--model-name") + 1] == LONGEST_MODEL
+    assert arguments[arguments.index("--until") + 1] == "2025-12-31T23:59:59Z"

@@ -22,6 +22,8 @@ CATALOG_PATH = "/mlops/dev/models/"
 BUS_NAME = "mlops-dev-platform"
 TRACKING_SERVER_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/mlops-dev-mlflow"
 LOCK_TABLE = "mlops-dev-retraining-lock"
+DATA_BUCKET = f"mlops-dev-data-{ACCOUNT}-{REGION}"
+DATA_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -107,6 +109,8 @@ def handler_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(env_names.MLFLOW_TRACKING_SERVER_ARN, TRACKING_SERVER_ARN)
     monkeypatch.setenv(env_names.MODEL_EXECUTION_ROLE_ARN, f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-model-execution")
     monkeypatch.setenv(env_names.ARTIFACT_BUCKET_NAME, f"mlops-dev-mlflow-artifacts-{ACCOUNT}-{REGION}")
+    monkeypatch.setenv(env_names.DATA_BUCKET_NAME, DATA_BUCKET)
+    monkeypatch.setenv(env_names.DATA_KEY_ARN, DATA_KEY_ARN)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "mlops-test")
 
 

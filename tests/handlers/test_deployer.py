@@ -33,6 +33,8 @@ from platform_common.promotion import promotion_key, promotion_leases
 from tests.handlers.conftest import (
     ACCOUNT,
     BUS_NAME,
+    DATA_BUCKET,
+    DATA_KEY_ARN,
     LOCK_TABLE,
     REGION,
     TRACKING_SERVER_ARN,
@@ -301,6 +303,54 @@ def test_a_serverless_model_gets_a_serverless_variant(
         "ModelName": config(1),
         "ServerlessConfig": {"MemorySizeInMB": 3072, "MaxConcurrency": 8},
     }
+
+
+def test_an_instance_endpoint_with_monitoring_captures_input_and_output_encrypted_under_the_model_prefix(
+    aws: None, handler_env: None, model_locks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a model served from instances whose catalog entry asks for 25 % data capture
+    world = build_world(monkeypatch, example_settings(capture_sampling_percent=25))
+
+    # When its first approval arrives
+    world.invoke(world.approve(world.register()))
+
+    # Then the config captures requests and responses of 25 % of invocations, as text for CSV and
+    # JSON, into the model's capture prefix of the data bucket, encrypted with the platform key
+    described = world.sagemaker.client.describe_endpoint_config(EndpointConfigName=config(1))
+    capture = described["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True
+    assert capture["InitialSamplingPercentage"] == 25
+    assert capture["DestinationS3Uri"] == f"s3://{DATA_BUCKET}/monitoring/churn/capture/"
+    assert capture["KmsKeyId"] == DATA_KEY_ARN
+    assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
+    assert capture["CaptureContentTypeHeader"] == {
+        "CsvContentTypes": ["text/csv"],
+        "JsonContentTypes": ["application/json", "application/jsonlines"],
+    }
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"capture_sampling_percent": None}, id="monitoring-disabled"),
+        pytest.param(
+            {"capture_sampling_percent": 100, "serverless_memory_mb": 2048, "serverless_max_concurrency": 1},
+            id="serverless",
+        ),
+    ],
+)
+def test_no_data_capture_is_configured_without_monitoring_or_on_a_serverless_endpoint(
+    aws: None, handler_env: None, model_locks: Any, monkeypatch: pytest.MonkeyPatch, overrides: dict[str, Any]
+) -> None:
+    # Given a model whose monitoring is off, or one served serverless (which cannot capture)
+    world = build_world(monkeypatch, example_settings(**overrides))
+
+    # When its first approval arrives
+    world.invoke(world.approve(world.register()))
+
+    # Then its endpoint config has no data capture at all
+    described = world.sagemaker.client.describe_endpoint_config(EndpointConfigName=config(1))
+    assert not described.get("DataCaptureConfig")
 
 
 # --- approvals during a deployment --------------------------------------------------------------

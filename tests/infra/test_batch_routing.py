@@ -10,6 +10,7 @@ SageMaker Transform Job State Change.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -109,3 +110,39 @@ def test_an_environment_without_batch_models_has_no_batch_rules() -> None:
     assert not {"mlops-dev-batch-input-landed", "mlops-dev-transform-job-ended"} & names
     assert "mlops-dev-deployer" in functions
     assert "mlops-dev-batch-launcher" not in functions
+
+
+def test_labels_of_a_batch_only_model_reach_the_monitoring_launcher_not_the_trigger(routed: Any) -> None:  # noqa: F811
+    data_bucket = load_event("s3_object_created")["detail"]["bucket"]["name"]
+    routed.put(s3_put("monitoring/scores/ground-truth/2026/11/28/labels.jsonl", data_bucket))
+    assert set(routed.matched()) == {"mlops-dev-ground-truth-landed-0"}
+
+
+def test_a_batch_only_model_is_monitored_over_its_predictions_under_its_batch_target(
+    templates: dict[str, dict[str, Any]], resolver: Resolver
+) -> None:
+    """No endpoint captures its traffic, so its catalog entry asks for no capture; the monitoring job
+    reads its batch predictions, and its metrics and alarms name the batch target as `Endpoint`
+    (platform_common.monitoring.metric_dimensions)."""
+    resources = templates["model-scores"]["Resources"]
+    (entry,) = [r for r in resources.values() if r["Type"] == "AWS::SSM::Parameter"]
+    catalog = json.loads(resolver.resolve(entry["Properties"]["Value"], templates["model-scores"]))
+    assert catalog["capture_sampling_percent"] is None
+    assert catalog["monitoring_engine"] == "platform"
+    assert catalog["serves_endpoint"] is False
+    assert catalog["serving_target"] == "mlops-dev-scores-batch"
+    assert catalog["monitoring_schedule_name"] == "mlops-dev-scores-monitoring"
+    alarms = {
+        r["Properties"]["AlarmName"]: r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    for name in ("mlops-dev-scores-quality", "mlops-dev-scores-drift"):
+        assert {d["Name"]: d["Value"] for d in alarms[name]["Dimensions"]} == {
+            "Model": "scores",
+            "Endpoint": "mlops-dev-scores-batch",
+        }
+    silent = alarms["mlops-dev-scores-monitor-silent"]["Metrics"]
+    assert {
+        d["Value"] for query in silent if "MetricStat" in query for d in query["MetricStat"]["Metric"]["Dimensions"]
+    } == {"scores", "mlops-dev-scores-batch"}

@@ -18,6 +18,7 @@ from moto import mock_aws
 from moto.sagemaker.models import sagemaker_backends
 
 from platform_common import domain_events, env_names
+from platform_common import monitoring as contract
 from stacks.constructs.managed_mlflow import model_package_group_suffix
 from tests.cfn import ACCOUNT, REGION, Resolver
 from tests.handlers.conftest import FakeLambdaContext, load_event
@@ -295,6 +296,52 @@ def test_a_quality_alarm_routed_to_the_configured_handler_retrains(
     assert len(executions["PipelineExecutionSummaries"]) == 1
 
 
+def test_a_drift_alarm_reaches_the_trigger_and_the_audit_trail_and_retrains_as_drift(
+    routed: Any, templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the model's pipeline and catalog entry as its stack creates them
+    pipeline = _deploy_model_state(templates, resolver)
+    handler, environment = _function(templates, resolver, "mlops-dev-retraining-trigger")
+    # When the model's drift alarm enters ALARM (the event CloudWatch sends for it)
+    routed.put(load_event("cloudwatch_drift_alarm"))
+    matched = routed.matched()
+    # Then the drift rule and the audit trail receive it, and nothing else
+    assert set(matched) == {"mlops-dev-drift-alarm-0", "mlops-dev-audit-alarms"}
+    # And the trigger starts one run whose reason is drift
+    (delivered,) = matched["mlops-dev-drift-alarm-0"]
+    result = _invoke(handler, environment, delivered, monkeypatch)
+    executions = boto3.client("sagemaker", region_name=REGION).list_pipeline_executions(PipelineName=pipeline)
+    assert (result["outcome"], result["trigger"]) == ("started", "drift")
+    assert len(executions["PipelineExecutionSummaries"]) == 1
+
+
+def test_a_drift_alarm_back_to_ok_and_other_alarms_do_not_retrain(routed: Any) -> None:
+    # Given the drift alarm recovering, and the silent-monitor alarm firing
+    back = _with(load_event("cloudwatch_drift_alarm"), ["detail", "state", "value"], "OK")
+    silent = _with(load_event("cloudwatch_drift_alarm"), ["detail", "alarmName"], "mlops-dev-churn-monitor-silent")
+    # When they arrive
+    routed.put(back)
+    recovered = routed.matched()
+    routed.put(silent)
+    silenced = routed.matched()
+    # Then both are audited; neither reaches the trigger
+    assert set(recovered) == {"mlops-dev-audit-alarms"}
+    assert set(silenced) == {"mlops-dev-audit-alarms"}
+
+
+def test_a_failed_monitoring_job_is_notified_and_a_completed_or_foreign_one_is_not(routed: Any) -> None:
+    # Given a failed monitoring job of the platform, a completed one, and a failed job of someone else
+    failed = load_event("processing_job_failed")
+    completed = _with(failed, ["detail", "ProcessingJobStatus"], "Completed")
+    foreign = _with(failed, ["detail", "ProcessingJobName"], "team-x-monitor-churn-20250316030000")
+    # When each arrives, only the platform's failure is routed to the notification rule
+    routed.put(failed)
+    assert "mlops-dev-notify-monitoring-failed" in routed.matched()
+    for other in (completed, foreign):
+        routed.put(other)
+        assert "mlops-dev-notify-monitoring-failed" not in routed.matched()
+
+
 def test_a_malformed_event_changes_nothing(
     routed: Any, templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -424,3 +471,197 @@ def test_the_deployer_checks_every_model_every_ten_minutes_through_the_configure
     assert result["action"] == "checked"
     assert result["models"]["churn"]["action"] == "ignored"
     assert boto3.client("sagemaker", region_name=REGION).list_endpoints()["Endpoints"] == []
+
+
+def _rule(templates: dict[str, dict[str, Any]], resolver: Resolver, unit: str, name: str) -> dict[str, Any]:
+    """One synthesized rule's properties, resolved as CloudFormation would."""
+    template = templates[unit]
+    [rule] = [
+        resolver.resolve(r["Properties"], template)
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule" and r["Properties"].get("Name") == name
+    ]
+    return rule
+
+
+def _only_target(rule: dict[str, Any]) -> str:
+    [target] = rule["Targets"]
+    assert target["DeadLetterConfig"]["Arn"].endswith(":mlops-dev-events-dlq")
+    return str(target["Arn"])
+
+
+LAUNCHER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:mlops-dev-monitoring-launcher"
+
+
+def test_the_monitoring_schedule_reaches_the_launcher_which_monitors_that_model(
+    routed: Any, templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model stack's monitoring rule fires on the model's schedule into the launcher only.
+
+    A scheduled rule sends a "Scheduled Event" naming the rule's ARN in `resources` (EventBridge
+    User Guide, "Creating a rule that runs on a schedule in Amazon EventBridge",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html).
+    """
+    # Given the synthesized monitoring schedule of churn
+    rule = _rule(templates, resolver, "model-churn", "mlops-dev-churn-monitoring")
+    # Then it runs daily (the default monitoring.schedule) into the launcher, with a dead-letter queue
+    assert rule["ScheduleExpression"] == "rate(1 day)"
+    assert _only_target(rule) == LAUNCHER_ARN
+    # And the launcher, as configured, takes its Scheduled Event for churn: no champion yet, so nothing starts
+    _deploy_model_state(templates, resolver)
+    handler, environment = _function(templates, resolver, "mlops-dev-monitoring-launcher")
+    scheduled = {
+        **load_event("scheduled_event"),
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule['Name']}"],
+    }
+    result = _invoke(handler, environment, scheduled, monkeypatch)
+    assert (result["action"], result["model"]) == ("skipped", "churn")
+    assert result["reason"].startswith("no-champion")
+    assert boto3.client("sagemaker", region_name=REGION).list_processing_jobs()["ProcessingJobSummaries"] == []
+
+
+def ground_truth_landed(key: str) -> dict[str, Any]:
+    """S3 "Object Created" for a label file in the data bucket (Amazon S3 User Guide, "EventBridge
+    event message structure", https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html)."""
+    event = _with(load_event("s3_object_created"), ["detail", "object", "key"], key)
+    event["detail"]["reason"] = "PutObject"
+    return event
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("monitoring/churn/ground-truth/2026/11/30/labels-0001.jsonl", {"mlops-dev-ground-truth-landed-0"}),
+        ("monitoring/churn/ground-truth/labels.jsonl", {"mlops-dev-ground-truth-landed-0"}),
+        # Capture and reports are written by SageMaker and the job: neither starts a run
+        ("monitoring/churn/capture/mlops-dev-churn/AllTraffic/2026/11/30/06/c.jsonl", set()),
+        ("monitoring/churn/reports/watermark.json", set()),
+        ("monitoring/fraud/ground-truth/labels.jsonl", set()),
+    ],
+    ids=["labels", "labels-flat", "capture", "reports", "unmonitored-model"],
+)
+def test_ground_truth_reaches_the_launcher_and_not_the_retraining_trigger(
+    routed: Any, key: str, expected: set[str]
+) -> None:
+    routed.put(ground_truth_landed(key))
+    assert set(routed.matched()) == expected
+
+
+def test_a_label_file_routed_to_the_configured_launcher_asks_for_its_models_run(
+    routed: Any, templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the ground-truth rule, whose only target is the launcher
+    assert _only_target(_rule(templates, resolver, "automation", "mlops-dev-ground-truth-landed-0")) == LAUNCHER_ARN
+    pipeline = _deploy_model_state(templates, resolver)
+    handler, environment = _function(templates, resolver, "mlops-dev-monitoring-launcher")
+    # When churn's labels land and the rule delivers them
+    routed.put(ground_truth_landed("monitoring/churn/ground-truth/2026/11/30/labels-0001.jsonl"))
+    (delivered,) = routed.matched()["mlops-dev-ground-truth-landed-0"]
+    result = _invoke(handler, environment, delivered, monkeypatch)
+    # Then the launcher handles it for churn (no champion yet: nothing starts), and no pipeline runs
+    assert (result["action"], result["model"]) == ("skipped", "churn")
+    assert result["reason"].startswith("no-champion")
+    executions = boto3.client("sagemaker", region_name=REGION).list_pipeline_executions(PipelineName=pipeline)
+    assert executions["PipelineExecutionSummaries"] == []
+
+
+def alarm_entered(templates: dict[str, dict[str, Any]], resolver: Resolver, alarm_name: str) -> dict[str, Any]:
+    """The event CloudWatch sends when the synthesized alarm `alarm_name` enters ALARM.
+
+    Shape: CloudWatch User Guide, "Alarm events and EventBridge"
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html):
+    source aws.cloudwatch, detail-type "CloudWatch Alarm State Change", detail.alarmName,
+    detail.state.value, detail.previousState and detail.configuration.metrics[].metricStat.
+    """
+    template = templates["model-churn"]
+    [alarm] = [
+        resolver.resolve(r["Properties"], template)
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("AlarmName") == alarm_name
+    ]
+    event = load_event("cloudwatch_drift_alarm")
+    event["resources"] = [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm_name}"]
+    event["detail"]["alarmName"] = alarm_name
+    event["detail"]["configuration"] = {
+        "description": alarm.get("AlarmDescription", ""),
+        "metrics": [
+            {
+                "id": "m1",
+                "metricStat": {
+                    "metric": {
+                        "namespace": alarm["Namespace"],
+                        "name": alarm["MetricName"],
+                        "dimensions": {d["Name"]: d["Value"] for d in alarm["Dimensions"]},
+                    },
+                    "period": alarm["Period"],
+                    "stat": alarm["Statistic"],
+                },
+                "returnData": True,
+            }
+        ],
+    }
+    return event
+
+
+@pytest.mark.parametrize(
+    ("alarm_name", "metric", "rule", "reason"),
+    [
+        ("mlops-dev-churn-quality", "accuracy", "mlops-dev-quality-alarm-0", "quality"),
+        ("mlops-dev-churn-drift", contract.DRIFTED_FEATURE_SHARE, "mlops-dev-drift-alarm-0", "drift"),
+    ],
+    ids=["quality", "drift"],
+)
+def test_an_alarm_on_a_metric_the_monitoring_publishes_retrains_once_with_its_reason_and_is_audited(
+    routed: Any,
+    templates: dict[str, dict[str, Any]],
+    resolver: Resolver,
+    monkeypatch: pytest.MonkeyPatch,
+    alarm_name: str,
+    metric: str,
+    rule: str,
+    reason: str,
+) -> None:
+    # Given churn's alarm as synthesized: it watches what the monitoring job publishes for churn
+    event = alarm_entered(templates, resolver, alarm_name)
+    (watched,) = event["detail"]["configuration"]["metrics"]
+    assert watched["metricStat"]["metric"] == {
+        "namespace": contract.metric_namespace("mlops-dev"),
+        "name": metric,
+        "dimensions": contract.metric_dimensions("churn", "mlops-dev-churn"),
+    }
+    pipeline = _deploy_model_state(templates, resolver)
+    handler, environment = _function(templates, resolver, "mlops-dev-retraining-trigger")
+    # When it enters ALARM
+    routed.put(event)
+    matched = routed.matched()
+    # Then its retraining rule (targeting the trigger) and the audit trail take it, and nothing else
+    assert set(matched) == {rule, "mlops-dev-audit-alarms"}
+    assert _only_target(_rule(templates, resolver, "automation", rule)).endswith(
+        ":function:mlops-dev-retraining-trigger"
+    )
+    # And the configured trigger, given the event twice (EventBridge delivers at least once), starts one run
+    (delivered,) = matched[rule]
+    first = _invoke(handler, environment, delivered, monkeypatch)
+    second = _invoke(handler, environment, delivered, monkeypatch)
+    executions = boto3.client("sagemaker", region_name=REGION).list_pipeline_executions(PipelineName=pipeline)
+    assert (first["outcome"], first["trigger"]) == ("started", reason)
+    assert second["outcome"] in {"duplicate", "coalesced"}
+    assert len(executions["PipelineExecutionSummaries"]) == 1
+
+
+def test_a_failed_monitoring_job_is_told_to_the_topic_with_its_name_and_reason(
+    routed: Any, templates: dict[str, dict[str, Any]], resolver: Resolver
+) -> None:
+    # Given a monitoring job of churn that failed (SageMaker's Processing Job State Change)
+    failed = load_event("processing_job_failed")
+    # When it is routed
+    routed.put(failed)
+    (delivered,) = routed.matched()["mlops-dev-notify-monitoring-failed"]
+    # Then the rule publishes to the platform's topic, with a dead-letter queue
+    rule = _rule(templates, resolver, "automation", "mlops-dev-notify-monitoring-failed")
+    assert _only_target(rule) == f"arn:aws:sns:{REGION}:{ACCOUNT}:mlops-dev-notifications"
+    # And the message names the job and why it failed, with no empty field
+    text = _notification(templates, "mlops-dev-notify-monitoring-failed", delivered)
+    assert text.startswith("[mlops-dev] Monitoring job mlops-dev-monitor-churn-20250316030000 failed: ")
+    assert "AlgorithmError: no baseline schema at the given URI" in text
+    assert "null" not in text

@@ -12,7 +12,12 @@ from platform_common.promotion import PROMOTION_LEASE_SECONDS
 from stacks.constructs import model_locks
 from stacks.constructs.platform_functions import DEPLOYER, MODEL_GATE, RETRAINING_TRIGGER
 
-HANDLERS = ("mlops-dev-retraining-trigger", "mlops-dev-model-gate", "mlops-dev-deployer")
+HANDLERS = (
+    "mlops-dev-retraining-trigger",
+    "mlops-dev-model-gate",
+    "mlops-dev-deployer",
+    "mlops-dev-monitoring-launcher",
+)
 
 
 def _only(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:

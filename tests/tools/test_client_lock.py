@@ -17,13 +17,19 @@ from stacks.images import SKLEARN_IMAGE_TAG
 from stacks.mlflow_clients import CLIENTS
 from tests.tools.wheels import build_wheel, lock_line
 from tools.client_bundle import (
+    EVIDENTLY_VERSION,
+    IMAGE_PACKAGES,
     IMAGE_PLATFORMS,
+    MONITORING_PACKAGES,
+    ROOT,
     LockEntry,
     LockError,
     download_command,
     image_package_names,
     lock_path,
+    monitoring_lock_path,
     parse_lock,
+    read_lock,
     verify_wheelhouse,
 )
 
@@ -159,3 +165,39 @@ def test_anything_but_the_locks_wheels_is_refused(wheelhouse: tuple[Path, list[L
     (folder / "notes.txt").write_text("x")
     with pytest.raises(LockError, match=r"notes.txt: not a wheel"):
         verify_wheelhouse(entries, folder)
+
+
+# The monitoring job's lock (Evidently with the MLflow client of the line)
+
+
+@pytest.mark.parametrize("server_line", sorted(CLIENTS))
+def test_every_pinned_server_line_has_a_committed_monitoring_lock_pinned_and_hashed(server_line: str) -> None:
+    path = monitoring_lock_path(server_line)
+    assert path.is_file(), f"make lock writes {path}"
+    lines = requirement_lines(path)
+    assert len(lines) > 3
+    assert [line for line in lines if not HASHED_LINE.match(line)] == []
+
+
+@pytest.mark.parametrize("server_line", sorted(CLIENTS))
+def test_the_monitoring_lock_pins_evidently_and_the_same_client_as_the_pipeline(server_line: str) -> None:
+    monitoring = {entry.key: entry.version for entry in read_lock(monitoring_lock_path(server_line))}
+    client = CLIENTS[server_line]
+    assert monitoring["evidently"] == EVIDENTLY_VERSION
+    assert (monitoring["mlflow"], monitoring["sagemaker-mlflow"]) == (client.mlflow, client.sagemaker_mlflow)
+    # The image's scientific stack stays the image's: Evidently runs on its pandas and scikit-learn.
+    assert set(monitoring).isdisjoint(IMAGE_STACK)
+
+
+def test_the_monitoring_test_environment_pins_the_locked_evidently_and_the_images_stack() -> None:
+    # .venv-monitoring runs the job's tests: the Evidently of the lock, on the image's versions.
+    pins = dict(
+        line.split("==", 1)
+        for line in (ROOT / "requirements-monitoring.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    assert pins["evidently"] == EVIDENTLY_VERSION
+    assert f"evidently=={EVIDENTLY_VERSION}" in MONITORING_PACKAGES
+    image = dict(spec.split("==", 1) for spec in IMAGE_PACKAGES if "==" in spec)
+    for name in ("numpy", "pandas", "scikit-learn"):
+        assert pins[name] == image[name]

@@ -1,4 +1,4 @@
-"""The offline, hash-checked install the Train and Register steps run, done for real with pip.
+"""The offline, hash-checked installs the Train and Register steps and the monitoring job run, done for real with pip.
 
 A throw-away environment stands in for the image: it already has `shipped` (the image's
 scikit-learn), and the published code folder holds the model's real requirements.txt, a lock and
@@ -10,6 +10,8 @@ The two ways the pipeline installs:
   unpacked archive as working directory (sagemaker-training-toolkit v4.8.0,
   src/sagemaker_training/modules.py, `install_requirements`);
 - the Register step: the command in its container entrypoint (stacks/pipeline_definition.py).
+- the monitoring job: jobs/monitor_model.py installs its own bundle (platform/monitoring.lock and
+  platform/monitoring-wheelhouse/, beside the script) before it imports Evidently.
 pip resolves `-r` against the including file's folder, and a relative `--find-links` too when
 that folder has it (pip, src/pip/_internal/req/req_file.py, `handle_option_line`), so the
 install also works from any other working directory.
@@ -28,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from jobs import monitor_model
+from platform_common import monitoring
 from stacks import pipeline_definition as pd
 from tests.tools.wheels import build_wheel, lock_line
 from tests.unit.test_pipeline_definition import build, steps_by_name
@@ -144,3 +148,69 @@ def test_a_dependency_neither_locked_nor_shipped_fails_instead_of_reaching_an_in
     assert result.returncode != 0
     assert "No matching distribution found for unlocked>=1" in result.stderr
     assert "client" not in installed(image)
+
+
+# The monitoring job's bundle
+
+
+def publish_monitoring_bundle(image: Image, *, evidently_requires: list[str]) -> Path:
+    """platform/ as publish-code leaves it: the job's lock and its wheelhouse, at platform_common.monitoring's paths."""
+    wheelhouse = image.code / monitoring.MONITORING_WHEELHOUSE_DIR
+    lines = [
+        lock_line(build_wheel(wheelhouse, "evidently", "0.7.23", requires=evidently_requires), "evidently", "0.7.23"),
+        lock_line(build_wheel(wheelhouse, "mlflow", "3.0.1", requires=["dep==1.0"]), "mlflow", "3.0.1"),
+        lock_line(build_wheel(wheelhouse, "dep", "1.0"), "dep", "1.0"),
+    ]
+    (image.code / monitoring.MONITORING_LOCK_FILE).write_text("\n".join(lines) + "\n")
+    return wheelhouse
+
+
+def monitoring_install_command(image: Image) -> list[str]:
+    """The job's install from the folder it runs in, with the image's pip run from this machine."""
+    script_dir = (image.code / monitoring.MONITOR_JOB_SCRIPT).parent
+    words = monitor_model.offline_install_command(script_dir, python="python3")
+    assert words[:4] == ["python3", "-m", "pip", "install"]
+    return words[3:]
+
+
+def test_the_monitoring_bundle_sits_beside_the_jobs_script() -> None:
+    # The job finds its bundle in its own folder: all three share platform/.
+    folders = {
+        Path(path).parent
+        for path in (
+            monitoring.MONITOR_JOB_SCRIPT,
+            monitoring.MONITORING_LOCK_FILE,
+            monitoring.MONITORING_WHEELHOUSE_DIR,
+        )
+    }
+    assert folders == {Path(pd.PLATFORM_CODE_DIR)}
+
+
+def test_the_monitoring_job_installs_its_locked_wheels_offline_and_keeps_what_the_image_ships(image: Image) -> None:
+    # Given the job's published bundle, Evidently needing the image's package besides the locked ones
+    publish_monitoring_bundle(image, evidently_requires=["dep==1.0", "shipped>=1.0"])
+    # When the job installs it, from any working directory
+    result = pip(image, *monitoring_install_command(image), cwd=image.elsewhere)
+    # Then Evidently, the MLflow client and their dependency are installed; the image's package is kept
+    assert result.returncode == 0, result.stderr
+    packages = installed(image)
+    assert (packages["evidently"], packages["mlflow"], packages["dep"]) == ("0.7.23", "3.0.1", "1.0")
+    assert packages["shipped"] == "1.0"
+
+
+def test_a_monitoring_wheel_changed_after_locking_is_refused_and_nothing_installed(image: Image) -> None:
+    wheelhouse = publish_monitoring_bundle(image, evidently_requires=["dep==1.0"])
+    (wheelhouse / "dep-1.0-py3-none-any.whl").unlink()
+    build_wheel(wheelhouse, "dep", "1.0", requires=["shipped"])
+    result = pip(image, *monitoring_install_command(image), cwd=image.elsewhere)
+    assert result.returncode != 0
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE" in result.stderr
+    assert "evidently" not in installed(image) and "mlflow" not in installed(image)
+
+
+def test_a_monitoring_dependency_neither_locked_nor_shipped_fails_instead_of_reaching_an_index(image: Image) -> None:
+    publish_monitoring_bundle(image, evidently_requires=["dep==1.0", "unlocked>=1"])
+    result = pip(image, *monitoring_install_command(image), cwd=image.elsewhere)
+    assert result.returncode != 0
+    assert "No matching distribution found for unlocked>=1" in result.stderr
+    assert "evidently" not in installed(image)

@@ -20,6 +20,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from platform_common.monitoring import MONITOR_JOB_SCRIPT, MONITORING_LOCK_FILE, MONITORING_WHEELHOUSE_DIR
 from tests.synth import FIXTURES
 from tests.tools.wheels import build_wheel, lock_line
 from tools.publish_model_code import ML_DIR, ROOT, main
@@ -67,6 +68,7 @@ def lock_dir(tmp_path: Path, index: Path) -> Path:
     folder.mkdir()
     lines = [lock_line(index / WHEELS[0], "alpha", "1.0"), lock_line(index / WHEELS[1], "beta", "1.0")]
     (folder / "mlflow-3.0.lock").write_text("# test lock\n" + "\n".join(lines) + "\n")
+    (folder / "monitoring-3.0.lock").write_text("# test monitoring lock\n" + "\n".join(lines) + "\n")
     return folder
 
 
@@ -120,9 +122,8 @@ def test_scripts_lock_and_wheels_land_under_the_models_code_prefix(
     assert body(session, f"code/churn/wheelhouse/{WHEELS[0]}") == (index / WHEELS[0]).read_bytes()
     assert not [k for k in written if "__pycache__" in k or k.endswith(".pyc")]
     assert body(session, "code/churn/train.py") == (ML_DIR / "churn" / "train.py").read_bytes()
-    # And the download was asked for that lock
-    ((lock, _),) = download.calls
-    assert lock == lock_dir / "mlflow-3.0.lock"
+    # And the download was asked for that lock, then for the monitoring job's
+    assert [lock for lock, _ in download.calls] == [lock_dir / "mlflow-3.0.lock", lock_dir / "monitoring-3.0.lock"]
 
 
 def test_the_source_archive_carries_the_bundle_at_its_root(
@@ -309,6 +310,54 @@ def test_a_model_folder_claiming_the_platforms_folder_is_refused(
     assert publish(session, FakeDownload(index), lock_dir) == 2
     assert "is reserved for the platform's job scripts" in capsys.readouterr().err
     assert keys(session) == []
+
+
+def test_the_monitoring_jobs_lock_and_wheels_land_where_the_job_installs_from(
+    session: boto3.session.Session, index: Path, lock_dir: Path
+) -> None:
+    # Given the churn model, when its code is published
+    assert publish(session, FakeDownload(index), lock_dir) == 0
+    written = set(keys(session))
+    # Then the monitoring lock of the configured server line is at platform_common.monitoring's key
+    assert body(session, f"code/churn/{MONITORING_LOCK_FILE}") == (lock_dir / "monitoring-3.0.lock").read_bytes()
+    # And exactly its wheels are in the monitoring wheelhouse, byte for byte, beside the job's script
+    assert {key for key in written if key.startswith(f"code/churn/{MONITORING_WHEELHOUSE_DIR}/")} == {
+        f"code/churn/{MONITORING_WHEELHOUSE_DIR}/{name}" for name in WHEELS
+    }
+    assert body(session, f"code/churn/{MONITORING_WHEELHOUSE_DIR}/{WHEELS[1]}") == (index / WHEELS[1]).read_bytes()
+    assert body(session, f"code/churn/{MONITOR_JOB_SCRIPT}") == (ROOT / "jobs" / "monitor_model.py").read_bytes()
+    # And the training archive does not carry the monitoring bundle
+    with tarfile.open(fileobj=io.BytesIO(body(session, "code/churn/sourcedir.tar.gz")), mode="r:gz") as tar:
+        assert not [name for name in tar.getnames() if name.startswith("platform/")]
+
+
+def test_monitoring_wheels_of_an_earlier_lock_are_removed(
+    session: boto3.session.Session, index: Path, lock_dir: Path
+) -> None:
+    stale = f"code/churn/{MONITORING_WHEELHOUSE_DIR}/evidently-0.7.0-py3-none-any.whl"
+    session.client("s3").put_object(Bucket=BUCKET, Key=stale, Body=b"old")
+    assert publish(session, FakeDownload(index), lock_dir) == 0
+    assert stale not in keys(session)
+
+
+def test_a_monitoring_wheel_that_does_not_match_its_lock_uploads_nothing(
+    session: boto3.session.Session, index: Path, lock_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a monitoring lock that admits another build of beta than the one the index serves
+    (lock_dir / "monitoring-3.0.lock").write_text(f"alpha==1.0 --hash=sha256:{'0' * 64}\n")
+    # Then nothing is uploaded and the file is named
+    assert publish(session, FakeDownload(index), lock_dir) == 2
+    assert f"{WHEELS[0]}: its SHA-256 is not in the lock" in capsys.readouterr().err
+    assert keys(session) == []
+
+
+def test_a_server_line_without_a_monitoring_lock_is_refused_before_any_aws_call(
+    index: Path, lock_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (lock_dir / "monitoring-3.0.lock").unlink()
+    assert main(["--env", "dev", "--model", "churn"], download=FakeDownload(index), lock_dir=lock_dir) == 2
+    error = capsys.readouterr().err
+    assert f"no monitoring lock for server 3.0: expected {lock_dir / 'monitoring-3.0.lock'}" in error
 
 
 def test_credentials_of_another_account_than_the_pinned_one_upload_nothing(

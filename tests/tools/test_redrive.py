@@ -37,6 +37,7 @@ FUNCTIONS = {
     "retraining-trigger": "ops-dev-retraining-trigger",
     "model-gate": "ops-dev-model-gate",
     "deployer": "ops-dev-deployer",
+    "monitoring-launcher": "ops-dev-monitoring-launcher",
     "batch-launcher": "ops-dev-batch-launcher",
 }
 HOME = (REGION, ACCOUNT)
@@ -63,7 +64,7 @@ class RecordingLambda:
         return {"StatusCode": 202}
 
 
-def s3_object_created() -> dict[str, Any]:
+def s3_object_created(key: str = "datasets/churn/2026-11/train.csv") -> dict[str, Any]:
     return {
         "version": "0",
         "id": "5d1a0b9e-1111-2222-3333-444455556666",
@@ -77,7 +78,7 @@ def s3_object_created() -> dict[str, Any]:
             "version": "0",
             "bucket": {"name": "ops-dev-data-123456789012-eu-west-1"},
             "object": {
-                "key": "datasets/churn/2026-11/train.csv",
+                "key": key,
                 "size": 1024,
                 "etag": "abc",
                 "version-id": "v1",
@@ -345,6 +346,35 @@ def test_failed_invocations_go_back_to_the_handler_whose_rule_feeds_them(queue: 
     assert f"  redriven {data} -> ops-dev-retraining-trigger ({redrive.INFERRED})" in report.lines()
 
 
+def test_dead_letters_of_the_launchers_go_back_to_the_launchers_not_the_trigger(queue: tuple[Any, str]) -> None:
+    # Given Lambda's dead letters of a monitoring run (scheduled, and on a label delivery) and of a
+    # batch transform (scheduled, and on an input file), and one undelivered ground-truth event
+    monitor_schedule = put(queue, scheduled("ops-dev-churn-monitoring"), lambda_failure())
+    labels = put(queue, s3_object_created("monitoring/churn/ground-truth/labels.jsonl"), lambda_failure())
+    batch_schedule = put(queue, scheduled("ops-dev-churn-batch"), lambda_failure())
+    inputs = put(queue, s3_object_created("inference/churn/2026-11-30.csv"), lambda_failure())
+    undelivered_labels = put(
+        queue,
+        s3_object_created("monitoring/fraud/ground-truth/labels.jsonl"),
+        undelivered("ops-dev-ground-truth-landed-0", function_arn("ops-dev-monitoring-launcher")),
+    )
+    lam = RecordingLambda()
+
+    # When they are redriven
+    report = run(queue, lam)
+
+    # Then each goes to its launcher, none to the retraining trigger, and all are deleted
+    assert report.redriven == {
+        monitor_schedule: "ops-dev-monitoring-launcher",
+        labels: "ops-dev-monitoring-launcher",
+        batch_schedule: "ops-dev-batch-launcher",
+        inputs: "ops-dev-batch-launcher",
+        undelivered_labels: "ops-dev-monitoring-launcher",
+    }
+    assert "ops-dev-retraining-trigger" not in {c["FunctionName"] for c in lam.calls}
+    assert remaining(queue) == set()
+
+
 def test_an_undelivered_event_goes_to_the_target_eventbridge_names(queue: tuple[Any, str]) -> None:
     message = put(
         queue, package_state("Approved"), undelivered("ops-dev-model-approved-0", function_arn("ops-dev-deployer"))
@@ -412,6 +442,21 @@ def test_a_dry_run_invokes_nothing_deletes_nothing_and_says_what_it_would_do(que
         (package_state("Rejected"), None),
         (scheduled("ops-dev-fraud-schedule"), "retraining-trigger"),
         (scheduled("ops-dev-deployer-check"), "deployer"),
+        # The monitoring launcher: a model's monitoring schedule, and labels under monitoring/<model>/ground-truth/
+        (scheduled("ops-dev-fraud-monitoring"), "monitoring-launcher"),
+        (s3_object_created("monitoring/churn/ground-truth/2026/11/30/labels.jsonl"), "monitoring-launcher"),
+        # The batch launcher: a model's batch schedule, inputs under inference/<model>/, transform job ends
+        (scheduled("ops-dev-fraud-batch"), "batch-launcher"),
+        (s3_object_created("inference/churn/2026-11-30.csv"), "batch-launcher"),
+        (
+            {"source": "aws.sagemaker", "detail-type": "SageMaker Transform Job State Change", "detail": {}},
+            "batch-launcher",
+        ),
+        # No rule sends these to a handler: endpoint capture, reports, a rule the platform does not have
+        (s3_object_created("monitoring/churn/capture/ops-dev-churn/AllTraffic/2026/11/30/10/x.jsonl"), None),
+        (s3_object_created("monitoring/churn/reports/run-1/report.html"), None),
+        (s3_object_created("monitoring/ground-truth/labels.jsonl"), None),
+        (scheduled("ops-dev-some-other-rule"), None),
         ({"source": "mlops.platform", "detail-type": "RetrainingRequested", "detail": {}}, "retraining-trigger"),
         ({"source": "mlops.platform", "detail-type": "ModelApproved", "detail": {}}, None),
         (["not", "an", "event"], None),
@@ -421,35 +466,75 @@ def test_which_handler_an_event_belongs_to(event: Any, handler: str | None) -> N
     assert redrive.handler_for(event) == handler
 
 
+def _events_matching(rule: dict[str, Any]) -> list[dict[str, Any]]:
+    """One event per way the rule can match: its schedule, or each source, detail-type, approval status and key prefix."""
+    properties = rule["Properties"]
+    if "ScheduleExpression" in properties:
+        return [scheduled(properties["Name"])]
+    pattern = properties["EventPattern"]
+    detail = pattern.get("detail", {})
+    details: list[dict[str, Any]] = [
+        {"ModelApprovalStatus": status} for status in detail.get("ModelApprovalStatus", [])
+    ] + [{"object": {"key": f"{prefix['prefix']}part-0001.csv"}} for prefix in detail.get("object", {}).get("key", [])]
+    return [
+        {"source": source, "detail-type": detail_type, "resources": [], "detail": shown}
+        for source in pattern["source"]
+        for detail_type in pattern["detail-type"]
+        for shown in details or [{}]
+    ]
+
+
 def test_the_routes_agree_with_the_synthesized_rules() -> None:
-    """Every (source, detail-type) a rule sends to a handler is routed to that same handler here."""
+    """Every event a rule sends to a handler, in the automation and the model stacks, is routed to that same handler.
+
+    The configuration has each kind of rule: data sets, ground truth and batch inputs landing in
+    the data bucket (one rule each, told apart by key prefix), and per model a retraining,
+    monitoring and batch schedule (told apart by the rule's name, which a Scheduled Event carries
+    in `resources`: Amazon EventBridge User Guide, "Creating a rule that runs on a schedule",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html).
+    """
     from tests.synth import synth
 
-    settings = platform()
+    models = [
+        {"name": "churn"},
+        {"name": "fraud", "schedule": "rate(1 day)", "batch": {"schedule": "rate(12 hours)"}},
+        {"name": "upsell", "serving": "batch", "batch": {"schedule": "rate(1 day)"}},
+    ]
+    settings = platform(models=models)
     config = load_environment(settings, "dev")
     _, templates = synth("dev", settings)
-    resources = templates["automation"].to_json()["Resources"]
+    automation = templates["automation"].to_json()["Resources"]
     functions = {
         logical: body["Properties"]["FunctionName"]
-        for logical, body in resources.items()
+        for logical, body in automation.items()
         if body["Type"] == "AWS::Lambda::Function"
     }
     roles = {name: role for role, name in redrive.handler_functions(config).items()}
-    checked = 0
-    for rule in (body for body in resources.values() if body["Type"] == "AWS::Events::Rule"):
-        pattern = rule["Properties"].get("EventPattern")
-        for target in rule["Properties"]["Targets"]:
-            logical = target["Arn"].get("Fn::GetAtt", [None])[0] if isinstance(target["Arn"], dict) else None
-            if pattern is None or logical not in functions:
-                continue
-            for source in pattern["source"]:
-                for detail_type in pattern["detail-type"]:
-                    event = {"source": source, "detail-type": detail_type, "resources": [], "detail": {}}
-                    for status in pattern.get("detail", {}).get("ModelApprovalStatus", [None]):
-                        event["detail"] = {"ModelApprovalStatus": status} if status else {}
-                        assert redrive.handler_for(event) == roles[functions[logical]], (source, detail_type)
-                        checked += 1
-    assert checked >= 6
+
+    def target_function(arn: Any) -> str | None:
+        # A model stack names the automation stack's function through an export of its ARN.
+        if "Fn::GetAtt" in arn:
+            return functions.get(arn["Fn::GetAtt"][0])
+        imported = arn.get("Fn::ImportValue", "")
+        return next((name for logical, name in functions.items() if f"FnGetAtt{logical}Arn" in imported), None)
+
+    routed: dict[str, set[str]] = {}
+    for template in templates.values():
+        for rule in (body for body in template.to_json()["Resources"].values() if body["Type"] == "AWS::Events::Rule"):
+            for target in rule["Properties"]["Targets"]:
+                function = target_function(target["Arn"]) if isinstance(target["Arn"], dict) else None
+                if function is None:
+                    continue
+                for event in _events_matching(rule):
+                    assert redrive.handler_for(event) == roles[function], (rule["Properties"]["Name"], event)
+                    routed.setdefault(roles[function], set()).add(rule["Properties"]["Name"])
+    # Every handler is fed by some rule, and each kind of rule above was checked
+    assert set(routed) == set(redrive.HANDLERS)
+    assert {"ops-dev-churn-monitoring", "ops-dev-upsell-monitoring", "ops-dev-ground-truth-landed-0"} <= (
+        routed["monitoring-launcher"]
+    )
+    assert {"ops-dev-fraud-batch", "ops-dev-upsell-batch", "ops-dev-batch-input-landed"} <= routed["batch-launcher"]
+    assert {"ops-dev-fraud-schedule", "ops-dev-data-landed"} <= routed["retraining-trigger"]
 
 
 def test_without_credentials_it_stops_with_one_line(

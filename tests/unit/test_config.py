@@ -116,6 +116,104 @@ def test_invalid_values_name_the_key_the_value_and_what_is_allowed(
     assert path in str(caught.value)
 
 
+MONITORING = "platform.environments.dev.models[0].monitoring"
+
+
+def with_monitoring(monitoring: dict[str, Any], **model: Any) -> dict[str, Any]:
+    return platform_with({"models": [{"name": "churn", "monitoring": monitoring, **model}]})
+
+
+@pytest.mark.parametrize(
+    ("monitoring", "model", "key", "expected"),
+    [
+        pytest.param({"sampling_percent": 101}, {}, "sampling_percent", "an integer from 0 to 100", id="sampling"),
+        pytest.param({"drift_threshold": 1.5}, {}, "drift_threshold", "a number from 0.0 to 1.0", id="drift"),
+        pytest.param({"engine": "evidently"}, {}, "engine", "one of platform, model-monitor", id="engine"),
+        pytest.param({"schedule": "hourly"}, {}, "schedule", "cron(...) or rate(...)", id="schedule"),
+        pytest.param({"max_silence_hours": 169}, {}, "max_silence_hours", "from 1 to 168", id="silence-over-7-days"),
+        pytest.param(
+            {"schedule": "rate(1 day)", "max_silence_hours": 24},
+            {},
+            "max_silence_hours",
+            "more hours than the schedule's interval",
+            id="silence-not-longer-than-schedule",
+        ),
+        pytest.param({"label_lookback_days": 0}, {}, "label_lookback_days", "from 1 to 90", id="lookback"),
+        pytest.param({"instance_type": "m5.large"}, {}, "instance_type", "ml.* instance type", id="instance"),
+        pytest.param(
+            {"enabled": True},
+            {"endpoint": {"serverless": {}}, "deployment": {"strategy": "all-at-once"}},
+            "enabled",
+            "serverless endpoints do not capture data",
+            id="serverless-enabled",
+        ),
+        pytest.param({"sampling": 10}, {}, "sampling", "no such key", id="typo"),
+    ],
+)
+def test_an_invalid_monitoring_block_names_its_key(
+    monitoring: dict[str, Any], model: dict[str, Any], key: str, expected: str
+) -> None:
+    # Given a model whose monitoring block has one bad value; When the configuration is loaded
+    with pytest.raises(ConfigError) as caught:
+        load_environment(with_monitoring(monitoring, **model), "dev")
+    # Then the error names the key path and what is allowed
+    assert caught.value.path == f"{MONITORING}.{key}"
+    assert expected in str(caught.value)
+
+
+def test_monitoring_defaults_to_the_platform_engine_daily_and_off_for_serverless() -> None:
+    # Given one model on instances and one serverless, neither with a monitoring block
+    platform = platform_with(
+        {
+            "models": [
+                {"name": "churn"},
+                {"name": "fraud", "endpoint": {"serverless": {}}, "deployment": {"strategy": "all-at-once"}},
+            ]
+        }
+    )
+    # When loaded
+    churn, fraud = load_environment(platform, "dev").models
+    # Then the instance model is monitored by the platform daily, capturing every request
+    assert churn.monitoring.platform
+    assert (churn.monitoring.schedule, churn.monitoring.sampling_percent) == ("rate(1 day)", 100)
+    assert churn.monitoring.max_silence_hours == 26
+    # And the serverless one is not monitored (serverless endpoints cannot capture data)
+    assert not fraud.monitoring.enabled
+
+
+def test_monitoring_follows_batch_predictions_where_no_endpoint_captures() -> None:
+    """The monitoring job reads endpoint capture and batch predictions (predictions/<model>/): a model
+    with either is monitored by default; a serverless one with batch transform beside it too."""
+    # Given a batch-only model, a serverless model with batch beside it, and one opting out
+    platform = platform_with(
+        {
+            "models": [
+                {"name": "upsell", "serving": "batch", "batch": {}},
+                {"name": "fraud", "serving": "serverless", "deployment": {"strategy": "all-at-once"}, "batch": {}},
+                {"name": "churn", "serving": "batch", "batch": {}, "monitoring": {"enabled": False}},
+            ]
+        }
+    )
+    # When loaded
+    upsell, fraud, churn = load_environment(platform, "dev").models
+    # Then the two with batch predictions are watched by the platform's job, the opted-out one is not
+    assert upsell.monitoring.platform and fraud.monitoring.platform
+    assert not churn.monitoring.enabled
+
+
+def test_a_monitored_batch_only_model_publishes_under_its_batch_target_and_captures_nothing() -> None:
+    from stacks import monitoring, naming
+
+    config = load_environment(platform_with({"models": [{"name": "upsell", "serving": "batch", "batch": {}}]}), "dev")
+    (upsell,) = config.models
+    # The `Endpoint` dimension of its metrics is the batch target (platform_common.monitoring.metric_dimensions)
+    assert monitoring.serving_target(config, upsell) == naming.batch_target_name(config, "upsell")
+    assert monitoring.drift_metric(config, upsell).dimensions == {
+        "Model": "upsell",
+        "Endpoint": f"{config.resource_prefix}-upsell-batch",
+    }
+
+
 def test_unknown_environment_is_refused() -> None:
     with pytest.raises(ConfigError, match="one of dev, staging, prod"):
         load_environment(platform_with({}), "qa")
@@ -313,3 +411,37 @@ def test_prefixes_that_make_reserved_names_are_refused(prefix: str, rule: str) -
         load_environment(platform_with({"prefix": prefix, "models": [{"name": "churn"}]}), "dev")
     assert caught.value.path.startswith("platform.environments.dev.prefix")
     assert rule in caught.value.expected
+
+
+@pytest.mark.parametrize("metric", ["auc", "rmse", "Accuracy"])
+def test_a_platform_monitored_model_gating_on_a_metric_the_job_cannot_compute_is_refused(metric: str) -> None:
+    # Given a model the platform's monitoring job watches (the default), gating on another metric
+    platform = platform_with({"models": [{"name": "ab"}, {"name": "churn", "metric": {"name": metric}}]})
+    # When the configuration is loaded (as synth does)
+    with pytest.raises(ConfigError) as caught:
+        load_environment(platform, "dev")
+    # Then the error names the metric's key, the value and the metrics the job computes
+    assert caught.value.path == "platform.environments.dev.models[1].metric.name"
+    assert caught.value.value == metric
+    assert "one of accuracy, f1, precision, recall" in str(caught.value)
+    assert "platform.environments.dev.models[1].monitoring.engine" in str(caught.value)
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "f1", "precision", "recall"])
+def test_each_metric_the_monitoring_job_computes_is_accepted(metric: str) -> None:
+    (model,) = load_environment(
+        platform_with({"models": [{"name": "churn", "metric": {"name": metric}}]}), "dev"
+    ).models
+    assert (model.metric.name, model.monitoring.platform) == (metric, True)
+
+
+@pytest.mark.parametrize(
+    "monitoring",
+    [{"engine": "model-monitor"}, {"enabled": False}],
+    ids=["model-monitor", "monitoring-off"],
+)
+def test_any_metric_is_accepted_where_the_platforms_job_does_not_watch_the_model(monitoring: dict[str, Any]) -> None:
+    # Given a model gating on auc whose quality the platform's monitoring job does not compute
+    (model,) = load_environment(with_monitoring(monitoring, metric={"name": "auc"}), "dev").models
+    # Then it loads: only the platform's job is limited to its four metrics
+    assert (model.metric.name, model.monitoring.platform) == ("auc", False)

@@ -67,4 +67,5 @@ def test_only_the_configured_handler_reserves_concurrency() -> None:
         "mlops-dev-retraining-trigger": None,
         "mlops-dev-model-gate": None,
         "mlops-dev-deployer": 2,
+        "mlops-dev-monitoring-launcher": None,
     }

@@ -21,6 +21,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from platform_common import monitoring
 from stacks import pipeline_definition as pd
 from stacks.config import ModelConfig, load_environment
 from stacks.mlflow_clients import UnsupportedMlflowVersion
@@ -39,6 +40,9 @@ KMS_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-55
 SKLEARN_IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 DEFAULT_IMAGES = pd.DefaultImages(training=SKLEARN_IMAGE, processing=SKLEARN_IMAGE)
 SERVER_VERSION = "3.0"
+# A metric the platform's monitoring job does not compute (log_loss, validation:auc) is gated on by
+# a model the job does not watch; the pipeline is the same either way.
+UNMONITORED: dict[str, Any] = {"monitoring": {"enabled": False}}
 
 
 def model_config(**model: Any) -> ModelConfig:
@@ -290,9 +294,10 @@ def test_published_schema_lacks_exactly_the_documented_extensions() -> None:
     [
         pytest.param({}, id="defaults"),
         pytest.param(
-            {"metric": {"name": "log_loss", "threshold": 0.35, "greater_is_better": False}}, id="lower-is-better"
+            {"metric": {"name": "log_loss", "threshold": 0.35, "greater_is_better": False}, **UNMONITORED},
+            id="lower-is-better",
         ),
-        pytest.param({"metric": {"name": "validation:auc"}}, id="metric-name-with-colon"),
+        pytest.param({"metric": {"name": "validation:auc"}, **UNMONITORED}, id="metric-name-with-colon"),
         pytest.param(
             {
                 "training": {
@@ -401,6 +406,7 @@ def test_steps_run_prepare_train_evaluate_then_check() -> None:
     check = steps_by_name(definition)["CheckMetric"]["Arguments"]
     assert [(step["Name"], step["Type"]) for step in check["IfSteps"]] == [
         ("Evidence", "Processing"),
+        ("Baseline", "Processing"),
         ("Register", "Processing"),
     ]
     assert [(step["Name"], step["Type"]) for step in check["ElseSteps"]] == [("MetricCheckFailed", "Fail")]
@@ -417,8 +423,9 @@ def test_registration_runs_only_when_the_metric_check_passes() -> None:
         if pd.ENV_MLFLOW_REGISTERED_MODEL_NAME in step["Arguments"].get("Environment", {})
     ]
     assert registering == []
-    evidence, register = check["IfSteps"]
+    evidence, baseline, register = check["IfSteps"]
     assert pd.ENV_MLFLOW_REGISTERED_MODEL_NAME not in evidence["Arguments"]["Environment"]
+    assert pd.ENV_MLFLOW_REGISTERED_MODEL_NAME not in baseline["Arguments"]["Environment"]
     assert register["Arguments"]["Environment"][pd.ENV_MLFLOW_REGISTERED_MODEL_NAME] == "churn"
     assert "DependsOn" not in register, "the branch alone orders it after the check; DependsOn would be redundant"
 
@@ -440,7 +447,7 @@ def test_every_step_reference_points_at_an_earlier_step() -> None:
             if isinstance(node, dict) and str(node.get("Get", "")).startswith("Steps."):
                 assert node["Get"].split(".")[1] in seen, f"{name} reads {node['Get']} before it exists"
         seen.add(name)
-    assert "Evidence" in seen and "Register" in seen
+    assert "Evidence" in seen and "Baseline" in seen and "Register" in seen
 
 
 def test_prepare_reads_the_input_parameter_and_writes_three_splits() -> None:
@@ -500,14 +507,14 @@ def test_hyperparameters_pass_through_next_to_the_script_mode_settings() -> None
 
 
 def test_every_step_that_reads_the_data_is_told_the_models_label_column() -> None:
-    """Prepare and Evaluate get `--target <column>` as container arguments; Train as a hyperparameter.
+    """Prepare, Evaluate and Baseline get `--target <column>` as container arguments; Train as a hyperparameter.
 
     ContainerArguments follow the entrypoint on the command line (SageMaker API Reference,
     "AppSpecification", https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AppSpecification.html);
     script mode passes hyperparameters to the program as `--name value` options.
     """
     steps = steps_by_name(build(model_config(target="is_fraud")))
-    for step in ("Prepare", "Evaluate"):
+    for step in ("Prepare", "Evaluate", "Baseline"):
         assert steps[step]["Arguments"]["AppSpecification"]["ContainerArguments"] == ["--target", "is_fraud"]
     assert steps["Train"]["Arguments"]["HyperParameters"]["target"] == "is_fraud"
     assert "ContainerArguments" not in steps["Register"]["Arguments"]["AppSpecification"]
@@ -614,7 +621,7 @@ def test_check_requires_the_metric_at_or_above_the_threshold_by_default() -> Non
 
 
 def test_check_requires_the_metric_at_or_below_the_threshold_when_lower_is_better() -> None:
-    model = model_config(metric={"name": "log_loss", "threshold": 0.35, "greater_is_better": False})
+    model = model_config(metric={"name": "log_loss", "threshold": 0.35, "greater_is_better": False}, **UNMONITORED)
     definition = build(model)
     (condition,) = steps_by_name(definition)["CheckMetric"]["Arguments"]["Conditions"]
     assert condition["Type"] == "LessThanOrEqualTo"
@@ -649,7 +656,7 @@ def test_failure_message_names_the_metric_its_value_and_the_threshold() -> None:
 
 
 def test_failure_message_says_above_the_maximum_when_lower_is_better() -> None:
-    model = model_config(metric={"name": "log_loss", "threshold": 0.35, "greater_is_better": False})
+    model = model_config(metric={"name": "log_loss", "threshold": 0.35, "greater_is_better": False}, **UNMONITORED)
     (fail,) = steps_by_name(build(model))["CheckMetric"]["Arguments"]["ElseSteps"]
     values = fail["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
     assert values[0].endswith("log_loss")
@@ -681,6 +688,12 @@ def test_register_reads_the_trained_model_and_the_evaluation_report() -> None:
             **inputs["evidence"],
             "S3Uri": {"Get": "Steps.Evidence.ProcessingOutputConfig.Outputs['evidence'].S3Output.S3Uri"},
             "LocalPath": "/opt/ml/processing/evidence",
+        },
+        # Likewise the baseline: no version without what its monitoring compares against.
+        "baseline": {
+            **inputs["baseline"],
+            "S3Uri": {"Get": "Steps.Baseline.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"},
+            "LocalPath": "/opt/ml/processing/baseline",
         },
     }  # fmt: skip
     (output,) = arguments["ProcessingOutputConfig"]["Outputs"]
@@ -829,6 +842,71 @@ def test_the_evidence_job_reads_what_the_definition_provides() -> None:
         assert f'"{name}"' in job, f"write_evidence.py does not read {name}"
     for path in (pd.EVIDENCE_MODEL_DIR, pd.EVIDENCE_EVALUATION_DIR, pd.EVIDENCE_OUTPUT_DIR):
         assert f'"{path}"' in job, f"write_evidence.py does not default to {path}"
+
+
+# Baseline
+
+
+def baseline_step(definition: dict[str, Any] | None = None) -> dict[str, Any]:
+    return steps_by_name(definition or build())["Baseline"]
+
+
+def test_the_baseline_is_written_beside_the_evidence_under_the_pipeline_only_prefix() -> None:
+    """evidence/<model>/<execution id>/baseline/, the folder platform_common.monitoring names for the monitoring job."""
+    (output,) = baseline_step()["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    assert output["OutputName"] == "baseline"
+    assert output["S3Output"] == {
+        "S3Uri": {
+            "Std:Join": {
+                "On": "/",
+                "Values": [
+                    f"s3://{ARTIFACT_BUCKET}/evidence/churn",
+                    {"Get": "Execution.PipelineExecutionId"},
+                    monitoring.BASELINE_DIR,
+                ],
+            }
+        },
+        "LocalPath": "/opt/ml/processing/baseline",
+        "S3UploadMode": "EndOfJob",
+    }
+    assert baseline_step()["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == KMS_KEY_ARN
+
+
+def test_the_baseline_reads_the_training_split_and_runs_platform_code() -> None:
+    arguments = baseline_step()["Arguments"]
+    inputs = {
+        item["InputName"]: (item["S3Input"]["S3Uri"], item["S3Input"]["LocalPath"])
+        for item in arguments["ProcessingInputs"]
+    }
+    assert inputs == {
+        "code": (CODE_PREFIX, "/opt/ml/processing/input/code"),
+        "train": (
+            {"Get": "Steps.Prepare.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"},
+            "/opt/ml/processing/train",
+        ),
+    }
+    assert arguments["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3",
+        "/opt/ml/processing/input/code/platform/write_baseline.py",
+    ]
+    assert arguments["Environment"] == {
+        "MODEL_NAME": "churn",
+        "PIPELINE_EXECUTION_ARN": {"Get": "Execution.PipelineExecutionArn"},
+    }
+    # The label column it records as the baseline's target: the model's `target`, as every step gets it
+    assert arguments["AppSpecification"]["ContainerArguments"] == ["--target", "label"]
+    assert arguments["RoleArn"] == ROLE_ARN
+
+
+def test_the_baseline_job_reads_what_the_definition_provides() -> None:
+    job = (REPO_ROOT / "jobs" / "write_baseline.py").read_text()
+    for name in (pd.ENV_MODEL_NAME, pd.ENV_PIPELINE_EXECUTION_ARN):
+        assert f'"{name}"' in job, f"write_baseline.py does not read {name}"
+    assert f'"--{pd.TARGET_OPTION}", required=True' in job, "write_baseline.py does not require --target"
+    for path in (pd.BASELINE_TRAIN_DIR, pd.BASELINE_OUTPUT_DIR):
+        assert f'"{path}"' in job, f"write_baseline.py does not default to {path}"
+    for name in (monitoring.BASELINE_REFERENCE_FILE, monitoring.BASELINE_SCHEMA_FILE):
+        assert f'"{name}"' in job, f"write_baseline.py does not write {name}"
 
 
 def test_the_inference_specification_is_served_by_the_image_the_model_trains_in() -> None:
