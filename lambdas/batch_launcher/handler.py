@@ -87,16 +87,11 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
     publish = functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name)
     raw = event if isinstance(event, dict) else {}
-    event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    rejected = domain_events.event_rejecter("batch-launcher", event, publish)
 
     def reject(reason: str, **data: Any) -> dict[str, Any]:
-        publish(
-            domain_events.DomainEvent(
-                domain_events.EVENT_REJECTED, None, reason, {"handler": "batch-launcher", **data}, event_id
-            )
-        )
         logger.warning("rejected an event", extra={"reason": reason})
-        return Outcome("event_rejected", reason, published=(domain_events.EVENT_REJECTED,)).as_dict()
+        return rejected(reason, **data)
 
     detail_type = raw.get("detail-type")
     model_type = EVENT_MODELS.get(detail_type) if isinstance(detail_type, str) else None

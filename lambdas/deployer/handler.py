@@ -191,15 +191,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
     publish = functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name)
     raw = event if isinstance(event, dict) else {}
-    event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-
-    def reject(reason: str, **data: Any) -> dict[str, Any]:
-        publish(
-            domain_events.DomainEvent(
-                domain_events.EVENT_REJECTED, None, reason, {"handler": "deployer", **data}, event_id
-            )
-        )
-        return Outcome("event_rejected", reason, published=(domain_events.EVENT_REJECTED,)).as_dict()
+    reject = domain_events.event_rejecter("deployer", event, publish)
 
     detail_type = raw.get("detail-type")
     model_type = EVENT_MODELS.get(detail_type) if isinstance(detail_type, str) else None

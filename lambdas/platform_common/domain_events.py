@@ -7,7 +7,7 @@ log group and the bus archive keeps them for replay.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,3 +216,25 @@ def _shorten(value: Any) -> Any:
         kept = [_shorten(item) for item in value[:LIST_KEEP]]
         return kept + ([f"... ({len(value)} items)"] if len(value) > LIST_KEEP else [])
     return value
+
+
+# A handler's refusal: the reason and details in, the outcome the handler returns out.
+Rejecter = Callable[..., dict[str, Any]]
+
+
+def event_rejecter(handler: str, event: object, publish_event: Callable[[DomainEvent], object]) -> Rejecter:
+    """How `handler` refuses `event`: publish one EventRejected (correlated by the event's id) and return its outcome.
+
+    The returned function takes the reason and any details for the notification, and returns the
+    outcome as the handler returns it (`{"outcome": "event_rejected", ...}`).
+    """
+    from platform_common.promotion import Outcome
+
+    raw = event if isinstance(event, dict) else {}
+    event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+
+    def reject(reason: str, **data: Any) -> dict[str, Any]:
+        publish_event(DomainEvent(EVENT_REJECTED, None, reason, {"handler": handler, **data}, event_id))
+        return Outcome("event_rejected", reason, published=(EVENT_REJECTED,)).as_dict()
+
+    return reject
