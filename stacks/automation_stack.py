@@ -136,14 +136,16 @@ class AutomationStack(Stack):
                                                                      resource_name=f"{prefix}-*")}},
         ))  # fmt: skip
 
-        # Exact groups for the pipeline role's registration records; an App's suffix is matched by length.
+        # Exact groups where known; an App's suffix is matched by length.
         registered_groups = package_group_names([m.name for m in models], package_group_suffix)
+        # The package versions the pipeline role records executions on: those this MLflow registers.
+        registered_versions = registered_package_names([m.name for m in models], package_group_suffix)
         self.roles = MlServiceRoles(
             self, "ServiceRoles", resource_prefix=prefix, pipeline_role_name=naming.pipeline_role_name(config),
             model_role_name=naming.model_role_name(config),
             data_bucket_name=naming.data_bucket_name(config),
             datasets_prefix=DATASETS_PREFIX, artifact_bucket_name=naming.artifact_bucket_name(config),
-            key=data_key, mlflow_arn=mlflow_arn, mlflow_kind=config.mlflow.kind, package_groups=registered_groups,
+            key=data_key, mlflow_arn=mlflow_arn, mlflow_kind=config.mlflow.kind, package_versions=registered_versions,
             job_instance_types=[t for m in models for t in (m.training.instance_type, m.processing.instance_type)],
         )  # fmt: skip
 
