@@ -244,7 +244,9 @@ class AutomationStack(Stack):
         }
         for name, value in exported.items():
             CfnOutput(self, name, value=value, export_name=f"{prefix}-{name}")
-        for function in (self.trigger, self.gate, self.deployer):
+        # The launchers exist only where a model has platform monitoring or batch transform.
+        functions = (self.trigger, self.gate, self.deployer, self.monitoring_launcher, self.batch_launcher)
+        for function in (f for f in functions if f is not None):
             CfnOutput(self, f"{function.node.id}FunctionName", value=function.function.function_name)
 
     @property
