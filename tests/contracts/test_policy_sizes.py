@@ -104,6 +104,6 @@ def test_every_policy_fits_iams_size_quotas(label: str) -> None:
     managed, inline = _measure(label)
     assert managed, "no managed policy measured"
     too_big = {path: size for path, size in managed.items() if size > MANAGED_POLICY_LIMIT}
-    assert too_big == {}, f"managed policies over {MANAGED_POLICY_LIMIT} characters"
+    assert too_big == {}, f"managed policies over {MANAGED_POLICY_LIMIT} characters: {too_big}"
     too_big = {path: size for path, size in inline.items() if size > ROLE_INLINE_LIMIT}
-    assert too_big == {}, f"roles whose inline policies exceed {ROLE_INLINE_LIMIT} characters"
+    assert too_big == {}, f"roles whose inline policies exceed {ROLE_INLINE_LIMIT} characters: {too_big}"
