@@ -138,8 +138,9 @@ class AutomationStack(Stack):
 
         # Exact groups where known; an App's suffix is matched by length.
         registered_groups = package_group_names([m.name for m in models], package_group_suffix)
-        # The package versions the pipeline role records executions on: those this MLflow registers.
-        registered_versions = registered_package_names([m.name for m in models], package_group_suffix)
+        # The package versions the pipeline role records executions on: those this MLflow registers
+        # for the configured models (none without a model, as no pipeline runs then).
+        registered_versions = registered_package_names([m.name for m in models], package_group_suffix) if models else []
         self.roles = MlServiceRoles(
             self, "ServiceRoles", resource_prefix=prefix, pipeline_role_name=naming.pipeline_role_name(config),
             model_role_name=naming.model_role_name(config),
