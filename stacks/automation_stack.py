@@ -114,10 +114,22 @@ class AutomationStack(Stack):
             event_pattern=events.EventPattern(source=[domain_events.SOURCE]),
             retention=Duration.days(config.retention.event_archive_days),
         )
-        self.audit_log = logs.LogGroup(self, "AuditLog", log_group_name=f"/{prefix}/audit", retention=retention,
-                                       encryption_key=self.key, removal_policy=RemovalPolicy.RETAIN)  # fmt: skip
-        self.topic = sns.Topic(self, "Notifications", topic_name=f"{prefix}-notifications",
-                               display_name=f"{prefix} MLOps platform", master_key=self.key, enforce_ssl=True)  # fmt: skip
+        self.audit_log = logs.LogGroup(
+            self,
+            "AuditLog",
+            log_group_name=f"/{prefix}/audit",
+            retention=retention,
+            encryption_key=self.key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.topic = sns.Topic(
+            self,
+            "Notifications",
+            topic_name=f"{prefix}-notifications",
+            display_name=f"{prefix} MLOps platform",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
         for address in config.notifications.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
         self._let_alarms_notify()
@@ -127,14 +139,19 @@ class AutomationStack(Stack):
         self.function_names: list[str] = []
         # Rules of the model stacks (schedules) dead-letter here too; they cannot add their own
         # statements to this stack's queue policy without a dependency cycle.
-        self.events_dlq.add_to_resource_policy(iam.PolicyStatement(
-            sid="AcceptUndeliveredEventsOfModelRules",
-            principals=[iam.ServicePrincipal("events.amazonaws.com")],
-            actions=["sqs:SendMessage"],
-            resources=[self.events_dlq.queue_arn],
-            conditions={"ArnLike": {"aws:SourceArn": self.format_arn(service="events", resource="rule",
-                                                                     resource_name=f"{prefix}-*")}},
-        ))  # fmt: skip
+        self.events_dlq.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AcceptUndeliveredEventsOfModelRules",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.events_dlq.queue_arn],
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": self.format_arn(service="events", resource="rule", resource_name=f"{prefix}-*")
+                    }
+                },
+            )
+        )
 
         # Exact groups where known; an App's suffix is matched by length.
         registered_groups = package_group_names([m.name for m in models], package_group_suffix)
@@ -142,13 +159,20 @@ class AutomationStack(Stack):
         # for the configured models (none without a model, as no pipeline runs then).
         registered_versions = registered_package_names([m.name for m in models], package_group_suffix) if models else []
         self.roles = MlServiceRoles(
-            self, "ServiceRoles", resource_prefix=prefix, pipeline_role_name=naming.pipeline_role_name(config),
+            self,
+            "ServiceRoles",
+            resource_prefix=prefix,
+            pipeline_role_name=naming.pipeline_role_name(config),
             model_role_name=naming.model_role_name(config),
             data_bucket_name=naming.data_bucket_name(config),
-            datasets_prefix=DATASETS_PREFIX, artifact_bucket_name=naming.artifact_bucket_name(config),
-            key=data_key, mlflow_arn=mlflow_arn, mlflow_kind=config.mlflow.kind, package_versions=registered_versions,
+            datasets_prefix=DATASETS_PREFIX,
+            artifact_bucket_name=naming.artifact_bucket_name(config),
+            key=data_key,
+            mlflow_arn=mlflow_arn,
+            mlflow_kind=config.mlflow.kind,
+            package_versions=registered_versions,
             job_instance_types=[t for m in models for t in (m.training.instance_type, m.processing.instance_type)],
-        )  # fmt: skip
+        )
 
         code = lambda_code()
         common_env = {
@@ -343,9 +367,14 @@ class AutomationStack(Stack):
         )
 
     def _build_key(self) -> kms.Key:
-        key = kms.Key(self, "AutomationKey", alias=f"alias/{self.config.resource_prefix}-automation",
-                      description="Encrypts the platform's logs, notifications, queues and function settings",
-                      enable_key_rotation=True, removal_policy=RemovalPolicy.RETAIN)  # fmt: skip
+        key = kms.Key(
+            self,
+            "AutomationKey",
+            alias=f"alias/{self.config.resource_prefix}-automation",
+            description="Encrypts the platform's logs, notifications, queues and function settings",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
         # Services that write into the encrypted topic and queues on the platform's behalf need
         # kms:GenerateDataKey* and kms:Decrypt (Amazon SNS Developer Guide, "Key management",
         # "Enable compatibility between event sources from AWS services and encrypted topics";
@@ -364,21 +393,26 @@ class AutomationStack(Stack):
                 resources=["*"],
             )
         )
-        key.add_to_resource_policy(iam.PolicyStatement(
-            sid="SnsOfThisAccount",
-            principals=[iam.ServicePrincipal("sns.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey"],
-            resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-        ))  # fmt: skip
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="SnsOfThisAccount",
+                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
         logs_encryption = iam.PolicyStatement(
             sid="AllowLogsEncryption",
             principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
             actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
             resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                    f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"}},
-        )  # fmt: skip
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                }
+            },
+        )
         key.add_to_resource_policy(logs_encryption)
         acknowledge_default_key_policy(key)
         acknowledge_resource_policy_wildcards(
@@ -432,17 +466,28 @@ class AutomationStack(Stack):
         )
 
     def _queue(self, construct_id: str, name: str) -> sqs.Queue:
-        queue = sqs.Queue(self, construct_id, queue_name=name, encryption=sqs.QueueEncryption.KMS,
-                          encryption_master_key=self.key, enforce_ssl=True,
-                          retention_period=Duration.days(14), removal_policy=RemovalPolicy.RETAIN)  # fmt: skip
+        queue = sqs.Queue(
+            self,
+            construct_id,
+            queue_name=name,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
         acknowledge(queue, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue; messages stay for redrive.")
         alarm = cloudwatch.Alarm(
-            self, f"{construct_id}Depth", alarm_name=f"{name}-not-empty",
+            self,
+            f"{construct_id}Depth",
+            alarm_name=f"{name}-not-empty",
             alarm_description=f"Events could not be delivered or handled; inspect and redrive {name}",
             metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
-            threshold=0, comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )  # fmt: skip
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
         alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
         alarm.add_ok_action(cw_actions.SnsAction(self.topic))
         return queue
@@ -450,35 +495,56 @@ class AutomationStack(Stack):
     def _function(self, spec: FunctionSpec, code: lambda_.Code, environment: dict[str, str]) -> PlatformFunction:
         self.function_names.append(naming.function_name(self.config, spec.name))
         function = PlatformFunction(
-            self, _camel(spec.name), spec=spec, resource_prefix=self.config.resource_prefix, code=code,
-            environment=environment, key=self.key, failed_invocations=self.functions_dlq,
+            self,
+            _camel(spec.name),
+            spec=spec,
+            resource_prefix=self.config.resource_prefix,
+            code=code,
+            environment=environment,
+            key=self.key,
+            failed_invocations=self.functions_dlq,
             log_retention=_retention(self.config.retention.log_retention_days),
             reserved_concurrency=self.config.functions.reserved_concurrency.get(spec.name),
-        )  # fmt: skip
-        function.allow(iam.PolicyStatement(sid="PublishDomainEvents", actions=["events:PutEvents"],
-                                           resources=[self.bus.event_bus_arn]))  # fmt: skip
+        )
         function.allow(
-            iam.PolicyStatement(sid="ReadModelCatalog", actions=["ssm:GetParametersByPath", "ssm:GetParameter"],
-                                resources=[self.format_arn(service="ssm", resource="parameter",
-                                                           resource_name=self.catalog_path.strip("/"))]),
-        )  # fmt: skip
+            iam.PolicyStatement(
+                sid="PublishDomainEvents", actions=["events:PutEvents"], resources=[self.bus.event_bus_arn]
+            )
+        )
         function.allow(
-            iam.PolicyStatement(sid="ReadModelCatalogEntries", actions=["ssm:GetParameter"],
-                                resources=[self.format_arn(service="ssm", resource="parameter",
-                                                           resource_name=f"{self.catalog_path.strip('/')}/*")]),
+            iam.PolicyStatement(
+                sid="ReadModelCatalog",
+                actions=["ssm:GetParametersByPath", "ssm:GetParameter"],
+                resources=[
+                    self.format_arn(service="ssm", resource="parameter", resource_name=self.catalog_path.strip("/"))
+                ],
+            ),
+        )
+        function.allow(
+            iam.PolicyStatement(
+                sid="ReadModelCatalogEntries",
+                actions=["ssm:GetParameter"],
+                resources=[
+                    self.format_arn(
+                        service="ssm", resource="parameter", resource_name=f"{self.catalog_path.strip('/')}/*"
+                    )
+                ],
+            ),
             "Each model stack adds its own catalog entry under this path.",
-        )  # fmt: skip
+        )
         return function
 
     def _grant_handlers(self, mlflow_arn: str) -> None:
         prefix = self.config.resource_prefix
         pipelines = self.format_arn(service="sagemaker", resource="pipeline", resource_name=f"{prefix}-*")
         self.trigger.allow(
-            iam.PolicyStatement(sid="StartPipelines", actions=["sagemaker:StartPipelineExecution",
-                                                               "sagemaker:ListPipelineExecutions"],
-                                resources=[pipelines]),
+            iam.PolicyStatement(
+                sid="StartPipelines",
+                actions=["sagemaker:StartPipelineExecution", "sagemaker:ListPipelineExecutions"],
+                resources=[pipelines],
+            ),
             "Each model stack adds a pipeline named <prefix>-<env>-<model>.",
-        )  # fmt: skip
+        )
         self.trigger.allow(
             iam.PolicyStatement(
                 sid="ReadPipelineExecutions",
@@ -524,15 +590,28 @@ class AutomationStack(Stack):
             mlflow_api_statement(sid="ReadAndTagMlflowVersions", kind=mlflow_kind, arn=mlflow_arn, actions=gate_mlflow)
         )
 
-        owned = [self.format_arn(service="sagemaker", resource=kind, resource_name=f"{prefix}-*")
-                 for kind in ("model", "endpoint-config", "endpoint")]  # fmt: skip
+        owned = [
+            self.format_arn(service="sagemaker", resource=kind, resource_name=f"{prefix}-*")
+            for kind in ("model", "endpoint-config", "endpoint")
+        ]
         self.deployer.allow(
-            iam.PolicyStatement(sid="Deploy", actions=[
-                "sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:CreateEndpointConfig",
-                "sagemaker:DescribeEndpointConfig", "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint",
-                "sagemaker:DescribeEndpoint", "sagemaker:AddTags", "sagemaker:ListTags"], resources=owned),
+            iam.PolicyStatement(
+                sid="Deploy",
+                actions=[
+                    "sagemaker:CreateModel",
+                    "sagemaker:DescribeModel",
+                    "sagemaker:CreateEndpointConfig",
+                    "sagemaker:DescribeEndpointConfig",
+                    "sagemaker:CreateEndpoint",
+                    "sagemaker:UpdateEndpoint",
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:AddTags",
+                    "sagemaker:ListTags",
+                ],
+                resources=owned,
+            ),
             "The deployer names models and endpoint configs per model version (<prefix>-<env>-<model>-v<n>).",
-        )  # fmt: skip
+        )
         if packages:
             read_and_mark = iam.PolicyStatement(
                 sid="ReadAndMarkPackages",
@@ -546,19 +625,33 @@ class AutomationStack(Stack):
         # DataCaptureConfig.KmsKeyId (the capture is encrypted with the platform key on the endpoint's behalf).
         for statement in _key_grant_statements("Capture", self.data_key):
             self.deployer.allow(statement)
-        self.deployer.allow(iam.PolicyStatement(
-            sid="PassModelRole", actions=["iam:PassRole"], resources=[self.roles.model_role.role_arn],
-            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))  # fmt: skip
+        self.deployer.allow(
+            iam.PolicyStatement(
+                sid="PassModelRole",
+                actions=["iam:PassRole"],
+                resources=[self.roles.model_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
         deployer_mlflow = [*MLFLOW_READ_ACTIONS, *MLFLOW_ALIAS_ACTIONS, "sagemaker-mlflow:SetModelVersionTag"]
         self.deployer.allow(
             mlflow_api_statement(sid="MoveChampionAlias", kind=mlflow_kind, arn=mlflow_arn, actions=deployer_mlflow)
         )
-        self.deployer.allow(iam.PolicyStatement(
-            sid="ReadRollbackAlarms", actions=["cloudwatch:DescribeAlarms"],
-            resources=[self.format_arn(service="cloudwatch", resource="alarm", resource_name=f"{prefix}-*",
-                                       arn_format=ArnFormat.COLON_RESOURCE_NAME)]),
+        self.deployer.allow(
+            iam.PolicyStatement(
+                sid="ReadRollbackAlarms",
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[
+                    self.format_arn(
+                        service="cloudwatch",
+                        resource="alarm",
+                        resource_name=f"{prefix}-*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            ),
             "Rollback alarms are created per model by the model stacks, named <prefix>-<env>-<model>-*.",
-        )  # fmt: skip
+        )
 
     def _grant_group_sharing(self, groups: Sequence[str]) -> None:
         """Let the gate read and set the resource policy of the model's package groups (`group_sharing`)."""
@@ -697,8 +790,15 @@ class AutomationStack(Stack):
         event_bus: events.IEventBus | None = None,
     ) -> events.Rule:
         """A rule whose pattern is written verbatim from `event_patterns` (CDK's EventPattern has no `$or`)."""
-        rule = events.Rule(self, construct_id, rule_name=rule_name, description=description, event_bus=event_bus,
-                           event_pattern=events.EventPattern(source=["placeholder"]), targets=targets)  # fmt: skip
+        rule = events.Rule(
+            self,
+            construct_id,
+            rule_name=rule_name,
+            description=description,
+            event_bus=event_bus,
+            event_pattern=events.EventPattern(source=["placeholder"]),
+            targets=targets,
+        )
         cfn_rule = rule.node.default_child
         assert isinstance(cfn_rule, events.CfnRule)
         cfn_rule.add_property_override("EventPattern", pattern)
@@ -706,22 +806,29 @@ class AutomationStack(Stack):
         return rule
 
     def _target(self, function: PlatformFunction) -> targets.LambdaFunction:
-        return targets.LambdaFunction(function.function, dead_letter_queue=self.events_dlq,
-                                      retry_attempts=8, max_event_age=Duration.hours(24))  # fmt: skip
+        return targets.LambdaFunction(
+            function.function, dead_letter_queue=self.events_dlq, retry_attempts=8, max_event_age=Duration.hours(24)
+        )
 
     def _route_events(self) -> None:
         """Rules that feed the handlers (on the default bus unless said otherwise)."""
         prefix = self.config.resource_prefix
         models = self.config.models
-        self._rule("DataLanded", rule_name=f"{prefix}-data-landed",
-                    description="A data set object landed under datasets/: retrain its model",
-                    pattern=(event_patterns.data_landed(naming.data_bucket_name(self.config),
-                                                                      DATASETS_PREFIX)),
-                    targets=[self._target(self.trigger)])  # fmt: skip
-        self._rule("RetrainingRequested", rule_name=naming.bus_rule_name(self.config, naming.RETRAINING_REQUESTED_RULE), event_bus=self.bus,
-                    description="Someone asked for a model to be retrained",
-                    pattern=(event_patterns.retraining_requested()),
-                    targets=[self._target(self.trigger)])  # fmt: skip
+        self._rule(
+            "DataLanded",
+            rule_name=f"{prefix}-data-landed",
+            description="A data set object landed under datasets/: retrain its model",
+            pattern=(event_patterns.data_landed(naming.data_bucket_name(self.config), DATASETS_PREFIX)),
+            targets=[self._target(self.trigger)],
+        )
+        self._rule(
+            "RetrainingRequested",
+            rule_name=naming.bus_rule_name(self.config, naming.RETRAINING_REQUESTED_RULE),
+            event_bus=self.bus,
+            description="Someone asked for a model to be retrained",
+            pattern=(event_patterns.retraining_requested()),
+            targets=[self._target(self.trigger)],
+        )
         if not models:
             return
         if self.batch_launcher is not None:
@@ -735,10 +842,13 @@ class AutomationStack(Stack):
         )
         alarm_names = [naming.quality_alarm_name(self.config, m.name) for m in models]
         for index, chunk in enumerate(event_patterns.chunks(alarm_names)):
-            self._rule(f"QualityAlarm{index}", rule_name=f"{prefix}-quality-alarm-{index}",
-                        description="A model's quality metric crossed its threshold: retrain it",
-                        pattern=(event_patterns.quality_alarm(chunk)),
-                        targets=[self._target(self.trigger)])  # fmt: skip
+            self._rule(
+                f"QualityAlarm{index}",
+                rule_name=f"{prefix}-quality-alarm-{index}",
+                description="A model's quality metric crossed its threshold: retrain it",
+                pattern=(event_patterns.quality_alarm(chunk)),
+                targets=[self._target(self.trigger)],
+            )
         drift_names = [naming.drift_alarm_name(self.config, m.name) for m in models if m.monitoring.platform]
         for index, chunk in enumerate(event_patterns.chunks(drift_names)):
             self._rule(
@@ -759,14 +869,20 @@ class AutomationStack(Stack):
                     targets=[self._target(self.monitoring_launcher)],
                 )
         for index, chunk in enumerate(event_patterns.chunks(self.package_groups)):
-            self._rule(f"ModelPending{index}", rule_name=f"{prefix}-model-pending-{index}",
-                        description="A new model version awaits approval: compare it with the champion",
-                        pattern=(event_patterns.model_package(chunk, "PendingManualApproval")),
-                        targets=[self._target(self.gate)])  # fmt: skip
-            self._rule(f"ModelApproved{index}", rule_name=f"{prefix}-model-approved-{index}",
-                        description="A model version was approved: deploy it",
-                        pattern=(event_patterns.model_package(chunk, "Approved")),
-                        targets=[self._target(self.deployer)])  # fmt: skip
+            self._rule(
+                f"ModelPending{index}",
+                rule_name=f"{prefix}-model-pending-{index}",
+                description="A new model version awaits approval: compare it with the champion",
+                pattern=(event_patterns.model_package(chunk, "PendingManualApproval")),
+                targets=[self._target(self.gate)],
+            )
+            self._rule(
+                f"ModelApproved{index}",
+                rule_name=f"{prefix}-model-approved-{index}",
+                description="A model version was approved: deploy it",
+                pattern=(event_patterns.model_package(chunk, "Approved")),
+                targets=[self._target(self.deployer)],
+            )
         # The deployer's periodic check picks up what events could not finish (a busy endpoint, a held lease).
         self.rules["DeployerCheck"] = events.Rule(
             self,
@@ -786,10 +902,13 @@ class AutomationStack(Stack):
         )
         endpoint_names = [naming.endpoint_name(self.config, m.name) for m in models]
         for index, chunk in enumerate(event_patterns.chunks(endpoint_names)):
-            self._rule(f"EndpointState{index}", rule_name=f"{prefix}-endpoint-state-{index}",
-                        description="An endpoint changed state: record how a deployment ended",
-                        pattern=(event_patterns.endpoint_state(chunk)),
-                        targets=[self._target(self.deployer)])  # fmt: skip
+            self._rule(
+                f"EndpointState{index}",
+                rule_name=f"{prefix}-endpoint-state-{index}",
+                description="An endpoint changed state: record how a deployment ended",
+                pattern=(event_patterns.endpoint_state(chunk)),
+                targets=[self._target(self.deployer)],
+            )
 
     def _log_target(self) -> events.IRuleTarget:
         # EventBridge takes the log group ARN without the ":*" that Fn::GetAtt returns; with it,
@@ -809,33 +928,53 @@ class AutomationStack(Stack):
         # EventBridge writes to a log group only if a CloudWatch Logs resource policy lets it, on
         # "log-group:<name>:*", the form Fn::GetAtt returns (EventBridge User Guide, "Using
         # resource-based policies for Amazon EventBridge", "CloudWatch Logs permissions").
-        logs.CfnResourcePolicy(self, "AuditLogDelivery", policy_name=f"{prefix}-audit-events",
-                               policy_document=self.to_json_string({
-                                   "Version": "2012-10-17",
-                                   "Statement": [{
-                                       "Sid": "EventBridgeWritesAudit",
-                                       "Effect": "Allow",
-                                       "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
-                                       "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                                       "Resource": f"{self.audit_log.log_group_arn}",
-                                   }],
-                               }))  # fmt: skip
-        self._rule("AuditPlatformEvents", rule_name=naming.bus_rule_name(self.config, naming.AUDIT_RULE), event_bus=self.bus,
-                    description="Audit trail: every domain event of the platform",
-                    pattern=(event_patterns.platform_events()), targets=[self._log_target()])  # fmt: skip
+        logs.CfnResourcePolicy(
+            self,
+            "AuditLogDelivery",
+            policy_name=f"{prefix}-audit-events",
+            policy_document=self.to_json_string(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "EventBridgeWritesAudit",
+                            "Effect": "Allow",
+                            "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Resource": f"{self.audit_log.log_group_arn}",
+                        }
+                    ],
+                }
+            ),
+        )
+        self._rule(
+            "AuditPlatformEvents",
+            rule_name=naming.bus_rule_name(self.config, naming.AUDIT_RULE),
+            event_bus=self.bus,
+            description="Audit trail: every domain event of the platform",
+            pattern=(event_patterns.platform_events()),
+            targets=[self._log_target()],
+        )
         activity = event_patterns.aws_activity(
-            bucket_name=naming.data_bucket_name(self.config), datasets_prefix=DATASETS_PREFIX,
-            pipeline_arn_wildcard=f"*:pipeline/{prefix}-*", package_groups=self.package_groups,
-            endpoint_prefix=f"{prefix}-", alarm_prefix=f"{prefix}-",
-        )  # fmt: skip
+            bucket_name=naming.data_bucket_name(self.config),
+            datasets_prefix=DATASETS_PREFIX,
+            pipeline_arn_wildcard=f"*:pipeline/{prefix}-*",
+            package_groups=self.package_groups,
+            endpoint_prefix=f"{prefix}-",
+            alarm_prefix=f"{prefix}-",
+        )
         if self.batch_launcher is not None:
             bucket = naming.data_bucket_name(self.config)
             activity["batch"] = event_patterns.batch_input_landed(bucket, f"{INFERENCE_PREFIX}/")
             activity["transforms"] = event_patterns.transform_job_ended(f"s3://{bucket}/{PREDICTIONS_PREFIX}/")
         for kind, pattern in activity.items():
-            self._rule(f"AuditAws{kind.capitalize()}", rule_name=f"{prefix}-audit-{kind}",
-                       description=f"Audit trail: AWS events of the platform's {kind}",
-                       pattern=pattern, targets=[self._log_target()])  # fmt: skip
+            self._rule(
+                f"AuditAws{kind.capitalize()}",
+                rule_name=f"{prefix}-audit-{kind}",
+                description=f"Audit trail: AWS events of the platform's {kind}",
+                pattern=pattern,
+                targets=[self._log_target()],
+            )
 
     def _notify(self) -> None:
         """Tell people through the topic; input transformers write the message, no extra function."""
@@ -844,12 +983,18 @@ class AutomationStack(Stack):
             f"[{prefix}] Pipeline execution {events.EventField.from_path('$.detail.pipelineExecutionArn')} "
             f"failed (was {events.EventField.from_path('$.detail.previousPipelineExecutionStatus')}). "
             f"Time: {events.EventField.time}."
-        )  # fmt: skip
-        self._rule("NotifyPipelineFailed", rule_name=f"{prefix}-notify-pipeline-failed",
-                    description="Tell people a retraining pipeline failed",
-                    pattern=(event_patterns.pipeline_failed(f"*:pipeline/{prefix}-*")),
-                    targets=[targets.SnsTopic(self.topic, message=failed_message, dead_letter_queue=self.events_dlq,
-                                              retry_attempts=8)])  # fmt: skip
+        )
+        self._rule(
+            "NotifyPipelineFailed",
+            rule_name=f"{prefix}-notify-pipeline-failed",
+            description="Tell people a retraining pipeline failed",
+            pattern=(event_patterns.pipeline_failed(f"*:pipeline/{prefix}-*")),
+            targets=[
+                targets.SnsTopic(
+                    self.topic, message=failed_message, dead_letter_queue=self.events_dlq, retry_attempts=8
+                )
+            ],
+        )
         job_failed_message = events.RuleTargetInput.from_text(
             f"[{prefix}] Monitoring job {events.EventField.from_path('$.detail.ProcessingJobName')} failed: "
             f"{events.EventField.from_path('$.detail.FailureReason')}. Time: {events.EventField.time}."
@@ -870,11 +1015,18 @@ class AutomationStack(Stack):
         domain_message = events.RuleTargetInput.from_text(
             f"[{prefix}] {events.EventField.detail_type}: {summary} Why: {reason} Next step: {next_step}"
         )
-        self._rule("NotifyDecisions", rule_name=naming.bus_rule_name(self.config, naming.NOTIFY_RULE), event_bus=self.bus,
-                    description="Tell people about rejections, reviews and deployment outcomes",
-                    pattern=(event_patterns.platform_events(self._notified_events())),
-                    targets=[targets.SnsTopic(self.topic, message=domain_message, dead_letter_queue=self.events_dlq,
-                                              retry_attempts=8)])  # fmt: skip
+        self._rule(
+            "NotifyDecisions",
+            rule_name=naming.bus_rule_name(self.config, naming.NOTIFY_RULE),
+            event_bus=self.bus,
+            description="Tell people about rejections, reviews and deployment outcomes",
+            pattern=(event_patterns.platform_events(self._notified_events())),
+            targets=[
+                targets.SnsTopic(
+                    self.topic, message=domain_message, dead_letter_queue=self.events_dlq, retry_attempts=8
+                )
+            ],
+        )
 
     def _notified_events(self) -> tuple[str, ...]:
         """NOTIFIED_DOMAIN_EVENTS, and a failed batch transform where a model has batch transform."""
@@ -890,8 +1042,12 @@ class AutomationStack(Stack):
             queue_names=[q.queue_name for q in (self.events_dlq, self.functions_dlq)],
             audit_log_group=self.audit_log.log_group_name,
         )
-        cloudwatch.CfnDashboard(self, "Dashboard", dashboard_name=f"{self.config.resource_prefix}-mlops",
-                                dashboard_body=self.to_json_string(body))  # fmt: skip
+        cloudwatch.CfnDashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{self.config.resource_prefix}-mlops",
+            dashboard_body=self.to_json_string(body),
+        )
 
 
 @jsii.implements(events.IRuleTarget)
@@ -912,9 +1068,10 @@ class _AuditLogTarget:
         return events.RuleTargetConfig(
             arn=self._arn,
             dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self._dlq),
-            retry_policy=events.CfnRule.RetryPolicyProperty(maximum_retry_attempts=8,
-                                                            maximum_event_age_in_seconds=24 * 3600),
-        )  # fmt: skip
+            retry_policy=events.CfnRule.RetryPolicyProperty(
+                maximum_retry_attempts=8, maximum_event_age_in_seconds=24 * 3600
+            ),
+        )
 
 
 def _key_grant_statements(purpose: str, key: kms.IKey) -> list[iam.PolicyStatement]:
@@ -939,10 +1096,29 @@ def _key_grant_statements(purpose: str, key: kms.IKey) -> list[iam.PolicyStateme
 
 
 _RETENTION_NAMES = (
-    "ONE_DAY", "THREE_DAYS", "FIVE_DAYS", "ONE_WEEK", "TWO_WEEKS", "ONE_MONTH", "TWO_MONTHS", "THREE_MONTHS",
-    "FOUR_MONTHS", "FIVE_MONTHS", "SIX_MONTHS", "ONE_YEAR", "THIRTEEN_MONTHS", "EIGHTEEN_MONTHS", "TWO_YEARS",
-    "THREE_YEARS", "FIVE_YEARS", "SIX_YEARS", "SEVEN_YEARS", "EIGHT_YEARS", "NINE_YEARS", "TEN_YEARS",
-)  # fmt: skip
+    "ONE_DAY",
+    "THREE_DAYS",
+    "FIVE_DAYS",
+    "ONE_WEEK",
+    "TWO_WEEKS",
+    "ONE_MONTH",
+    "TWO_MONTHS",
+    "THREE_MONTHS",
+    "FOUR_MONTHS",
+    "FIVE_MONTHS",
+    "SIX_MONTHS",
+    "ONE_YEAR",
+    "THIRTEEN_MONTHS",
+    "EIGHTEEN_MONTHS",
+    "TWO_YEARS",
+    "THREE_YEARS",
+    "FIVE_YEARS",
+    "SIX_YEARS",
+    "SEVEN_YEARS",
+    "EIGHT_YEARS",
+    "NINE_YEARS",
+    "TEN_YEARS",
+)
 
 
 def _retention(days: int) -> logs.RetentionDays:

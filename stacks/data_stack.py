@@ -104,16 +104,22 @@ class DataStack(Stack):
 
         for bucket in (self.access_log_bucket, self.artifact_bucket, self.data_bucket):
             acknowledge(
-                bucket, "NIST.800.53.R5-S3BucketReplicationEnabled",
+                bucket,
+                "NIST.800.53.R5-S3BucketReplicationEnabled",
                 "Versioning and RETAIN protect against loss; cross-region replication is a disaster-recovery choice "
                 "each organisation makes for its own regions and is left to it.",
-            )  # fmt: skip
+            )
         acknowledge(
-            self.access_log_bucket, "NIST.800.53.R5-S3DefaultEncryptionKMS",
+            self.access_log_bucket,
+            "NIST.800.53.R5-S3DefaultEncryptionKMS",
             "S3 server access logs can only be delivered to a bucket encrypted with SSE-S3, not SSE-KMS.",
-        )  # fmt: skip
+        )
 
-        CfnOutput(self, "DataBucketName", value=self.data_bucket.bucket_name,
-                  description=f"Drop training data sets under s3://<bucket>/{DATASETS_PREFIX}<model>/")  # fmt: skip
+        CfnOutput(
+            self,
+            "DataBucketName",
+            value=self.data_bucket.bucket_name,
+            description=f"Drop training data sets under s3://<bucket>/{DATASETS_PREFIX}<model>/",
+        )
         CfnOutput(self, "ArtifactBucketName", value=self.artifact_bucket.bucket_name)
         CfnOutput(self, "PlatformKeyArn", value=self.key.key_arn)

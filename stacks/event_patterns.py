@@ -158,21 +158,30 @@ def platform_events(detail_types: Sequence[str] | None = None) -> Pattern:
 
 
 def aws_activity(
-    *, bucket_name: str, datasets_prefix: str, pipeline_arn_wildcard: str, package_groups: Sequence[str],
-    endpoint_prefix: str, alarm_prefix: str,
-) -> dict[str, Pattern]:  # fmt: skip
+    *,
+    bucket_name: str,
+    datasets_prefix: str,
+    pipeline_arn_wildcard: str,
+    package_groups: Sequence[str],
+    endpoint_prefix: str,
+    alarm_prefix: str,
+) -> dict[str, Pattern]:
     """AWS events of interest for the audit trail (default bus), one pattern per kind."""
     patterns: dict[str, Pattern] = {
-        "data": {"source": ["aws.s3"], "detail-type": ["Object Created"],
-                 "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": [{"prefix": datasets_prefix}]}}},
-        "pipelines": {"source": ["aws.sagemaker"],
-                      "detail": {"pipelineArn": [{"wildcard": pipeline_arn_wildcard}]}},
+        "data": {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": [{"prefix": datasets_prefix}]}},
+        },
+        "pipelines": {"source": ["aws.sagemaker"], "detail": {"pipelineArn": [{"wildcard": pipeline_arn_wildcard}]}},
         "endpoints": {"source": ["aws.sagemaker"], "detail": {"EndpointName": [{"prefix": endpoint_prefix}]}},
         "alarms": {"source": ["aws.cloudwatch"], "detail": {"alarmName": [{"prefix": alarm_prefix}]}},
-    }  # fmt: skip
+    }
     if package_groups:
-        patterns["registry"] = {"source": ["aws.sagemaker"],
-                                "detail": {"ModelPackageGroupName": _groups(package_groups)}}  # fmt: skip
+        patterns["registry"] = {
+            "source": ["aws.sagemaker"],
+            "detail": {"ModelPackageGroupName": _groups(package_groups)},
+        }
     return patterns
 
 

@@ -87,10 +87,13 @@ class ModelStack(Stack):
             automatic_model_registration=config.mlflow.automatic_model_registration,
         )
         self.pipeline = sagemaker.CfnPipeline(
-            self, "Pipeline", pipeline_name=pipeline_name, role_arn=role_arn,
+            self,
+            "Pipeline",
+            pipeline_name=pipeline_name,
+            role_arn=role_arn,
             pipeline_description=f"Retrains {model.name}: prepare, train, evaluate, check {model.metric.name}, evidence, register",
             pipeline_definition={"PipelineDefinitionBody": Fn.sub(json.dumps(definition), variables)},
-        )  # fmt: skip
+        )
 
         quality = monitoring.quality_metric(config, model)
         self.quality_alarm = self._alarm(
@@ -173,12 +176,17 @@ class ModelStack(Stack):
             # environment, so nothing here writes back into that stack.
             dlq = sqs.Queue.from_queue_arn(self, "EventsDlq", events_dlq.queue_arn)
             self.schedule = events.Rule(
-                self, "Schedule", rule_name=naming.schedule_rule_name(config, model.name),
+                self,
+                "Schedule",
+                rule_name=naming.schedule_rule_name(config, model.name),
                 description=f"Retrains {model.name} on a schedule",
                 schedule=events.Schedule.expression(model.schedule),
-                targets=[targets.LambdaFunction(trigger, dead_letter_queue=dlq, retry_attempts=8,
-                                                max_event_age=Duration.hours(24))],
-            )  # fmt: skip
+                targets=[
+                    targets.LambdaFunction(
+                        trigger, dead_letter_queue=dlq, retry_attempts=8, max_event_age=Duration.hours(24)
+                    )
+                ],
+            )
 
         self.monitoring_schedule: events.Rule | None = None
         if model.monitoring.platform and monitoring_launcher is not None:
@@ -268,10 +276,12 @@ class ModelStack(Stack):
             batch=_batch_settings(config, model),
         )
         self.catalog_entry = ssm.StringParameter(
-            self, "CatalogEntry", parameter_name=naming.catalog_entry_name(config, model.name),
+            self,
+            "CatalogEntry",
+            parameter_name=naming.catalog_entry_name(config, model.name),
             string_value=self.settings.to_json(),
             description=f"Settings of model {model.name} read by the platform's handlers",
-        )  # fmt: skip
+        )
 
         CfnOutput(self, "PipelineName", value=pipeline_name)
         if model.has_endpoint:
@@ -291,8 +301,12 @@ class ModelStack(Stack):
                 description="Predictions, one folder per transform job",
             )
         self._package_group_output(model.name, package_group_suffix)
-        CfnOutput(self, "CodeLocation", value=f"s3://{naming.artifact_bucket_name(config)}/code/{model.name}/",
-                  description="Publish the model's scripts here (make publish-code)")  # fmt: skip
+        CfnOutput(
+            self,
+            "CodeLocation",
+            value=f"s3://{naming.artifact_bucket_name(config)}/code/{model.name}/",
+            description="Publish the model's scripts here (make publish-code)",
+        )
 
     def _monitoring_alarms(self, config: EnvironmentConfig, model: ModelConfig, topic_arn: str) -> None:
         """Drift (retrains) and silence (notifies only) of the platform's monitoring job."""
@@ -365,8 +379,12 @@ class ModelStack(Stack):
         # Guide, "Automatically register SageMaker AI models with SageMaker Model Registry"); an
         # App's ID exists only once it is created, so then the output says how to find the group.
         if suffix is not None:
-            CfnOutput(self, "PackageGroupName", value=naming.package_group(model, suffix),
-                      description="The model package group MLflow registers this model's versions into")  # fmt: skip
+            CfnOutput(
+                self,
+                "PackageGroupName",
+                value=naming.package_group(model, suffix),
+                description="The model package group MLflow registers this model's versions into",
+            )
             return
         CfnOutput(
             self,

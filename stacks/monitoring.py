@@ -157,7 +157,7 @@ def dashboard_body(
                 for m in ("Invocations", "Errors")
             ],
             12,
-        ),  # fmt: skip
+        ),
         graph(
             "Undelivered events (DLQ depth)",
             [
@@ -165,7 +165,7 @@ def dashboard_body(
                 for q in queue_names
             ],
             12,
-        ),  # fmt: skip
+        ),
     ]
     for model in models_on_dashboard(config):
         pipeline = naming.pipeline_name(config, model.name)
@@ -178,7 +178,7 @@ def dashboard_body(
                     for m in ("ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed")
                 ],
                 6,
-            ),  # fmt: skip
+            ),
             {
                 "type": "log",
                 "width": 6,
@@ -200,7 +200,7 @@ def dashboard_body(
                     for m in ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors")
                 ],
                 6,
-            ),  # fmt: skip
+            ),
             graph(f"{model.name}: {model.metric.name}", [quality_metric(config, model)], 6),
         ]
         if model.monitoring.platform:

@@ -37,8 +37,12 @@ class TrackingStack(Stack):
             key=key,
             model_names=[model.name for model in config.models],
         )
-        CfnOutput(self, "MlflowArn", value=self.mlflow.arn,
-                  description="Use as MLflow tracking URI (pip install sagemaker-mlflow)")  # fmt: skip
+        CfnOutput(
+            self,
+            "MlflowArn",
+            value=self.mlflow.arn,
+            description="Use as MLflow tracking URI (pip install sagemaker-mlflow)",
+        )
         if config.mlflow.kind == "tracking-server":
             ui_command = (
                 f"aws sagemaker create-presigned-mlflow-tracking-server-url "

@@ -13,8 +13,13 @@ from typing import Any
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
-PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
-          "AWS::StackName": "stack"}  # fmt: skip
+PSEUDO = {
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Region": REGION,
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "stack",
+}
 
 
 class Resolver:
@@ -49,9 +54,11 @@ class Resolver:
             if fn == "Fn::Sub":
                 text, variables = (arg, {}) if isinstance(arg, str) else arg
                 values = {k: str(self.resolve(v, template)) for k, v in variables.items()}
-                return re.sub(r"\$\{([^}!][^}]*)\}",
-                              lambda m: values.get(m.group(1)) or str(self.resolve({"Ref": m.group(1)}, template)),
-                              text)  # fmt: skip
+                return re.sub(
+                    r"\$\{([^}!][^}]*)\}",
+                    lambda m: values.get(m.group(1)) or str(self.resolve({"Ref": m.group(1)}, template)),
+                    text,
+                )
             if fn == "Fn::FindInMap":
                 name, top, second = (self.resolve(a, template) for a in arg)
                 return template["Mappings"][name][top][second]
@@ -65,9 +72,15 @@ class Resolver:
             return self.physical[logical]
         kind = template["Resources"][logical]["Type"]
         props = self._props(logical, template)
-        name_keys = {"AWS::Events::EventBus": "Name", "AWS::SQS::Queue": "QueueName", "AWS::IAM::Role": "RoleName",
-                     "AWS::Lambda::Function": "FunctionName", "AWS::Logs::LogGroup": "LogGroupName",
-                     "AWS::S3::Bucket": "BucketName", "AWS::SNS::Topic": "TopicName"}  # fmt: skip
+        name_keys = {
+            "AWS::Events::EventBus": "Name",
+            "AWS::SQS::Queue": "QueueName",
+            "AWS::IAM::Role": "RoleName",
+            "AWS::Lambda::Function": "FunctionName",
+            "AWS::Logs::LogGroup": "LogGroupName",
+            "AWS::S3::Bucket": "BucketName",
+            "AWS::SNS::Topic": "TopicName",
+        }
         if kind in name_keys and name_keys[kind] in props:
             name = str(self.resolve(props[name_keys[kind]], template))
             if kind == "AWS::SNS::Topic":
@@ -88,10 +101,9 @@ class Resolver:
             "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*",
             "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
             "AWS::KMS::Key": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{name}",
-            "AWS::SageMaker::MlflowTrackingServer":
-                f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/"
-                f"{self._props(logical, template).get('TrackingServerName', name)}",
-        }  # fmt: skip
+            "AWS::SageMaker::MlflowTrackingServer": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/"
+            f"{self._props(logical, template).get('TrackingServerName', name)}",
+        }
         if attribute in ("Arn", "TrackingServerArn") and kind in arns:
             return arns[kind]
         return f"{name}-{attribute.lower()}"

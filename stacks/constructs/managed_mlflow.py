@@ -187,18 +187,21 @@ class ManagedMlflow(Construct):
         registers = settings.automatic_model_registration and bool(groups)
         if registers:
             statements.extend([registration, lineage])
-        policy = iam.ManagedPolicy(self, "ServicePolicy", managed_policy_name=f"{name}-service",
-                                   statements=statements, roles=[self.role])  # fmt: skip
+        policy = iam.ManagedPolicy(
+            self, "ServicePolicy", managed_policy_name=f"{name}-service", statements=statements, roles=[self.role]
+        )
         acknowledge_wildcards(
-            policy, artifact_objects,
+            policy,
+            artifact_objects,
             "MLflow writes one key per run artifact under this server's own artifact root; nothing else in the bucket.",
-        )  # fmt: skip
+        )
         if registers:
             acknowledge_wildcards(
-                policy, registration,
+                policy,
+                registration,
                 "Automatic registration numbers each configured model's package versions (<model>-<suffix>/<n>); for "
                 "an MLflow App the suffix comes from its ID, unknown until it exists, so it is matched by length.",
-            )  # fmt: skip
+            )
             acknowledge_wildcards(
                 policy,
                 lineage,

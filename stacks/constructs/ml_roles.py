@@ -43,69 +43,161 @@ class MlServiceRoles(Construct):
         sagemaker_principal = iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions(
             {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
         )
-        self.pipeline_role = iam.Role(self, "PipelineRole", role_name=pipeline_role_name,
-                                      assumed_by=sagemaker_principal,
-                                      description="Runs the platform's SageMaker pipelines and their jobs")  # fmt: skip
-        self.model_role = iam.Role(self, "ModelRole", role_name=model_role_name,
-                                   assumed_by=sagemaker_principal,
-                                   description="Serves approved model versions from SageMaker endpoints")  # fmt: skip
+        self.pipeline_role = iam.Role(
+            self,
+            "PipelineRole",
+            role_name=pipeline_role_name,
+            assumed_by=sagemaker_principal,
+            description="Runs the platform's SageMaker pipelines and their jobs",
+        )
+        self.model_role = iam.Role(
+            self,
+            "ModelRole",
+            role_name=model_role_name,
+            assumed_by=sagemaker_principal,
+            description="Serves approved model versions from SageMaker endpoints",
+        )
 
         jobs = [
             stack.format_arn(service="sagemaker", resource=kind, resource_name="*")
             for kind in ("processing-job", "training-job")
         ]
-        logs = stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/*",
-                                arn_format=ArnFormat.COLON_RESOURCE_NAME)  # fmt: skip
+        logs = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         create_jobs = _create_jobs_statement(jobs, job_instance_types)
         pipeline_statements: list[tuple[iam.PolicyStatement, str | None]] = [
-            *([(create_jobs, "SageMaker Pipelines names each step's job at run time, so the names are unknown at "
-               "synth; only the instance types the models are configured with.")] if create_jobs else []),
-            (iam.PolicyStatement(sid="RunJobs", actions=[
-                "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "sagemaker:DescribeTrainingJob",
-                "sagemaker:StopTrainingJob", "sagemaker:AddTags"], resources=jobs),
-             "SageMaker Pipelines names each step's job at run time, so the names are unknown at synth; limited "
-             "to processing and training jobs."),
-            (iam.PolicyStatement(sid="PassSelfToJobs", actions=["iam:PassRole"],
-                                 resources=[self.pipeline_role.role_arn],
-                                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
-             None),
-            (iam.PolicyStatement(sid="ReadDatasets", actions=["s3:GetObject", "s3:ListBucket"],
-                                 resources=[_s3(data_bucket_name), _s3(data_bucket_name, f"/{datasets_prefix}*")]),
-             "Training reads whichever data set under datasets/ triggered the run."),
-            (iam.PolicyStatement(sid="WritePipelineArtifacts",
-                                 actions=["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload"],
-                                 resources=[_s3(artifact_bucket_name), _s3(artifact_bucket_name, "/pipelines/*"),
-                                            _s3(artifact_bucket_name, "/mlflow/*"),
-                                            _s3(artifact_bucket_name, "/evidence/*")]),
-             "Each run writes intermediate data, model artifacts, MLflow artifacts and its evidence report under "
-             "per-run keys."),
-            (iam.PolicyStatement(sid="ReadModelCode", actions=["s3:GetObject"],
-                                 resources=[_s3(artifact_bucket_name, "/code/*")]),
-             "Each model's scripts and source archive are published under code/<model>/ (make publish-code)."),
-            (iam.PolicyStatement(sid="UseKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                                 resources=[key.key_arn]), None),
+            *(
+                [
+                    (
+                        create_jobs,
+                        "SageMaker Pipelines names each step's job at run time, so the names are unknown at "
+                        "synth; only the instance types the models are configured with.",
+                    )
+                ]
+                if create_jobs
+                else []
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="RunJobs",
+                    actions=[
+                        "sagemaker:DescribeProcessingJob",
+                        "sagemaker:StopProcessingJob",
+                        "sagemaker:DescribeTrainingJob",
+                        "sagemaker:StopTrainingJob",
+                        "sagemaker:AddTags",
+                    ],
+                    resources=jobs,
+                ),
+                "SageMaker Pipelines names each step's job at run time, so the names are unknown at synth; limited "
+                "to processing and training jobs.",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="PassSelfToJobs",
+                    actions=["iam:PassRole"],
+                    resources=[self.pipeline_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                ),
+                None,
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="ReadDatasets",
+                    actions=["s3:GetObject", "s3:ListBucket"],
+                    resources=[_s3(data_bucket_name), _s3(data_bucket_name, f"/{datasets_prefix}*")],
+                ),
+                "Training reads whichever data set under datasets/ triggered the run.",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="WritePipelineArtifacts",
+                    actions=["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload"],
+                    resources=[
+                        _s3(artifact_bucket_name),
+                        _s3(artifact_bucket_name, "/pipelines/*"),
+                        _s3(artifact_bucket_name, "/mlflow/*"),
+                        _s3(artifact_bucket_name, "/evidence/*"),
+                    ],
+                ),
+                "Each run writes intermediate data, model artifacts, MLflow artifacts and its evidence report under "
+                "per-run keys.",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="ReadModelCode", actions=["s3:GetObject"], resources=[_s3(artifact_bucket_name, "/code/*")]
+                ),
+                "Each model's scripts and source archive are published under code/<model>/ (make publish-code).",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="UseKey",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    resources=[key.key_arn],
+                ),
+                None,
+            ),
             # Only when SageMaker asks on the role's behalf (VolumeKmsKeyId of the jobs), never directly:
             # AWS KMS Developer Guide, "AWS KMS condition keys", kms:GrantIsForAWSResource
             # (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html).
-            (iam.PolicyStatement(sid="GrantKeyToJobs", actions=["kms:CreateGrant"], resources=[key.key_arn],
-                                 conditions={"Bool": {"kms:GrantIsForAWSResource": True}}), None),
-            (mlflow_api_statement(sid="TrackExperiments", kind=mlflow_kind, arn=mlflow_arn,
-                                  actions=MLFLOW_READ_ACTIONS + MLFLOW_EXPERIMENT_WRITE_ACTIONS), None),
-            (iam.PolicyStatement(sid="PullImages", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-             "ecr:GetAuthorizationToken does not support resource-level permissions."),
-            (iam.PolicyStatement(sid="PullImageLayers", actions=[
-                "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")]),
-             "A custom training or processing image (training.image_uri, processing.image_uri) lives in a repository "
-             "of this account named by the user; other accounts' repositories are not covered here."),
-            (iam.PolicyStatement(sid="JobLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream",
-                                                         "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                                 resources=[logs, f"{logs}:log-stream:*"]),
-             "SageMaker jobs write to log streams named per job under /aws/sagemaker/."),
-            (iam.PolicyStatement(sid="JobMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
-                                 conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
-             "cloudwatch:PutMetricData does not support resource-level permissions; limited to SageMaker namespaces."),
-        ]  # fmt: skip
+            (
+                iam.PolicyStatement(
+                    sid="GrantKeyToJobs",
+                    actions=["kms:CreateGrant"],
+                    resources=[key.key_arn],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": True}},
+                ),
+                None,
+            ),
+            (
+                mlflow_api_statement(
+                    sid="TrackExperiments",
+                    kind=mlflow_kind,
+                    arn=mlflow_arn,
+                    actions=MLFLOW_READ_ACTIONS + MLFLOW_EXPERIMENT_WRITE_ACTIONS,
+                ),
+                None,
+            ),
+            (
+                iam.PolicyStatement(sid="PullImages", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+                "ecr:GetAuthorizationToken does not support resource-level permissions.",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="PullImageLayers",
+                    actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                    resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")],
+                ),
+                "A custom training or processing image (training.image_uri, processing.image_uri) lives in a repository "
+                "of this account named by the user; other accounts' repositories are not covered here.",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="JobLogs",
+                    actions=[
+                        "logs:CreateLogGroup",
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:DescribeLogStreams",
+                    ],
+                    resources=[logs, f"{logs}:log-stream:*"],
+                ),
+                "SageMaker jobs write to log streams named per job under /aws/sagemaker/.",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="JobMetrics",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],
+                    conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+                ),
+                "cloudwatch:PutMetricData does not support resource-level permissions; limited to SageMaker namespaces.",
+            ),
+        ]
         if package_versions:
             # The Register step records the execution and its evidence on the package automatic
             # registration made for the new version (CustomerMetadataProperties; packages take no tags:
@@ -125,12 +217,20 @@ class MlServiceRoles(Construct):
         self._attach(self.pipeline_role, "PipelinePolicy", f"{resource_prefix}-pipeline-execution", pipeline_statements)
 
         model_statements: list[tuple[iam.PolicyStatement, str | None]] = [
-            (iam.PolicyStatement(sid="ReadModelArtifacts", actions=["s3:GetObject"],
-                                 resources=[_s3(artifact_bucket_name, "/pipelines/*"),
-                                            _s3(artifact_bucket_name, "/mlflow/*")]),
-             "Model artifacts are stored under per-run keys written by the pipelines and MLflow."),
-            (iam.PolicyStatement(sid="DecryptArtifacts", actions=["kms:Decrypt", "kms:DescribeKey"],
-                                 resources=[key.key_arn]), None),
+            (
+                iam.PolicyStatement(
+                    sid="ReadModelArtifacts",
+                    actions=["s3:GetObject"],
+                    resources=[_s3(artifact_bucket_name, "/pipelines/*"), _s3(artifact_bucket_name, "/mlflow/*")],
+                ),
+                "Model artifacts are stored under per-run keys written by the pipelines and MLflow.",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="DecryptArtifacts", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn]
+                ),
+                None,
+            ),
             # Endpoint data capture is written to S3 on the endpoint's behalf with the model's
             # execution role, encrypted with DataCaptureConfig.KmsKeyId (SageMaker API Reference,
             # "DataCaptureConfig"; SageMaker Developer Guide, "Capture data from real-time endpoint",
@@ -138,33 +238,60 @@ class MlServiceRoles(Construct):
             # SSE-KMS uploads need kms:GenerateDataKey (Amazon S3 User Guide, "Using server-side
             # encryption with AWS KMS keys (SSE-KMS)",
             # https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).
-            (iam.PolicyStatement(sid="WriteDataCapture", actions=["s3:PutObject"],
-                                 resources=[_s3(data_bucket_name, "/monitoring/*/capture/*")]),
-             "Data capture writes under monitoring/<model>/capture/ with keys SageMaker chooses (endpoint, "
-             "variant, date and hour)."),
-            (iam.PolicyStatement(sid="EncryptDataCapture", actions=["kms:GenerateDataKey", "kms:Encrypt"],
-                                 resources=[key.key_arn]), None),
-            (iam.PolicyStatement(sid="PullImages", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-             "ecr:GetAuthorizationToken does not support resource-level permissions."),
-            (iam.PolicyStatement(sid="PullImageLayers", actions=[
-                "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")]),
-             "A custom inference image lives in a repository of this account named by the user; other accounts' "
-             "repositories are not covered here."),
-            (iam.PolicyStatement(sid="EndpointLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream",
-                                                              "logs:PutLogEvents"],
-                                 resources=[logs, f"{logs}:log-stream:*"]),
-             "Endpoints write to log streams named per variant and instance under /aws/sagemaker/."),
-            (iam.PolicyStatement(sid="EndpointMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
-                                 conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
-             "cloudwatch:PutMetricData does not support resource-level permissions; limited to SageMaker namespaces."),
-        ]  # fmt: skip
+            (
+                iam.PolicyStatement(
+                    sid="WriteDataCapture",
+                    actions=["s3:PutObject"],
+                    resources=[_s3(data_bucket_name, "/monitoring/*/capture/*")],
+                ),
+                "Data capture writes under monitoring/<model>/capture/ with keys SageMaker chooses (endpoint, "
+                "variant, date and hour).",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="EncryptDataCapture", actions=["kms:GenerateDataKey", "kms:Encrypt"], resources=[key.key_arn]
+                ),
+                None,
+            ),
+            (
+                iam.PolicyStatement(sid="PullImages", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+                "ecr:GetAuthorizationToken does not support resource-level permissions.",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="PullImageLayers",
+                    actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                    resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")],
+                ),
+                "A custom inference image lives in a repository of this account named by the user; other accounts' "
+                "repositories are not covered here.",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="EndpointLogs",
+                    actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[logs, f"{logs}:log-stream:*"],
+                ),
+                "Endpoints write to log streams named per variant and instance under /aws/sagemaker/.",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="EndpointMetrics",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],
+                    conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+                ),
+                "cloudwatch:PutMetricData does not support resource-level permissions; limited to SageMaker namespaces.",
+            ),
+        ]
         self._attach(self.model_role, "ModelPolicy", f"{resource_prefix}-model-execution", model_statements)
 
-    def _attach(self, role: iam.Role, construct_id: str, name: str,
-                statements: list[tuple[iam.PolicyStatement, str | None]]) -> None:  # fmt: skip
-        policy = iam.ManagedPolicy(self, construct_id, managed_policy_name=name,
-                                   statements=[s for s, _ in statements], roles=[role])  # fmt: skip
+    def _attach(
+        self, role: iam.Role, construct_id: str, name: str, statements: list[tuple[iam.PolicyStatement, str | None]]
+    ) -> None:
+        policy = iam.ManagedPolicy(
+            self, construct_id, managed_policy_name=name, statements=[s for s, _ in statements], roles=[role]
+        )
         for statement, reason in statements:
             if reason:
                 acknowledge_wildcards(policy, statement, reason)

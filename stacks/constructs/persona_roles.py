@@ -320,19 +320,19 @@ class PersonaRoles(Construct):
                         resource="log-group",
                         resource_name="/aws/sagemaker/*",
                         arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    ),  # fmt: skip
+                    ),
                     self._stack.format_arn(
                         service="logs",
                         resource="log-group",
                         resource_name=f"/{self._r.resource_prefix}/*",
                         arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    ),  # fmt: skip
+                    ),
                     self._stack.format_arn(
                         service="logs",
                         resource="log-group",
                         resource_name=f"/aws/lambda/{self._r.resource_prefix}-*",
                         arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    ),  # fmt: skip
+                    ),
                 ],
             ),
         ]
@@ -482,7 +482,7 @@ class PersonaRoles(Construct):
                     "sagemaker:DeleteEndpoint",
                     "sagemaker:UpdateEndpointWeightsAndCapacities",
                     "sagemaker:AddTags",
-                ],  # fmt: skip
+                ],
                 resources=[
                     self._arn("model", self._owned),
                     self._arn("endpoint-config", self._owned),
@@ -526,7 +526,7 @@ class PersonaRoles(Construct):
                 sid="BucketsList",
                 actions=["s3:ListBucket"],
                 resources=[_bucket(r.data_bucket_name), _bucket(r.artifact_bucket_name)],
-            ),  # fmt: skip
+            ),
             iam.PolicyStatement(
                 sid="MlflowArtifactsRead",
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
@@ -697,7 +697,7 @@ class PersonaRoles(Construct):
                 sid="CloudTrailRead",
                 actions=["cloudtrail:LookupEvents", "cloudtrail:GetTrailStatus", "cloudtrail:DescribeTrails"],
                 resources=["*"],
-            ),  # fmt: skip
+            ),
             iam.PolicyStatement(
                 sid="BucketConfigurationRead",
                 actions=[
@@ -710,14 +710,14 @@ class PersonaRoles(Construct):
                     "s3:GetLifecycleConfiguration",
                     "s3:GetBucketPublicAccessBlock",
                     "s3:GetBucketNotification",
-                ],  # fmt: skip
+                ],
                 resources=[_bucket(r.data_bucket_name), _bucket(r.artifact_bucket_name)],
             ),
             iam.PolicyStatement(
                 sid="KeyRead",
                 actions=["kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy"],
                 resources=[r.key.key_arn],
-            ),  # fmt: skip
+            ),
             iam.PolicyStatement(
                 sid="EventsRead",
                 actions=[
@@ -729,7 +729,7 @@ class PersonaRoles(Construct):
                     "events:ListArchives",
                 ],
                 resources=["*"],
-            ),  # fmt: skip
+            ),
             iam.PolicyStatement(sid="MonitoringRead", actions=MONITORING_READ_ACTIONS, resources=["*"]),
             *self._common_read(),
         ]

@@ -127,12 +127,20 @@ class PlatformFunction(Construct):
         super().__init__(scope, construct_id)
         function_name = f"{resource_prefix}-{spec.name}"
         self.log_group = logs.LogGroup(
-            self, "Logs", log_group_name=f"/aws/lambda/{function_name}", retention=log_retention,
-            encryption_key=key, removal_policy=RemovalPolicy.RETAIN,
-        )  # fmt: skip
-        self.role = iam.Role(self, "Role", role_name=function_role_name(resource_prefix, spec.name),
-                             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                             description=f"Runs {function_name}")  # fmt: skip
+            self,
+            "Logs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            retention=log_retention,
+            encryption_key=key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=function_role_name(resource_prefix, spec.name),
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs {function_name}",
+        )
         # CloudFormation reads the layer ARN from Powertools' public parameter at deploy time,
         # so the layer always matches the pinned release, runtime, architecture and region.
         layer_arn = CfnDynamicReference(
@@ -178,9 +186,14 @@ class PlatformFunction(Construct):
             max_event_age=Duration.hours(6),
             on_failure=FailedInvocationsQueue(failed_invocations),
         )
-        self.allow(iam.PolicyStatement(sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                                       resources=[f"{self.log_group.log_group_arn}:*"]),
-                   "Log streams are created per execution environment inside the function's own log group.")  # fmt: skip
+        self.allow(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"{self.log_group.log_group_arn}:*"],
+            ),
+            "Log streams are created per execution environment inside the function's own log group.",
+        )
         # Lambda sends the failure record with the function's own role (same page: "sqs:SendMessage").
         self.allow(
             iam.PolicyStatement(
@@ -191,8 +204,11 @@ class PlatformFunction(Construct):
         # producer of an encrypted queue needs kms:GenerateDataKey and kms:Decrypt (Amazon SQS
         # Developer Guide, "Amazon SQS key management",
         # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
-        self.allow(iam.PolicyStatement(sid="UseAutomationKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                                       resources=[key.key_arn]))  # fmt: skip
+        self.allow(
+            iam.PolicyStatement(
+                sid="UseAutomationKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
+            )
+        )
         # Active tracing makes the Lambda construct grant these two on `*` itself.
         tracing = iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"])
         acknowledge_wildcards(
@@ -201,12 +217,18 @@ class PlatformFunction(Construct):
             "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level "
             "permissions (Service Authorization Reference, AWS X-Ray).",
         )
-        acknowledge(self.role, "NIST.800.53.R5-IAMNoInlinePolicy",
-                    f"The inline policy is specific to {function_name} and built from the grants it needs; "
-                    "a managed policy would add a resource with no reuse.")  # fmt: skip
-        acknowledge(self.function, "NIST.800.53.R5-LambdaInsideVPC",
-                    "The function only calls AWS APIs (SageMaker, EventBridge, SSM, MLflow over SigV4); "
-                    "there is no private network resource to reach, so a VPC would add NAT cost and nothing else.")  # fmt: skip
+        acknowledge(
+            self.role,
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+            f"The inline policy is specific to {function_name} and built from the grants it needs; "
+            "a managed policy would add a resource with no reuse.",
+        )
+        acknowledge(
+            self.function,
+            "NIST.800.53.R5-LambdaInsideVPC",
+            "The function only calls AWS APIs (SageMaker, EventBridge, SSM, MLflow over SigV4); "
+            "there is no private network resource to reach, so a VPC would add NAT cost and nothing else.",
+        )
         acknowledge(
             self.function,
             "NIST.800.53.R5-LambdaDLQ",

@@ -84,7 +84,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()  # fmt: skip
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(stack, arg)
             if key.startswith("Fn::"):

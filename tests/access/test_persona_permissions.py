@@ -111,16 +111,51 @@ REGISTRY_CONTROL = (
     "DeleteModelVersion",
     "RenameRegisteredModel",
 )
-MLFLOW_WRITES = ("CreateExperiment", "CreateRun", "LogMetric", "LogBatch", "LogParam", "LogModel", "SetTag",
-                 "CreateRegisteredModel", "CreateModelVersion", "UpdateRun")  # fmt: skip
-MLFLOW_READS = ("AccessUI", "SearchExperiments", "GetRun", "SearchRuns", "GetMetricHistory", "GetModelVersionByAlias",
-                "SearchModelVersions", "GetRegisteredModel", "ListArtifacts")  # fmt: skip
-SERVING = ("CreateModel", "CreateEndpointConfig", "CreateEndpoint", "UpdateEndpoint", "DeleteEndpoint",
-           "DeleteEndpointConfig", "DeleteModel")  # fmt: skip
-SERVER_CONTROL = ("StartMlflowTrackingServer", "StopMlflowTrackingServer", "UpdateMlflowTrackingServer",
-                  "DeleteMlflowTrackingServer")  # fmt: skip
-ROLE_CHANGES = ("iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy",
-                "iam:DeleteRolePermissionsBoundary", "iam:PassRole")  # fmt: skip
+MLFLOW_WRITES = (
+    "CreateExperiment",
+    "CreateRun",
+    "LogMetric",
+    "LogBatch",
+    "LogParam",
+    "LogModel",
+    "SetTag",
+    "CreateRegisteredModel",
+    "CreateModelVersion",
+    "UpdateRun",
+)
+MLFLOW_READS = (
+    "AccessUI",
+    "SearchExperiments",
+    "GetRun",
+    "SearchRuns",
+    "GetMetricHistory",
+    "GetModelVersionByAlias",
+    "SearchModelVersions",
+    "GetRegisteredModel",
+    "ListArtifacts",
+)
+SERVING = (
+    "CreateModel",
+    "CreateEndpointConfig",
+    "CreateEndpoint",
+    "UpdateEndpoint",
+    "DeleteEndpoint",
+    "DeleteEndpointConfig",
+    "DeleteModel",
+)
+SERVER_CONTROL = (
+    "StartMlflowTrackingServer",
+    "StopMlflowTrackingServer",
+    "UpdateMlflowTrackingServer",
+    "DeleteMlflowTrackingServer",
+)
+ROLE_CHANGES = (
+    "iam:PutRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:PassRole",
+)
 KEY_CHANGES = ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:CreateGrant")
 
 DATA_SCIENTIST_MAY = [
@@ -214,7 +249,7 @@ MLOPS_ENGINEER_MAY = [
     *calls(
         ["sagemaker:CreateEndpointConfig", "sagemaker:DeleteEndpointConfig", "sagemaker:UpdateEndpoint"],
         ENDPOINT_CONFIG,
-    ),  # fmt: skip
+    ),
     *calls(
         [
             "sagemaker:CreateEndpoint",
@@ -223,7 +258,7 @@ MLOPS_ENGINEER_MAY = [
             "sagemaker:UpdateEndpointWeightsAndCapacities",
         ],
         ENDPOINT,
-    ),  # fmt: skip
+    ),
     Call("sagemaker:StartPipelineExecution", PIPELINE),
     *calls(["sagemaker:StopPipelineExecution", "sagemaker:RetryPipelineExecution"], EXECUTION),
     *calls([f"sagemaker:{a}" for a in SERVER_CONTROL if not a.startswith("Delete")], "{server}"),
@@ -234,7 +269,7 @@ MLOPS_ENGINEER_MAY = [
         "SearchModelVersions",
         "SearchRuns",
         "AccessUI",
-    ),  # fmt: skip
+    ),
     Call("sagemaker:CreatePresignedMlflowTrackingServerUrl", "{server}"),
     *calls(["logs:FilterLogEvents", "logs:StartQuery"], SAGEMAKER_LOGS),
     Call("logs:GetLogEvents", SAGEMAKER_STREAM),
@@ -247,7 +282,7 @@ MLOPS_ENGINEER_MAY = [
             "cloudwatch:ListMetrics",
         ],
         "*",
-    ),  # fmt: skip
+    ),
     *calls(["s3:GetObject", "s3:GetObjectVersion"], DATA_SET),
     Call("s3:ListBucket", DATA_BUCKET, {"s3:prefix": "datasets/"}),
     Call("s3:GetObject", ARTIFACT),
@@ -309,7 +344,7 @@ MLOPS_ENGINEER_MAY_NOT = [
     *calls(
         ["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint"],
         "{sm}:endpoint/other-team-endpoint",
-    ),  # fmt: skip
+    ),
     Call("sagemaker:DeleteEndpoint", OTHER_ENV_ENDPOINT),
     Call("sagemaker:DeleteEndpointConfig", "{sm}:endpoint-config/other-team-config"),
     Call("sagemaker:CreateModel", "{sm}:model/other-team-model"),
@@ -344,14 +379,14 @@ AUDITOR_MAY = [
             "s3:GetBucketNotification",
             "s3:ListBucket",
             "s3:ListBucketVersions",
-        )  # fmt: skip
+        )
     ],
     *calls(["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus"], "{key}"),
     *calls(["events:DescribeRule", "events:ListTargetsByRule"], "{events}:rule/{prefix}-churn-schedule"),
     Call("events:DescribeEventBus", PLATFORM_BUS),
     *calls(
         ["events:ListRules", "cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData", "cloudtrail:LookupEvents"], "*"
-    ),  # fmt: skip
+    ),
     Call("logs:FilterLogEvents", SAGEMAKER_LOGS),
     *mlflow(*MLFLOW_READS),
     Call("sagemaker:CreatePresignedMlflowTrackingServerUrl", "{server}"),
@@ -375,7 +410,7 @@ AUDITOR_MAY_NOT = [
             "sagemaker:DeleteTags",
         ],
         ENDPOINT,
-    ),  # fmt: skip
+    ),
     Call("sagemaker:CreateModel", MODEL),
     Call("sagemaker:StartPipelineExecution", PIPELINE),
     Call("sagemaker:StopPipelineExecution", EXECUTION),
@@ -389,7 +424,7 @@ AUDITOR_MAY_NOT = [
     *calls(
         ["events:PutRule", "events:DisableRule", "events:DeleteRule", "events:PutTargets"],
         "{events}:rule/{prefix}-churn-schedule",
-    ),  # fmt: skip
+    ),
     *calls(
         [
             "cloudwatch:PutMetricAlarm",
@@ -399,11 +434,11 @@ AUDITOR_MAY_NOT = [
             "cloudwatch:DisableAlarmActions",
         ],
         "*",
-    ),  # fmt: skip
+    ),
     *calls(
         ["cloudtrail:StopLogging", "cloudtrail:DeleteTrail", "cloudtrail:UpdateTrail", "cloudtrail:PutEventSelectors"],
         TRAIL,
-    ),  # fmt: skip
+    ),
     *calls(ROLE_CHANGES, "{iam}:role/{prefix}-Auditor"),
 ]
 
@@ -449,7 +484,7 @@ CLOSED_GAPS = [
             True,
             "DescribeLogGroups has no resource-level permission, so LogsRead's log-group patterns never match it: "
             "no persona can list log groups, the console's way into their logs",
-        )  # fmt: skip
+        )
         for persona in ("DataScientist", "MLOpsEngineer", "Auditor")
     ],
     _gap(
@@ -458,7 +493,7 @@ CLOSED_GAPS = [
         False,
         "ModelApproval is granted on model-package/*: an engineer of one environment can approve another "
         "environment's (or team's) packages in the same account, which that environment's deployer then ships",
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -554,7 +589,7 @@ PERMITTED_WRITES: dict[str, set[tuple[str, str]]] = {
         | _grants(
             [f"sagemaker:{a}" for a in SERVING] + ["sagemaker:UpdateEndpointWeightsAndCapacities", "sagemaker:AddTags"],
             OWNED_SERVING,
-        )  # fmt: skip
+        )
         | _grants(
             ["sagemaker:StartPipelineExecution", "sagemaker:StopPipelineExecution", "sagemaker:RetryPipelineExecution"],
             ["pipeline", "execution"],
@@ -565,7 +600,7 @@ PERMITTED_WRITES: dict[str, set[tuple[str, str]]] = {
             [f"sagemaker:{a}" for a in SERVER_CONTROL if not a.startswith("Delete")]
             + ["sagemaker:UpdateMlflowApp", *UI_URL],
             ["server"],
-        )  # fmt: skip
+        )
         | _grants(
             [
                 f"sagemaker-mlflow:{a}"
@@ -577,7 +612,7 @@ PERMITTED_WRITES: dict[str, set[tuple[str, str]]] = {
                 )
             ],
             ["server"],
-        )  # fmt: skip
+        )
     ),
     "Auditor": _grants(UI_URL, ["server"]),
 }

@@ -178,30 +178,57 @@ def _bucket(bucket: str) -> str:
     return f"arn:aws:s3:::{{{bucket}}}"
 
 
-PUT_DATA_SET = S3Call("put_object", {"Bucket": "{data}", "Key": DATA_SET_KEY, "Body": "a,b\n"},
-                      "s3:PutObject", _object("data", DATA_SET_KEY))  # fmt: skip
+PUT_DATA_SET = S3Call(
+    "put_object",
+    {"Bucket": "{data}", "Key": DATA_SET_KEY, "Body": "a,b\n"},
+    "s3:PutObject",
+    _object("data", DATA_SET_KEY),
+)
 GET_DATA_SET = S3Call(
     "get_object", {"Bucket": "{data}", "Key": DATA_SET_KEY}, "s3:GetObject", _object("data", DATA_SET_KEY)
 )
-GET_DATA_SET_VERSION = S3Call("get_object", {"Bucket": "{data}", "Key": DATA_SET_KEY, "VersionId": "<version>"},
-                              "s3:GetObjectVersion", _object("data", DATA_SET_KEY))  # fmt: skip
-START_UPLOAD = S3Call("create_multipart_upload", {"Bucket": "{data}", "Key": DATA_SET_KEY},
-                      "s3:PutObject", _object("data", DATA_SET_KEY))  # fmt: skip
-ABORT_UPLOAD = S3Call("abort_multipart_upload", {"Bucket": "{data}", "Key": DATA_SET_KEY, "UploadId": "<upload>"},
-                      "s3:AbortMultipartUpload", _object("data", DATA_SET_KEY))  # fmt: skip
-DELETE_DATA_SET = S3Call("delete_object", {"Bucket": "{data}", "Key": DATA_SET_KEY},
-                         "s3:DeleteObject", _object("data", DATA_SET_KEY))  # fmt: skip
-DELETE_DATA_SET_VERSION = S3Call("delete_object", {"Bucket": "{data}", "Key": DATA_SET_KEY, "VersionId": "<version>"},
-                                 "s3:DeleteObjectVersion", _object("data", DATA_SET_KEY))  # fmt: skip
-PUT_ELSEWHERE = S3Call("put_object", {"Bucket": "{data}", "Key": ELSEWHERE_KEY, "Body": "id\n"},
-                       "s3:PutObject", _object("data", ELSEWHERE_KEY))  # fmt: skip
+GET_DATA_SET_VERSION = S3Call(
+    "get_object",
+    {"Bucket": "{data}", "Key": DATA_SET_KEY, "VersionId": "<version>"},
+    "s3:GetObjectVersion",
+    _object("data", DATA_SET_KEY),
+)
+START_UPLOAD = S3Call(
+    "create_multipart_upload", {"Bucket": "{data}", "Key": DATA_SET_KEY}, "s3:PutObject", _object("data", DATA_SET_KEY)
+)
+ABORT_UPLOAD = S3Call(
+    "abort_multipart_upload",
+    {"Bucket": "{data}", "Key": DATA_SET_KEY, "UploadId": "<upload>"},
+    "s3:AbortMultipartUpload",
+    _object("data", DATA_SET_KEY),
+)
+DELETE_DATA_SET = S3Call(
+    "delete_object", {"Bucket": "{data}", "Key": DATA_SET_KEY}, "s3:DeleteObject", _object("data", DATA_SET_KEY)
+)
+DELETE_DATA_SET_VERSION = S3Call(
+    "delete_object",
+    {"Bucket": "{data}", "Key": DATA_SET_KEY, "VersionId": "<version>"},
+    "s3:DeleteObjectVersion",
+    _object("data", DATA_SET_KEY),
+)
+PUT_ELSEWHERE = S3Call(
+    "put_object",
+    {"Bucket": "{data}", "Key": ELSEWHERE_KEY, "Body": "id\n"},
+    "s3:PutObject",
+    _object("data", ELSEWHERE_KEY),
+)
 GET_ELSEWHERE = S3Call(
     "get_object", {"Bucket": "{data}", "Key": ELSEWHERE_KEY}, "s3:GetObject", _object("data", ELSEWHERE_KEY)
 )
-GET_ARTIFACT = S3Call("get_object", {"Bucket": "{artifacts}", "Key": ARTIFACT_KEY},
-                      "s3:GetObject", _object("artifacts", ARTIFACT_KEY))  # fmt: skip
-PUT_ARTIFACT = S3Call("put_object", {"Bucket": "{artifacts}", "Key": ARTIFACT_KEY, "Body": "model v2"},
-                      "s3:PutObject", _object("artifacts", ARTIFACT_KEY))  # fmt: skip
+GET_ARTIFACT = S3Call(
+    "get_object", {"Bucket": "{artifacts}", "Key": ARTIFACT_KEY}, "s3:GetObject", _object("artifacts", ARTIFACT_KEY)
+)
+PUT_ARTIFACT = S3Call(
+    "put_object",
+    {"Bucket": "{artifacts}", "Key": ARTIFACT_KEY, "Body": "model v2"},
+    "s3:PutObject",
+    _object("artifacts", ARTIFACT_KEY),
+)
 
 
 def _put_artifact(key: str) -> S3Call:
@@ -226,23 +253,43 @@ DELETE_ARTIFACT = S3Call(
     "s3:DeleteObject",
     _object("artifacts", ARTIFACT_KEY),
 )
-LIST_DATA_SETS = S3Call("list_objects_v2", {"Bucket": "{data}", "Prefix": "datasets/"},
-                        "s3:ListBucket", _bucket("data"), {"s3:prefix": "datasets/"})  # fmt: skip
-LIST_ARTIFACTS = S3Call("list_objects_v2", {"Bucket": "{artifacts}", "Prefix": "mlflow/"},
-                        "s3:ListBucket", _bucket("artifacts"), {"s3:prefix": "mlflow/"})  # fmt: skip
+LIST_DATA_SETS = S3Call(
+    "list_objects_v2",
+    {"Bucket": "{data}", "Prefix": "datasets/"},
+    "s3:ListBucket",
+    _bucket("data"),
+    {"s3:prefix": "datasets/"},
+)
+LIST_ARTIFACTS = S3Call(
+    "list_objects_v2",
+    {"Bucket": "{artifacts}", "Prefix": "mlflow/"},
+    "s3:ListBucket",
+    _bucket("artifacts"),
+    {"s3:prefix": "mlflow/"},
+)
 LIST_VERSIONS = S3Call("list_object_versions", {"Bucket": "{data}"}, "s3:ListBucketVersions", _bucket("data"))
 GET_VERSIONING = S3Call("get_bucket_versioning", {"Bucket": "{data}"}, "s3:GetBucketVersioning", _bucket("data"))
 GET_POLICY = S3Call("get_bucket_policy", {"Bucket": "{artifacts}"}, "s3:GetBucketPolicy", _bucket("artifacts"))
 GET_LOGGING = S3Call("get_bucket_logging", {"Bucket": "{data}"}, "s3:GetBucketLogging", _bucket("data"))
-GET_NOTIFICATION = S3Call("get_bucket_notification_configuration", {"Bucket": "{data}"},
-                          "s3:GetBucketNotification", _bucket("data"))  # fmt: skip
-GET_LIFECYCLE = S3Call("get_bucket_lifecycle_configuration", {"Bucket": "{data}"},
-                       "s3:GetLifecycleConfiguration", _bucket("data"))  # fmt: skip
-PUT_POLICY = S3Call("put_bucket_policy", {"Bucket": "{data}", "Policy": '{"Version":"2012-10-17","Statement":[]}'},
-                    "s3:PutBucketPolicy", _bucket("data"))  # fmt: skip
+GET_NOTIFICATION = S3Call(
+    "get_bucket_notification_configuration", {"Bucket": "{data}"}, "s3:GetBucketNotification", _bucket("data")
+)
+GET_LIFECYCLE = S3Call(
+    "get_bucket_lifecycle_configuration", {"Bucket": "{data}"}, "s3:GetLifecycleConfiguration", _bucket("data")
+)
+PUT_POLICY = S3Call(
+    "put_bucket_policy",
+    {"Bucket": "{data}", "Policy": '{"Version":"2012-10-17","Statement":[]}'},
+    "s3:PutBucketPolicy",
+    _bucket("data"),
+)
 # Should it ever be allowed, it leaves the bucket as it was.
-KEEP_VERSIONING = S3Call("put_bucket_versioning", {"Bucket": "{data}", "VersioningConfiguration": {"Status": "Enabled"}},
-                         "s3:PutBucketVersioning", _bucket("data"))  # fmt: skip
+KEEP_VERSIONING = S3Call(
+    "put_bucket_versioning",
+    {"Bucket": "{data}", "VersioningConfiguration": {"Status": "Enabled"}},
+    "s3:PutBucketVersioning",
+    _bucket("data"),
+)
 DELETE_DATA_BUCKET = S3Call("delete_bucket", {"Bucket": "{data}"}, "s3:DeleteBucket", _bucket("data"))
 DELETE_ARTIFACT_BUCKET = S3Call("delete_bucket", {"Bucket": "{artifacts}"}, "s3:DeleteBucket", _bucket("artifacts"))
 
@@ -277,7 +324,7 @@ EXPECTED: dict[str, tuple[list[S3Call], list[S3Call]]] = {
             PUT_POLICY,
             KEEP_VERSIONING,
         ],
-    ),  # fmt: skip
+    ),
     "MLOpsEngineer": (
         [GET_DATA_SET, GET_DATA_SET_VERSION, GET_ARTIFACT, LIST_DATA_SETS, LIST_ARTIFACTS],
         [
@@ -291,7 +338,7 @@ EXPECTED: dict[str, tuple[list[S3Call], list[S3Call]]] = {
             PUT_POLICY,
             KEEP_VERSIONING,
         ],
-    ),  # fmt: skip
+    ),
     "Auditor": (
         [
             LIST_DATA_SETS,
@@ -316,7 +363,7 @@ EXPECTED: dict[str, tuple[list[S3Call], list[S3Call]]] = {
             KEEP_VERSIONING,
             PUT_ARTIFACT,
         ],
-    ),  # fmt: skip
+    ),
 }
 ROWS = [
     (persona, call, allowed)
@@ -353,8 +400,13 @@ def test_moto_ignores_the_prefix_condition_so_the_evaluator_judges_it(world: Wor
 
     If this fails because moto now denies too, move the call into EXPECTED as a denial.
     """
-    outside = S3Call("list_objects_v2", {"Bucket": "{data}", "Prefix": "exports/"},
-                     "s3:ListBucket", _bucket("data"), {"s3:prefix": "exports/"})  # fmt: skip
+    outside = S3Call(
+        "list_objects_v2",
+        {"Bucket": "{data}", "Prefix": "exports/"},
+        "s3:ListBucket",
+        _bucket("data"),
+        {"s3:prefix": "exports/"},
+    )
     assert not world.platform.decide("DataScientist", outside.request(world.platform)).allowed
     assert outside.run(world, "DataScientist"), "moto now evaluates s3:prefix: make this a cross-checked row"
 

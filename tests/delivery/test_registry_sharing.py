@@ -159,9 +159,10 @@ def _gate(env_name: str, delivery: bool = True) -> tuple[dict[str, Any], list[di
     _, templates = synth(env_name, platform)
     automation = templates["automation"].to_json()["Resources"]
     (function,) = [
-        r for r in automation.values()
+        r
+        for r in automation.values()
         if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("FunctionName", "").endswith("-model-gate")
-    ]  # fmt: skip
+    ]
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     statements = [
         _text(statement, REGIONS[env_name])

@@ -163,36 +163,81 @@ def setup_model(
 
 ABOVE = "accuracy 0.9500 >= threshold 0.9000"
 DECISIONS = [
-    pytest.param({"accuracy": 0.95}, None, "Approved", f"{ABOVE} and there is no champion yet",
-                 id="no-champion-meets-threshold"),
-    pytest.param({"accuracy": 0.85}, None, "Rejected", "accuracy 0.8500 < threshold 0.9000",
-                 id="below-threshold"),
-    pytest.param({"accuracy": 0.85}, {"accuracy": 0.80}, "Rejected", "accuracy 0.8500 < threshold 0.9000",
-                 id="below-threshold-even-if-better-than-champion"),
-    pytest.param({"accuracy": 0.92}, {"accuracy": 0.93}, "Rejected",
-                 "accuracy 0.9200 >= threshold 0.9000 but does not beat champion v2 (0.9300)",
-                 id="worse-than-champion"),
-    pytest.param({"accuracy": 0.93}, {"accuracy": 0.93}, "Rejected",
-                 "accuracy 0.9300 >= threshold 0.9000 but does not beat champion v2 (0.9300)",
-                 id="equal-to-champion"),
-    pytest.param({"accuracy": 0.935}, {"accuracy": 0.93}, "Rejected",
-                 "but beats champion v2 (0.9300) by only 0.0050 <= margin 0.0100", id="better-within-margin"),
-    pytest.param({"accuracy": 0.94}, {"accuracy": 0.93}, "Rejected",
-                 "but beats champion v2 (0.9300) by only 0.0100 <= margin 0.0100", id="better-by-exactly-margin"),
-    pytest.param({"accuracy": 0.9412}, {"accuracy": 0.9301}, "Approved",
-                 "accuracy 0.9412 >= threshold 0.9000 and beats champion v2 (0.9301) by 0.0111 > margin 0.0100",
-                 id="better-by-more-than-margin"),
-    pytest.param({"f1": 0.97}, None, "Rejected", "accuracy is not in the evidence of MLflow version 3 (run run0003)",
-                 id="metric-missing"),
-    pytest.param({"accuracy": float("nan")}, None, "Rejected", "accuracy is not in the evidence of MLflow version 3",
-                 id="metric-not-a-number"),
-    pytest.param({"accuracy": 0.95}, {"f1": 0.5}, "Approved",
-                 f"{ABOVE}; champion v2 has no accuracy in its evidence, so the threshold decides",
-                 id="champion-without-metric"),
-    pytest.param(None, None, "Rejected",
-                 f"no version of MLflow model 'churn' carries the tag sagemaker.model_package_arn={PACKAGE_ARN}",
-                 id="no-mlflow-version-carries-the-package-tag"),
-]  # fmt: skip
+    pytest.param(
+        {"accuracy": 0.95}, None, "Approved", f"{ABOVE} and there is no champion yet", id="no-champion-meets-threshold"
+    ),
+    pytest.param({"accuracy": 0.85}, None, "Rejected", "accuracy 0.8500 < threshold 0.9000", id="below-threshold"),
+    pytest.param(
+        {"accuracy": 0.85},
+        {"accuracy": 0.80},
+        "Rejected",
+        "accuracy 0.8500 < threshold 0.9000",
+        id="below-threshold-even-if-better-than-champion",
+    ),
+    pytest.param(
+        {"accuracy": 0.92},
+        {"accuracy": 0.93},
+        "Rejected",
+        "accuracy 0.9200 >= threshold 0.9000 but does not beat champion v2 (0.9300)",
+        id="worse-than-champion",
+    ),
+    pytest.param(
+        {"accuracy": 0.93},
+        {"accuracy": 0.93},
+        "Rejected",
+        "accuracy 0.9300 >= threshold 0.9000 but does not beat champion v2 (0.9300)",
+        id="equal-to-champion",
+    ),
+    pytest.param(
+        {"accuracy": 0.935},
+        {"accuracy": 0.93},
+        "Rejected",
+        "but beats champion v2 (0.9300) by only 0.0050 <= margin 0.0100",
+        id="better-within-margin",
+    ),
+    pytest.param(
+        {"accuracy": 0.94},
+        {"accuracy": 0.93},
+        "Rejected",
+        "but beats champion v2 (0.9300) by only 0.0100 <= margin 0.0100",
+        id="better-by-exactly-margin",
+    ),
+    pytest.param(
+        {"accuracy": 0.9412},
+        {"accuracy": 0.9301},
+        "Approved",
+        "accuracy 0.9412 >= threshold 0.9000 and beats champion v2 (0.9301) by 0.0111 > margin 0.0100",
+        id="better-by-more-than-margin",
+    ),
+    pytest.param(
+        {"f1": 0.97},
+        None,
+        "Rejected",
+        "accuracy is not in the evidence of MLflow version 3 (run run0003)",
+        id="metric-missing",
+    ),
+    pytest.param(
+        {"accuracy": float("nan")},
+        None,
+        "Rejected",
+        "accuracy is not in the evidence of MLflow version 3",
+        id="metric-not-a-number",
+    ),
+    pytest.param(
+        {"accuracy": 0.95},
+        {"f1": 0.5},
+        "Approved",
+        f"{ABOVE}; champion v2 has no accuracy in its evidence, so the threshold decides",
+        id="champion-without-metric",
+    ),
+    pytest.param(
+        None,
+        None,
+        "Rejected",
+        f"no version of MLflow model 'churn' carries the tag sagemaker.model_package_arn={PACKAGE_ARN}",
+        id="no-mlflow-version-carries-the-package-tag",
+    ),
+]
 
 
 @pytest.mark.parametrize(("challenger", "champion", "expected_status", "expected_reason"), DECISIONS)
@@ -228,14 +273,18 @@ def test_auto_mode_applies_the_decision_table(
 @pytest.mark.parametrize(
     ("challenger", "champion", "expected_status", "expected_reason"),
     [
-        pytest.param(0.21, 0.23, "Approved", "rmse 0.2100 <= threshold 0.2500 and beats champion v2 (0.2300) by 0.0200",
-                     id="lower-and-clearly-better"),
+        pytest.param(
+            0.21,
+            0.23,
+            "Approved",
+            "rmse 0.2100 <= threshold 0.2500 and beats champion v2 (0.2300) by 0.0200",
+            id="lower-and-clearly-better",
+        ),
         pytest.param(0.225, 0.23, "Rejected", "by only 0.0050 <= margin 0.0100", id="lower-but-within-margin"),
         pytest.param(0.24, 0.23, "Rejected", "does not beat champion v2 (0.2300)", id="higher-than-champion"),
-        pytest.param(0.30, None, "Rejected", "rmse 0.3000 > threshold 0.2500 (lower is better)",
-                     id="above-threshold"),
+        pytest.param(0.30, None, "Rejected", "rmse 0.3000 > threshold 0.2500 (lower is better)", id="above-threshold"),
     ],
-)  # fmt: skip
+)
 def test_lower_is_better_metrics_are_judged_in_their_own_direction(
     sagemaker: Any,
     mlflow: FakeMlflow,
@@ -1199,20 +1248,28 @@ def test_a_decision_leaves_no_lease_behind(
     ("mode", "challenger", "summary", "next_step"),
     [
         pytest.param(
-            "auto", 0.95, "churn version 3 is approved against champion v2",
-            "None; the deployer deploys it, or queues it behind a deployment in progress.", id="approved",
+            "auto",
+            0.95,
+            "churn version 3 is approved against champion v2",
+            "None; the deployer deploys it, or queues it behind a deployment in progress.",
+            id="approved",
         ),
         pytest.param(
-            "auto", 0.92, "churn version 3 is rejected against champion v2",
-            f"--model-package-arn {PACKAGE_ARN} --model-approval-status Approved", id="rejected",
+            "auto",
+            0.92,
+            "churn version 3 is rejected against champion v2",
+            f"--model-package-arn {PACKAGE_ARN} --model-approval-status Approved",
+            id="rejected",
         ),
         pytest.param(
-            "manual", 0.95, "churn version 3 waits for review; the gate recommends to approve against champion v2",
+            "manual",
+            0.95,
+            "churn version 3 waits for review; the gate recommends to approve against champion v2",
             f"aws sagemaker update-model-package --model-package-arn {PACKAGE_ARN} --model-approval-status Approved",
             id="review",
         ),
     ],
-)  # fmt: skip
+)
 def test_every_decision_says_what_happened_and_what_to_do_next(
     sagemaker: Any,
     mlflow: FakeMlflow,
@@ -1226,9 +1283,12 @@ def test_every_decision_says_what_happened_and_what_to_do_next(
 ) -> None:
     register_packages(sagemaker)
     setup_model(
-        mlflow, pipelines, settings=example_settings(approval_mode=mode), challenger={"accuracy": challenger},
+        mlflow,
+        pipelines,
+        settings=example_settings(approval_mode=mode),
+        challenger={"accuracy": challenger},
         champion={"accuracy": 0.93},
-    )  # fmt: skip
+    )
 
     invoke(load_event("model_package_pending"), lambda_context)
 

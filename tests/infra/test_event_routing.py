@@ -59,8 +59,12 @@ def synthesized_rules(templates: dict[str, dict[str, Any]], resolver: Resolver) 
 @pytest.fixture
 def routed(templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto EventBridge holding the synthesized rules, each delivering to its own SQS queue."""
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():  # fmt: skip
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
         events = boto3.client("events", region_name=REGION)
@@ -79,9 +83,13 @@ def routed(templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch
 
         class Router:
             def put(self, event: dict[str, Any], bus: str = "default") -> None:
-                entry = {"Source": event["source"], "DetailType": event["detail-type"],
-                         "Detail": json.dumps(event["detail"]), "Resources": event.get("resources", []),
-                         "EventBusName": bus}  # fmt: skip
+                entry = {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event.get("resources", []),
+                    "EventBusName": bus,
+                }
                 result = events.put_events(Entries=[entry])
                 assert result["FailedEntryCount"] == 0
 
@@ -117,8 +125,11 @@ def pending(group: str = GROUP, status: str = "PendingManualApproval") -> dict[s
     [
         (load_event("s3_object_created"), "default", {"mlops-dev-data-landed", "mlops-dev-audit-data"}),
         (load_event("s3_object_created_minimal"), "default", {"mlops-dev-data-landed", "mlops-dev-audit-data"}),
-        (_with(load_event("s3_object_created"), ["detail", "bucket", "name"], "someone-elses-bucket"), "default",
-         set()),
+        (
+            _with(load_event("s3_object_created"), ["detail", "bucket", "name"], "someone-elses-bucket"),
+            "default",
+            set(),
+        ),
         (_with(load_event("s3_object_created"), ["detail", "object", "key"], "raw/churn/file.csv"), "default", set()),
         (load_event("cloudwatch_alarm_alarm"), "default", {"mlops-dev-quality-alarm-0", "mlops-dev-audit-alarms"}),
         (load_event("cloudwatch_alarm_ok"), "default", {"mlops-dev-audit-alarms"}),
@@ -129,15 +140,32 @@ def pending(group: str = GROUP, status: str = "PendingManualApproval") -> dict[s
         (pending(group="churn-000000"), "default", set()),
         (load_event("endpoint_in_service"), "default", {"mlops-dev-endpoint-state-0", "mlops-dev-audit-endpoints"}),
         (_with(load_event("endpoint_in_service"), ["detail", "EndpointName"], "other-endpoint"), "default", set()),
-        (load_event("retraining_requested"), "mlops-dev-platform",
-         {"mlops-dev-retraining-requested", "mlops-dev-audit-platform"}),
+        (
+            load_event("retraining_requested"),
+            "mlops-dev-platform",
+            {"mlops-dev-retraining-requested", "mlops-dev-audit-platform"},
+        ),
     ],
-    ids=["s3", "s3-minimal", "s3-other-bucket", "s3-other-prefix", "alarm", "alarm-back-to-ok", "other-alarm",
-         "package-pending", "package-approved", "other-group", "other-suffix", "endpoint", "other-endpoint",
-         "retraining-requested"],
-)  # fmt: skip
-def test_rules_route_events_and_reject_near_misses(routed: Any, event: dict[str, Any], bus: str,
-                                                   expected: set[str]) -> None:  # fmt: skip
+    ids=[
+        "s3",
+        "s3-minimal",
+        "s3-other-bucket",
+        "s3-other-prefix",
+        "alarm",
+        "alarm-back-to-ok",
+        "other-alarm",
+        "package-pending",
+        "package-approved",
+        "other-group",
+        "other-suffix",
+        "endpoint",
+        "other-endpoint",
+        "retraining-requested",
+    ],
+)
+def test_rules_route_events_and_reject_near_misses(
+    routed: Any, event: dict[str, Any], bus: str, expected: set[str]
+) -> None:
     routed.put(event, bus)
     assert set(routed.matched()) == expected
 
@@ -220,8 +248,9 @@ def _function(templates: dict[str, dict[str, Any]], resolver: Resolver, name: st
     raise AssertionError(f"no function {name}")
 
 
-def _invoke(handler_path: str, environment: dict[str, str], event: dict[str, Any],
-            monkeypatch: pytest.MonkeyPatch) -> Any:  # fmt: skip
+def _invoke(
+    handler_path: str, environment: dict[str, str], event: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Any:
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
     module_name, function_name = handler_path.rsplit(".", 1)
@@ -258,8 +287,11 @@ def _deploy_model_state(templates: dict[str, dict[str, Any]], resolver: Resolver
         props = resolver.resolve(resource.get("Properties", {}), template)
         if resource["Type"] == "AWS::SageMaker::Pipeline":
             pipeline_name = props["PipelineName"]
-            sagemaker.create_pipeline(PipelineName=pipeline_name, RoleArn=props["RoleArn"],
-                                      PipelineDefinition=props["PipelineDefinition"]["PipelineDefinitionBody"])  # fmt: skip
+            sagemaker.create_pipeline(
+                PipelineName=pipeline_name,
+                RoleArn=props["RoleArn"],
+                PipelineDefinition=props["PipelineDefinition"]["PipelineDefinitionBody"],
+            )
         if resource["Type"] == "AWS::SSM::Parameter":
             ssm.put_parameter(Name=props["Name"], Value=props["Value"], Type=props["Type"])
     return pipeline_name

@@ -38,8 +38,11 @@ def test_every_bucket_is_private_versioned_retained_and_lifecycled(
     props = bucket["Properties"]
     assert bucket["DeletionPolicy"] == "Retain"
     assert props["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
-    }  # fmt: skip
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     rules = props["LifecycleConfiguration"]["Rules"]
     assert any("NoncurrentVersionExpiration" in r for r in rules)
@@ -117,10 +120,15 @@ def test_tracking_service_policy_is_limited_to_its_artifact_root_and_registry(
     }
     objects = statements["ArtifactObjects"]["Resource"]["Fn::Join"][1]
     assert objects[-1].endswith("/mlflow/mlops-dev-mlflow/*")
-    assert sorted(statements["AutomaticModelRegistration"]["Action"]) == sorted([
-        "sagemaker:AddTags", "sagemaker:CreateModelPackageGroup", "sagemaker:CreateModelPackage",
-        "sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackageGroup",
-    ])  # fmt: skip
+    assert sorted(statements["AutomaticModelRegistration"]["Action"]) == sorted(
+        [
+            "sagemaker:AddTags",
+            "sagemaker:CreateModelPackageGroup",
+            "sagemaker:CreateModelPackage",
+            "sagemaker:UpdateModelPackage",
+            "sagemaker:DescribeModelPackageGroup",
+        ]
+    )
     assert sorted(statements["RegistrationLineage"]["Action"]) == [
         "sagemaker:AddAssociation",
         "sagemaker:AddTags",
@@ -138,9 +146,11 @@ def test_serverless_app_variant(dev_templates: dict[str, Template]) -> None:
     tracking.resource_count_is("AWS::SageMaker::MlflowTrackingServer", 0)
     tracking.has_resource(
         "AWS::SageMaker::MlflowApp",
-        {"Properties": {"Name": "mlops-dev-mlflow", "ModelRegistrationMode": "AutoModelRegistrationEnabled"},
-         "DeletionPolicy": "Retain"},
-    )  # fmt: skip
+        {
+            "Properties": {"Name": "mlops-dev-mlflow", "ModelRegistrationMode": "AutoModelRegistrationEnabled"},
+            "DeletionPolicy": "Retain",
+        },
+    )
     outputs = tracking.find_outputs("MlflowUiCommand")
     assert "create-presigned-mlflow-app-url" in str(outputs)
 
@@ -184,8 +194,11 @@ def test_outputs_name_what_operators_look_up(dev_templates: dict[str, Template])
 
 
 def test_outputs_name_the_roles_and_the_server(dev_templates: dict[str, Template]) -> None:
-    assert set(dev_templates["access"].find_outputs("*")) >= {"DataScientistRoleArn", "MLOpsEngineerRoleArn",
-                                                              "AuditorRoleArn"}  # fmt: skip
+    assert set(dev_templates["access"].find_outputs("*")) >= {
+        "DataScientistRoleArn",
+        "MLOpsEngineerRoleArn",
+        "AuditorRoleArn",
+    }
     assert {"MlflowArn", "MlflowUiCommand"} <= set(dev_templates["tracking"].find_outputs("*"))
 
 

@@ -676,8 +676,11 @@ def test_register_reads_the_trained_model_and_the_evaluation_report() -> None:
     assert inputs == {
         "code": {**inputs["code"], "S3Uri": CODE_PREFIX, "LocalPath": "/opt/ml/processing/input/code"},
         # The model artifact carries mlflow_run.json: the run and logged model to register.
-        "model": {**inputs["model"], "S3Uri": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
-                  "LocalPath": "/opt/ml/processing/model"},
+        "model": {
+            **inputs["model"],
+            "S3Uri": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
+            "LocalPath": "/opt/ml/processing/model",
+        },
         "evaluation": {
             **inputs["evaluation"],
             "S3Uri": {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
@@ -695,7 +698,7 @@ def test_register_reads_the_trained_model_and_the_evaluation_report() -> None:
             "S3Uri": {"Get": "Steps.Baseline.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"},
             "LocalPath": "/opt/ml/processing/baseline",
         },
-    }  # fmt: skip
+    }
     (output,) = arguments["ProcessingOutputConfig"]["Outputs"]
     assert output["OutputName"] == "registration"
     assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/registration"
