@@ -153,8 +153,11 @@ class AutomationStack(Stack):
             )
         )
 
-        # Exact groups for the pipeline role's registration records; an App's suffix is matched by length.
+        # Exact groups where known; an App's suffix is matched by length.
         registered_groups = package_group_names([m.name for m in models], package_group_suffix)
+        # The package versions the pipeline role records executions on: those this MLflow registers
+        # for the configured models (none without a model, as no pipeline runs then).
+        registered_versions = registered_package_names([m.name for m in models], package_group_suffix) if models else []
         self.roles = MlServiceRoles(
             self,
             "ServiceRoles",
@@ -167,7 +170,7 @@ class AutomationStack(Stack):
             key=data_key,
             mlflow_arn=mlflow_arn,
             mlflow_kind=config.mlflow.kind,
-            package_groups=registered_groups,
+            package_versions=registered_versions,
             job_instance_types=[t for m in models for t in (m.training.instance_type, m.processing.instance_type)],
         )
 
@@ -266,7 +269,9 @@ class AutomationStack(Stack):
         }
         for name, value in exported.items():
             CfnOutput(self, name, value=value, export_name=f"{prefix}-{name}")
-        for function in (self.trigger, self.gate, self.deployer):
+        # The launchers exist only where a model has platform monitoring or batch transform.
+        functions = (self.trigger, self.gate, self.deployer, self.monitoring_launcher, self.batch_launcher)
+        for function in (f for f in functions if f is not None):
             CfnOutput(self, f"{function.node.id}FunctionName", value=function.function.function_name)
 
     @property

@@ -4,7 +4,8 @@ The deployer creates each model's endpoint, endpoint configs and models at run t
 the stacks leaves them running and billing. They are found by the platform's names and tags:
 an endpoint is `<prefix>-<env>-<model>`, its models and configs `<endpoint>-v<version>`
 (platform_common.resource_names), each tagged `mlops:model=<model>`. Monitoring schedules on those
-endpoints and batch transform jobs in progress on those models go first.
+endpoints, batch transform jobs in progress on those models and the platform's monitoring
+Processing jobs in progress (`<prefix>-<env>-monitor-...`, each tagged with its model) go first.
 
 Order matters: while a model's catalog entry exists, the deployer's periodic check would create
 a deleted endpoint again, so the stacks (catalog entries, the deployer) go before the endpoints.
@@ -43,6 +44,7 @@ class Serving:
 
     monitoring_schedules: list[str] = field(default_factory=list)
     transform_jobs: list[str] = field(default_factory=list)
+    monitoring_jobs: list[str] = field(default_factory=list)
     endpoints: list[str] = field(default_factory=list)
     endpoint_configs: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
@@ -51,6 +53,7 @@ class Serving:
         kinds = {
             "monitoring schedule": self.monitoring_schedules,
             "transform job (in progress, stopped)": self.transform_jobs,
+            "monitoring job (in progress, stopped)": self.monitoring_jobs,
             "endpoint": self.endpoints,
             "endpoint config": self.endpoint_configs,
             "model": self.models,
@@ -86,7 +89,12 @@ def _tags(sagemaker: Any, arn: str) -> dict[str, str]:
 
 
 def find_serving(
-    sagemaker: Any, *, resource_prefix: str, known_models: Collection[str], only: str | None = None
+    sagemaker: Any,
+    *,
+    resource_prefix: str,
+    monitoring_job_prefix: str,
+    known_models: Collection[str],
+    only: str | None = None,
 ) -> Serving:
     """What the deployer (and monitoring or batch) created for the environment's models, or for `only`."""
     candidates = [only] if only else list(known_models)
@@ -120,7 +128,38 @@ def find_serving(
     ):
         if sagemaker.describe_transform_job(TransformJobName=job["TransformJobName"]).get("ModelName") in models:
             found.transform_jobs.append(job["TransformJobName"])
+    found.monitoring_jobs = _monitoring_jobs(sagemaker, monitoring_job_prefix, only)
     return found
+
+
+def _monitoring_jobs(sagemaker: Any, job_prefix: str, only: str | None) -> list[str]:
+    """The environment's monitoring Processing jobs in progress (of `only`, by its tag, when given)."""
+    # ListProcessingJobs filters by a name substring and a status (SageMaker API Reference,
+    # "ListProcessingJobs", https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListProcessingJobs.html:
+    # NameContains; StatusEquals InProgress | Completed | Failed | Stopping | Stopped); the prefix
+    # is checked again, as a substring match would also find other jobs containing it.
+    jobs = _pages(
+        sagemaker.list_processing_jobs, "ProcessingJobSummaries", StatusEquals="InProgress", NameContains=job_prefix
+    )
+    return [
+        job["ProcessingJobName"]
+        for job in jobs
+        if job["ProcessingJobName"].startswith(job_prefix)
+        and (only is None or _tags(sagemaker, job["ProcessingJobArn"]).get(MODEL_TAG) == only)
+    ]
+
+
+def _stop_processing_job(sagemaker: Any, name: str) -> None:
+    """Stop a job; one that ended meanwhile (or is already stopping) needs nothing more."""
+    try:
+        sagemaker.stop_processing_job(ProcessingJobName=name)
+    except ClientError:
+        # StopProcessingJob documents ResourceNotFound only (SageMaker API Reference,
+        # "StopProcessingJob", https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopProcessingJob.html),
+        # not what it answers for a job that is no longer running: its status decides.
+        status = sagemaker.describe_processing_job(ProcessingJobName=name).get("ProcessingJobStatus")
+        if status == "InProgress":
+            raise
 
 
 def _gone(error: ClientError) -> bool:
@@ -156,6 +195,7 @@ def delete_serving(sagemaker: Any, serving: Serving, *, wait: Mapping[str, int] 
             lambda n: sagemaker.delete_monitoring_schedule(MonitoringScheduleName=n),
         ),
         ("stopped transform job", serving.transform_jobs, lambda n: sagemaker.stop_transform_job(TransformJobName=n)),
+        ("stopped monitoring job", serving.monitoring_jobs, lambda n: _stop_processing_job(sagemaker, n)),
         ("deleted endpoint", serving.endpoints, lambda n: sagemaker.delete_endpoint(EndpointName=n)),
     ]
     done = _run_steps(first)
@@ -210,7 +250,11 @@ def confirm(expected: str, given: str | None, ask: Callable[[str], str]) -> None
 
 def _serving_for(config: EnvironmentConfig, sagemaker: Any, only: str | None = None) -> Serving:
     return find_serving(
-        sagemaker, resource_prefix=config.resource_prefix, known_models=[m.name for m in config.models], only=only
+        sagemaker,
+        resource_prefix=config.resource_prefix,
+        monitoring_job_prefix=naming.monitoring_job_prefix(config),
+        known_models=[m.name for m in config.models],
+        only=only,
     )
 
 

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from platform_common.monitoring import BATCH_MANIFEST_PREFIX, INFERENCE_PREFIX, PREDICTIONS_PREFIX
 from stacks.compliance import acknowledge_wildcards
+from stacks.constructs.managed_mlflow import model_key_prefixes
 from stacks.constructs.platform_functions import PlatformFunction
 
 
@@ -110,21 +111,25 @@ def _grant_inputs(
 ) -> None:
     """List each batch model's inputs and write its manifests: nothing else in the data bucket."""
     bucket = f"arn:{Aws.PARTITION}:s3:::{data_bucket_name}"
+    # Per model while the models are few; beyond that, the inputs and manifests folders as a whole.
+    inputs = model_key_prefixes(INFERENCE_PREFIX, models)
+    manifests = model_key_prefixes(BATCH_MANIFEST_PREFIX, models)
     launcher.allow(
         iam.PolicyStatement(
             sid="ListBatchInputs",
             actions=["s3:ListBucket"],
             resources=[bucket],
-            conditions={"StringLike": {"s3:prefix": [f"{INFERENCE_PREFIX}/{model}/*" for model in models]}},
+            conditions={"StringLike": {"s3:prefix": [f"{folder}*" for folder in inputs]}},
         )
     )
     launcher.allow(
         iam.PolicyStatement(
             sid="WriteBatchManifests",
             actions=["s3:PutObject"],
-            resources=[f"{bucket}/{BATCH_MANIFEST_PREFIX}/{model}/*" for model in models],
+            resources=[f"{bucket}/{folder}*" for folder in manifests],
         ),
-        "A manifest is written per transform job, named after the job at run time.",
+        "A manifest is written per transform job, named after the job at run time; beyond the models named "
+        "one by one, under batch-manifests/ as a whole.",
     )
     # The data bucket is encrypted with the platform key: a put needs a data key from KMS.
     launcher.allow(

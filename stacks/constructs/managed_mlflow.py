@@ -67,6 +67,17 @@ def model_package_group_suffix(server_name_or_app_id: str) -> str:
 MAX_MODELS_NAMED_IN_POLICIES = 20
 
 
+def model_key_prefixes(prefix: str, model_names: Sequence[str]) -> list[str]:
+    """Key prefixes of per-model folders under `prefix` as a policy names them: `<prefix>/<model>/`.
+
+    Beyond MAX_MODELS_NAMED_IN_POLICIES models, the one folder `<prefix>/` instead, so that the
+    statement does not grow with the models; callers append the wildcard.
+    """
+    if len(model_names) > MAX_MODELS_NAMED_IN_POLICIES:
+        return [f"{prefix}/"]
+    return [f"{prefix}/{model}/" for model in model_names]
+
+
 def package_group_names(model_names: Sequence[str], suffix: str | None) -> list[str]:
     """The package groups automatic registration makes for these models, as IAM resource names.
 

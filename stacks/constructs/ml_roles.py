@@ -36,7 +36,7 @@ class MlServiceRoles(Construct):
         mlflow_arn: str,
         mlflow_kind: str,
         job_instance_types: Sequence[str] = (),
-        package_groups: Sequence[str] = (),
+        package_versions: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -198,20 +198,21 @@ class MlServiceRoles(Construct):
                 "cloudwatch:PutMetricData does not support resource-level permissions; limited to SageMaker namespaces.",
             ),
         ]
-        if package_groups:
+        if package_versions:
             # The Register step records the execution and its evidence on the package automatic
             # registration made for the new version (CustomerMetadataProperties; packages take no tags:
-            # SageMaker Developer Guide, "Amazon SageMaker Model Registry FAQ").
-            versions = [f"{group}/*" for group in package_groups]
+            # SageMaker Developer Guide, "Amazon SageMaker Model Registry FAQ"). The versions are
+            # `registered_package_names`: one pattern for a tracking server's known suffix, so the
+            # policy does not grow with the models (tests/contracts/test_policy_sizes.py).
             link = iam.PolicyStatement(
                 sid="RecordExecutionOnPackages",
                 actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
                 resources=[
                     stack.format_arn(service="sagemaker", resource="model-package", resource_name=name)
-                    for name in versions
+                    for name in package_versions
                 ],
             )
-            why = "Automatic registration numbers each configured model's package versions (<model>-<suffix>/<n>)."
+            why = "Automatic registration numbers each model's package versions (<model>-<suffix>/<n>)."
             pipeline_statements.append((link, why))
         self._attach(self.pipeline_role, "PipelinePolicy", f"{resource_prefix}-pipeline-execution", pipeline_statements)
 

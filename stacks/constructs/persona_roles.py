@@ -22,7 +22,7 @@ from platform_common import monitoring as contract
 from platform_common.monitoring import INFERENCE_PREFIX, PREDICTIONS_PREFIX
 from platform_common.promotion_request import PROMOTION_REQUESTED
 from stacks.compliance import acknowledge_wildcards
-from stacks.constructs.managed_mlflow import mlflow_api_statement, registered_package_names
+from stacks.constructs.managed_mlflow import mlflow_api_statement, model_key_prefixes, registered_package_names
 
 # MLflow data-plane actions (service prefix sagemaker-mlflow), grouped by intent.
 MLFLOW_READ_ACTIONS = [
@@ -117,7 +117,8 @@ WILDCARD_REASONS = {
     "LogsRead": "Read access to the log groups of SageMaker jobs and of this environment's functions, "
     "whose names are only known by prefix.",
     "DatasetsReadWrite": "Data sets live under datasets/<model>/ and models are added over time; scoped to that prefix.",
-    "BatchInputsWrite": "Batch inputs are files under inference/<model>/, named by whoever drops them; put only.",
+    "BatchInputsWrite": "Batch inputs are files under inference/<model>/, named by whoever drops them; put only. "
+    "Beyond the models named one by one in policies, inference/ as a whole, so the policy fits IAM's size quota.",
     "PredictionsRead": "Predictions are written per transform job under predictions/<model>/<job>/; read-only.",
     "BatchTransformOperations": "Transform jobs are named per run at run time (<prefix>-<env>-<model>-b<time>-<hash>, "
     "shortened with a hash for long names); scoped to this environment's prefix.",
@@ -423,11 +424,13 @@ class PersonaRoles(Construct):
         r = self._r
         if not r.batch_model_names:
             return []
+        # Each batch model's folder while the models are few; beyond that, inference/ as a whole.
+        inputs = model_key_prefixes(INFERENCE_PREFIX, r.batch_model_names)
         return [
             iam.PolicyStatement(
                 sid="BatchInputsWrite",
                 actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[_objects(r.data_bucket_name, f"{INFERENCE_PREFIX}/{m}/*") for m in r.batch_model_names],
+                resources=[_objects(r.data_bucket_name, f"{folder}*") for folder in inputs],
             ),
             iam.PolicyStatement(
                 sid="PredictionsRead",

@@ -2,7 +2,8 @@
 
 SageMaker runs under moto. moto implements neither monitoring schedules nor StopTransformJob, so
 those calls go to a recorder that checks each request against botocore's SageMaker model and
-otherwise passes through to moto. moto's CloudFormation needs packages this environment does not
+otherwise passes through to moto. moto completes a Processing job the moment it is created, so the
+monitoring jobs still running are set InProgress in moto's backend. moto's CloudFormation needs packages this environment does not
 install (it loads every service), so a small stack registry stands in for it, with every request
 validated against botocore's CloudFormation model.
 """
@@ -13,7 +14,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from botocore.validate import validate_parameters
+from moto.sagemaker.models import sagemaker_backends
 
 from platform_common.resource_names import version_resource_name
 from stacks.config import load_environment
@@ -85,6 +89,30 @@ def serve(sagemaker: Any, model: str, version: int, *, env: str = "dev", tagged:
     sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=name, Tags=tags)
 
 
+CHURN_MONITOR = "ops-dev-monitor-churn-20261130120000"
+RETIRED_MONITOR = "ops-dev-monitor-retired-20261130120000"
+
+
+def monitor(sagemaker: Any, name: str, model: str, *, running: bool = True) -> None:
+    """A monitoring Processing job as the monitoring launcher starts it (named and tagged per model)."""
+    sagemaker.create_processing_job(
+        ProcessingJobName=name,
+        RoleArn=ROLE,
+        AppSpecification={"ImageUri": IMAGE},
+        ProcessingResources={
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30}
+        },
+        Tags=[{"Key": "mlops:model", "Value": model}],
+    )
+    if running:
+        sagemaker_backends[ACCOUNT][REGION].processing_jobs[name].processing_job_status = "InProgress"
+
+
+def processing_status(sagemaker: Any, name: str) -> str:
+    status: str = sagemaker.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"]
+    return status
+
+
 @pytest.fixture
 def sagemaker(aws: boto3.session.Session) -> WithMonitoring:
     client = aws.client("sagemaker")
@@ -93,11 +121,22 @@ def sagemaker(aws: boto3.session.Session) -> WithMonitoring:
     serve(client, "retired", 7)
     serve(client, "churn", 3, env="prod")  # another environment of the same platform
     client.create_model(ModelName="other-team-churn-v3", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE})
+    monitor(client, CHURN_MONITOR, "churn")
+    monitor(client, RETIRED_MONITOR, "retired")
+    monitor(client, "ops-dev-monitor-fraud-20261129120000", "fraud", running=False)
+    monitor(client, "ops-prod-monitor-churn-20261130120000", "churn")
+    monitor(client, "team-ops-dev-monitor-churn-20261130120000", "churn")  # contains the prefix only
     return WithMonitoring(client, {"ops-dev-churn": ["ops-dev-churn-quality"]})
 
 
 def find(sagemaker: WithMonitoring, only: str | None = None) -> teardown.Serving:
-    return teardown.find_serving(sagemaker, resource_prefix="ops-dev", known_models=["churn", "fraud"], only=only)
+    return teardown.find_serving(
+        sagemaker,
+        resource_prefix="ops-dev",
+        monitoring_job_prefix="ops-dev-monitor-",
+        known_models=["churn", "fraud"],
+        only=only,
+    )
 
 
 def test_the_environment_owns_its_models_endpoints_by_name_and_tag(sagemaker: WithMonitoring) -> None:
@@ -107,6 +146,7 @@ def test_the_environment_owns_its_models_endpoints_by_name_and_tag(sagemaker: Wi
     assert sorted(found.endpoint_configs) == ["ops-dev-churn-v3", "ops-dev-fraud-v1", "ops-dev-retired-v7"]
     assert sorted(found.models) == ["ops-dev-churn-v3", "ops-dev-fraud-v1", "ops-dev-retired-v7"]
     assert found.monitoring_schedules == ["ops-dev-churn-quality"]
+    assert sorted(found.monitoring_jobs) == [CHURN_MONITOR, RETIRED_MONITOR]
 
 
 def test_one_model_is_exactly_its_own_resources(sagemaker: WithMonitoring) -> None:
@@ -118,6 +158,7 @@ def test_one_model_is_exactly_its_own_resources(sagemaker: WithMonitoring) -> No
         ["ops-dev-retired-v7"],
     )
     assert found.monitoring_schedules == []
+    assert found.monitoring_jobs == [RETIRED_MONITOR]
 
 
 def test_a_long_endpoint_names_its_versions_with_a_hash() -> None:
@@ -133,6 +174,7 @@ def test_deletion_goes_schedules_endpoints_configs_models_and_leaves_the_rest(sa
 
     assert done == [
         "deleted monitoring schedule ops-dev-churn-quality",
+        f"stopped monitoring job {CHURN_MONITOR}",
         "deleted endpoint ops-dev-churn",
         "deleted endpoint config ops-dev-churn-v3",
         "deleted model ops-dev-churn-v3",
@@ -141,6 +183,48 @@ def test_deletion_goes_schedules_endpoints_configs_models_and_leaves_the_rest(sa
     left = {e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]}
     assert left == {"ops-dev-fraud", "ops-dev-retired", "ops-prod-churn"}
     assert "other-team-churn-v3" in {m["ModelName"] for m in sagemaker.list_models()["Models"]}
+    assert processing_status(sagemaker, CHURN_MONITOR) == "Stopped"
+    assert processing_status(sagemaker, RETIRED_MONITOR) == "InProgress"
+    assert processing_status(sagemaker, "ops-prod-monitor-churn-20261130120000") == "InProgress"
+
+
+def stopping_fails(status: str) -> Any:
+    """A SageMaker client whose StopProcessingJob is refused and whose job then reports `status`."""
+    client = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    stubber.add_client_error(
+        "stop_processing_job",
+        "ValidationException",
+        "job is not in progress",
+        expected_params={"ProcessingJobName": CHURN_MONITOR},
+    )
+    stubber.add_response(
+        "describe_processing_job",
+        {
+            "ProcessingJobName": CHURN_MONITOR,
+            "ProcessingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/{CHURN_MONITOR}",
+            "ProcessingJobStatus": status,
+            "AppSpecification": {"ImageUri": IMAGE},
+            "ProcessingResources": {
+                "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30}
+            },
+            "CreationTime": 0,
+        },
+        {"ProcessingJobName": CHURN_MONITOR},
+    )
+    stubber.activate()
+    return client
+
+
+def test_a_monitoring_job_that_ended_before_its_stop_counts_as_stopped() -> None:
+    plan = teardown.Serving(monitoring_jobs=[CHURN_MONITOR])
+    assert teardown.delete_serving(stopping_fails("Completed"), plan) == [f"stopped monitoring job {CHURN_MONITOR}"]
+
+
+def test_a_monitoring_job_still_running_after_a_refused_stop_stops_the_teardown() -> None:
+    plan = teardown.Serving(monitoring_jobs=[CHURN_MONITOR], endpoints=["ops-dev-churn"])
+    with pytest.raises(ClientError, match="job is not in progress"):
+        teardown.delete_serving(stopping_fails("InProgress"), plan)
 
 
 def test_deleting_twice_is_harmless(sagemaker: WithMonitoring) -> None:
