@@ -29,7 +29,13 @@ RESULTS = BENCH / "results"
 LAMBDAS = ROOT / "lambdas"
 MLFLOW_PYTHON = ROOT / ".venv-mlflow" / "bin" / "python"
 
-HANDLERS = ("retraining_trigger.handler", "model_gate.handler", "deployer.handler", "batch_launcher.handler")
+HANDLERS = (
+    "retraining_trigger.handler",
+    "model_gate.handler",
+    "deployer.handler",
+    "batch_launcher.handler",
+    "monitoring_launcher.handler",
+)
 SCALE_POINTS = (1, 10, 50, 100)
 # Files the CDK asset leaves out (see lambda_code in stacks/constructs/platform_functions.py).
 ASSET_EXCLUDED_DIRS = {"__pycache__", ".mypy_cache"}
