@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Fn, Stack
+from aws_cdk import Annotations, CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -187,6 +187,7 @@ class ModelStack(Stack):
                     )
                 ],
             )
+            _acknowledge_same_environment(self.schedule)
 
         self.monitoring_schedule: events.Rule | None = None
         if model.monitoring.platform and monitoring_launcher is not None:
@@ -210,6 +211,7 @@ class ModelStack(Stack):
                     )
                 ],
             )
+            _acknowledge_same_environment(self.monitoring_schedule)
 
         self.batch_schedule: events.Rule | None = None
         if model.batch is not None and model.batch.schedule is not None:
@@ -232,6 +234,7 @@ class ModelStack(Stack):
                     )
                 ],
             )
+            _acknowledge_same_environment(self.batch_schedule)
 
         self.settings = ModelSettings(
             name=model.name,
@@ -421,4 +424,18 @@ def _batch_settings(config: EnvironmentConfig, model: ModelConfig) -> BatchSetti
         content_type=batch.content_type,
         split_type=batch.split_type,
         schedule_rule_name=naming.batch_schedule_rule_name(config, model.name) if batch.schedule else None,
+    )
+
+
+def _acknowledge_same_environment(rule: events.Rule) -> None:
+    """A schedule's target is this environment's own function: CDK's cross-environment warning cannot apply.
+
+    With a pinned account and region CDK warns that the target "has an unresolved environment":
+    the function's ARN is the automation stack's export, a token. The function is imported with
+    `same_environment=True` and is built by this environment's automation stack, so rule and
+    target always share account and region.
+    """
+    Annotations.of(rule).acknowledge_warning(
+        "@aws-cdk/aws-events:ruleUnresolvedEnvironment",
+        "the target is the same environment's function (imported with same_environment=True)",
     )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aws_cdk as cdk
 
+from stacks.config import load_environment
+from stacks.platform import build_platform
 from stacks.synth_messages import SynthMessage, has_errors, synth_messages
-from tests.synth import new_app
+from tests.synth import new_app, platform_fixture, project_context
 
 
 def assembly_with(
@@ -51,3 +55,14 @@ def test_info_messages_are_left_out() -> None:
 def test_a_clean_assembly_reports_nothing() -> None:
     assert synth_messages(assembly_with()) == []
     assert not has_errors([SynthMessage("Warning", "/a", "b")])
+
+
+def test_a_pinned_environment_with_schedules_synthesizes_without_warnings(tmp_path: Path) -> None:
+    # Given the customised fixture: dev pinned to an account and region, models with retraining,
+    # monitoring and batch schedules whose targets are the automation stack's functions
+    context = project_context()
+    context["platform"] = platform_fixture("customised")
+    app = new_app(context, outdir=str(tmp_path))
+    build_platform(app, load_environment(context["platform"], "dev"))
+    # When it is synthesized, Then CDK has nothing to warn about
+    assert [str(message) for message in synth_messages(app.synth())] == []
