@@ -75,7 +75,6 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     from batch_launcher.inputs import is_input_file
     from batch_launcher.models import (
         EVENT_MODELS,
-        ObjectCreatedEvent,
         ScheduledEvent,
         TransformJobStateChangeEvent,
     )
@@ -84,6 +83,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     from platform_common.catalog import UnknownModelError
     from platform_common.lease import new_owner
     from platform_common.promotion import Outcome
+    from platform_common.s3_events import ObjectCreatedEvent
 
     publish = functools.partial(domain_events.publish, runtime.client("events"), runtime.settings().bus_name)
     raw = event if isinstance(event, dict) else {}

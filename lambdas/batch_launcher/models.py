@@ -20,6 +20,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from platform_common.envelope import EventBridgeModel
+from platform_common.s3_events import ObjectCreatedEvent
 
 OBJECT_CREATED = "Object Created"
 SCHEDULED = "Scheduled Event"
@@ -28,26 +29,6 @@ TRANSFORM_JOB_STATE_CHANGE = "SageMaker Transform Job State Change"
 
 class _Detail(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
-
-
-class S3Bucket(_Detail):
-    name: str = Field(min_length=3, max_length=63)
-
-
-class S3Object(_Detail):
-    key: str = Field(min_length=1)
-    size: int | None = Field(default=None, ge=0)
-
-
-class ObjectCreatedDetail(_Detail):
-    bucket: S3Bucket
-    object: S3Object
-
-
-class ObjectCreatedEvent(EventBridgeModel):
-    """S3 `Object Created` for a batch input."""
-
-    detail: ObjectCreatedDetail
 
 
 class ScheduledEvent(EventBridgeModel):

@@ -119,7 +119,7 @@ def parse_event(event: Any, catalog: Catalog) -> Request | Rejection:
     from pydantic import ValidationError
 
     from monitoring_launcher import logic
-    from monitoring_launcher.models import EVENT_MODELS, ObjectCreatedEvent, ScheduledEvent
+    from monitoring_launcher.models import EVENT_MODELS, LabelsDelivered, ScheduledEvent
     from platform_common.catalog import UnknownModelError
 
     if not isinstance(event, dict):
@@ -136,7 +136,7 @@ def parse_event(event: Any, catalog: Catalog) -> Request | Rejection:
     try:
         if isinstance(parsed, ScheduledEvent):
             return Request(catalog.for_monitoring_schedule(parsed.resources[0]), logic.CAUSE_SCHEDULE)
-        assert isinstance(parsed, ObjectCreatedEvent)
+        assert isinstance(parsed, LabelsDelivered)
         name = parsed.model_name
         if name is None:
             return Rejection(

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from platform_common import s3_events
 from platform_common.envelope import EventBridgeModel
 from platform_common.monitoring import MONITORING_PREFIX
 
@@ -29,23 +30,8 @@ class ScheduledEvent(EventBridgeModel):
     detail: dict[str, Any]
 
 
-class S3Bucket(BaseModel):
-    name: str = Field(min_length=3, max_length=63)
-
-
-class S3Object(BaseModel):
-    key: str = Field(min_length=1)
-
-
-class ObjectCreatedDetail(BaseModel):
-    bucket: S3Bucket
-    object: S3Object
-
-
-class ObjectCreatedEvent(EventBridgeModel):
+class LabelsDelivered(s3_events.ObjectCreatedEvent):
     """S3 `Object Created` via EventBridge for a label file."""
-
-    detail: ObjectCreatedDetail
 
     @property
     def model_name(self) -> str | None:
@@ -62,9 +48,9 @@ class ObjectCreatedEvent(EventBridgeModel):
         return None
 
 
-LauncherEvent = ScheduledEvent | ObjectCreatedEvent
+LauncherEvent = ScheduledEvent | LabelsDelivered
 
 EVENT_MODELS: dict[tuple[str, str], type[LauncherEvent]] = {
     ("aws.events", "Scheduled Event"): ScheduledEvent,
-    ("aws.s3", "Object Created"): ObjectCreatedEvent,
+    ("aws.s3", "Object Created"): LabelsDelivered,
 }

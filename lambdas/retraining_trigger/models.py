@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from platform_common import domain_events
 from platform_common.envelope import EventBridgeModel
+from platform_common.s3_events import ObjectCreatedEvent
 
 # SageMaker caps a pipeline parameter value at 1024 characters.
 MAX_PARAMETER_VALUE_LENGTH = 1024
@@ -30,34 +31,6 @@ _S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$"
 
 class _Detail(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
-
-
-class S3Bucket(_Detail):
-    name: str = Field(min_length=3, max_length=63)
-
-
-class S3Object(_Detail):
-    key: str = Field(min_length=1)
-    # Optional in the documented schema; a missing size is simply not judged.
-    size: int | None = Field(default=None, ge=0)
-    etag: str | None = None
-    version_id: str | None = Field(default=None, alias="version-id")
-    sequencer: str | None = None
-
-
-class ObjectCreatedDetail(_Detail):
-    bucket: S3Bucket
-    object: S3Object
-    reason: str | None = None
-    requester: str | None = None
-    request_id: str | None = Field(default=None, alias="request-id")
-    source_ip_address: str | None = Field(default=None, alias="source-ip-address")
-
-
-class ObjectCreatedEvent(EventBridgeModel):
-    """S3 `Object Created` delivered by EventBridge (the bucket has EventBridge enabled)."""
-
-    detail: ObjectCreatedDetail
 
 
 class AlarmState(_Detail):

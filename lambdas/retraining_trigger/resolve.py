@@ -9,11 +9,11 @@ from difflib import get_close_matches
 from typing import Any, cast
 
 from platform_common.catalog import Catalog, ModelSettings, UnknownModelError
+from platform_common.s3_events import ObjectCreatedEvent
 from retraining_trigger.keys import folder_uri, non_data_reason, outside_reason, prefix_uri
 from retraining_trigger.models import (
     MAX_PARAMETER_VALUE_LENGTH,
     AlarmStateChangeEvent,
-    ObjectCreatedEvent,
     PipelineExecutionStatusEvent,
     RetrainingRequestedEvent,
     ScheduledEvent,

@@ -21,8 +21,8 @@ from botocore.stub import Stubber
 
 from platform_common import lease, runtime
 from platform_common.catalog import Catalog
+from platform_common.s3_events import ObjectCreatedEvent
 from retraining_trigger import handler, logic
-from retraining_trigger.models import ObjectCreatedEvent
 from retraining_trigger.outcome import Outcome
 from retraining_trigger.pipeline import Trigger
 from retraining_trigger.state import StateConflictError
