@@ -1,7 +1,8 @@
 """Turns synthesized templates into what a deployment would hold: concrete names, ARNs, policies.
 
 IAM is evaluated on strings, so every CloudFormation intrinsic in a policy must become the
-value CloudFormation would give it. Everything is pinned to one fake account and region and
+value CloudFormation would give it. Everything is pinned to one account and region (a fake one by
+default; a multi-account test resolves each environment with its own) and
 to the physical names the stacks set themselves (bucket, role, policy, server names).
 Attributes CloudFormation invents at deploy time (a KMS key ID, an MLflow App ID) get fixed
 fake values.
@@ -52,8 +53,9 @@ class _Stack:
 class Resolver:
     """Resolves intrinsics across a set of stacks (so Fn::ImportValue finds its export)."""
 
-    def __init__(self, stacks: Mapping[str, Mapping[str, Any]]) -> None:
-        """`stacks` maps each stack name to its template JSON."""
+    def __init__(self, stacks: Mapping[str, Mapping[str, Any]], account: str = ACCOUNT, region: str = REGION) -> None:
+        """`stacks` maps each stack name to its template JSON; all of them deploy to `account` and `region`."""
+        self.account, self.region = account, region
         self._stacks = {name: _Stack(name, template) for name, template in stacks.items()}
         self._exports: dict[str, tuple[_Stack, Any]] = {}
         for stack in self._stacks.values():
@@ -133,12 +135,12 @@ class Resolver:
 
     def _ref(self, stack: _Stack, name: str) -> Any:
         pseudo = {
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Region": REGION,
+            "AWS::AccountId": self.account,
+            "AWS::Region": self.region,
             "AWS::Partition": PARTITION,
             "AWS::URLSuffix": URL_SUFFIX,
             "AWS::StackName": stack.name,
-            "AWS::StackId": f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT}:stack/{stack.name}/{_fake_id(stack.name)}",
+            "AWS::StackId": f"arn:{PARTITION}:cloudformation:{self.region}:{self.account}:stack/{stack.name}/{_fake_id(stack.name)}",
             "AWS::NoValue": None,
         }
         if name in pseudo:
@@ -177,8 +179,10 @@ class Resolver:
         def name_of(prop: str) -> str:
             return str(self._resolve(stack, props.get(prop, logical)))
 
-        def arn(service: str, resource_part: str, region: str = REGION, account: str = ACCOUNT) -> str:
-            return f"arn:{PARTITION}:{service}:{region}:{account}:{resource_part}"
+        def arn(service: str, resource_part: str, region: str | None = None) -> str:
+            return (
+                f"arn:{PARTITION}:{service}:{self.region if region is None else region}:{self.account}:{resource_part}"
+            )
 
         path = str(self._resolve(stack, props.get("Path", "/")))
         known: dict[tuple[str, str], Any] = {
@@ -218,7 +222,7 @@ class Resolver:
         props = self._resource(stack, logical).get("Properties", {})
         name = self._resolve(stack, props.get("ManagedPolicyName", logical))
         path = self._resolve(stack, props.get("Path", "/"))
-        return f"arn:{PARTITION}:iam::{ACCOUNT}:policy{path}{name}"
+        return f"arn:{PARTITION}:iam::{self.account}:policy{path}{name}"
 
     def _resource(self, stack: _Stack, logical: str) -> Mapping[str, Any]:
         if logical not in stack.resources:
@@ -283,9 +287,9 @@ def _logical_refs(value: Any) -> list[str]:
     return [item["Ref"] for item in value if isinstance(item, Mapping) and "Ref" in item] if value else []
 
 
-def deploy(stacks: Mapping[str, Mapping[str, Any]]) -> Deployment:
-    """Resolve every role of `stacks` with its trust policy, boundary and attached policies."""
-    resolver = Resolver(stacks)
+def deploy(stacks: Mapping[str, Mapping[str, Any]], account: str = ACCOUNT, region: str = REGION) -> Deployment:
+    """Resolve every role of `stacks` (deployed to `account`, `region`) with its trust policy, boundary and policies."""
+    resolver = Resolver(stacks, account, region)
     managed: dict[str, PolicyDocument] = {}
     attached: dict[tuple[str, str], list[PolicyDocument]] = {}
 

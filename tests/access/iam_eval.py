@@ -17,10 +17,15 @@ own account:
   `ForAnyValue:`/`ForAllValues:` set qualifiers. Anything else raises `UnsupportedPolicy`,
   so a policy this module cannot judge fails the test instead of passing it;
 * trust policies: Principal matching for AWS accounts, roles, assumed-role sessions, users
-  and service principals.
+  and service principals;
+* resource-based policies (`evaluate_access`, `ResourcePolicy`): a role's request on a resource
+  of another account needs its identity policies AND the resource policy to allow it ("Cross-account
+  policy evaluation logic"); in its own account either is enough, but a resource-policy statement
+  naming only the account delegates to identity policies and allows nothing by itself.
 
-Not modelled (the persona policies use none of it): resource-based policies other than trust
-policies, session policies, SCPs/RCPs, policy variables (`${...}` raises), Date/IP operators.
+Not modelled (the platform's policies use none of it): session policies, SCPs/RCPs, policy
+variables (`${...}` raises), Date/IP operators, NotPrincipal, a KMS key policy that does not
+enable IAM policies in its own account.
 """
 
 from __future__ import annotations
@@ -244,6 +249,25 @@ class _Statement:
         return conditions_match(self.condition, request.context)
 
 
+def _compile(statement: Mapping[str, Any], kind: str) -> _Statement:
+    if ("Resource" in statement) == ("NotResource" in statement):
+        raise UnsupportedPolicy(f"{kind} statement needs Resource or NotResource: {statement!r}")
+    patterns = _as_list(statement.get("Action", statement.get("NotAction")))
+    # One alternation per statement: the sweep tests evaluate tens of thousands of requests.
+    actions = re.compile("|".join(f"(?:{_wildcard(p, True).pattern})" for p in patterns), re.IGNORECASE)
+    resources = tuple(_as_list(statement.get("Resource", statement.get("NotResource"))))
+    for pattern in resources:
+        _wildcard(pattern, False)  # rejects policy variables now rather than on first use
+    return _Statement(
+        effect=statement["Effect"],
+        actions=actions,
+        not_action="NotAction" in statement,
+        resources=resources,
+        not_resource="NotResource" in statement,
+        condition=statement.get("Condition"),
+    )
+
+
 class Policy:
     """An identity policy or permissions boundary, checked and compiled once."""
 
@@ -253,24 +277,7 @@ class Policy:
         for statement in _statements(document):
             if "Principal" in statement:
                 raise UnsupportedPolicy("Principal belongs in trust/resource policies, not identity policies")
-            if ("Resource" in statement) == ("NotResource" in statement):
-                raise UnsupportedPolicy(f"an identity-policy statement needs Resource or NotResource: {statement!r}")
-            patterns = _as_list(statement.get("Action", statement.get("NotAction")))
-            # One alternation per statement: the sweep tests evaluate tens of thousands of requests.
-            actions = re.compile("|".join(f"(?:{_wildcard(p, True).pattern})" for p in patterns), re.IGNORECASE)
-            resources = tuple(_as_list(statement.get("Resource", statement.get("NotResource"))))
-            for pattern in resources:
-                _wildcard(pattern, False)  # rejects policy variables now rather than on first use
-            self._statements.append(
-                _Statement(
-                    effect=statement["Effect"],
-                    actions=actions,
-                    not_action="NotAction" in statement,
-                    resources=resources,
-                    not_resource="NotResource" in statement,
-                    condition=statement.get("Condition"),
-                )
-            )
+            self._statements.append(_compile(statement, "an identity-policy"))
 
     def effects(self, request: Request) -> set[str]:
         """The effects (Allow, Deny) of the statements that apply to `request`."""
@@ -365,3 +372,120 @@ def trust_allows(
             return False
         allowed = True
     return allowed
+
+
+def principal_context(principal_arn: str) -> dict[str, str]:
+    """The global condition keys IAM sets for a session of the role `principal_arn`.
+
+    "aws:PrincipalArn" is the role's ARN (not the session's) and "aws:PrincipalAccount" its
+    account (IAM User Guide, "AWS global condition context keys",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+    """
+    role = _ROLE_RE.match(principal_arn)
+    if role is None:
+        raise UnsupportedPolicy(
+            f"callers are modelled as IAM roles (arn:aws:iam::<account>:role/<name>): {principal_arn!r}"
+        )
+    return {"aws:PrincipalArn": principal_arn, "aws:PrincipalAccount": role.group(2)}
+
+
+def _names_account_only(pattern: str) -> bool:
+    return pattern != "*" and (_ACCOUNT_RE.match(pattern) is not None or _ROOT_RE.match(pattern) is not None)
+
+
+@dataclass(frozen=True)
+class _Grant:
+    statement: _Statement
+    principal: Mapping[str, Any]
+
+
+class ResourcePolicy:
+    """A resource-based policy (bucket policy, key policy, model package group policy), checked once.
+
+    Statements name their Principal; AWS principals only (an account ID, an account's `:root`
+    ARN, a role ARN, or `*`). A statement that names a caller only through its account delegates
+    to that account: it never allows on its own (IAM User Guide, "AWS JSON policy elements:
+    Principal", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html:
+    an account principal "delegates authority to the account"; "an administrator in that account
+    must then grant access to an identity").
+    """
+
+    def __init__(self, document: PolicyDocument) -> None:
+        self.document = document
+        self._grants: list[_Grant] = []
+        for statement in _statements(document):
+            principal = statement.get("Principal")
+            if "NotPrincipal" in statement or principal is None:
+                raise UnsupportedPolicy(f"a resource-policy statement needs a Principal: {statement!r}")
+            if principal != "*" and set(principal) - {"AWS", "Service"}:
+                raise UnsupportedPolicy(f"unsupported principal type(s) {sorted(set(principal) - {'AWS', 'Service'})}")
+            self._grants.append(_Grant(_compile(statement, "a resource-policy"), {"Principal": principal}))
+
+    def effects(self, request: Request, caller: str) -> tuple[set[str], bool]:
+        """The effects of the statements that apply to `caller`'s request, and whether an Allow names the caller itself."""
+        effects: set[str] = set()
+        direct = False
+        for grant in self._grants:
+            if not _principal_applies(grant.principal, caller) or not grant.statement.applies(request):
+                continue
+            effects.add(grant.statement.effect)
+            if grant.statement.effect == "Allow":
+                principal = grant.principal["Principal"]
+                patterns = ["*"] if principal == "*" else _as_list(principal.get("AWS", []))
+                direct = direct or any(principal_matches(p, caller) and not _names_account_only(p) for p in patterns)
+        return effects, direct
+
+
+def evaluate_access(
+    request: Request,
+    *,
+    caller: str,
+    identity_policies: Iterable[Policy | PolicyDocument],
+    resource_policy: ResourcePolicy | PolicyDocument | None,
+    resource_account: str,
+    boundary: Policy | PolicyDocument | None = None,
+) -> Decision:
+    """Decide `request` made by a session of role `caller` on a resource of `resource_account`.
+
+    IAM User Guide, "Cross-account policy evaluation logic"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html):
+    across accounts the caller's identity policies must allow the request and the resource's
+    policy must allow the caller (by account or by ARN); within one account either allowing is
+    enough ("Policy evaluation for requests within a single account",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-basics.html:
+    "If either the identity-based policy or the resource-based policy within the same account
+    allows the request and the other doesn't, the request is still allowed"), where a resource
+    policy allows on its own only a statement naming the caller, not its account. An explicit
+    deny in any of them wins. KMS key policies follow the same rule across accounts (AWS KMS
+    Developer Guide, "Allowing users in other accounts to use a KMS key",
+    https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html:
+    "Cross-account access requires permission in the key policy of the KMS key and in an IAM
+    policy in the external user's account"). Not modelled: within one account, a key policy
+    must enable IAM policies (its account-principal statement) for them to count; and a
+    same-account resource-policy grant to a role with a permissions boundary raises.
+
+    The request's context gains `aws:PrincipalArn` and `aws:PrincipalAccount` for `caller`;
+    a context that already holds different values for them is rejected.
+    """
+    context = dict(request.context)
+    for key, value in principal_context(caller).items():
+        given = _lookup(request.context, key)
+        if given is not None and given != value:
+            raise ValueError(f"request context {key}={given!r} contradicts the caller {caller!r}")
+        context[key] = value
+    request = Request(request.action, request.resource, context)
+    identity = evaluate(request, identity_policies, boundary)
+    policy = resource_policy if isinstance(resource_policy, ResourcePolicy | None) else ResourcePolicy(resource_policy)
+    resource, names_caller = policy.effects(request, caller) if policy is not None else (set(), False)
+    if identity is Decision.EXPLICIT_DENY or "Deny" in resource:
+        return Decision.EXPLICIT_DENY
+    if context["aws:PrincipalAccount"] != resource_account:
+        both = identity is Decision.ALLOW and "Allow" in resource
+        return Decision.ALLOW if both else Decision.IMPLICIT_DENY
+    if identity is Decision.ALLOW:
+        return Decision.ALLOW
+    if names_caller:
+        if boundary is not None:
+            raise UnsupportedPolicy("a same-account resource-policy grant to a role with a permissions boundary")
+        return Decision.ALLOW
+    return Decision.IMPLICIT_DENY
