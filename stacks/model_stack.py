@@ -165,76 +165,43 @@ class ModelStack(Stack):
             alarm_actions=[topic_arn],
         )
 
+        # Each schedule invokes one of the automation stack's functions, referenced by ARN so the
+        # invoke permission is created here, beside the rule (the function's own stack must not
+        # depend on the model stacks); likewise its DLQ, whose queue policy admits every rule of the
+        # environment. The catalog finds the model by the rule's name.
         self.schedule: events.Rule | None = None
         if model.schedule:
-            # Referenced by ARN so the invoke permission is created here, beside the rule; the
-            # function's own stack must not depend on the model stacks.
-            trigger = lambda_.Function.from_function_attributes(
-                self, "RetrainingTrigger", function_arn=trigger_function.function_arn, same_environment=True
-            )
-            # Likewise the DLQ: the automation stack's queue policy admits every rule of the
-            # environment, so nothing here writes back into that stack.
-            dlq = sqs.Queue.from_queue_arn(self, "EventsDlq", events_dlq.queue_arn)
-            self.schedule = events.Rule(
-                self,
+            self.schedule = self._scheduled_rule(
                 "Schedule",
+                function=(trigger_function, "RetrainingTrigger"),
+                dead_letter_queue=(events_dlq, "EventsDlq"),
                 rule_name=naming.schedule_rule_name(config, model.name),
                 description=f"Retrains {model.name} on a schedule",
-                schedule=events.Schedule.expression(model.schedule),
-                targets=[
-                    targets.LambdaFunction(
-                        trigger, dead_letter_queue=dlq, retry_attempts=8, max_event_age=Duration.hours(24)
-                    )
-                ],
+                expression=model.schedule,
             )
-            _acknowledge_same_environment(self.schedule)
 
         self.monitoring_schedule: events.Rule | None = None
         if model.monitoring.platform and monitoring_launcher is not None:
-            # A scheduled rule, as the retraining schedule is: the same target settings, DLQ and
-            # invoke permission beside the rule, and the catalog finds the model by the rule's name.
-            launcher = lambda_.Function.from_function_attributes(
-                self, "MonitoringLauncher", function_arn=monitoring_launcher.function_arn, same_environment=True
-            )
-            self.monitoring_schedule = events.Rule(
-                self,
+            self.monitoring_schedule = self._scheduled_rule(
                 "MonitoringSchedule",
+                function=(monitoring_launcher, "MonitoringLauncher"),
+                dead_letter_queue=(events_dlq, "MonitoringEventsDlq"),
                 rule_name=naming.monitoring_schedule_rule_name(config, model.name),
                 description=f"Monitors {model.name} on a schedule",
-                schedule=events.Schedule.expression(model.monitoring.schedule),
-                targets=[
-                    targets.LambdaFunction(
-                        launcher,
-                        dead_letter_queue=sqs.Queue.from_queue_arn(self, "MonitoringEventsDlq", events_dlq.queue_arn),
-                        retry_attempts=8,
-                        max_event_age=Duration.hours(24),
-                    )
-                ],
+                expression=model.monitoring.schedule,
             )
-            _acknowledge_same_environment(self.monitoring_schedule)
 
         self.batch_schedule: events.Rule | None = None
         if model.batch is not None and model.batch.schedule is not None:
             assert batch_launcher is not None, "a model with batch transform needs the batch launcher"
-            launcher = lambda_.Function.from_function_attributes(
-                self, "BatchLauncher", function_arn=batch_launcher.function_arn, same_environment=True
-            )
-            self.batch_schedule = events.Rule(
-                self,
+            self.batch_schedule = self._scheduled_rule(
                 "BatchSchedule",
+                function=(batch_launcher, "BatchLauncher"),
+                dead_letter_queue=(events_dlq, "BatchEventsDlq"),
                 rule_name=naming.batch_schedule_rule_name(config, model.name),
                 description=f"Runs a batch transform of {model.name}'s champion on a schedule",
-                schedule=events.Schedule.expression(model.batch.schedule),
-                targets=[
-                    targets.LambdaFunction(
-                        launcher,
-                        dead_letter_queue=sqs.Queue.from_queue_arn(self, "BatchEventsDlq", events_dlq.queue_arn),
-                        retry_attempts=8,
-                        max_event_age=Duration.hours(24),
-                    )
-                ],
+                expression=model.batch.schedule,
             )
-            _acknowledge_same_environment(self.batch_schedule)
 
         self.settings = ModelSettings(
             name=model.name,
@@ -376,6 +343,40 @@ class ModelStack(Stack):
             alarm_actions=[topic_arn],
             ok_actions=[topic_arn],
         )
+
+    def _scheduled_rule(
+        self,
+        construct_id: str,
+        *,
+        function: tuple[lambda_.IFunction, str],
+        dead_letter_queue: tuple[sqs.IQueue, str],
+        rule_name: str,
+        description: str,
+        expression: str,
+    ) -> events.Rule:
+        """A scheduled rule invoking an automation-stack function (and its import id), with retries and a DLQ."""
+        target, target_id = function
+        queue, queue_id = dead_letter_queue
+        imported = lambda_.Function.from_function_attributes(
+            self, target_id, function_arn=target.function_arn, same_environment=True
+        )
+        rule = events.Rule(
+            self,
+            construct_id,
+            rule_name=rule_name,
+            description=description,
+            schedule=events.Schedule.expression(expression),
+            targets=[
+                targets.LambdaFunction(
+                    imported,
+                    dead_letter_queue=sqs.Queue.from_queue_arn(self, queue_id, queue.queue_arn),
+                    retry_attempts=8,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
+        )
+        _acknowledge_same_environment(rule)
+        return rule
 
     def _package_group_output(self, model: str, suffix: str | None) -> None:
         # The suffix is a hash of the tracking server's name or the App's ID (SageMaker Developer

@@ -56,7 +56,8 @@ from tools.operator_session import OperatorError, caller, environment, run
 
 TRIGGER, GATE, DEPLOYER = "retraining-trigger", "model-gate", "deployer"
 MONITORING_LAUNCHER, BATCH_LAUNCHER = "monitoring-launcher", "batch-launcher"
-HANDLERS = (TRIGGER, GATE, DEPLOYER, MONITORING_LAUNCHER, BATCH_LAUNCHER)
+# Every function the platform builds (stacks.config); the names above are its members.
+HANDLERS = HANDLER_NAMES
 QUEUES = ("events", "functions")
 # (source, detail-type) -> the handler the automation stack's rules send it to; a str, or a map
 # from a distinguishing detail value to the handler.

@@ -14,8 +14,31 @@ from stacks.constructs.managed_mlflow import mlflow_api_statement
 from stacks.constructs.persona_roles import MLFLOW_EXPERIMENT_WRITE_ACTIONS, MLFLOW_READ_ACTIONS
 
 
-def _s3(name: str, pattern: str = "") -> str:
+def s3_arn(name: str, pattern: str = "") -> str:
+    """The ARN of bucket `name`, or of its objects matching `pattern` (e.g. `/datasets/*`)."""
     return f"arn:{Aws.PARTITION}:s3:::{name}{pattern}"
+
+
+def image_pull_statements(stack: Stack, custom_image: str) -> list[tuple[iam.PolicyStatement, str]]:
+    """What a SageMaker job or endpoint role needs to pull its image, each with why it names `*`.
+
+    `custom_image` says which configured image may live in one of this account's repositories.
+    """
+    return [
+        (
+            iam.PolicyStatement(sid="PullImages", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+            "ecr:GetAuthorizationToken does not support resource-level permissions.",
+        ),
+        (
+            iam.PolicyStatement(
+                sid="PullImageLayers",
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")],
+            ),
+            f"{custom_image} lives in a repository of this account named by the user; other accounts' "
+            "repositories are not covered here.",
+        ),
+    ]
 
 
 class MlServiceRoles(Construct):
@@ -109,7 +132,7 @@ class MlServiceRoles(Construct):
                 iam.PolicyStatement(
                     sid="ReadDatasets",
                     actions=["s3:GetObject", "s3:ListBucket"],
-                    resources=[_s3(data_bucket_name), _s3(data_bucket_name, f"/{datasets_prefix}*")],
+                    resources=[s3_arn(data_bucket_name), s3_arn(data_bucket_name, f"/{datasets_prefix}*")],
                 ),
                 "Training reads whichever data set under datasets/ triggered the run.",
             ),
@@ -118,10 +141,10 @@ class MlServiceRoles(Construct):
                     sid="WritePipelineArtifacts",
                     actions=["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload"],
                     resources=[
-                        _s3(artifact_bucket_name),
-                        _s3(artifact_bucket_name, "/pipelines/*"),
-                        _s3(artifact_bucket_name, "/mlflow/*"),
-                        _s3(artifact_bucket_name, "/evidence/*"),
+                        s3_arn(artifact_bucket_name),
+                        s3_arn(artifact_bucket_name, "/pipelines/*"),
+                        s3_arn(artifact_bucket_name, "/mlflow/*"),
+                        s3_arn(artifact_bucket_name, "/evidence/*"),
                     ],
                 ),
                 "Each run writes intermediate data, model artifacts, MLflow artifacts and its evidence report under "
@@ -129,7 +152,7 @@ class MlServiceRoles(Construct):
             ),
             (
                 iam.PolicyStatement(
-                    sid="ReadModelCode", actions=["s3:GetObject"], resources=[_s3(artifact_bucket_name, "/code/*")]
+                    sid="ReadModelCode", actions=["s3:GetObject"], resources=[s3_arn(artifact_bucket_name, "/code/*")]
                 ),
                 "Each model's scripts and source archive are published under code/<model>/ (make publish-code).",
             ),
@@ -162,18 +185,8 @@ class MlServiceRoles(Construct):
                 ),
                 None,
             ),
-            (
-                iam.PolicyStatement(sid="PullImages", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-                "ecr:GetAuthorizationToken does not support resource-level permissions.",
-            ),
-            (
-                iam.PolicyStatement(
-                    sid="PullImageLayers",
-                    actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                    resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")],
-                ),
-                "A custom training or processing image (training.image_uri, processing.image_uri) lives in a repository "
-                "of this account named by the user; other accounts' repositories are not covered here.",
+            *image_pull_statements(
+                stack, "A custom training or processing image (training.image_uri, processing.image_uri)"
             ),
             (
                 iam.PolicyStatement(
@@ -221,7 +234,7 @@ class MlServiceRoles(Construct):
                 iam.PolicyStatement(
                     sid="ReadModelArtifacts",
                     actions=["s3:GetObject"],
-                    resources=[_s3(artifact_bucket_name, "/pipelines/*"), _s3(artifact_bucket_name, "/mlflow/*")],
+                    resources=[s3_arn(artifact_bucket_name, "/pipelines/*"), s3_arn(artifact_bucket_name, "/mlflow/*")],
                 ),
                 "Model artifacts are stored under per-run keys written by the pipelines and MLflow.",
             ),
@@ -242,7 +255,7 @@ class MlServiceRoles(Construct):
                 iam.PolicyStatement(
                     sid="WriteDataCapture",
                     actions=["s3:PutObject"],
-                    resources=[_s3(data_bucket_name, "/monitoring/*/capture/*")],
+                    resources=[s3_arn(data_bucket_name, "/monitoring/*/capture/*")],
                 ),
                 "Data capture writes under monitoring/<model>/capture/ with keys SageMaker chooses (endpoint, "
                 "variant, date and hour).",
@@ -253,19 +266,7 @@ class MlServiceRoles(Construct):
                 ),
                 None,
             ),
-            (
-                iam.PolicyStatement(sid="PullImages", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-                "ecr:GetAuthorizationToken does not support resource-level permissions.",
-            ),
-            (
-                iam.PolicyStatement(
-                    sid="PullImageLayers",
-                    actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                    resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")],
-                ),
-                "A custom inference image lives in a repository of this account named by the user; other accounts' "
-                "repositories are not covered here.",
-            ),
+            *image_pull_statements(stack, "A custom inference image"),
             (
                 iam.PolicyStatement(
                     sid="EndpointLogs",

@@ -10,11 +10,8 @@ from constructs import Construct
 from platform_common import monitoring as contract
 from stacks.compliance import acknowledge_wildcards
 from stacks.constructs.managed_mlflow import mlflow_api_statement
+from stacks.constructs.ml_roles import image_pull_statements, s3_arn
 from stacks.constructs.persona_roles import MLFLOW_EXPERIMENT_WRITE_ACTIONS, MLFLOW_READ_ACTIONS
-
-
-def _s3(name: str, pattern: str = "") -> str:
-    return f"arn:{Aws.PARTITION}:s3:::{name}{pattern}"
 
 
 class MonitoringJobRole(Construct):
@@ -60,10 +57,10 @@ class MonitoringJobRole(Construct):
                     sid="ReadMonitoringInputs",
                     actions=["s3:GetObject"],
                     resources=[
-                        _s3(data_bucket_name, f"/{mon}/*/capture/*"),
-                        _s3(data_bucket_name, f"/{mon}/*/ground-truth/*"),
-                        _s3(data_bucket_name, f"/{mon}/*/reports/{contract.WATERMARK_FILE}"),
-                        _s3(data_bucket_name, f"/{contract.PREDICTIONS_PREFIX}/*"),
+                        s3_arn(data_bucket_name, f"/{mon}/*/capture/*"),
+                        s3_arn(data_bucket_name, f"/{mon}/*/ground-truth/*"),
+                        s3_arn(data_bucket_name, f"/{mon}/*/reports/{contract.WATERMARK_FILE}"),
+                        s3_arn(data_bucket_name, f"/{contract.PREDICTIONS_PREFIX}/*"),
                     ],
                 ),
                 "Capture, labels and batch outputs are keyed per model under prefixes the job reads by time window.",
@@ -72,7 +69,7 @@ class MonitoringJobRole(Construct):
                 iam.PolicyStatement(
                     sid="ListMonitoringInputs",
                     actions=["s3:ListBucket"],
-                    resources=[_s3(data_bucket_name)],
+                    resources=[s3_arn(data_bucket_name)],
                     conditions={
                         "StringLike": {
                             "s3:prefix": [
@@ -89,7 +86,7 @@ class MonitoringJobRole(Construct):
                 iam.PolicyStatement(
                     sid="WriteReports",
                     actions=["s3:PutObject"],
-                    resources=[_s3(data_bucket_name, f"/{mon}/*/reports/*")],
+                    resources=[s3_arn(data_bucket_name, f"/{mon}/*/reports/*")],
                 ),
                 "Each run writes its report folder and the model's watermark under monitoring/<model>/reports/.",
             ),
@@ -98,8 +95,8 @@ class MonitoringJobRole(Construct):
                     sid="ReadBaselinesAndCode",
                     actions=["s3:GetObject"],
                     resources=[
-                        _s3(artifact_bucket_name, f"/evidence/*/*/{contract.BASELINE_DIR}/*"),
-                        _s3(artifact_bucket_name, f"/{contract.CODE_PREFIX}/*"),
+                        s3_arn(artifact_bucket_name, f"/evidence/*/*/{contract.BASELINE_DIR}/*"),
+                        s3_arn(artifact_bucket_name, f"/{contract.CODE_PREFIX}/*"),
                     ],
                 ),
                 "Baselines lie beside each execution's evidence; the job's code and wheelhouse are published per "
@@ -109,7 +106,7 @@ class MonitoringJobRole(Construct):
                 iam.PolicyStatement(
                     sid="ListCode",
                     actions=["s3:ListBucket"],
-                    resources=[_s3(artifact_bucket_name)],
+                    resources=[s3_arn(artifact_bucket_name)],
                     conditions={"StringLike": {"s3:prefix": [f"{contract.CODE_PREFIX}/*"]}},
                 ),
                 None,
@@ -120,7 +117,7 @@ class MonitoringJobRole(Construct):
                 iam.PolicyStatement(
                     sid="WriteMlflowArtifacts",
                     actions=["s3:PutObject", "s3:GetObject"],
-                    resources=[_s3(artifact_bucket_name, "/mlflow/*")],
+                    resources=[s3_arn(artifact_bucket_name, "/mlflow/*")],
                 ),
                 "MLflow names artifact keys per experiment and run.",
             ),
@@ -154,23 +151,7 @@ class MonitoringJobRole(Construct):
                 "cloudwatch:PutMetricData does not support resource-level permissions; limited to the platform's "
                 "monitoring namespace.",
             ),
-            (
-                iam.PolicyStatement(sid="PullImages", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-                "ecr:GetAuthorizationToken does not support resource-level permissions.",
-            ),
-            (
-                iam.PolicyStatement(
-                    sid="PullImageLayers",
-                    actions=[
-                        "ecr:BatchGetImage",
-                        "ecr:GetDownloadUrlForLayer",
-                        "ecr:BatchCheckLayerAvailability",
-                    ],
-                    resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")],
-                ),
-                "A custom processing image (processing.image_uri) lives in a repository of this account named by the "
-                "user; other accounts' repositories are not covered here.",
-            ),
+            *image_pull_statements(stack, "A custom processing image (processing.image_uri)"),
             (
                 iam.PolicyStatement(
                     sid="JobLogs",
