@@ -10,9 +10,16 @@ import botocore.session
 import pytest
 from aws_cdk.assertions import Template
 
+from tests import synth_cache
 from tests.synth import synth_default
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep synthesized templates in pytest's cache directory (tests/synth_cache.py), when pytest has one."""
+    cache = getattr(config, "cache", None)
+    synth_cache.configure(cache.mkdir("synth") if cache is not None else None)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import Token
 from aws_cdk.assertions import Template
 
 from stacks.config import load_environment
 from stacks.config.delivery import registry_readers_for, registry_source_for
 from stacks.platform import Platform, build_platform
+from tests import synth_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -60,10 +63,45 @@ def new_app(context: dict[str, Any], **props: Any) -> cdk.App:
 
 
 def synth(env_name: str, platform_override: dict[str, Any] | None = None) -> tuple[Platform, dict[str, Template]]:
-    """Build one environment's stacks and return them with their templates by stack unit name."""
+    """Build one environment's stacks and return them with their templates by stack unit name.
+
+    The templates come from tests/synth_cache.py when the same inputs were synthesized before
+    (by this run's other worker or an earlier run); the platform's constructs are then built
+    only if the caller reads them (`DeferredPlatform`).
+    """
     context = cdk_context()
     if platform_override is not None:
         context[PLATFORM_KEY] = copy.deepcopy(platform_override)
+    built: tuple[Platform, dict[str, Template]] | None = None
+
+    def create() -> list[dict[str, Any]]:
+        nonlocal built
+        built = _build(env_name, context)
+        platform, templates = built
+        return [
+            {
+                "unit": _unit(stack.stack_name, env_name),
+                "stack_name": stack.stack_name,
+                # Pinned regions only: an environment-agnostic stack's region is a token of this process.
+                "region": None if Token.is_unresolved(stack.region) else stack.region,
+                "template": templates[_unit(stack.stack_name, env_name)].to_json(),
+            }
+            for stack in platform.stacks
+        ]
+
+    entries = synth_cache.get_or_create(synth_cache.key_for("platform", env_name, context), create)
+    stored = {
+        entry["unit"]: StoredTemplate(entry["stack_name"], entry["region"], entry["template"]) for entry in entries
+    }
+    if built is not None:
+        platform, templates = built
+        for unit, template in templates.items():
+            stored[unit].attach(template)
+        return platform, dict(stored)
+    return DeferredPlatform(lambda: _build(env_name, context)[0]), dict(stored)  # type: ignore[return-value]
+
+
+def _build(env_name: str, context: dict[str, Any]) -> tuple[Platform, dict[str, Template]]:
     app = new_app(context)
     readers = registry_readers_for(context[PLATFORM_KEY], env_name)
     source = registry_source_for(context[PLATFORM_KEY], env_name)
@@ -72,6 +110,57 @@ def synth(env_name: str, platform_override: dict[str, Any] | None = None) -> tup
     )
     templates = {_unit(stack.stack_name, env_name): Template.from_stack(stack) for stack in platform.stacks}
     return platform, templates
+
+
+class StoredTemplate:
+    """A synthesized template: `to_json()` from the stored JSON, every other `Template` method on a `Template`.
+
+    Also names its stack and, where the configuration pins one, the stack's region.
+
+    `to_json()` of a `Template` is a round trip that copies the template out of the CDK's runtime
+    (about 0.1 s for the automation stack); here it parses the stored text, a fresh copy each call.
+    """
+
+    def __init__(self, stack_name: str, region: str | None, template: dict[str, Any]) -> None:
+        self.stack_name = stack_name
+        self.region = region
+        self._text = json.dumps(template)
+        self._template: Template | None = None
+
+    def attach(self, template: Template) -> None:
+        """Use the `Template` this was synthesized as (no copy into the runtime needed)."""
+        self._template = template
+
+    def to_json(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self._text)
+        return loaded
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._template is None:
+            self._template = Template.from_json(json.loads(self._text))
+        return getattr(self._template, name)
+
+
+class DeferredPlatform:
+    """A `Platform` whose constructs are built on first use: tests that read only templates never pay for them."""
+
+    def __init__(self, build: Callable[[], Platform]) -> None:
+        self._build = build
+        self._platform: Platform | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._platform is None:
+            self._platform = self._build()
+        return getattr(self._platform, name)
+
+
+def by_stack_name(templates: dict[str, Template]) -> dict[str, dict[str, Any]]:
+    """`synth`'s templates as JSON keyed by their stacks' names, as a deployment holds them."""
+    return {template.stack_name: template.to_json() for template in templates.values()}  # type: ignore[attr-defined]
 
 
 def _unit(stack_name: str, env_name: str) -> str:

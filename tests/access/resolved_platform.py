@@ -17,7 +17,7 @@ from stacks.constructs.managed_mlflow import model_package_group_suffix
 from stacks.naming import mlflow_name
 from tests.access.cfn_resolver import ACCOUNT, PARTITION, REGION, DeployedRole, Deployment, deploy
 from tests.access.iam_eval import Decision, Policy, Request, evaluate
-from tests.synth import cdk_context, synth, synth_default
+from tests.synth import by_stack_name, cdk_context, synth, synth_default
 
 PERSONAS = ("DataScientist", "MLOpsEngineer", "Auditor")
 
@@ -98,20 +98,16 @@ class ResolvedPlatform:
         return evaluate(request, self._compiled[persona], boundary)
 
 
-def _resolve(platform_stacks: list[Any], templates: Mapping[str, Any], config: EnvironmentConfig) -> ResolvedPlatform:
-    by_name: dict[str, Mapping[str, Any]] = {}
-    for stack in platform_stacks:
-        unit = stack.stack_name.removeprefix(f"{config.resource_prefix}-")
-        by_name[stack.stack_name] = templates[unit].to_json()
-    return ResolvedPlatform(config=config, deployment=deploy(by_name))
+def _resolve(templates: dict[str, Any], config: EnvironmentConfig) -> ResolvedPlatform:
+    return ResolvedPlatform(config=config, deployment=deploy(by_stack_name(templates)))
 
 
 @cache
 def default_platform(env_name: str = "dev") -> ResolvedPlatform:
     """The fixture configuration of `env_name` (shares the suite-wide cached synth)."""
-    platform, templates = synth_default(env_name)
+    _, templates = synth_default(env_name)
     config = load_environment(cdk_context()["platform"], env_name)
-    return _resolve(platform.stacks, templates, config)
+    return _resolve(templates, config)
 
 
 def customised_settings() -> dict[str, Any]:
@@ -132,8 +128,8 @@ def customised_settings() -> dict[str, Any]:
 @cache
 def customised_platform() -> ResolvedPlatform:
     settings = customised_settings()
-    platform, templates = synth("dev", settings)
-    return _resolve(platform.stacks, templates, load_environment(settings, "dev"))
+    _, templates = synth("dev", settings)
+    return _resolve(templates, load_environment(settings, "dev"))
 
 
 @cache
@@ -142,5 +138,5 @@ def delivery_platform(env_name: str) -> ResolvedPlatform:
     from tests.delivery.fixtures import three_accounts
 
     settings = three_accounts()
-    platform, templates = synth(env_name, settings)
-    return _resolve(platform.stacks, templates, load_environment(settings, env_name))
+    _, templates = synth(env_name, settings)
+    return _resolve(templates, load_environment(settings, env_name))

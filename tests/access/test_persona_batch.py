@@ -66,8 +66,8 @@ ROWS = [
 
 @cache
 def batch_platform() -> ResolvedPlatform:
-    platform, templates = synth("dev", SETTINGS)
-    return _resolve(platform.stacks, templates, load_environment(SETTINGS, "dev"))
+    _, templates = synth("dev", SETTINGS)
+    return _resolve(templates, load_environment(SETTINGS, "dev"))
 
 
 @pytest.mark.parametrize(
@@ -82,7 +82,7 @@ def test_batch_decision(persona: str, call: Call, allowed: bool) -> None:
 def test_without_a_batch_model_no_persona_holds_batch_grants() -> None:
     """An environment with no batch model keeps the personas' policies as they were."""
     settings = {"prefix": "mlops", "environments": {"dev": {"models": [{"name": "churn"}]}}}
-    platform, templates = synth("dev", settings)
-    resolved = _resolve(platform.stacks, templates, load_environment(settings, "dev"))
+    _, templates = synth("dev", settings)
+    resolved = _resolve(templates, load_environment(settings, "dev"))
     assert not resolved.decide("DataScientist", Request("s3:PutObject", resolved.fill(INPUT))).allowed
     assert not resolved.decide("MLOpsEngineer", Request("sagemaker:StopTransformJob", resolved.fill(JOB))).allowed

@@ -11,12 +11,11 @@ from functools import cache
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Template
 
 from stacks.platform import Platform
 from tests.access.cfn_resolver import Deployment, deploy
 from tests.contracts.configs import LONGEST_ENVIRONMENT, extreme_platform
-from tests.synth import cdk_context, platform_fixture, synth, synth_default
+from tests.synth import StoredTemplate, cdk_context, platform_fixture, synth, synth_default
 
 
 @dataclass(frozen=True)
@@ -26,14 +25,22 @@ class Synthesized:
     label: str
     platform: Platform
     templates: dict[str, dict[str, Any]]
+    stack_names: dict[str, str]
+
+    @classmethod
+    def of(cls, label: str, built: tuple[Platform, dict[str, StoredTemplate]]) -> Synthesized:
+        """From what tests/synth.py's `synth` returns (the platform's constructs are not built for this)."""
+        platform, templates = built
+        return cls(
+            label,
+            platform,
+            {unit: template.to_json() for unit, template in templates.items()},
+            {unit: template.stack_name for unit, template in templates.items()},
+        )
 
     def by_stack_name(self) -> dict[str, dict[str, Any]]:
         """The templates keyed by their stacks' names, as a deployment holds them."""
-        found = {}
-        for stack in self.platform.stacks:
-            (unit,) = [unit for unit in self.templates if stack.stack_name.endswith(f"-{unit}")]
-            found[stack.stack_name] = self.templates[unit]
-        return found
+        return {self.stack_names[unit]: template for unit, template in self.templates.items()}
 
     def resources(self, resource_type: str) -> list[tuple[str, str, dict[str, Any]]]:
         """(unit, logical id, properties) of every resource of one type, across the stacks."""
@@ -52,10 +59,6 @@ def dev_with_mlflow_app() -> dict[str, Any]:
     return platform
 
 
-def _as_json(templates: dict[str, Template]) -> dict[str, dict[str, Any]]:
-    return {unit: template.to_json() for unit, template in templates.items()}
-
-
 @cache
 def synthesized(label: str) -> Synthesized:
     """Synthesize one labelled configuration once per test process.
@@ -64,18 +67,18 @@ def synthesized(label: str) -> Synthesized:
     `dev-app`: dev on an MLflow App.
     """
     if label in ("dev", "staging", "prod"):
-        platform, templates = synth_default(label)
+        built = synth_default(label)
     elif label == "customised":
-        platform, templates = synth("dev", platform_fixture("customised"))
+        built = synth("dev", platform_fixture("customised"))
     elif label == "extreme-tracking-server":
-        platform, templates = synth(LONGEST_ENVIRONMENT, extreme_platform(kind="tracking-server"))
+        built = synth(LONGEST_ENVIRONMENT, extreme_platform(kind="tracking-server"))
     elif label == "extreme-app":
-        platform, templates = synth(LONGEST_ENVIRONMENT, extreme_platform(kind="app"))
+        built = synth(LONGEST_ENVIRONMENT, extreme_platform(kind="app"))
     elif label == "dev-app":
-        platform, templates = synth("dev", dev_with_mlflow_app())
+        built = synth("dev", dev_with_mlflow_app())
     else:
         raise KeyError(label)
-    return Synthesized(label, platform, _as_json(templates))
+    return Synthesized.of(label, built)
 
 
 @cache

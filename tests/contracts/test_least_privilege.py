@@ -280,8 +280,7 @@ def test_mlflow_registers_only_the_configured_models_of_this_server(env_name: st
 def _app_platform() -> Synthesized:
     platform_context = cdk_context()["platform"]
     platform_context["environments"]["dev"]["mlflow"] = {"kind": "app"}
-    platform, templates = synth("dev", platform_context)
-    return Synthesized("dev-app", platform, {unit: t.to_json() for unit, t in templates.items()})
+    return Synthesized.of("dev-app", synth("dev", platform_context))
 
 
 def test_an_mlflow_app_registers_only_the_configured_models_whatever_its_id() -> None:

@@ -53,9 +53,7 @@ def _stacks(label: str) -> dict[str, dict[str, Any]]:
                 model["batch"] = {"schedule": "rate(1 day)"}
                 if index % 2:
                     model["serving"] = "batch"
-        platform, templates = synth("dev", platform_context)
-        units = {unit: template.to_json() for unit, template in templates.items()}
-        return Synthesized(label, platform, units).by_stack_name()
+        return Synthesized.of(label, synth("dev", platform_context)).by_stack_name()
     return synthesized(label).by_stack_name()
 
 

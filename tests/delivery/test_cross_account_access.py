@@ -34,7 +34,7 @@ from stacks.naming import mlflow_name
 from tests.access.cfn_resolver import Deployment, deploy
 from tests.access.iam_eval import Decision, Request, evaluate_access
 from tests.delivery.fixtures import ACCOUNTS, REGIONS, three_accounts
-from tests.synth import synth
+from tests.synth import by_stack_name, synth
 
 pytestmark = pytest.mark.xdist_group("delivery")
 
@@ -123,12 +123,8 @@ class Environment:
 def environment(name: str) -> Environment:
     """`name` of the fixture, its templates resolved with its own account and Region."""
     settings = three_accounts()
-    platform, templates = synth(name, settings)
-    config = load_environment(settings, name)
-    stacks = {
-        s.stack_name: templates[s.stack_name.removeprefix(f"{config.resource_prefix}-")].to_json()
-        for s in platform.stacks
-    }
+    _, templates = synth(name, settings)
+    stacks = by_stack_name(templates)
     return Environment(name, ACCOUNTS[name], REGIONS[name], deploy(stacks, ACCOUNTS[name], REGIONS[name]))
 
 

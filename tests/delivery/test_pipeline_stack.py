@@ -20,7 +20,7 @@ from stacks.delivery_stack import PROD_APPROVAL
 from tests.delivery.conftest import pipeline_template
 from tests.delivery.fixtures import ACCOUNTS, CONNECTION, REGIONS, TOOLING_REGION
 from tests.infra.test_snapshots import normalise
-from tools.cfn_lint import findings
+from tests.lint import findings
 
 BOOTSTRAP_QUALIFIER = "hnb659fds"  # the default qualifier of `cdk bootstrap`
 

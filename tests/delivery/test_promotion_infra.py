@@ -150,7 +150,7 @@ def test_only_the_mlops_engineer_may_put_promotion_requests(env_name: str) -> No
 
 @pytest.mark.parametrize("env_name", ["staging", "prod"])
 def test_the_promotion_intake_is_cfn_lint_clean(env_name: str) -> None:
-    from tools.cfn_lint import findings
+    from tests.lint import findings
 
     for unit in ("automation", "access"):
         assert findings(_templates(env_name)[unit], [REGIONS[env_name]]) == [], (
