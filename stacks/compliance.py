@@ -67,11 +67,12 @@ def acknowledge_wildcards(scope: IConstruct, statement: PolicyStatement, reason:
     cdk-nag 3 raises one AwsSolutions-IAM5 finding per wildcard action and per wildcard
     resource; each is acknowledged by name as well.
     """
-    least_privilege.record_acknowledgement(scope, statement, reason)
-    findings = [f"AwsSolutions-IAM5[Action::{action}]" for action in statement.actions if "*" in action]
-    # One resolve and one acknowledge call per statement: each is a round trip into the CDK
-    # runtime, and a statement scoped per model lists hundreds of resources at a hundred models.
-    for resolved in Stack.of(scope).resolve(statement.resources):
+    # The statement is read and its resources resolved once, by the record: each read is a round
+    # trip into the CDK runtime, and a statement scoped per model lists hundreds of resources at a
+    # hundred models.
+    recorded = least_privilege.record_acknowledgement(scope, statement, reason)
+    findings = [f"AwsSolutions-IAM5[Action::{action}]" for action in recorded.actions if "*" in action]
+    for resolved in recorded.resolved:
         text = _nag_text(resolved)
         if "*" in text:
             findings.append(f"AwsSolutions-IAM5[Resource::{text}]")
@@ -96,7 +97,7 @@ def acknowledge_default_key_policy(key: IKey) -> None:
 
 def _acknowledge(scope: IConstruct, *findings: str, reason: str) -> None:
     if findings:
-        Validations.of(scope).acknowledge(
+        least_privilege.handles(scope).validations.acknowledge(
             *(Acknowledgment(id=f"{finding.split('-', 1)[0]}::{finding}", reason=reason) for finding in findings)
         )
 
@@ -110,7 +111,7 @@ def acknowledge_generated_statements(
     least-privilege check then accepts exactly these (action, resource) pairs on `scope`, and
     cdk-nag's IAM5 findings are acknowledged by name. Returns how many statements had wildcards.
     """
-    resolved: Any = Stack.of(scope).resolve(document) or {}
+    resolved: Any = least_privilege.handles(scope).stack.resolve(document) or {}
     count = 0
     for statement in resolved.get("Statement", []):
         if statement.get("Effect") != "Allow":
