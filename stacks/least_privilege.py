@@ -46,7 +46,7 @@ from aws_cdk import (
     Token,
     Validations,
 )
-from aws_cdk.aws_iam import PolicyStatement
+from aws_cdk.aws_iam import PolicyDocument, PolicyStatement
 from constructs import IConstruct, Node
 
 ACKNOWLEDGEMENT_METADATA = "platform:wildcard-acknowledgement"
@@ -160,6 +160,18 @@ def _listed(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
+def written_statements(statements: Sequence[PolicyStatement]) -> list[dict[str, Any]]:
+    """The JSON of each statement (as `PolicyStatement.to_statement_json` gives it), in one round trip.
+
+    A PolicyDocument renders its statements' JSON without freezing or merging them (only
+    resolving it does); the document is not attached to anything and is dropped.
+    """
+    if not statements:
+        return []
+    rendered: dict[str, Any] = PolicyDocument(statements=list(statements)).to_json()
+    return list(rendered["Statement"])
+
+
 def record_acknowledgement(scope: IConstruct, statement: PolicyStatement, reason: str) -> RecordedStatement:
     """Record that `statement`'s wildcards are intended, for policies at or below `scope`.
 
@@ -167,10 +179,15 @@ def record_acknowledgement(scope: IConstruct, statement: PolicyStatement, reason
     to the statement later is not covered by it.
     """
     # The statement's JSON in one round trip, where its actions, resources, not_actions,
-    # not_resources and sid properties would take five. It lists the same actions and resources
-    # in the same order as those properties (both come from the statement's ordered sets; the
-    # JSON holds a single value as itself, which `_listed` turns back into a list).
-    json_form = statement.to_statement_json()
+    # not_resources and sid properties would take five.
+    return record_written_acknowledgement(scope, statement.to_statement_json(), reason)
+
+
+def record_written_acknowledgement(scope: IConstruct, json_form: Mapping[str, Any], reason: str) -> RecordedStatement:
+    """`record_acknowledgement` for a statement given as its JSON (see `written_statements`)."""
+    # The JSON lists the same actions and resources in the same order as the statement's
+    # properties (both come from the statement's ordered sets); it holds a single value as
+    # itself, which `_listed` turns back into a list.
     if "NotAction" in json_form or "NotResource" in json_form:
         raise ValueError(f"{scope.node.path}: NotAction/NotResource grants cannot be acknowledged; list the grants")
     return record_statement_acknowledgement(
