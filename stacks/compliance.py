@@ -9,7 +9,7 @@ wildcard grant is acknowledged with the statement that makes it (`acknowledge_wi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aws_cdk import Acknowledgment, App, Stack, Validations
@@ -67,11 +67,35 @@ def acknowledge_wildcards(scope: IConstruct, statement: PolicyStatement, reason:
     cdk-nag 3 raises one AwsSolutions-IAM5 finding per wildcard action and per wildcard
     resource; each is acknowledged by name as well.
     """
-    least_privilege.record_acknowledgement(scope, statement, reason)
-    findings = [f"AwsSolutions-IAM5[Action::{action}]" for action in statement.actions if "*" in action]
-    # One resolve and one acknowledge call per statement: each is a round trip into the CDK
-    # runtime, and a statement scoped per model lists hundreds of resources at a hundred models.
-    for resolved in Stack.of(scope).resolve(statement.resources):
+    _acknowledge_recorded(scope, least_privilege.record_acknowledgement(scope, statement, reason), reason)
+
+
+def acknowledge_each(scope: IConstruct, statements: Sequence[tuple[PolicyStatement, str | None]]) -> None:
+    """`acknowledge_wildcards` for each statement given a reason (those without one have no wildcard)."""
+    given = [(statement, reason) for statement, reason in statements if reason]
+    written = least_privilege.written_statements([statement for statement, _ in given])
+    for json_form, (_, reason) in zip(written, given, strict=True):
+        recorded = least_privilege.record_written_acknowledgement(scope, json_form, reason)
+        _acknowledge_recorded(scope, recorded, reason)
+
+
+def acknowledge_by_sid(scope: IConstruct, statements: Sequence[PolicyStatement], reasons: Mapping[str, str]) -> None:
+    """`acknowledge_wildcards` for each statement whose sid `reasons` gives a reason for."""
+    for json_form in least_privilege.written_statements(statements):
+        reason = reasons.get(json_form.get("Sid") or "")
+        if reason:
+            _acknowledge_recorded(
+                scope, least_privilege.record_written_acknowledgement(scope, json_form, reason), reason
+            )
+
+
+def _acknowledge_recorded(scope: IConstruct, recorded: least_privilege.RecordedStatement, reason: str) -> None:
+    """Acknowledge by name the cdk-nag IAM5 findings of a recorded statement's wildcards."""
+    # The statement is read and its resources resolved once, by the record: each read is a round
+    # trip into the CDK runtime, and a statement scoped per model lists hundreds of resources at a
+    # hundred models.
+    findings = [f"AwsSolutions-IAM5[Action::{action}]" for action in recorded.actions if "*" in action]
+    for resolved in recorded.resolved:
         text = _nag_text(resolved)
         if "*" in text:
             findings.append(f"AwsSolutions-IAM5[Resource::{text}]")
@@ -96,7 +120,7 @@ def acknowledge_default_key_policy(key: IKey) -> None:
 
 def _acknowledge(scope: IConstruct, *findings: str, reason: str) -> None:
     if findings:
-        Validations.of(scope).acknowledge(
+        least_privilege.handles(scope).validations.acknowledge(
             *(Acknowledgment(id=f"{finding.split('-', 1)[0]}::{finding}", reason=reason) for finding in findings)
         )
 
@@ -110,7 +134,7 @@ def acknowledge_generated_statements(
     least-privilege check then accepts exactly these (action, resource) pairs on `scope`, and
     cdk-nag's IAM5 findings are acknowledged by name. Returns how many statements had wildcards.
     """
-    resolved: Any = Stack.of(scope).resolve(document) or {}
+    resolved: Any = least_privilege.handles(scope).stack.resolve(document) or {}
     count = 0
     for statement in resolved.get("Statement", []):
         if statement.get("Effect") != "Allow":

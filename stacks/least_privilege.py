@@ -46,8 +46,8 @@ from aws_cdk import (
     Token,
     Validations,
 )
-from aws_cdk.aws_iam import PolicyStatement
-from constructs import IConstruct
+from aws_cdk.aws_iam import PolicyDocument, PolicyStatement
+from constructs import IConstruct, Node
 
 ACKNOWLEDGEMENT_METADATA = "platform:wildcard-acknowledgement"
 LOGICAL_ID_METADATA = "aws:cdk:logicalId"
@@ -102,27 +102,116 @@ def _readable(value: Any) -> str:
     return _canonical(value)
 
 
-def record_acknowledgement(scope: IConstruct, statement: PolicyStatement, reason: str) -> None:
+# Every encoded string token contains this marker, and Token.is_unresolved answers False for a
+# string without it before looking further (aws-cdk-lib core/lib/private/encoding.ts,
+# `unresolved`); testing it here spares plain text a round trip into the CDK runtime.
+_TOKEN_MARKER = "Token["
+
+
+class ScopeHandles:
+    """A construct's stack, node and Validations, each fetched from the CDK runtime once.
+
+    Acknowledgements come many to a construct (one per wildcard statement of a policy), and
+    each lookup is a round trip into the CDK runtime. None of them can change once the
+    construct exists: its scope, and so its stack, is fixed at creation.
+    """
+
+    def __init__(self, scope: IConstruct) -> None:
+        self._scope = scope
+
+    @cached_property
+    def stack(self) -> Stack:
+        return Stack.of(self._scope)
+
+    @cached_property
+    def node(self) -> Node:
+        return self._scope.node
+
+    @cached_property
+    def validations(self) -> Validations:
+        return Validations.of(self._scope)
+
+
+_HANDLES_ATTRIBUTE = "_platform_scope_handles"
+
+
+def handles(scope: IConstruct) -> ScopeHandles:
+    """The `ScopeHandles` of `scope` (kept on the construct's Python object, so one per construct)."""
+    found = getattr(scope, _HANDLES_ATTRIBUTE, None)
+    if found is None:
+        found = ScopeHandles(scope)
+        setattr(scope, _HANDLES_ATTRIBUTE, found)
+    return found
+
+
+@dataclass(frozen=True)
+class RecordedStatement:
+    """What an acknowledgement recorded: the statement's actions, its resources, and those resolved."""
+
+    actions: list[str]
+    resources: list[Any]
+    resolved: list[Any]
+
+
+def _listed(value: Any) -> list[Any]:
+    """A statement JSON element (absent, one value or a list) as a list."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def written_statements(statements: Sequence[PolicyStatement]) -> list[dict[str, Any]]:
+    """The JSON of each statement (as `PolicyStatement.to_statement_json` gives it), in one round trip.
+
+    A PolicyDocument renders its statements' JSON without freezing or merging them (only
+    resolving it does); the document is not attached to anything and is dropped.
+    """
+    if not statements:
+        return []
+    rendered: dict[str, Any] = PolicyDocument(statements=list(statements)).to_json()
+    return list(rendered["Statement"])
+
+
+def record_acknowledgement(scope: IConstruct, statement: PolicyStatement, reason: str) -> RecordedStatement:
     """Record that `statement`'s wildcards are intended, for policies at or below `scope`.
 
     The record names the statement's actions and resources as they are now; a grant added
     to the statement later is not covered by it.
     """
-    if statement.not_actions or statement.not_resources:
+    # The statement's JSON in one round trip, where its actions, resources, not_actions,
+    # not_resources and sid properties would take five.
+    return record_written_acknowledgement(scope, statement.to_statement_json(), reason)
+
+
+def record_written_acknowledgement(scope: IConstruct, json_form: Mapping[str, Any], reason: str) -> RecordedStatement:
+    """`record_acknowledgement` for a statement given as its JSON (see `written_statements`)."""
+    # The JSON lists the same actions and resources in the same order as the statement's
+    # properties (both come from the statement's ordered sets); it holds a single value as
+    # itself, which `_listed` turns back into a list.
+    if "NotAction" in json_form or "NotResource" in json_form:
         raise ValueError(f"{scope.node.path}: NotAction/NotResource grants cannot be acknowledged; list the grants")
-    record_statement_acknowledgement(
-        scope, list(statement.actions), list(statement.resources), reason, label=statement.sid or ""
+    return record_statement_acknowledgement(
+        scope,
+        _listed(json_form.get("Action")),
+        _listed(json_form.get("Resource")),
+        reason,
+        label=json_form.get("Sid") or "",
     )
 
 
 def record_statement_acknowledgement(
     scope: IConstruct, actions: Sequence[str], resources: Sequence[Any], reason: str, *, label: str = ""
-) -> None:
+) -> RecordedStatement:
     """`record_acknowledgement` for a statement given as its actions and (resolved or token) resources.
 
     For statements a library generates, which exist only as policy documents.
     """
-    if Stack.is_stack(scope) or Stage.is_stage(scope):
+    # isinstance answers what Stack.is_stack and Stage.is_stage would, without a round trip:
+    # jsii hands back every construct as an instance of its own class (a construct made here
+    # is its Python object; one made by a library is a proxy of its jsii type), and every
+    # stack and stage class, nested stacks and CDK Pipelines' stages included, derives from
+    # Stack or Stage.
+    if isinstance(scope, (Stack, Stage)):
         raise ValueError(
             f"acknowledge the wildcards of {scope.node.path} on the role, policy or resource that holds the "
             "statement, not on a whole stack"
@@ -131,17 +220,22 @@ def record_statement_acknowledgement(
     resources = list(resources)
     if not actions or not resources:
         raise ValueError(f"{scope.node.path}: a wildcard acknowledgement needs the statement's actions and resources")
-    resolved = Stack.of(scope).resolve(resources)
+    scope_handles = handles(scope)
+    resolved = list(scope_handles.stack.resolve(resources))
     if not any(_has_wildcard(a) for a in actions) and not any(_has_wildcard(r) for r in resolved):
         raise ValueError(
             f"{scope.node.path}: statement {label or actions} has no wildcard; there is nothing to acknowledge"
         )
-    if Token.is_unresolved(reason) or len(reason.strip()) < MIN_REASON_LENGTH:
+    deploy_time = _TOKEN_MARKER in reason and Token.is_unresolved(reason)
+    if deploy_time or len(reason.strip()) < MIN_REASON_LENGTH:
         raise ValueError(
             f"{scope.node.path}: say why the wildcards are needed, in plain text of at least {MIN_REASON_LENGTH} "
             "characters (no deploy-time values)"
         )
-    scope.node.add_metadata(ACKNOWLEDGEMENT_METADATA, {"actions": actions, "resources": resources, "reason": reason})
+    scope_handles.node.add_metadata(
+        ACKNOWLEDGEMENT_METADATA, {"actions": actions, "resources": resources, "reason": reason}
+    )
+    return RecordedStatement(actions, resources, resolved)
 
 
 @dataclass(frozen=True)

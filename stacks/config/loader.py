@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Any, cast
-
-import botocore.session
 
 from platform_common.deployment_policy import DeploymentPolicyError, plan_traffic_shift
 from platform_common.monitoring import QUALITY_METRICS
@@ -50,11 +49,20 @@ from stacks.config.settings import (
 )
 from stacks.images import supported_regions
 
-# The instance types CreateTransformJob accepts, from botocore's model of the SageMaker API
-# (the enum of TransformResources.InstanceType), so a type SageMaker refuses stops synth.
-TRANSFORM_INSTANCE_TYPES: frozenset[str] = frozenset(
-    botocore.session.get_session().get_service_model("sagemaker").shape_for("TransformInstanceType").enum
-)
+
+@cache
+def transform_instance_types() -> frozenset[str]:
+    """The instance types CreateTransformJob accepts, from botocore's model of the SageMaker API.
+
+    The enum of TransformResources.InstanceType, so a type SageMaker refuses stops synth. Read
+    on first use: importing botocore's session and loading the SageMaker model take a few
+    tenths of a second, and only a configuration with batch serving needs them.
+    """
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for("TransformInstanceType").enum)
+
 
 MAX_TRANSFORM_PAYLOAD_MB = 100
 
@@ -366,7 +374,7 @@ def _batch(r: Reader, serving: str) -> BatchConfig | None:
         return None
     b = r.child("batch")
     instance_type = b.get("instance_type", "ml.m5.large", str)
-    if instance_type not in TRANSFORM_INSTANCE_TYPES:
+    if instance_type not in transform_instance_types():
         raise ConfigError(
             f"{b.path}.instance_type",
             instance_type,

@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from stacks.compliance import acknowledge_wildcards
+from stacks.compliance import acknowledge_each
 from stacks.constructs.managed_mlflow import mlflow_api_statement
 from stacks.constructs.persona_roles import MLFLOW_EXPERIMENT_WRITE_ACTIONS, MLFLOW_READ_ACTIONS
 
@@ -293,9 +293,7 @@ class MlServiceRoles(Construct):
         policy = iam.ManagedPolicy(
             self, construct_id, managed_policy_name=name, statements=[s for s, _ in statements], roles=[role]
         )
-        for statement, reason in statements:
-            if reason:
-                acknowledge_wildcards(policy, statement, reason)
+        acknowledge_each(policy, statements)
 
 
 def _create_jobs_statement(jobs: list[str], instance_types: Sequence[str]) -> iam.PolicyStatement | None:

@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from platform_common import monitoring as contract
-from stacks.compliance import acknowledge_wildcards
+from stacks.compliance import acknowledge_each
 from stacks.constructs.managed_mlflow import mlflow_api_statement
 from stacks.constructs.ml_roles import image_pull_statements, s3_arn
 from stacks.constructs.persona_roles import MLFLOW_EXPERIMENT_WRITE_ACTIONS, MLFLOW_READ_ACTIONS
@@ -173,6 +173,4 @@ class MonitoringJobRole(Construct):
             statements=[statement for statement, _ in statements],
             roles=[self.role],
         )
-        for statement, reason in statements:
-            if reason:
-                acknowledge_wildcards(policy, statement, reason)
+        acknowledge_each(policy, statements)

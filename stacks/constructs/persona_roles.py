@@ -21,7 +21,7 @@ from platform_common import domain_events
 from platform_common import monitoring as contract
 from platform_common.monitoring import INFERENCE_PREFIX, PREDICTIONS_PREFIX
 from platform_common.promotion_request import PROMOTION_REQUESTED
-from stacks.compliance import acknowledge_wildcards
+from stacks.compliance import acknowledge_by_sid
 from stacks.constructs.managed_mlflow import mlflow_api_statement, model_key_prefixes, registered_package_names
 
 # MLflow data-plane actions (service prefix sagemaker-mlflow), grouped by intent.
@@ -243,10 +243,7 @@ class PersonaRoles(Construct):
             statements=statements,
             roles=[role],
         )
-        for statement in statements:
-            reason = WILDCARD_REASONS.get(statement.sid or "")
-            if reason:
-                acknowledge_wildcards(policy, statement, reason)
+        acknowledge_by_sid(policy, statements, WILDCARD_REASONS)
 
     @staticmethod
     def _principal(trusted: Sequence[str]) -> iam.IPrincipal:

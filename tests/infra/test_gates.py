@@ -219,3 +219,51 @@ def test_wildcards_cannot_be_acknowledged_in_bulk() -> None:
         )
     with pytest.raises(ValueError, match="say why"):
         acknowledge_wildcards(role, iam.PolicyStatement(actions=TRACING, resources=["*"]), "tracing")
+
+
+def test_a_negated_statement_cannot_be_acknowledged() -> None:
+    # Given a role and a statement that grants everything but IAM
+    _, stack = _checked_app()
+    role = _role(stack, "Broad")
+    for negated in (
+        iam.PolicyStatement(not_actions=["iam:*"], resources=["*"]),
+        iam.PolicyStatement(actions=["s3:*"], not_resources=["arn:aws:s3:::audit/*"]),
+    ):
+        # When its wildcards are acknowledged, Then the acknowledgement is refused, naming the role
+        with pytest.raises(ValueError, match=r"Checked/Broad: NotAction/NotResource grants cannot be acknowledged"):
+            acknowledge_wildcards(role, negated, WHY_TRACING)
+    # And nothing was recorded on the role
+    assert not [e for e in role.node.metadata if e.type == least_privilege.ACKNOWLEDGEMENT_METADATA]
+
+
+def test_a_reason_holding_a_deploy_time_value_is_refused() -> None:
+    # Given a reason long enough, but holding a value only known at deploy time
+    _, stack = _checked_app()
+    role = _role(stack, "Tracer")
+    reason = f"{WHY_TRACING} Region: {cdk.Aws.REGION}"
+    # When it is given for a wildcard statement, Then it is refused as not plain text
+    with pytest.raises(ValueError, match=r"Checked/Tracer: say why .* \(no deploy-time values\)"):
+        acknowledge_wildcards(role, iam.PolicyStatement(actions=TRACING, resources=["*"]), reason)
+
+
+def test_an_acknowledgement_records_the_statement_as_written() -> None:
+    # Given statements with one action or one resource, and one with a resource known at deploy time
+    _, stack = _checked_app()
+    role = _role(stack, "Reader")
+    objects = f"arn:{cdk.Aws.PARTITION}:s3:::data/*"
+    acknowledge_wildcards(role, iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]), WHY_TRACING)
+    acknowledge_wildcards(role, iam.PolicyStatement(actions=TRACING, resources=["*"]), WHY_TRACING)
+    # Then each record lists the statement's actions and resources, single values as lists
+    records = [e.data for e in role.node.metadata if e.type == least_privilege.ACKNOWLEDGEMENT_METADATA]
+    assert [(r["actions"], stack.resolve(r["resources"])) for r in records] == [
+        (["s3:GetObject"], [{"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::data/*"]]}]),
+        (TRACING, ["*"]),
+    ]
+    # And cdk-nag's findings are acknowledged by the resolved resource's name
+    acknowledged = {
+        rule for e in role.node.metadata if e.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY for rule in e.data
+    }
+    assert acknowledged == {
+        "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::data/*]",
+        "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+    }
