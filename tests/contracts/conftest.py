@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from stacks.config import EnvironmentConfig, load_environment
 from stacks.platform import Platform
 from tests.access.cfn_resolver import Deployment, deploy
 from tests.contracts.configs import LONGEST_ENVIRONMENT, extreme_platform
@@ -26,9 +27,13 @@ class Synthesized:
     platform: Platform
     templates: dict[str, dict[str, Any]]
     stack_names: dict[str, str]
+    # The validated configuration the stacks were built from (reading it builds no constructs).
+    config: EnvironmentConfig
 
     @classmethod
-    def of(cls, label: str, built: tuple[Platform, dict[str, StoredTemplate]]) -> Synthesized:
+    def of(
+        cls, label: str, built: tuple[Platform, dict[str, StoredTemplate]], config: EnvironmentConfig
+    ) -> Synthesized:
         """From what tests/synth.py's `synth` returns (the platform's constructs are not built for this)."""
         platform, templates = built
         return cls(
@@ -36,6 +41,7 @@ class Synthesized:
             platform,
             {unit: template.to_json() for unit, template in templates.items()},
             {unit: template.stack_name for unit, template in templates.items()},
+            config,
         )
 
     def by_stack_name(self) -> dict[str, dict[str, Any]]:
@@ -59,6 +65,21 @@ def dev_with_mlflow_app() -> dict[str, Any]:
     return platform
 
 
+def _configuration(label: str) -> tuple[str, dict[str, Any]]:
+    """(environment name, platform settings) of a labelled configuration."""
+    if label in ("dev", "staging", "prod"):
+        return label, platform_fixture()
+    if label == "customised":
+        return "dev", platform_fixture("customised")
+    if label == "extreme-tracking-server":
+        return LONGEST_ENVIRONMENT, extreme_platform(kind="tracking-server")
+    if label == "extreme-app":
+        return LONGEST_ENVIRONMENT, extreme_platform(kind="app")
+    if label == "dev-app":
+        return "dev", dev_with_mlflow_app()
+    raise KeyError(label)
+
+
 @cache
 def synthesized(label: str) -> Synthesized:
     """Synthesize one labelled configuration once per test process.
@@ -66,19 +87,9 @@ def synthesized(label: str) -> Synthesized:
     `customised`: dev as a user following the README configures it (tests/fixtures/customised.json);
     `dev-app`: dev on an MLflow App.
     """
-    if label in ("dev", "staging", "prod"):
-        built = synth_default(label)
-    elif label == "customised":
-        built = synth("dev", platform_fixture("customised"))
-    elif label == "extreme-tracking-server":
-        built = synth(LONGEST_ENVIRONMENT, extreme_platform(kind="tracking-server"))
-    elif label == "extreme-app":
-        built = synth(LONGEST_ENVIRONMENT, extreme_platform(kind="app"))
-    elif label == "dev-app":
-        built = synth("dev", dev_with_mlflow_app())
-    else:
-        raise KeyError(label)
-    return Synthesized.of(label, built)
+    env_name, settings = _configuration(label)
+    built = synth_default(label) if label in ("dev", "staging", "prod") else synth(env_name, settings)
+    return Synthesized.of(label, built, load_environment(settings, env_name))
 
 
 @cache

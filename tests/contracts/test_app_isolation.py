@@ -54,12 +54,12 @@ PACKAGE_ACTORS = {
 
 def _deployed(label: str) -> tuple[Synthesized, Deployment]:
     found, deployment = deployed_roles(label)
-    assert found.platform.automation.config.mlflow.kind == "app", f"{label} is not an MLflow App configuration"
+    assert found.config.mlflow.kind == "app", f"{label} is not an MLflow App configuration"
     return found, deployment
 
 
 def _models(found: Synthesized) -> list[str]:
-    names = [model.name for model in found.platform.automation.config.models]
+    names = [model.name for model in found.config.models]
     assert names, f"{found.label} configures no model; the contract would hold vacuously"
     return names
 
@@ -110,7 +110,7 @@ def test_package_grants_name_a_configured_model_and_a_six_character_suffix(label
 def test_a_package_of_another_teams_model_is_out_of_reach(label: str, actor: str) -> None:
     found, deployment = _deployed(label)
     role_suffix, actions = PACKAGE_ACTORS[actor]
-    role = f"{found.platform.automation.config.resource_prefix}-{role_suffix}"
+    role = f"{found.config.resource_prefix}-{role_suffix}"
     model = _models(found)[0]
     foreign = [
         f"{SM}:model-package/fraud-abc123/1",  # a model the platform does not have
@@ -127,7 +127,7 @@ def test_a_package_of_another_teams_model_is_out_of_reach(label: str, actor: str
 def test_every_configured_models_packages_stay_reachable(label: str, actor: str) -> None:
     found, deployment = _deployed(label)
     role_suffix, actions = PACKAGE_ACTORS[actor]
-    role = f"{found.platform.automation.config.resource_prefix}-{role_suffix}"
+    role = f"{found.config.resource_prefix}-{role_suffix}"
     # Any App's suffix: six hex characters, unknown until the App exists.
     own = [f"{SM}:model-package/{model}-{suffix}/7" for model in _models(found) for suffix in ("abc123", "0f9e8d")]
     missing = [f"{action} {arn}" for action in actions for arn in own if not _allowed(deployment, role, action, arn)]

@@ -39,6 +39,7 @@ from aws_cdk import App, Stack, Stage
 from aws_cdk import aws_iam as iam
 
 from stacks.config import load_environment
+from stacks.naming import mlflow_name
 from stacks.platform import Platform, build_platform
 from tests.access.cfn_resolver import Resolver
 from tests.contracts.conftest import Synthesized, synthesized
@@ -239,7 +240,7 @@ def test_create_grant_is_only_allowed_for_aws_resources(env_name: str) -> None:
 
 def _registration_resources(env: Synthesized) -> list[str] | None:
     """The resources of the MLflow service role's AutomaticModelRegistration statement, resolved."""
-    resolver = Resolver({env.platform.tracking.stack_name: env.templates["tracking"]})
+    resolver = Resolver({env.stack_names["tracking"]: env.templates["tracking"]})
     found = [
         (logical_id, statement)
         for unit, logical_id, statement in _policy_statements(env)
@@ -248,14 +249,14 @@ def _registration_resources(env: Synthesized) -> list[str] | None:
     if not found:
         return None
     assert len(found) == 1, found
-    resources = resolver.resolve(env.platform.tracking.stack_name, found[0][1]["Resource"])
+    resources = resolver.resolve(env.stack_names["tracking"], found[0][1]["Resource"])
     return sorted(_as_list(resources))
 
 
 def _expected_registration_resources(env: Synthesized, group_suffix: str) -> list[str]:
     sagemaker = "arn:aws:sagemaker:eu-west-1:123456789012"
     expected = []
-    for model in env.platform.automation.config.models:
+    for model in env.config.models:
         expected.append(f"{sagemaker}:model-package-group/{model.name}-{group_suffix}")
         expected.append(f"{sagemaker}:model-package/{model.name}-{group_suffix}/*")
     return sorted(expected)
@@ -265,12 +266,12 @@ def _expected_registration_resources(env: Synthesized, group_suffix: str) -> lis
 def test_mlflow_registers_only_the_configured_models_of_this_server(env_name: str) -> None:
     # Given a tracking server, whose name (the last segment of its ARN) is known at synth time
     env = synthesized(env_name)
-    server_name = env.platform.tracking.mlflow.name
+    server_name = mlflow_name(env.config)
     suffix = hashlib.sha256(server_name.encode()).hexdigest()[:6]
     # Then its service role may create and update only the package groups and versions of the
     # configured models, in the groups this server's automatic registration names
     resources = _registration_resources(env)
-    if not env.platform.automation.config.models:
+    if not env.config.models:
         assert resources is None, "no model is configured, so nothing may be registered"
     else:
         assert resources == _expected_registration_resources(env, suffix)
@@ -280,12 +281,12 @@ def test_mlflow_registers_only_the_configured_models_of_this_server(env_name: st
 def _app_platform() -> Synthesized:
     platform_context = cdk_context()["platform"]
     platform_context["environments"]["dev"]["mlflow"] = {"kind": "app"}
-    return Synthesized.of("dev-app", synth("dev", platform_context))
+    return Synthesized.of("dev-app", synth("dev", platform_context), load_environment(platform_context, "dev"))
 
 
 def test_an_mlflow_app_registers_only_the_configured_models_whatever_its_id() -> None:
     # Given an MLflow App, whose ID (and so the group suffix) is only known once it exists
     env = _app_platform()
-    assert env.platform.automation.config.models, "the dev configuration has a model"
+    assert env.config.models, "the dev configuration has a model"
     # Then the groups are matched by model name and a six-character suffix
     assert _registration_resources(env) == _expected_registration_resources(env, "??????")

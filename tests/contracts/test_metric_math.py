@@ -72,7 +72,7 @@ def test_every_model_has_a_metric_math_rollback_alarm_under_check(synthesized_en
     """Given a configuration with models, then the sweep above covers each model's error-rate
     alarm and each monitored model's silent-monitor alarm (the platform's metric math), so an
     empty sweep cannot pass for a model by accident."""
-    config = synthesized_env.platform.automation.config
+    config = synthesized_env.config
     alarms = {alarm for alarm, *_ in _alarm_expressions(synthesized_env)}
     expected = {naming.rollback_alarm_names(config, m.name)[0] for m in config.models}
     expected |= {naming.silent_monitor_alarm_name(config, m.name) for m in config.models if m.monitoring.platform}

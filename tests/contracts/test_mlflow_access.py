@@ -37,6 +37,7 @@ import botocore.credentials
 import pytest
 
 from platform_common.mlflow_rest import MlflowRestClient
+from stacks.naming import mlflow_name
 from tests.access.cfn_resolver import ACCOUNT, REGION, Deployment
 from tests.access.iam_eval import Policy, Request, evaluate
 from tests.contracts.conftest import Synthesized, deployed_roles
@@ -140,7 +141,7 @@ def _decide(deployment: Deployment, role_name: str, request: Request) -> bool:
 
 def _mlflow_callers(found: Synthesized) -> dict[str, str]:
     """Role names of everything that calls the MLflow API, by what it is."""
-    prefix = found.platform.automation.config.resource_prefix
+    prefix = found.config.resource_prefix
     return {
         "model gate": f"{prefix}-model-gate-function",
         "deployer": f"{prefix}-deployer-function",
@@ -154,7 +155,7 @@ def _mlflow_callers(found: Synthesized) -> dict[str, str]:
 def _kind_decisions(label: str, action: str) -> dict[str, tuple[bool, bool]]:
     """Per caller: may it perform `action` on this environment's MLflow, and on another team's App?"""
     found, deployment = _deployed(label)
-    mlflow = str(deployment.resolver.output(found.platform.tracking.stack_name, "MlflowArn"))
+    mlflow = str(deployment.resolver.output(found.stack_names["tracking"], "MlflowArn"))
     assert mlflow.startswith(f"{SM}:mlflow-app/" if label.endswith("app") else f"{SM}:mlflow-tracking-server/")
     return {
         what: (
@@ -204,12 +205,12 @@ def test_every_mlflow_caller_is_authorised_by_the_action_of_the_kind_it_calls() 
 
 
 def _service_role(found: Synthesized) -> str:
-    return f"{found.platform.tracking.mlflow.name}-service"
+    return f"{mlflow_name(found.config)}-service"
 
 
 def _artifact_root(found: Synthesized, deployment: Deployment) -> tuple[str, str]:
-    bucket = str(deployment.resolver.output(found.platform.data.stack_name, "ArtifactBucketName"))
-    return bucket, f"mlflow/{found.platform.tracking.mlflow.name}"
+    bucket = str(deployment.resolver.output(found.stack_names["data"], "ArtifactBucketName"))
+    return bucket, f"mlflow/{mlflow_name(found.config)}"
 
 
 def test_service_role_can_do_everything_automatic_registration_needs(synthesized_env: Synthesized) -> None:
@@ -226,9 +227,9 @@ def test_service_role_can_do_everything_automatic_registration_needs(synthesized
     `action`, `artifact`, `context`, ...).
     """
     found, deployment = _deployed(synthesized_env.label)
-    assert found.platform.automation.config.mlflow.automatic_model_registration
+    assert found.config.mlflow.automatic_model_registration
     bucket, root = _artifact_root(found, deployment)
-    models = found.platform.automation.config.models
+    models = found.config.models
     if not models:
         # Registration is scoped to the configured models' groups: with none, nothing may register.
         probe = Request("sagemaker:CreateModelPackageGroup", f"{SM}:model-package-group/churn-abc123")

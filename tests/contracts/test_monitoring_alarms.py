@@ -35,7 +35,7 @@ def _dimensions(alarm: dict[str, Any]) -> dict[str, str]:
 
 
 def test_quality_drift_and_silence_alarms_watch_the_metrics_the_job_publishes(synthesized_env: Synthesized) -> None:
-    config = synthesized_env.platform.automation.config
+    config = synthesized_env.config
     alarms = _alarms(synthesized_env)
     namespace = contract.metric_namespace(config.resource_prefix)
     catalog = {stack.model.name: stack.settings for stack in synthesized_env.platform.models}
@@ -105,7 +105,7 @@ def test_every_alarm_evaluates_within_cloudwatchs_window(synthesized_env: Synthe
 
 
 def test_only_drift_and_quality_alarms_feed_the_retraining_trigger(synthesized_env: Synthesized) -> None:
-    config = synthesized_env.platform.automation.config
+    config = synthesized_env.config
     routed: set[str] = set()
     for _, _, rule in synthesized_env.resources("AWS::Events::Rule"):
         pattern = rule.get("EventPattern") or {}

@@ -303,7 +303,7 @@ def regions_of(env: Synthesized) -> tuple[str, ...]:
     region = env.platform.data.region
     if not Token.is_unresolved(region):
         return (region,)
-    return supported_regions(env.platform.tracking.mlflow.kind)
+    return supported_regions(env.config.mlflow.kind)
 
 
 def render(value: Any, region: str) -> str:
@@ -437,7 +437,7 @@ def test_every_monitoring_job_name_starts_with_the_prefix_the_failure_rule_match
     if not monitored(synthesized_env):
         assert names == []
         return
-    assert job_prefix == f"{synthesized_env.platform.automation.config.resource_prefix}-monitor-"
+    assert job_prefix == f"{synthesized_env.config.resource_prefix}-monitor-"
     assert names and all(name.startswith(job_prefix) for name in names)
     # And two models never share a job name for the same window
     for end in WINDOW_ENDS:

@@ -24,7 +24,7 @@ UNCONFIGURED = "ml.p4d.24xlarge"
 
 def _pipeline_role_allows(found: Synthesized, request: Request) -> bool:
     _, deployment = deployed_roles(found.label)
-    role = f"{found.platform.automation.config.resource_prefix}-pipeline-execution"
+    role = f"{found.config.resource_prefix}-pipeline-execution"
     return evaluate(request, [Policy(p) for p in deployment.role(role).policies]).allowed
 
 
@@ -38,7 +38,7 @@ def _pipeline_role_allows(found: Synthesized, request: Request) -> bool:
 )
 def test_pipeline_jobs_run_only_on_configured_instance_types(label: str, action: str, resource: str) -> None:
     found = synthesized(label)
-    models = found.platform.automation.config.models
+    models = found.config.models
     configured = sorted({t for m in models for t in (m.training.instance_type, m.processing.instance_type)})
 
     # A job on an instance type no model is configured with is refused, in every configuration

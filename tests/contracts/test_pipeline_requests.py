@@ -28,7 +28,7 @@ ARN = "arn:aws:sagemaker:eu-west-1:123456789012"
 
 
 def _definitions(label: str) -> list[tuple[str, dict[str, Any]]]:
-    config = synthesized(label).platform.automation.config
+    config = synthesized(label).config
     images = DefaultImages(
         training="683313688378.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
         processing="683313688378.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
@@ -75,6 +75,6 @@ def test_every_job_a_pipeline_step_creates_fits_the_documented_limits(label: str
             walk_shape(step["Arguments"], operation("sagemaker", name).input_shape, f"{model}/{step['Name']}", found)
             assert found == [], f"{label}: {found}"
             checked += 1
-    models = synthesized(label).platform.automation.config.models
+    models = synthesized(label).config.models
     assert models
     assert checked >= 4 * len(models), "the walk found fewer job steps than Prepare, Train, Evaluate and Register"

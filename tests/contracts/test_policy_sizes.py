@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from stacks.config import load_environment
 from stacks.constructs.managed_mlflow import MAX_MODELS_NAMED_IN_POLICIES
 from tests.access.cfn_resolver import Resolver
 from tests.contracts.conftest import CONFIGURATIONS, Synthesized, synthesized
@@ -53,7 +54,9 @@ def _stacks(label: str) -> dict[str, dict[str, Any]]:
                 model["batch"] = {"schedule": "rate(1 day)"}
                 if index % 2:
                     model["serving"] = "batch"
-        return Synthesized.of(label, synth("dev", platform_context)).by_stack_name()
+        return Synthesized.of(
+            label, synth("dev", platform_context), load_environment(platform_context, "dev")
+        ).by_stack_name()
     return synthesized(label).by_stack_name()
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 
 from stacks.constructs.managed_mlflow import model_package_group_suffix
+from stacks.naming import mlflow_name
 from tests.access.cfn_resolver import ACCOUNT, REGION, Deployment
 from tests.access.iam_eval import Policy, Request, evaluate
 from tests.contracts.conftest import Synthesized, deployed_roles
@@ -61,15 +62,15 @@ def _environment(label: str) -> tuple[Synthesized, Deployment]:
 
 
 def _prefix(found: Synthesized) -> str:
-    return found.platform.automation.config.resource_prefix
+    return found.config.resource_prefix
 
 
 def _models(found: Synthesized) -> list[str]:
-    return [model.name for model in found.platform.automation.config.models]
+    return [model.name for model in found.config.models]
 
 
 def _artifact_bucket(found: Synthesized, deployment: Deployment) -> str:
-    return str(deployment.resolver.output(found.platform.data.stack_name, "ArtifactBucketName"))
+    return str(deployment.resolver.output(found.stack_names["data"], "ArtifactBucketName"))
 
 
 def _bucket_policies(found: Synthesized, bucket: str) -> list[Mapping[str, Any]]:
@@ -143,7 +144,7 @@ def test_the_gate_and_the_deployer_verify_with_their_own_roles(synthesized_env: 
     other = Request("sagemaker:DescribePipelineExecution", f"{sm}:pipeline/other-team-{model}/execution/{EXECUTION_ID}")
     decrypt = Request(
         "kms:Decrypt",
-        str(deployment.resolver.output(found.platform.data.stack_name, "PlatformKeyArn")),
+        str(deployment.resolver.output(found.stack_names["data"], "PlatformKeyArn")),
         {"kms:ViaService": f"s3.{REGION}.amazonaws.com"},
     )
     decisions = {
@@ -178,12 +179,10 @@ def test_the_gate_and_the_deployer_verify_with_their_own_roles(synthesized_env: 
 def test_the_pipeline_role_records_executions_on_its_models_packages_only(label: str) -> None:
     """The Register step adds the execution to the package automatic registration created, and nothing else."""
     found, deployment = _environment(label)
-    config = found.platform.automation.config
+    config = found.config
     assert config.models, f"{label} has no models; the grant is per configured model"
     suffix = (
-        model_package_group_suffix(found.platform.tracking.mlflow.name)
-        if config.mlflow.kind == "tracking-server"
-        else APP_SUFFIX
+        model_package_group_suffix(mlflow_name(found.config)) if config.mlflow.kind == "tracking-server" else APP_SUFFIX
     )
     sm = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
     role = f"{config.resource_prefix}-pipeline-execution"

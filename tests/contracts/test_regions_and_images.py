@@ -66,7 +66,7 @@ def test_every_supported_region_has_the_default_image(kind: str) -> None:
 
 def test_every_supported_region_offers_every_resource_type(synthesized_env: Synthesized) -> None:
     """Given a configuration, every resource type of its stacks exists in each region it may deploy to."""
-    kind = synthesized_env.platform.tracking.mlflow.kind
+    kind = synthesized_env.config.mlflow.kind
     types = template_types(synthesized_env)
     assert {"AWS::SageMaker::MlflowTrackingServer", "AWS::SageMaker::MlflowApp"} & types
     missing = {region: sorted(types - resource_types_in(region)) for region in supported_regions(kind)}
@@ -75,7 +75,7 @@ def test_every_supported_region_offers_every_resource_type(synthesized_env: Synt
 
 def test_an_unsupported_region_fails_before_anything_is_created(synthesized_env: Synthesized) -> None:
     """Every stack of an environment-agnostic synth asserts the region with a readable message."""
-    kind = synthesized_env.platform.tracking.mlflow.kind
+    kind = synthesized_env.config.mlflow.kind
     regions = list(supported_regions(kind))
     for unit, template in synthesized_env.templates.items():
         rule = template.get("Rules", {}).get("SupportedRegion")
@@ -89,7 +89,7 @@ def test_an_unsupported_region_fails_before_anything_is_created(synthesized_env:
 
 def test_the_image_lookup_covers_every_supported_region(synthesized_env: Synthesized) -> None:
     """A model stack that needs the default image maps each supported region to its image account."""
-    kind = synthesized_env.platform.tracking.mlflow.kind
+    kind = synthesized_env.config.mlflow.kind
     model_units = [unit for unit in synthesized_env.templates if unit.startswith("model-")]
     for unit in model_units:
         mapping = synthesized_env.templates[unit]["Mappings"]["SklearnImageAccounts"]
