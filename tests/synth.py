@@ -84,6 +84,7 @@ def synth(env_name: str, platform_override: dict[str, Any] | None = None) -> tup
                 "stack_name": stack.stack_name,
                 # Pinned regions only: an environment-agnostic stack's region is a token of this process.
                 "region": None if Token.is_unresolved(stack.region) else stack.region,
+                "termination_protection": stack.termination_protection,
                 "template": templates[_unit(stack.stack_name, env_name)].to_json(),
             }
             for stack in platform.stacks
@@ -91,7 +92,13 @@ def synth(env_name: str, platform_override: dict[str, Any] | None = None) -> tup
 
     entries = synth_cache.get_or_create(synth_cache.key_for("platform", env_name, context), create)
     stored = {
-        entry["unit"]: StoredTemplate(entry["stack_name"], entry["region"], entry["template"]) for entry in entries
+        entry["unit"]: StoredTemplate(
+            entry["stack_name"],
+            entry["region"],
+            entry["template"],
+            termination_protection=entry["termination_protection"],
+        )
+        for entry in entries
     }
     if built is not None:
         platform, templates = built
@@ -115,15 +122,19 @@ def _build(env_name: str, context: dict[str, Any]) -> tuple[Platform, dict[str, 
 class StoredTemplate:
     """A synthesized template: `to_json()` from the stored JSON, every other `Template` method on a `Template`.
 
-    Also names its stack and, where the configuration pins one, the stack's region.
+    Also holds what the stack declares outside its template: its name, its region where the
+    configuration pins one, and whether it is termination protected.
 
     `to_json()` of a `Template` is a round trip that copies the template out of the CDK's runtime
     (about 0.1 s for the automation stack); here it parses the stored text, a fresh copy each call.
     """
 
-    def __init__(self, stack_name: str, region: str | None, template: dict[str, Any]) -> None:
+    def __init__(
+        self, stack_name: str, region: str | None, template: dict[str, Any], *, termination_protection: bool = False
+    ) -> None:
         self.stack_name = stack_name
         self.region = region
+        self.termination_protection = termination_protection
         self._text = json.dumps(template)
         self._template: Template | None = None
 

@@ -40,6 +40,7 @@ SOURCE_DIRECTORIES = ("stacks", "lambdas")
 SOURCE_FILES = (
     "app.py",
     "tests/synth.py",
+    "tests/delivery/conftest.py",
     "tests/synth_cache.py",
     "tests/lint.py",
     "tools/cfn_lint.py",

@@ -203,11 +203,11 @@ def test_outputs_name_the_roles_and_the_server(dev_templates: dict[str, Template
 
 
 def test_stateful_stacks_are_termination_protected_in_prod_only() -> None:
-    prod, _ = synth("prod")
-    dev, _ = synth("dev")
-    assert prod.data.termination_protection and prod.tracking.termination_protection
-    assert not prod.access.termination_protection
-    assert not dev.data.termination_protection
+    _, prod = synth("prod")
+    _, dev = synth("dev")
+    assert prod["data"].termination_protection and prod["tracking"].termination_protection
+    assert not prod["access"].termination_protection
+    assert not dev["data"].termination_protection
 
 
 def test_permissions_boundary_applies_to_every_role() -> None:
