@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.churn_pipeline import Prepared, TrainedModel, prepare_data, train
 from tests.mlflow_server import MLFLOW_BIN, MlflowServer, MlflowServerError, start_mlflow_server
 
 
@@ -33,3 +34,24 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def churn_prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
+    """The example's data set, generated and split once: the tests read it and never write to it."""
+    return prepare_data(tmp_path_factory.mktemp("churn-data"))
+
+
+@pytest.fixture(scope="session")
+def churn_trained(
+    mlflow_server: MlflowServer, churn_prepared: Prepared, tmp_path_factory: pytest.TempPathFactory
+) -> TrainedModel:
+    """One training of the example, pointed at the server by URL, and its evaluation.
+
+    Trained once per session: test_example_model.py reads what it recorded at the time
+    (`run`, `versions_after_training`), and test_register_step.py registers it. Tests that
+    read the server afterwards see the Register step's additions, so a test about training
+    alone reads the record taken right after training.
+    """
+    workdir = tmp_path_factory.mktemp("churn-uri")
+    return train(mlflow_server, churn_prepared, workdir, {"MLFLOW_TRACKING_URI": mlflow_server.url})
