@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import tarfile
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -35,6 +34,9 @@ ROWS = 5000
 # The example's own settings: the test that the model clears the default metric threshold
 # judges a model trained as the example is meant to be trained.
 HYPERPARAMETERS = {"n_estimators": "150", "max_depth": "3"}
+# What the ARN training is checked for (its run, plots and tags, no version) does not depend on how
+# well the model fits, so it grows a few shallow trees and is not evaluated.
+SMALL_HYPERPARAMETERS = {"n_estimators": "20", "max_depth": "2"}
 TRACKING_SERVER_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/local-test"
 TRAINING_EXECUTION_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn/execution/abc123"
 SCRIPT_TIMEOUT_SECONDS = 300
@@ -66,7 +68,6 @@ class TrainedModel:
     evaluation_dir: Path | None
     model_dir: Path
     packed_model: Path
-    training_seconds: float
     training_output: str
 
     def report(self) -> dict[str, Any]:
@@ -75,27 +76,45 @@ class TrainedModel:
         return self.evaluation
 
 
-def run_script(
-    script: str, *args: str, cwd: Path, env: Mapping[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """Run one of the model's scripts in the MLflow environment; fail the test with its output if asked to."""
+def start_script(script: str, *args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start one of the model's scripts in the MLflow environment, its output captured."""
     if not MLFLOW_PYTHON.exists():
         pytest.fail(f"{MLFLOW_PYTHON} is missing: create the MLflow test environment (`make test` does)", pytrace=False)
     clean = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_ENV_PREFIXES)}
     environment = {**clean, "PYTHONDONTWRITEBYTECODE": "1", "MLFLOW_DISABLE_TELEMETRY": "true", **(env or {})}
-    completed = subprocess.run(
+    return subprocess.Popen(
         [str(MLFLOW_PYTHON), str(CHURN / script), *args],
         cwd=cwd,
         env=environment,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
         text=True,
-        timeout=SCRIPT_TIMEOUT_SECONDS,
-        check=False,
     )
+
+
+def finish_script(process: subprocess.Popen[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Wait for a started script; fail the test with its output if it failed and `check` is set."""
+    try:
+        stdout, stderr = process.communicate(timeout=SCRIPT_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    completed = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     if check and completed.returncode != 0:
         output = completed.stdout + completed.stderr
+        assert isinstance(process.args, list)
+        script = Path(process.args[1]).name
         pytest.fail(f"{script} exited with {completed.returncode}:\n{output[-4000:]}", pytrace=False)
     return completed
+
+
+def run_script(
+    script: str, *args: str, cwd: Path, env: Mapping[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run one of the model's scripts in the MLflow environment; fail the test with its output if asked to."""
+    return finish_script(start_script(script, *args, cwd=cwd, env=env), check=check)
 
 
 def rest(server: MlflowServer, endpoint: str, body: dict[str, Any] | None = None, **query: str) -> dict[str, Any]:
@@ -173,7 +192,63 @@ def prepare_data(root: Path) -> Prepared:
     return Prepared(root)
 
 
-def train(
+@dataclass(frozen=True)
+class Trainings:
+    """The session's two trainings of the example: given the server's URL, and given the tracking server ARN."""
+
+    by_url: TrainedModel
+    by_arn: TrainedModel
+
+
+@dataclass
+class Training:
+    """A started train.py; `finish` waits for it, reads what the server recorded and runs the Evaluate step."""
+
+    server: MlflowServer
+    prepared: Prepared
+    workdir: Path
+    experiment_name: str
+    model_name: str
+    trigger_event_id: str
+    evaluate: bool
+    process: subprocess.Popen[str]
+
+    def stop(self) -> None:
+        """Kill train.py if it still runs: a fixture that failed must not leave it behind."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+    def finish(self) -> TrainedModel:
+        """The training's record, read as soon as it ended (so before any later step touched the server)."""
+        completed = finish_script(self.process)
+        run = the_run(self.server, self.experiment_name)
+        versions_after_training = model_versions(self.server, self.model_name)
+        model_dir = self.workdir / "model"
+        packed = pack_like_sagemaker(model_dir, self.workdir / "packed")
+        evaluation_dir = self.workdir / "evaluation" if self.evaluate else None
+        if evaluation_dir is not None:
+            run_script(
+                pd.EVALUATE_SCRIPT,
+                *("--model-dir", str(packed), "--test-dir", str(self.prepared.split("test"))),
+                *("--output-dir", str(evaluation_dir), "--target", "churned"),
+                cwd=self.workdir,
+            )
+        return TrainedModel(
+            experiment_name=self.experiment_name,
+            model_name=self.model_name,
+            trigger_event_id=self.trigger_event_id,
+            run=run,
+            versions_after_training=versions_after_training,
+            evaluation=json.loads((evaluation_dir / pd.EVALUATION_FILE).read_text()) if evaluation_dir else None,
+            evaluation_dir=evaluation_dir,
+            model_dir=model_dir,
+            packed_model=packed,
+            training_output=completed.stdout + completed.stderr,
+        )
+
+
+def start_training(
     server: MlflowServer,
     prepared: Prepared,
     workdir: Path,
@@ -181,14 +256,12 @@ def train(
     *,
     hyperparameters: Mapping[str, str] = HYPERPARAMETERS,
     evaluate: bool = True,
-) -> TrainedModel:
-    """train.py as the Train step runs it (given a registered model name it must not use), then evaluate.py."""
+) -> Training:
+    """Start train.py as the Train step runs it, given a registered model name it must not use."""
     suffix = uuid.uuid4().hex[:8]
     experiment_name, model_name, event_id = f"churn-it-{suffix}", f"churn-it-{suffix}", f"evt-{suffix}"
-    model_dir = workdir / "model"
     options = [item for key, value in hyperparameters.items() for item in (f"--{key}", value)]
-    started = time.monotonic()
-    completed = run_script(
+    process = start_script(
         pd.TRAIN_SCRIPT,
         *options,
         "--target",
@@ -197,7 +270,7 @@ def train(
         env={
             "SM_CHANNEL_TRAIN": str(prepared.split("train")),
             "SM_CHANNEL_VALIDATION": str(prepared.split("validation")),
-            "SM_MODEL_DIR": str(model_dir),
+            "SM_MODEL_DIR": str(workdir / "model"),
             pd.ENV_MLFLOW_EXPERIMENT_NAME: experiment_name,
             # What the Train step's environment used to carry: it must no longer lead to a version.
             pd.ENV_MLFLOW_REGISTERED_MODEL_NAME: model_name,
@@ -207,35 +280,4 @@ def train(
             **tracking_env,
         },
     )
-    training_seconds = time.monotonic() - started
-    run = the_run(server, experiment_name)
-    versions_after_training = model_versions(server, model_name)
-    packed = pack_like_sagemaker(model_dir, workdir / "packed")
-    evaluation_dir = workdir / "evaluation" if evaluate else None
-    if evaluation_dir is not None:
-        run_script(
-            pd.EVALUATE_SCRIPT,
-            *(
-                "--model-dir",
-                str(packed),
-                "--test-dir",
-                str(prepared.split("test")),
-                "--output-dir",
-                str(evaluation_dir),
-            ),
-            *("--target", "churned"),
-            cwd=workdir,
-        )
-    return TrainedModel(
-        experiment_name=experiment_name,
-        model_name=model_name,
-        trigger_event_id=event_id,
-        run=run,
-        versions_after_training=versions_after_training,
-        evaluation=json.loads((evaluation_dir / pd.EVALUATION_FILE).read_text()) if evaluation_dir else None,
-        evaluation_dir=evaluation_dir,
-        model_dir=model_dir,
-        packed_model=packed,
-        training_seconds=training_seconds,
-        training_output=completed.stdout + completed.stderr,
-    )
+    return Training(server, prepared, workdir, experiment_name, model_name, event_id, evaluate, process)

@@ -6,7 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.churn_pipeline import Prepared, TrainedModel, prepare_data, train
+from tests.integration.churn_pipeline import (
+    SMALL_HYPERPARAMETERS,
+    Prepared,
+    TrainedModel,
+    Trainings,
+    arn_tracking_env,
+    prepare_data,
+    start_training,
+)
 from tests.mlflow_server import MLFLOW_BIN, MlflowServer, MlflowServerError, start_mlflow_server
 
 
@@ -43,15 +51,42 @@ def churn_prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
 
 
 @pytest.fixture(scope="session")
-def churn_trained(
-    mlflow_server: MlflowServer, churn_prepared: Prepared, tmp_path_factory: pytest.TempPathFactory
-) -> TrainedModel:
-    """One training of the example, pointed at the server by URL, and its evaluation.
+def churn_trainings(
+    churn_prepared: Prepared, mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFactory
+) -> Trainings:
+    """The example trained twice at the same time: pointed at the server by URL, and given the tracking server ARN.
 
-    Trained once per session: test_example_model.py reads what it recorded at the time
-    (`run`, `versions_after_training`), and test_register_step.py registers it. Tests that
-    read the server afterwards see the Register step's additions, so a test about training
-    alone reads the record taken right after training.
+    The two are independent runs in experiments of their own; running them side by side lets
+    one use the processor while the other waits for the server or its requirements inference.
     """
-    workdir = tmp_path_factory.mktemp("churn-uri")
-    return train(mlflow_server, churn_prepared, workdir, {"MLFLOW_TRACKING_URI": mlflow_server.url})
+    by_url_dir, by_arn_dir = tmp_path_factory.mktemp("churn-uri"), tmp_path_factory.mktemp("churn-arn")
+    started = [
+        start_training(mlflow_server, churn_prepared, by_url_dir, {"MLFLOW_TRACKING_URI": mlflow_server.url}),
+        start_training(
+            mlflow_server,
+            churn_prepared,
+            by_arn_dir,
+            # Signed with throwaway credentials, as the pipeline signs with the job's role.
+            arn_tracking_env(mlflow_server, by_arn_dir),
+            hyperparameters=SMALL_HYPERPARAMETERS,
+            evaluate=False,
+        ),
+    ]
+    try:
+        by_url, by_arn = (training.finish() for training in started)
+        return Trainings(by_url=by_url, by_arn=by_arn)
+    finally:
+        for training in started:
+            training.stop()
+
+
+@pytest.fixture(scope="session")
+def churn_trained(churn_trainings: Trainings) -> TrainedModel:
+    """The training pointed at the server by URL, with its evaluation.
+
+    test_example_model.py reads what it recorded at the time (`run`, `versions_after_training`),
+    and test_register_step.py registers it. Tests that read the server afterwards see the
+    Register step's additions, so a test about training alone reads the record taken right
+    after training.
+    """
+    return churn_trainings.by_url

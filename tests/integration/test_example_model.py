@@ -22,22 +22,17 @@ from tests.integration.churn_pipeline import (
     TRACKING_SERVER_ARN,
     Prepared,
     TrainedModel,
-    arn_tracking_env,
+    Trainings,
     as_dict,
     generate_data,
     model_versions,
     rest,
-    train,
 )
 from tests.mlflow_server import MLFLOW_XDIST_GROUP, MlflowServer
 
-# On the server's worker: one server, one data set and one training by URL for the whole run
-# (tests/integration/conftest.py), shared with test_register_step.py.
+# On the server's worker: one server, one data set and one training of each kind for the whole
+# run (tests/integration/conftest.py); test_register_step.py registers the training by URL.
 pytestmark = [pytest.mark.mlflow, pytest.mark.xdist_group(MLFLOW_XDIST_GROUP)]
-
-# What the ARN test checks (the run, its plots, its tags, no version) does not depend on how well
-# the model fits, so that training grows a few shallow trees and is not evaluated.
-SMALL_HYPERPARAMETERS = {"n_estimators": "20", "max_depth": "2"}
 
 
 def artifact_files(server: MlflowServer, run_id: str, path: str) -> dict[str, int]:
@@ -56,20 +51,10 @@ def trained(churn_trained: TrainedModel) -> TrainedModel:
     return churn_trained
 
 
-@pytest.fixture(scope="module")
-def trained_via_arn(
-    mlflow_server: MlflowServer, churn_prepared: Prepared, tmp_path_factory: pytest.TempPathFactory
-) -> TrainedModel:
+@pytest.fixture
+def trained_via_arn(churn_trainings: Trainings) -> TrainedModel:
     """Training given the tracking server ARN, as the pipeline gives it, signed with throwaway credentials."""
-    workdir = tmp_path_factory.mktemp("churn-arn")
-    return train(
-        mlflow_server,
-        churn_prepared,
-        workdir,
-        arn_tracking_env(mlflow_server, workdir),
-        hyperparameters=SMALL_HYPERPARAMETERS,
-        evaluate=False,
-    )
+    return churn_trainings.by_arn
 
 
 def test_generated_data_is_reproducible(prepared: Prepared, tmp_path: Path) -> None:
