@@ -87,13 +87,52 @@ def expected_mlflow_version() -> str:
     return client_for(config.mlflow.version, config_path=f"environments.{TEST_ENVIRONMENT}.mlflow.version").mlflow
 
 
-def start_mlflow_server(
-    workdir: Path,
-    *,
-    mlflow_bin: Path = MLFLOW_BIN,
-    ready_timeout_seconds: float = READY_TIMEOUT_SECONDS,
-) -> MlflowServer:
-    """Start `mlflow server` on a free local port with its state under `workdir`; wait for /health."""
+@dataclass
+class LaunchedServer:
+    """An `mlflow server` process that was started and may not answer yet."""
+
+    url: str
+    port: int
+    backend_store_uri: str
+    artifact_root: Path
+    workdir: Path
+    log_path: Path
+    started: float
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    def wait_until_ready(self, ready_timeout_seconds: float = READY_TIMEOUT_SECONDS) -> MlflowServer:
+        """Wait for /health and check the version; stop the server if it does not come up as expected."""
+        try:
+            _wait_until_healthy(self.process, self.url, self.log_path, ready_timeout_seconds)
+            version = _running_version(self.url)
+            expected = expected_mlflow_version()
+            if version != expected:
+                raise MlflowServerError(
+                    f"the MLflow test environment runs mlflow {version}, but the configured server version needs "
+                    f"{expected} (stacks/mlflow_clients.py); rebuild it: rm -f .make/mlflow-venv && make test"
+                )
+        except BaseException:
+            self.stop()
+            raise
+        return MlflowServer(
+            url=self.url,
+            port=self.port,
+            version=version,
+            backend_store_uri=self.backend_store_uri,
+            artifact_root=self.artifact_root,
+            workdir=self.workdir,
+            log_path=self.log_path,
+            ready_seconds=time.monotonic() - self.started,
+            process=self.process,
+        )
+
+    def stop(self) -> None:
+        """Stop the whole process group at once (KILL) and wait until it is gone."""
+        _stop_group(self.process)
+
+
+def launch_mlflow_server(workdir: Path, *, mlflow_bin: Path = MLFLOW_BIN) -> LaunchedServer:
+    """Start `mlflow server` on a free local port with its state under `workdir`, without waiting for it."""
     if not mlflow_bin.exists():
         raise MlflowServerError(
             f"{mlflow_bin} does not exist: the MLflow test environment is missing. Run `make test`, which creates it."
@@ -131,30 +170,26 @@ def start_mlflow_server(
             cwd=workdir,
             start_new_session=True,
         )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(process, url, log_path, ready_timeout_seconds)
-        version = _running_version(url)
-        expected = expected_mlflow_version()
-        if version != expected:
-            raise MlflowServerError(
-                f"the MLflow test environment runs mlflow {version}, but the configured server version needs "
-                f"{expected} (stacks/mlflow_clients.py); rebuild it: rm -f .make/mlflow-venv && make test"
-            )
-    except BaseException:
-        _stop_group(process)
-        raise
-    return MlflowServer(
-        url=url,
+    return LaunchedServer(
+        url=f"http://127.0.0.1:{port}",
         port=port,
-        version=version,
         backend_store_uri=backend_store_uri,
         artifact_root=artifact_root,
         workdir=workdir,
         log_path=log_path,
-        ready_seconds=time.monotonic() - started,
+        started=started,
         process=process,
     )
+
+
+def start_mlflow_server(
+    workdir: Path,
+    *,
+    mlflow_bin: Path = MLFLOW_BIN,
+    ready_timeout_seconds: float = READY_TIMEOUT_SECONDS,
+) -> MlflowServer:
+    """Start `mlflow server` on a free local port with its state under `workdir`; wait for /health."""
+    return launch_mlflow_server(workdir, mlflow_bin=mlflow_bin).wait_until_ready(ready_timeout_seconds)
 
 
 def _free_port() -> int:

@@ -15,17 +15,15 @@ from tests.integration.churn_pipeline import (
     prepare_data,
     start_training,
 )
-from tests.mlflow_server import MLFLOW_BIN, MlflowServer, MlflowServerError, start_mlflow_server
+from tests.mlflow_server import MLFLOW_BIN, LaunchedServer, MlflowServer, MlflowServerError, launch_mlflow_server
 
 
 @pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    """One real `mlflow server` (SQLite store, local artifact root) shared by the whole session.
+def mlflow_server_launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
+    """The session's `mlflow server` process, started and maybe not answering yet; stopped at the end.
 
-    Tests that use it share its state: give experiments and models unique names. Mark them
-    `@pytest.mark.mlflow` and `@pytest.mark.xdist_group(MLFLOW_XDIST_GROUP)` (see that constant).
-    `.url` is the tracking URI, `.artifact_root` the default artifact root, and `.client_env()`
-    the environment for a subprocess (a training script) that should log here.
+    A fixture with work of its own to do before it needs the server (generating data) asks for
+    this one first, so the server starts meanwhile; everything else asks for `mlflow_server`.
     """
     if not MLFLOW_BIN.exists():
         # Failing, not skipping: a skipped server test reads as green while proving nothing.
@@ -35,18 +33,37 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
             pytrace=False,
         )
     try:
-        server = start_mlflow_server(tmp_path_factory.mktemp("mlflow-server"))
+        launched = launch_mlflow_server(tmp_path_factory.mktemp("mlflow-server"))
     except MlflowServerError as error:
         pytest.fail(str(error), pytrace=False)
     try:
-        yield server
+        yield launched
     finally:
-        server.stop()
+        launched.stop()
 
 
 @pytest.fixture(scope="session")
-def churn_prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
-    """The example's data set, generated and split once: the tests read it and never write to it."""
+def mlflow_server(mlflow_server_launched: LaunchedServer) -> MlflowServer:
+    """One real `mlflow server` (SQLite store, local artifact root) shared by the whole session.
+
+    Tests that use it share its state: give experiments and models unique names. Mark them
+    `@pytest.mark.mlflow` and `@pytest.mark.xdist_group(MLFLOW_XDIST_GROUP)` (see that constant).
+    `.url` is the tracking URI, `.artifact_root` the default artifact root, and `.client_env()`
+    the environment for a subprocess (a training script) that should log here.
+    """
+    try:
+        return mlflow_server_launched.wait_until_ready()
+    except MlflowServerError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def churn_prepared(mlflow_server_launched: LaunchedServer, tmp_path_factory: pytest.TempPathFactory) -> Prepared:
+    """The example's data set, generated and split once: the tests read it and never write to it.
+
+    Every user of the data set goes on to use the server: asking for its launch first lets the
+    server start while the data is generated.
+    """
     return prepare_data(tmp_path_factory.mktemp("churn-data"))
 
 
