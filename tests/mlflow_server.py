@@ -111,6 +111,7 @@ class LaunchedServer:
                     f"the MLflow test environment runs mlflow {version}, but the configured server version needs "
                     f"{expected} (stacks/mlflow_clients.py); rebuild it: rm -f .make/mlflow-venv && make test"
                 )
+            _open_store(self.url)
         except BaseException:
             self.stop()
             raise
@@ -205,6 +206,15 @@ def _running_version(url: str) -> str:
         return str(response.read().decode().strip())
 
 
+def _open_store(url: str) -> None:
+    # gunicorn's worker opens the tracking store on the first request that reads it (about a
+    # second: the database engine and its schema check). Asking for the Default experiment now
+    # does that while the caller may still be busy elsewhere (generating data), not during the
+    # first training's first call.
+    with urllib.request.urlopen(f"{url}/api/2.0/mlflow/experiments/get?experiment_id=0", timeout=30) as response:
+        response.read()
+
+
 def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last_error = "no attempt yet"
@@ -221,7 +231,8 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log_path: Pa
                 last_error = f"HTTP {response.status}"
         except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
             last_error = repr(error)
-        time.sleep(0.2)
+        # A refused connection costs next to nothing: look often, so readiness is noticed at once.
+        time.sleep(0.05)
     raise MlflowServerError(
         f"mlflow server at {url} was not healthy after {timeout:g} s (last check: {last_error}).\n"
         f"--- last lines of {log_path} ---\n{_tail(log_path, _LOG_TAIL_LINES)}"
