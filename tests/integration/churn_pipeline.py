@@ -3,8 +3,8 @@
 Each script is a separate process of the MLflow environment, handed paths as SageMaker hands
 them over (SM_* variables, hyperparameters as options, the model packed as model.tar.gz). The
 server is read back over its REST API, as the platform's handlers read it; this environment has
-no mlflow. tests/integration/conftest.py runs the data steps and one training once per session;
-test_example_model.py and test_register_step.py read it.
+no mlflow. tests/integration/conftest.py runs the data steps and the example's two trainings once
+per session; test_example_model.py reads them and test_register_step.py registers one.
 """
 
 from __future__ import annotations
