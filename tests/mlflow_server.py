@@ -77,7 +77,7 @@ class MlflowServer:
         return _tail(self.log_path, lines)
 
     def stop(self) -> None:
-        """Stop the whole process group: TERM, then KILL if it does not exit in time."""
+        """Stop the whole process group at once (KILL) and wait until it is gone."""
         _stop_group(self.process)
 
 
@@ -87,13 +87,53 @@ def expected_mlflow_version() -> str:
     return client_for(config.mlflow.version, config_path=f"environments.{TEST_ENVIRONMENT}.mlflow.version").mlflow
 
 
-def start_mlflow_server(
-    workdir: Path,
-    *,
-    mlflow_bin: Path = MLFLOW_BIN,
-    ready_timeout_seconds: float = READY_TIMEOUT_SECONDS,
-) -> MlflowServer:
-    """Start `mlflow server` on a free local port with its state under `workdir`; wait for /health."""
+@dataclass
+class LaunchedServer:
+    """An `mlflow server` process that was started and may not answer yet."""
+
+    url: str
+    port: int
+    backend_store_uri: str
+    artifact_root: Path
+    workdir: Path
+    log_path: Path
+    started: float
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    def wait_until_ready(self, ready_timeout_seconds: float = READY_TIMEOUT_SECONDS) -> MlflowServer:
+        """Wait for /health and check the version; stop the server if it does not come up as expected."""
+        try:
+            _wait_until_healthy(self.process, self.url, self.log_path, ready_timeout_seconds)
+            version = _running_version(self.url)
+            expected = expected_mlflow_version()
+            if version != expected:
+                raise MlflowServerError(
+                    f"the MLflow test environment runs mlflow {version}, but the configured server version needs "
+                    f"{expected} (stacks/mlflow_clients.py); rebuild it: rm -f .make/mlflow-venv && make test"
+                )
+            _open_store(self.url)
+        except BaseException:
+            self.stop()
+            raise
+        return MlflowServer(
+            url=self.url,
+            port=self.port,
+            version=version,
+            backend_store_uri=self.backend_store_uri,
+            artifact_root=self.artifact_root,
+            workdir=self.workdir,
+            log_path=self.log_path,
+            ready_seconds=time.monotonic() - self.started,
+            process=self.process,
+        )
+
+    def stop(self) -> None:
+        """Stop the whole process group at once (KILL) and wait until it is gone."""
+        _stop_group(self.process)
+
+
+def launch_mlflow_server(workdir: Path, *, mlflow_bin: Path = MLFLOW_BIN) -> LaunchedServer:
+    """Start `mlflow server` on a free local port with its state under `workdir`, without waiting for it."""
     if not mlflow_bin.exists():
         raise MlflowServerError(
             f"{mlflow_bin} does not exist: the MLflow test environment is missing. Run `make test`, which creates it."
@@ -131,30 +171,26 @@ def start_mlflow_server(
             cwd=workdir,
             start_new_session=True,
         )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(process, url, log_path, ready_timeout_seconds)
-        version = _running_version(url)
-        expected = expected_mlflow_version()
-        if version != expected:
-            raise MlflowServerError(
-                f"the MLflow test environment runs mlflow {version}, but the configured server version needs "
-                f"{expected} (stacks/mlflow_clients.py); rebuild it: rm -f .make/mlflow-venv && make test"
-            )
-    except BaseException:
-        _stop_group(process)
-        raise
-    return MlflowServer(
-        url=url,
+    return LaunchedServer(
+        url=f"http://127.0.0.1:{port}",
         port=port,
-        version=version,
         backend_store_uri=backend_store_uri,
         artifact_root=artifact_root,
         workdir=workdir,
         log_path=log_path,
-        ready_seconds=time.monotonic() - started,
+        started=started,
         process=process,
     )
+
+
+def start_mlflow_server(
+    workdir: Path,
+    *,
+    mlflow_bin: Path = MLFLOW_BIN,
+    ready_timeout_seconds: float = READY_TIMEOUT_SECONDS,
+) -> MlflowServer:
+    """Start `mlflow server` on a free local port with its state under `workdir`; wait for /health."""
+    return launch_mlflow_server(workdir, mlflow_bin=mlflow_bin).wait_until_ready(ready_timeout_seconds)
 
 
 def _free_port() -> int:
@@ -168,6 +204,15 @@ def _free_port() -> int:
 def _running_version(url: str) -> str:
     with urllib.request.urlopen(f"{url}/version", timeout=5) as response:
         return str(response.read().decode().strip())
+
+
+def _open_store(url: str) -> None:
+    # gunicorn's worker opens the tracking store on the first request that reads it (about a
+    # second: the database engine and its schema check). Asking for the Default experiment now
+    # does that while the caller may still be busy elsewhere (generating data), not during the
+    # first training's first call.
+    with urllib.request.urlopen(f"{url}/api/2.0/mlflow/experiments/get?experiment_id=0", timeout=30) as response:
+        response.read()
 
 
 def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float) -> None:
@@ -186,7 +231,8 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log_path: Pa
                 last_error = f"HTTP {response.status}"
         except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
             last_error = repr(error)
-        time.sleep(0.2)
+        # A refused connection costs next to nothing: look often, so readiness is noticed at once.
+        time.sleep(0.05)
     raise MlflowServerError(
         f"mlflow server at {url} was not healthy after {timeout:g} s (last check: {last_error}).\n"
         f"--- last lines of {log_path} ---\n{_tail(log_path, _LOG_TAIL_LINES)}"
@@ -194,27 +240,47 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log_path: Pa
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    # KILL, not TERM: the server's state lives in the session's temporary directory and is thrown
+    # away, so a graceful shutdown (gunicorn lets its worker finish, about 2 s) buys nothing.
     # start_new_session made the server the leader of its own group, so its pid is the group id.
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + _STOP_GRACE_SECONDS
+    while time.monotonic() < deadline:
+        # Reap the leader: an unreaped (zombie) leader keeps the group looking alive.
+        process.poll()
+        if not _group_alive(process.pid):
             return
-        deadline = time.monotonic() + _STOP_GRACE_SECONDS
-        while time.monotonic() < deadline:
-            # Reap the leader: an unreaped (zombie) leader keeps the group looking alive.
-            process.poll()
-            if not _group_alive(process.pid):
-                return
-            time.sleep(0.1)
+        time.sleep(0.05)
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether a process of the group still runs; a killed one that waits to be reaped (a zombie) does not.
+
+    The server's worker is orphaned when its parents die, and whichever process adopts it reaps
+    it when it gets round to it (about 1.5 s on a container's init); a zombie holds no port.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its closing parenthesis.
+        state, _, group = stat.rpartition(")")[2].split()[:3]
+        if int(group) == pgid and state != "Z":
+            return True
+    return False
 
 
 def _tail(path: Path, lines: int) -> str:

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.mlflow
+# One worker drives every scenario of the module in one process: importing register.py (and so
+# MLflow) takes about a second each time.
+pytestmark = [pytest.mark.mlflow, pytest.mark.xdist_group("register-package-link")]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MLFLOW_PYTHON = REPO_ROOT / ".venv-mlflow" / "bin" / "python"
@@ -28,13 +30,14 @@ ENTRIES = {
     "platform.evidence_uri": "s3://bucket/evidence/churn/x1/evaluation.json",
 }
 
-# Runs in the MLflow environment: imports register.py and drives its helpers with recording stand-ins.
+# Runs in the MLflow environment: imports register.py once and drives its helpers with recording
+# stand-ins, one fresh set per scenario; prints each scenario's result by name.
 _DRIVER = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import register
 
-scenario = json.loads(sys.argv[2])
+scenarios = json.loads(sys.argv[2])
 
 
 class Version:
@@ -66,79 +69,110 @@ class SageMaker:
         self.metadata = dict(request["CustomerMetadataProperties"])
 
 
-result = {}
-if scenario["kind"] == "record":
-    sagemaker = SageMaker(scenario["metadata"])
-    result["merged"] = register.record_on_package(sagemaker, scenario["arn"], scenario["entries"])
-    result["updates"] = sagemaker.updates
-else:
-    clock = [0.0]
-    slept = []
+def drive(scenario):
+    result = {}
+    if scenario["kind"] == "record":
+        sagemaker = SageMaker(scenario["metadata"])
+        result["merged"] = register.record_on_package(sagemaker, scenario["arn"], scenario["entries"])
+        result["updates"] = sagemaker.updates
+    else:
+        clock = [0.0]
+        slept = []
 
-    def sleep(seconds):
-        slept.append(seconds)
-        clock[0] += seconds
+        def sleep(seconds):
+            slept.append(seconds)
+            clock[0] += seconds
 
-    client = Client(scenario["tags_per_call"])
-    result["arn"] = register.wait_for_package(
-        client, "churn", "4", scenario["timeout"], sleep=sleep, clock=lambda: clock[0]
-    )
-    result["slept"] = slept
-    result["calls"] = client.calls
-print(json.dumps(result))
+        client = Client(scenario["tags_per_call"])
+        result["arn"] = register.wait_for_package(
+            client, "churn", "4", scenario["timeout"], sleep=sleep, clock=lambda: clock[0]
+        )
+        result["slept"] = slept
+        result["calls"] = client.calls
+    return result
+
+
+print(json.dumps({name: drive(scenario) for name, scenario in scenarios.items()}))
 """
 
 
-def drive(scenario: dict[str, Any]) -> dict[str, Any]:
+# Given, per scenario: the package's entries and what the step records on it ("record"), or the
+# version's tags on each look and how long the step waits for the package's tag ("wait").
+EXISTING = {"team": "retention", "ModelCardName": "churn-card"}
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "record on a package with entries of its own": {
+        "kind": "record",
+        "metadata": EXISTING,
+        "arn": PACKAGE_ARN,
+        "entries": ENTRIES,
+    },
+    "record again on a package that carries the entries": {
+        "kind": "record",
+        "metadata": {"team": "retention", **ENTRIES},
+        "arn": PACKAGE_ARN,
+        "entries": ENTRIES,
+    },
+    # The package tag appears on the third look; the step waits up to five minutes.
+    "wait for a tag on the third look": {
+        "kind": "wait",
+        "tags_per_call": [{}, {}, {"sagemaker.model_package_arn": PACKAGE_ARN}],
+        "timeout": 300,
+    },
+    "wait for a tag that never comes": {"kind": "wait", "tags_per_call": [{}], "timeout": 25},
+}
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, dict[str, Any]]:
+    """What register.py's helpers returned and asked for in each scenario, from one MLflow-environment process."""
     if not MLFLOW_PYTHON.exists():
         pytest.fail(f"{MLFLOW_PYTHON} is missing: create the MLflow test environment (`make test` does)", pytrace=False)
     completed = subprocess.run(
-        [str(MLFLOW_PYTHON), "-c", _DRIVER, str(CHURN), json.dumps(scenario)],
+        [str(MLFLOW_PYTHON), "-c", _DRIVER, str(CHURN), json.dumps(SCENARIOS)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
-    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return result
+    parsed: dict[str, dict[str, Any]] = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert parsed.keys() == SCENARIOS.keys()
+    return parsed
 
 
-def test_the_execution_is_added_to_the_packages_metadata_keeping_every_entry() -> None:
+def test_the_execution_is_added_to_the_packages_metadata_keeping_every_entry(
+    results: dict[str, dict[str, Any]],
+) -> None:
     # Given a package with entries of its own
-    existing = {"team": "retention", "ModelCardName": "churn-card"}
-
     # When the Register step records its execution and evidence
-    result = drive({"kind": "record", "metadata": existing, "arn": PACKAGE_ARN, "entries": ENTRIES})
+    result = results["record on a package with entries of its own"]
 
     # Then one update sends the whole map: the package's entries and the step's
     assert result["updates"] == [
-        {"ModelPackageArn": PACKAGE_ARN, "CustomerMetadataProperties": {**existing, **ENTRIES}}
+        {"ModelPackageArn": PACKAGE_ARN, "CustomerMetadataProperties": {**EXISTING, **ENTRIES}}
     ]
-    assert result["merged"] == {**existing, **ENTRIES}
+    assert result["merged"] == {**EXISTING, **ENTRIES}
 
 
-def test_a_retried_step_does_not_update_a_package_that_already_carries_the_entries() -> None:
-    result = drive(
-        {"kind": "record", "metadata": {"team": "retention", **ENTRIES}, "arn": PACKAGE_ARN, "entries": ENTRIES}
-    )
+def test_a_retried_step_does_not_update_a_package_that_already_carries_the_entries(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    result = results["record again on a package that carries the entries"]
 
     assert result["updates"] == []
 
 
-def test_the_step_waits_for_automatic_registration_to_name_the_package() -> None:
+def test_the_step_waits_for_automatic_registration_to_name_the_package(results: dict[str, dict[str, Any]]) -> None:
     # Given a version whose package tag appears on the third look
-    tags = [{}, {}, {"sagemaker.model_package_arn": PACKAGE_ARN}]
-
     # When the step waits up to five minutes
-    result = drive({"kind": "wait", "tags_per_call": tags, "timeout": 300})
+    result = results["wait for a tag on the third look"]
 
     # Then it found the package after two pauses of the poll interval
     assert result == {"arn": PACKAGE_ARN, "slept": [10.0, 10.0], "calls": 3}
 
 
-def test_the_step_gives_up_when_no_package_is_named_in_time() -> None:
-    result = drive({"kind": "wait", "tags_per_call": [{}], "timeout": 25})
+def test_the_step_gives_up_when_no_package_is_named_in_time(results: dict[str, dict[str, Any]]) -> None:
+    result = results["wait for a tag that never comes"]
 
     # It looked at 0, 10, 20 and 25 s, never slept past the deadline, and found nothing
     assert result == {"arn": None, "slept": [10.0, 10.0, 5.0], "calls": 4}

@@ -12,19 +12,17 @@ The server and the scripts run the MLflow version stacks/mlflow_clients.py pins 
 configured server version (the test environment is built with it; tests/mlflow_server.py
 refuses to start another).
 
-Small data and few trees keep it quick: the metric values do not matter here, only where
-they end up.
+The data, the training and the evaluation are the session's one pass through them
+(tests/integration/conftest.py), which test_example_model.py reads too; this module adds the
+Register step. Which values the metrics have does not matter here, only where they end up.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tarfile
 import urllib.parse
-import urllib.request
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,17 +30,20 @@ from typing import Any
 import pytest
 
 from stacks import pipeline_definition as pd
+from tests.integration.churn_pipeline import (
+    TrainedModel,
+    arn_tracking_env,
+    as_dict,
+    model_versions,
+    rest,
+    run_script,
+    the_run,
+)
 from tests.mlflow_server import MLFLOW_XDIST_GROUP, MlflowServer
 
-# On the server's worker, so the session's one server serves these tests too.
+# On the server's worker, so the session's one server and training serve these tests too.
 pytestmark = [pytest.mark.mlflow, pytest.mark.xdist_group(MLFLOW_XDIST_GROUP)]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MLFLOW_PYTHON = REPO_ROOT / ".venv-mlflow" / "bin" / "python"
-CHURN = REPO_ROOT / "ml" / "churn"
-ROWS = 1000
-HYPERPARAMETERS = ("--n_estimators", "20", "--max_depth", "2")
-TRACKING_SERVER_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/local-test"
 EXECUTION_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn/execution/reg123"
 SERVING_IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 MODEL_DATA_URL = (
@@ -50,19 +51,16 @@ MODEL_DATA_URL = (
 )
 EVIDENCE_URI = "s3://mlops-dev-mlflow-artifacts-123456789012-eu-west-1/evidence/churn/reg123/evaluation.json"
 SPECIFICATION_FILE = "sagemaker_inference_specification.json"
-SCRIPT_TIMEOUT_SECONDS = 300
-# Settings of the calling shell that would leak into the scripts and change what they do.
-_FOREIGN_ENV_PREFIXES = ("MLFLOW_", "AWS_", "SM_", "SAGEMAKER_", "TRIGGER_", "TRAINING_JOB", "PIPELINE_EXECUTION")
 
 
 @dataclass(frozen=True)
 class PipelineRun:
-    """One pass through the churn scripts, with what the server held between the steps."""
+    """The session's pass through the churn scripts, then Register twice, with what the server held between the steps."""
 
     model_name: str
     experiment_name: str
     event_id: str
-    workdir: Path
+    evaluation_dir: Path
     packed_model: Path
     evaluation: dict[str, Any]
     versions_after_train: list[dict[str, Any]]
@@ -77,68 +75,6 @@ class PipelineRun:
     specification_written_ms: int
 
 
-def run_script(
-    script: str, *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """Run one of the model's scripts in the MLflow environment; fail the test with its output if asked to."""
-    if not MLFLOW_PYTHON.exists():
-        pytest.fail(f"{MLFLOW_PYTHON} is missing: create the MLflow test environment (`make test` does)", pytrace=False)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_ENV_PREFIXES)}
-    environment = {**clean, "PYTHONDONTWRITEBYTECODE": "1", "MLFLOW_DISABLE_TELEMETRY": "true", **(env or {})}
-    completed = subprocess.run(
-        [str(MLFLOW_PYTHON), str(CHURN / script), *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=SCRIPT_TIMEOUT_SECONDS,
-        check=False,
-    )
-    if check and completed.returncode != 0:
-        output = completed.stdout + completed.stderr
-        pytest.fail(f"{script} exited with {completed.returncode}:\n{output[-4000:]}", pytrace=False)
-    return completed
-
-
-def rest(server: MlflowServer, endpoint: str, body: dict[str, Any] | None = None, **query: str) -> dict[str, Any]:
-    """One MLflow REST call: GET with query parameters, or POST with a JSON body."""
-    url = f"{server.api_url}/{endpoint}"
-    if query:
-        url += "?" + urllib.parse.urlencode(query)
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        result: dict[str, Any] = json.loads(response.read() or b"{}")
-    return result
-
-
-def model_versions(server: MlflowServer, model_name: str) -> list[dict[str, Any]]:
-    versions: list[dict[str, Any]] = rest(server, "model-versions/search", filter=f"name='{model_name}'").get(
-        "model_versions", []
-    )
-    return versions
-
-
-def the_run(server: MlflowServer, experiment_name: str) -> dict[str, Any]:
-    experiment = rest(server, "experiments/get-by-name", experiment_name=experiment_name)["experiment"]
-    runs = rest(server, "runs/search", {"experiment_ids": [experiment["experiment_id"]]}).get("runs", [])
-    assert len(runs) == 1, f"expected one run in {experiment_name!r}, found {len(runs)}"
-    return runs[0]
-
-
-def as_dict(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    return {entry["key"]: entry["value"] for entry in entries}
-
-
-def pack_like_sagemaker(model_dir: Path, destination: Path) -> Path:
-    """model.tar.gz as SageMaker uploads SM_MODEL_DIR; Evaluate and Register receive this."""
-    destination.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(destination / "model.tar.gz", "w:gz") as archive:
-        for path in sorted(model_dir.iterdir()):
-            archive.add(path, arcname=path.name)
-    return destination
-
-
 def logged_model_artifact(server: MlflowServer, model_id: str, name: str) -> Path:
     """Where the local server keeps one file of a logged model's artifacts."""
     model = rest(server, f"logged-models/{model_id}")["model"]
@@ -149,69 +85,27 @@ def logged_model_artifact(server: MlflowServer, model_id: str, name: str) -> Pat
     return server.artifact_root / location.path.lstrip("/") / name
 
 
-def arn_tracking_env(server: MlflowServer, workdir: Path) -> dict[str, str]:
-    """The tracking server ARN, as the pipeline passes it, routed by the plugin to the local server."""
-    return {
-        pd.ENV_MLFLOW_TRACKING_ARN: TRACKING_SERVER_ARN,
-        "SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT": server.url,
-        # SigV4 signing needs some credentials; the local server ignores the signature.
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-
-
 @pytest.fixture(scope="module")
-def pipeline_run(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
+def pipeline_run(
+    mlflow_server: MlflowServer, churn_trained: TrainedModel, tmp_path_factory: pytest.TempPathFactory
+) -> PipelineRun:
+    """Register the session's training twice, as a retried Register step would, reading the server after each."""
     workdir = tmp_path_factory.mktemp("churn-register")
-    suffix = uuid.uuid4().hex[:8]
-    model_name, experiment_name, event_id = f"churn-reg-{suffix}", f"churn-reg-{suffix}", f"evt-{suffix}"
+    trained = churn_trained
+    model_name, event_id = trained.model_name, trained.trigger_event_id
+    evaluation_dir = trained.evaluation_dir
+    assert evaluation_dir is not None, "the session's training is evaluated before it is registered"
+    packed = trained.packed_model
     trigger = {
         pd.ENV_TRIGGER_REASON: "data-arrived",
         pd.ENV_TRIGGER_EVENT_ID: event_id,
         pd.ENV_PIPELINE_EXECUTION_ARN: EXECUTION_ARN,
     }
 
-    run_script(
-        "generate_data.py", "--rows", str(ROWS), "--output", "data/churn.csv", "--target", "churned", cwd=workdir
-    )
-    run_script("prepare.py", "--input-dir", "data", "--output-dir", "prepared", "--target", "churned", cwd=workdir)
-    model_dir = workdir / "model"
-    run_script(
-        pd.TRAIN_SCRIPT,
-        *HYPERPARAMETERS,
-        "--target",
-        "churned",
-        cwd=workdir,
-        env={
-            "SM_CHANNEL_TRAIN": str(workdir / "prepared" / "train"),
-            "SM_CHANNEL_VALIDATION": str(workdir / "prepared" / "validation"),
-            "SM_MODEL_DIR": str(model_dir),
-            "MLFLOW_TRACKING_URI": mlflow_server.url,
-            pd.ENV_MLFLOW_EXPERIMENT_NAME: experiment_name,
-            # What the Train step's environment used to carry: it must no longer lead to a version.
-            pd.ENV_MLFLOW_REGISTERED_MODEL_NAME: model_name,
-            **trigger,
-        },
-    )
-    versions_after_train = model_versions(mlflow_server, model_name)
-
-    packed = pack_like_sagemaker(model_dir, workdir / "packed")
-    run_script(
-        pd.EVALUATE_SCRIPT,
-        *("--model-dir", str(packed), "--test-dir", "prepared/test", "--output-dir", "evaluation"),
-        *("--target", "churned"),
-        cwd=workdir,
-    )
-
     def register(output_dir: str) -> subprocess.CompletedProcess[str]:
         return run_script(
             pd.REGISTER_SCRIPT,
-            *("--model-dir", str(packed), "--evaluation-dir", "evaluation", "--output-dir", output_dir),
+            *("--model-dir", str(packed), "--evaluation-dir", str(evaluation_dir), "--output-dir", output_dir),
             cwd=workdir,
             env={
                 **arn_tracking_env(mlflow_server, workdir),
@@ -225,19 +119,20 @@ def pipeline_run(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathF
 
     register("registration-1")
     versions_after_register = model_versions(mlflow_server, model_name)
-    model_id = json.loads((model_dir / pd.MLFLOW_RUN_FILE).read_text())["model_id"]
+    model_id = json.loads((trained.model_dir / pd.MLFLOW_RUN_FILE).read_text())["model_id"]
     specification_path = logged_model_artifact(mlflow_server, model_id, SPECIFICATION_FILE)
     specification = json.loads(specification_path.read_text())
     specification_written_ms = specification_path.stat().st_mtime_ns // 1_000_000
     second = register("registration-2")
     return PipelineRun(
         model_name=model_name,
-        experiment_name=experiment_name,
+        experiment_name=trained.experiment_name,
         event_id=event_id,
-        workdir=workdir,
+        evaluation_dir=evaluation_dir,
         packed_model=packed,
-        evaluation=json.loads((workdir / "evaluation" / pd.EVALUATION_FILE).read_text()),
-        versions_after_train=versions_after_train,
+        evaluation=trained.report(),
+        # The training gave train.py this model name, as the Train step's environment used to.
+        versions_after_train=trained.versions_after_training,
         versions_after_register=versions_after_register,
         versions_after_second_register=model_versions(mlflow_server, model_name),
         first_registration=json.loads((workdir / "registration-1" / "registration.json").read_text()),
@@ -359,7 +254,7 @@ def test_a_model_whose_specification_cannot_be_attached_is_not_registered(
     # When Register runs for it
     completed = run_script(
         pd.REGISTER_SCRIPT,
-        *("--model-dir", "model", "--evaluation-dir", str(pipeline_run.workdir / "evaluation"), "--output-dir", "out"),
+        *("--model-dir", "model", "--evaluation-dir", str(pipeline_run.evaluation_dir), "--output-dir", "out"),
         cwd=tmp_path,
         env={
             **arn_tracking_env(mlflow_server, tmp_path),
@@ -395,7 +290,7 @@ def test_register_refuses_to_start_without_what_the_specification_needs(
     del environment[missing]
     completed = run_script(
         pd.REGISTER_SCRIPT,
-        *("--model-dir", str(pipeline_run.packed_model), "--evaluation-dir", str(pipeline_run.workdir / "evaluation")),
+        *("--model-dir", str(pipeline_run.packed_model), "--evaluation-dir", str(pipeline_run.evaluation_dir)),
         cwd=tmp_path,
         env=environment,
         check=False,
@@ -415,7 +310,7 @@ def test_register_refuses_a_model_artifact_without_its_run(pipeline_run: Pipelin
     (tmp_path / "model").mkdir()
     completed = run_script(
         pd.REGISTER_SCRIPT,
-        *("--model-dir", "model", "--evaluation-dir", str(pipeline_run.workdir / "evaluation")),
+        *("--model-dir", "model", "--evaluation-dir", str(pipeline_run.evaluation_dir)),
         *("--output-dir", "out", "--registered-model-name", pipeline_run.model_name),
         cwd=tmp_path,
         env={
