@@ -83,6 +83,11 @@ SCHEDULE_ROUTES = {
 }
 # Long enough to invoke and delete a batch; a message not deleted comes back after it.
 VISIBILITY_SECONDS = 120
+# Long polling (any wait above 0) asks every SQS server, so an empty answer means an empty queue;
+# a short poll samples a subset and can answer empty while messages wait ("Setting-up long polling
+# in Amazon SQS": long polling eliminates "false empty responses", "1 second minimum",
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-setting-up-long-polling.html).
+RECEIVE_WAIT_SECONDS = 1
 # How the report says a message was addressed.
 RECORD = "on-failure record"
 TARGET = "EventBridge target"
@@ -231,7 +236,7 @@ def redrive(
             MaxNumberOfMessages=min(10, max_messages - len(seen)),
             MessageAttributeNames=["All"],
             VisibilityTimeout=VISIBILITY_SECONDS,
-            WaitTimeSeconds=1,
+            WaitTimeSeconds=RECEIVE_WAIT_SECONDS,
         ).get("Messages", [])
         fresh = [m for m in batch if m["MessageId"] not in seen]
         if not fresh:

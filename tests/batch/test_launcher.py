@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from platform_common import domain_events
 from tests.batch.world import BUCKET, KEY_ARN, REGION, ROLE_ARN, BatchWorld
+from tests.handlers.clients import POOL
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[BatchWorld]:
     credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
     for key, value in credentials.items():
         monkeypatch.setenv(key, value)
-    with mock_aws():
+    with mock_aws(), POOL.lend():
         yield BatchWorld()
 
 

@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from platform_common import env_names, lease, package_link
 from platform_common.catalog import ModelSettings
+from tests.handlers.clients import POOL
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 REGION = "eu-west-1"
@@ -59,7 +60,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_REGION": REGION,
     }.items():
         monkeypatch.setenv(key, value)
-    with mock_aws():
+    with mock_aws(), POOL.lend():
         yield
 
 

@@ -46,31 +46,46 @@ class Listed:
         self.keys += [item["Key"] for item in parsed.get("Contents", [])]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+@pytest.fixture(scope="module")
+def _history(now: datetime.datetime) -> Iterator[None]:
+    """Ten days of hourly capture for two variants, one file per hour, and one file beside the variants.
+
+    Written once for the module (481 puts); `s3` takes away whatever a test adds.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+        }.items():
+            patch.setenv(key, value)
+        with mock_aws():
+            client = boto3.client("s3", region_name="eu-west-1")
+            client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+            this_hour = now.replace(minute=0, second=0, microsecond=0)
+            for variant in VARIANTS:
+                for back in range(HISTORY_HOURS):
+                    client.put_object(
+                        Bucket=BUCKET, Key=hour_key(variant, this_hour - datetime.timedelta(hours=back)), Body=b"{}"
+                    )
+            client.put_object(Bucket=BUCKET, Key=f"{PREFIX}mlops-dev-churn/notes.jsonl", Body=b"{}")
+            yield
+
+
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch, now: datetime.datetime) -> Iterator[Any]:
-    """Ten days of hourly capture for two variants, one file per hour, and one file beside the variants."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        client = boto3.client("s3", region_name="eu-west-1")
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        this_hour = now.replace(minute=0, second=0, microsecond=0)
-        for variant in VARIANTS:
-            for back in range(HISTORY_HOURS):
-                client.put_object(
-                    Bucket=BUCKET, Key=hour_key(variant, this_hour - datetime.timedelta(hours=back)), Body=b"{}"
-                )
-        client.put_object(Bucket=BUCKET, Key=f"{PREFIX}mlops-dev-churn/notes.jsonl", Body=b"{}")
-        yield client
+def s3(_history: None) -> Iterator[Any]:
+    """The capture history through a client of the test's own; objects the test puts are deleted after it."""
+    client = boto3.client("s3", region_name="eu-west-1")
+    added: list[str] = []
+    client.meta.events.register("before-parameter-build.s3.PutObject", lambda params, **_: added.append(params["Key"]))
+    yield client
+    for key in added:
+        client.delete_object(Bucket=BUCKET, Key=key)
 
 
 def list_window(s3: Any, after: datetime.datetime, until: datetime.datetime) -> tuple[list[str], Listed]:

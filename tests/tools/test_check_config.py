@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.synth import cdk_context
+from tools import check_config
 from tools.check_config import main
 
 
@@ -22,7 +24,36 @@ def run(cdk_json: Path, snapshots: Path, *extra: str) -> int:
     return main(["--cdk-json", str(cdk_json), "--snapshots", str(snapshots), "--env", "staging", *extra])
 
 
-def test_a_change_is_recorded_shown_and_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def repeats_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Synthesis and cfn-lint run once per distinct input; a repeat gets a copy of the first answer.
+
+    Both are deterministic, and the runs after a change synthesize and lint the same templates
+    again (cfn-lint is most of each run): what those runs check is the comparison with the snapshot.
+    """
+    synthesized: dict[tuple[str, str], tuple[dict[str, dict[str, Any]], list[str]]] = {}
+    linted: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    synthesize, lint_findings = check_config.synthesize, check_config.lint_findings
+
+    def synthesize_once(context: dict[str, Any], env_name: str, outdir: Path) -> Any:
+        key = (json.dumps(context, sort_keys=True), env_name)
+        if key not in synthesized:
+            synthesized[key] = synthesize(context, env_name, outdir)
+        return copy.deepcopy(synthesized[key])
+
+    def lint_once(template: dict[str, Any], regions: list[str]) -> list[str]:
+        key = (json.dumps(template, sort_keys=True), tuple(regions))
+        if key not in linted:
+            linted[key] = lint_findings(template, regions)
+        return list(linted[key])
+
+    monkeypatch.setattr(check_config, "synthesize", synthesize_once)
+    monkeypatch.setattr(check_config, "lint_findings", lint_once)
+
+
+def test_a_change_is_recorded_shown_and_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], repeats_remembered: None
+) -> None:
     # Given a user's cdk.json whose templates were recorded by a first run
     context = cdk_context()
     cdk_json = write_cdk_json(tmp_path, context)

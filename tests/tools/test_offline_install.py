@@ -19,6 +19,7 @@ install also works from any other working directory.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shlex
 import shutil
@@ -56,26 +57,44 @@ def pip(image: Image, *arguments: str, cwd: Path) -> subprocess.CompletedProcess
 
 
 def installed(image: Image) -> dict[str, str]:
-    script = "import importlib.metadata as m; print(*(f'{d.name}={d.version}' for d in m.distributions()))"
-    output = subprocess.run([str(image.python), "-c", script], capture_output=True, text=True, check=True).stdout
-    return dict(item.split("=", 1) for item in output.split())
+    """Distributions in the stand-in image's site-packages (the only place its interpreter looks: no system site)."""
+    (site_packages,) = image.python.parent.parent.glob("lib/python*/site-packages")
+    return {d.name: d.version for d in importlib.metadata.distributions(path=[str(site_packages)])}
+
+
+@pytest.fixture(scope="module")
+def shipped_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A virtual environment with `shipped` installed by pip, built once and copied for each test."""
+    root = tmp_path_factory.mktemp("shipped-image")
+    venv.EnvBuilder(with_pip=False).create(root / "image")
+    template = Image(
+        python=root / "image" / "bin" / "python", code=root, elsewhere=root, environment=pip_environment(root)
+    )
+    shipped = build_wheel(root / "image-build", "shipped", "1.0")
+    result = pip(template, "install", "--no-index", str(shipped), cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root / "image"
+
+
+def pip_environment(folder: Path) -> dict[str, str]:
+    # No index, no find-links or constraints of this machine: only what the test provides.
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
+    return environment | {
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_CACHE_DIR": str(folder / "cache"),
+    }
 
 
 @pytest.fixture
-def image(tmp_path: Path) -> Image:
-    # No index, no find-links or constraints of this machine: only what the test provides.
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
-    environment |= {
-        "PIP_CONFIG_FILE": os.devnull,
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_CACHE_DIR": str(tmp_path / "cache"),
-    }
-    venv.EnvBuilder(with_pip=False).create(tmp_path / "image")
+def image(tmp_path: Path, shipped_image: Path) -> Image:
+    # A venv finds its prefix from the pyvenv.cfg beside its interpreter, so a copy is an environment of its own.
+    shutil.copytree(shipped_image, tmp_path / "image", symlinks=True)
     python = tmp_path / "image" / "bin" / "python"
-    stand_in = Image(python=python, code=tmp_path / "code", elsewhere=tmp_path / "elsewhere", environment=environment)
-    shipped = build_wheel(tmp_path / "image-build", "shipped", "1.0")
-    result = pip(stand_in, "install", "--no-index", str(shipped), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    stand_in = Image(
+        python=python, code=tmp_path / "code", elsewhere=tmp_path / "elsewhere", environment=pip_environment(tmp_path)
+    )
+    assert installed(stand_in) == {"shipped": "1.0"}
     stand_in.elsewhere.mkdir()
     return stand_in
 

@@ -182,6 +182,27 @@ def undelivered(rule: str, target_arn: str) -> dict[str, Any]:
     }
 
 
+# Read before any test sets it to 0.
+PRODUCTION_RECEIVE_WAIT_SECONDS = redrive.RECEIVE_WAIT_SECONDS
+
+
+@pytest.fixture(autouse=True)
+def _no_idle_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Receive without long polling: moto waits out the whole wait on the empty queue that ends each run."""
+    monkeypatch.setattr(redrive, "RECEIVE_WAIT_SECONDS", 0)
+
+
+def test_the_queue_is_long_polled() -> None:
+    """A wait of 1 to 20 s makes SQS ask every server, so an empty answer means an empty queue.
+
+    Amazon SQS Developer Guide, "Setting-up long polling in Amazon SQS": long polling is in effect
+    when the wait time is greater than 0, "The maximum long polling wait time is 20 seconds", and it
+    eliminates false empty responses,
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-setting-up-long-polling.html
+    """
+    assert 1 <= PRODUCTION_RECEIVE_WAIT_SECONDS <= 20
+
+
 @pytest.fixture
 def queue(aws: boto3.session.Session) -> tuple[Any, str]:
     sqs = aws.client("sqs")

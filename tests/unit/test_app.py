@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+import app
 from tests.synth import ROOT, cdk_context
 
 
@@ -31,9 +34,12 @@ def test_invalid_value_stops_synth_naming_the_key(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.template.json"))
 
 
-def test_unknown_environment_stops_synth(tmp_path: Path) -> None:
+def test_unknown_environment_stops_synth(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # In-process, with the context as `python app.py` reads it (the test above starts app.py as the CLI does)
     context = cdk_context()
     context["env"] = "qa"
-    result = run_app(context, tmp_path)
-    assert result.returncode == 2
-    assert "-c env=NAME" in result.stderr
+    monkeypatch.setattr(app, "_standalone_context", lambda: context)
+    with pytest.raises(SystemExit) as stopped:
+        app.main()
+    assert stopped.value.code == 2
+    assert "-c env=NAME" in capsys.readouterr().err

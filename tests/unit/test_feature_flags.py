@@ -8,6 +8,7 @@ flag, a misspelling) silently does nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import tarfile
 from pathlib import Path
@@ -27,13 +28,23 @@ DELIBERATE = {
 
 
 def recommended_flags() -> dict[str, Any]:
-    """The library's recommended flags, read from the jsii assembly of the installed aws-cdk-lib."""
+    """The library's recommended flags, read from the jsii assembly of the installed aws-cdk-lib (a fresh copy)."""
+    return dict(_recommended_flags())
+
+
+@functools.cache
+def _recommended_flags() -> dict[str, Any]:
+    # The bundle is a 38 MB gzip: read as a stream up to the one member (about 0.4 s, once per
+    # process) rather than indexing every member first (about 1.4 s).
     (bundle,) = (Path(aws_cdk.__file__).parent / "_jsii").glob("aws-cdk-lib@*.jsii.tgz")
-    with tarfile.open(bundle) as archive:
-        member = archive.extractfile("package/recommended-feature-flags.json")
-        assert member is not None
-        flags: dict[str, Any] = json.load(member)
-    return flags
+    with tarfile.open(bundle, "r|gz") as archive:
+        for info in archive:
+            if info.name == "package/recommended-feature-flags.json":
+                member = archive.extractfile(info)
+                assert member is not None
+                flags: dict[str, Any] = json.load(member)
+                return flags
+    raise AssertionError(f"{bundle.name} has no package/recommended-feature-flags.json")
 
 
 def test_the_library_pinned_is_the_one_installed() -> None:
