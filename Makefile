@@ -97,11 +97,17 @@ snapshots: $(STAMPS)/venv ## Rewrite the test snapshots after an intended templa
 	$(PY) -m pytest tests/infra/test_snapshots.py -n 0 --snapshot-update
 	@git diff --stat -- tests/infra/__snapshots__ || true
 
+# pytest rewrites each test module's asserts (for its failure messages) and keeps the result in
+# __pycache__, unless PYTHONDONTWRITEBYTECODE is set, as some containers and CI images do: then
+# every worker rewrites every module again, about 4 s per run. The suite lets Python write them
+# (__pycache__ is ignored by git and left out of the Lambda asset).
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -n 2 --dist loadgroup
+
 test: $(STAMPS)/venv $(STAMPS)/mlflow-venv $(STAMPS)/monitoring-venv $(STAMPS)/node ## Run the whole test suite
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PYTEST)
 
 test-fast: $(STAMPS)/venv ## Tests without the real MLflow server and the Evidently environment
-	$(PY) -m pytest -n 2 --dist loadgroup -m "not mlflow and not monitoring"
+	$(PYTEST) -m "not mlflow and not monitoring"
 
 lint: $(STAMPS)/venv ## ruff (lint + format check) and mypy --strict
 	$(VENV)/bin/ruff check .
