@@ -19,7 +19,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 def pytest_configure(config: pytest.Config) -> None:
     """Keep synthesized templates in pytest's cache directory (tests/synth_cache.py), when pytest has one."""
     cache = getattr(config, "cache", None)
-    synth_cache.configure(cache.mkdir("synth") if cache is not None else None)
+    # xdist workers start after this process configured itself: only it removes stale entries.
+    synth_cache.configure(
+        cache.mkdir("synth") if cache is not None else None, prune="PYTEST_XDIST_WORKER" not in os.environ
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

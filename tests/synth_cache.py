@@ -25,9 +25,10 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -54,14 +55,22 @@ FORMAT = 1
 _directory: Path | None = None
 
 
-def configure(directory: Path | None) -> None:
-    """Where entries are kept for this process (None: no cache); conftest.py calls this once."""
+def configure(directory: Path | None, *, prune: bool = False) -> None:
+    """Where entries are kept for this process (None: no cache); conftest.py calls this once.
+
+    Entries live in a folder named after the sources' digest. With `prune` (the process that
+    starts the run, before any worker), the folders of other digests are deleted: they can never
+    be read again, and a folder per edit would otherwise pile up.
+    """
     global _directory
-    _directory = None if os.environ.get(SWITCH) == "off" else directory
-
-
-def enabled() -> bool:
-    return _directory is not None
+    if directory is None or os.environ.get(SWITCH) == "off":
+        _directory = None
+        return
+    _directory = directory / sources_digest()[:16]
+    if prune:
+        for stale in directory.iterdir():
+            if stale.is_dir() and stale != _directory:
+                shutil.rmtree(stale, ignore_errors=True)
 
 
 @cache
@@ -108,9 +117,14 @@ def get_or_create(key: str, create: Callable[[], Any]) -> Any:
     """The stored value of `key`, or `create()`'s (stored for next time); one creator at a time per key."""
     if _directory is None:
         return create()
-    _directory.mkdir(parents=True, exist_ok=True)
     entry = _directory / f"{key}.json"
-    with _locked(_directory / f"{key}.lock"):
+    with ExitStack() as held:
+        try:
+            _directory.mkdir(parents=True, exist_ok=True)
+            held.enter_context(_locked(_directory / f"{key}.lock"))
+        except OSError:
+            # The folder went away under us (`--cache-clear` in another process): work without it.
+            return create()
         try:
             return json.loads(entry.read_text())
         except (OSError, ValueError):
