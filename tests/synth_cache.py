@@ -69,8 +69,12 @@ def configure(directory: Path | None, *, prune: bool = False) -> None:
     _directory = directory / sources_digest()[:16]
     if prune:
         for stale in directory.iterdir():
-            if stale.is_dir() and stale != _directory:
+            if stale == _directory:
+                continue
+            if stale.is_dir():
                 shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
 
 
 @cache

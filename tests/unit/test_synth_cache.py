@@ -115,6 +115,7 @@ def test_pruning_keeps_only_the_current_sources_folder(kept: Path) -> None:
     stale = kept / "0123456789abcdef"
     stale.mkdir()
     (stale / "old.json").write_text("1")
+    (kept / "loose.json").write_text("1")
     synth_cache.configure(kept, prune=True)
     assert [path.name for path in kept.iterdir()] == [synth_cache.sources_digest()[:16]]
 
