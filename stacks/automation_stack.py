@@ -62,7 +62,6 @@ from stacks.constructs.platform_functions import (
 from stacks.constructs.promoted_versions import PromotedVersions
 from stacks.constructs.registry_sharing import deployer_arns
 from stacks.constructs.trigger_timer import TriggerTimer
-from stacks.data_stack import DATASETS_PREFIX
 
 # Domain events people are told about (failures, decisions that need a person, outcomes).
 # Rejected events have a message of their own: they concern no model version.
@@ -165,7 +164,7 @@ class AutomationStack(Stack):
             pipeline_role_name=naming.pipeline_role_name(config),
             model_role_name=naming.model_role_name(config),
             data_bucket_name=naming.data_bucket_name(config),
-            datasets_prefix=DATASETS_PREFIX,
+            datasets_prefix=naming.DATASETS_PREFIX,
             artifact_bucket_name=naming.artifact_bucket_name(config),
             key=data_key,
             mlflow_arn=mlflow_arn,
@@ -818,7 +817,7 @@ class AutomationStack(Stack):
             "DataLanded",
             rule_name=f"{prefix}-data-landed",
             description="A data set object landed under datasets/: retrain its model",
-            pattern=(event_patterns.data_landed(naming.data_bucket_name(self.config), DATASETS_PREFIX)),
+            pattern=(event_patterns.data_landed(naming.data_bucket_name(self.config), naming.DATASETS_PREFIX)),
             targets=[self._target(self.trigger)],
         )
         self._rule(
@@ -957,7 +956,7 @@ class AutomationStack(Stack):
         )
         activity = event_patterns.aws_activity(
             bucket_name=naming.data_bucket_name(self.config),
-            datasets_prefix=DATASETS_PREFIX,
+            datasets_prefix=naming.DATASETS_PREFIX,
             pipeline_arn_wildcard=f"*:pipeline/{prefix}-*",
             package_groups=self.package_groups,
             endpoint_prefix=f"{prefix}-",

@@ -16,10 +16,13 @@ from stacks.config import EnvironmentConfig
 from stacks.config.delivery import RegistryReader
 from stacks.constructs.registry_sharing import share_released_versions
 from stacks.constructs.secure_bucket import SecureBucket, reserve_prefixes
-from stacks.naming import access_log_bucket_name, artifact_bucket_name, data_bucket_name, pipeline_role_arn
-
-DATASETS_PREFIX = "datasets/"
-MLFLOW_ARTIFACTS_PREFIX = "mlflow"
+from stacks.naming import (
+    DATASETS_PREFIX,
+    access_log_bucket_name,
+    artifact_bucket_name,
+    data_bucket_name,
+    pipeline_role_arn,
+)
 
 
 class DataStack(Stack):

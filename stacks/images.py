@@ -17,13 +17,18 @@ A region is supported when both of these hold:
 
 Only the commercial partition (`aws`) is listed: China, GovCloud and the isolated partitions use
 other endpoints and ARNs and are not part of what the platform is tested against.
+
+Configuration validation reads the region lists, so aws_cdk is imported only by the two functions
+that add to a stack.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from aws_cdk import Aws, CfnMapping, CfnRule, CfnRuleAssertion, Fn, Stack, Token
+if TYPE_CHECKING:
+    from aws_cdk import Stack
 
 SKLEARN_REPOSITORY = "sagemaker-scikit-learn"
 SKLEARN_IMAGE_TAG = "1.4-2-cpu-py3"
@@ -112,6 +117,8 @@ def default_image_uri(stack: Stack) -> str:
     resolves in the region it deploys to, from a mapping added once per stack (the stack's
     region rule, `require_supported_region`, keeps it to regions the mapping holds).
     """
+    from aws_cdk import Aws, CfnMapping, Token
+
     if not Token.is_unresolved(stack.region):
         return default_image_uri_for_region(stack.region)
     mapping = stack.node.try_find_child(_MAPPING_ID)
@@ -130,6 +137,8 @@ def require_supported_region(stack: Stack, kind: str) -> None:
 
     A stack pinned to a region needs nothing: configuration validation has already checked it.
     """
+    from aws_cdk import Aws, CfnRule, CfnRuleAssertion, Fn, Token
+
     if not Token.is_unresolved(stack.region) or stack.node.try_find_child(_RULE_ID) is not None:
         return
     regions = supported_regions(kind)

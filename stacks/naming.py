@@ -2,15 +2,18 @@
 
 Buckets carry the account and region (pseudo parameters, resolved in whichever stack uses
 them), so a stack can name another stack's bucket without a CloudFormation export and IAM
-policies read as plain ARNs.
+policies read as plain ARNs. Given a concrete account and region, the same functions return the
+deployed name.
+
+The module reads aws_cdk only when a name needs a pseudo parameter: configuration validation and
+the operator commands import it, and loading the CDK and starting its runtime would take longer
+than everything else those do before they reach AWS.
 """
 
 from __future__ import annotations
 
 from functools import cache
 from typing import TYPE_CHECKING
-
-from aws_cdk import Aws
 
 if TYPE_CHECKING:
     # Only for annotations: configuration validation measures these names, so it imports this module.
@@ -21,35 +24,49 @@ if TYPE_CHECKING:
 # SageMaker AI models with SageMaker Model Registry").
 PACKAGE_GROUP_SUFFIX_LENGTH = 6
 
+# Where data sets land in the data bucket (a new object under it is a retraining trigger), and
+# where MLflow keeps its artifacts in the artifact bucket.
+DATASETS_PREFIX = "datasets/"
+MLFLOW_ARTIFACTS_PREFIX = "mlflow"
+
 
 @cache
-def _account_and_region() -> tuple[str, str]:
+def _pseudo_parameters() -> tuple[str, str, str]:
     # Each read of a pseudo parameter is a call into the CDK runtime, and names are built
     # hundreds of times at 100 models; the tokens are the same for every stack, so read once.
-    return Aws.ACCOUNT_ID, Aws.REGION
+    from aws_cdk import Aws
+
+    return Aws.ACCOUNT_ID, Aws.REGION, Aws.PARTITION
 
 
-def with_pseudo_values(name: str, *, account: str, region: str) -> str:
-    """`name` as it is once deployed: the account and region tokens these functions insert, replaced."""
-    token_account, token_region = _account_and_region()
-    return name.replace(token_account, account).replace(token_region, region)
+def _account_and_region() -> tuple[str, str]:
+    account, region, _ = _pseudo_parameters()
+    return account, region
 
 
-def bucket_name(config: EnvironmentConfig, purpose: str) -> str:
-    account, region = _account_and_region()
+def _partition() -> str:
+    return _pseudo_parameters()[2]
+
+
+def bucket_name(
+    config: EnvironmentConfig, purpose: str, *, account: str | None = None, region: str | None = None
+) -> str:
+    """A bucket of the environment; in the deploying stack's account and region unless both are given."""
+    if account is None or region is None:
+        account, region = _account_and_region()
     return f"{config.resource_prefix}-{purpose}-{account}-{region}"
 
 
-def data_bucket_name(config: EnvironmentConfig) -> str:
-    return bucket_name(config, "data")
+def data_bucket_name(config: EnvironmentConfig, *, account: str | None = None, region: str | None = None) -> str:
+    return bucket_name(config, "data", account=account, region=region)
 
 
-def artifact_bucket_name(config: EnvironmentConfig) -> str:
-    return bucket_name(config, "mlflow-artifacts")
+def artifact_bucket_name(config: EnvironmentConfig, *, account: str | None = None, region: str | None = None) -> str:
+    return bucket_name(config, "mlflow-artifacts", account=account, region=region)
 
 
-def access_log_bucket_name(config: EnvironmentConfig) -> str:
-    return bucket_name(config, "access-logs")
+def access_log_bucket_name(config: EnvironmentConfig, *, account: str | None = None, region: str | None = None) -> str:
+    return bucket_name(config, "access-logs", account=account, region=region)
 
 
 def mlflow_name(config: EnvironmentConfig) -> str:
@@ -113,7 +130,7 @@ def pipeline_role_name(config: EnvironmentConfig) -> str:
 def pipeline_role_arn(config: EnvironmentConfig) -> str:
     """The pipeline role's ARN, built from its name so a bucket policy can name it without a stack reference."""
     account, _ = _account_and_region()
-    return f"arn:{Aws.PARTITION}:iam::{account}:role/{pipeline_role_name(config)}"
+    return f"arn:{_partition()}:iam::{account}:role/{pipeline_role_name(config)}"
 
 
 def model_role_name(config: EnvironmentConfig) -> str:
@@ -133,7 +150,7 @@ def deployer_role_name(config: EnvironmentConfig) -> str:
 
 def role_arn_in(account: str, role_name: str) -> str:
     """A role of another account, by name: nothing of that account is read at synth or deploy time."""
-    return f"arn:{Aws.PARTITION}:iam::{account}:role/{role_name}"
+    return f"arn:{_partition()}:iam::{account}:role/{role_name}"
 
 
 def pipeline_name(config: EnvironmentConfig, model: str) -> str:

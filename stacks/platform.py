@@ -15,10 +15,12 @@ from stacks.compliance import apply_compliance_checks
 from stacks.config import EnvironmentConfig
 from stacks.config.delivery import RegistryReader, RegistrySource
 from stacks.constructs.persona_roles import PlatformResources
-from stacks.data_stack import DATASETS_PREFIX, MLFLOW_ARTIFACTS_PREFIX, DataStack
+from stacks.data_stack import DataStack
 from stacks.images import require_supported_region
 from stacks.model_stack import ModelStack
 from stacks.naming import (
+    DATASETS_PREFIX,
+    MLFLOW_ARTIFACTS_PREFIX,
     artifact_bucket_name,
     data_bucket_name,
     events_dlq_name,

@@ -10,8 +10,7 @@ from constructs import Construct
 
 from stacks.config import EnvironmentConfig
 from stacks.constructs.managed_mlflow import ManagedMlflow
-from stacks.data_stack import MLFLOW_ARTIFACTS_PREFIX
-from stacks.naming import artifact_bucket_name, mlflow_name
+from stacks.naming import MLFLOW_ARTIFACTS_PREFIX, artifact_bucket_name, mlflow_name
 
 
 class TrackingStack(Stack):

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_common.monitoring import MONITORING_LOCK_FILE, MONITORING_WHEELHOUSE_DIR
+from stacks import naming
 from stacks.config import ConfigError, ModelConfig, load_environment
 from stacks.mlflow_clients import UnsupportedMlflowVersion, server_line
 from stacks.pipeline_definition import (
@@ -141,11 +142,6 @@ def source_archive(destination: Path, members: Sequence[tuple[Path, str]]) -> Pa
         for path, name in members:
             archive.add(path, arcname=name, recursive=False)
     return destination
-
-
-def artifact_bucket(prefix: str, account: str, region: str) -> str:
-    """The artifact bucket's name, as stacks/naming.py builds it."""
-    return f"{prefix}-mlflow-artifacts-{account}-{region}"
 
 
 def pip_download(lock: Path, destination: Path) -> None:
@@ -288,7 +284,7 @@ def _publish(
     except OperatorError as error:
         raise PublishError(str(error)) from error
     session = aws.session
-    bucket = artifact_bucket(config.resource_prefix, aws.account, aws.region)
+    bucket = naming.artifact_bucket_name(config, account=aws.account, region=aws.region)
     with tempfile.TemporaryDirectory(prefix="publish-code-") as scratch:
         _, wheels = build_wheelhouse(lock, Path(scratch) / WHEELHOUSE_DIR, download)
         _, monitoring_wheels = build_wheelhouse(monitoring_lock, Path(scratch) / MONITORING_WHEELHOUSE_DIR, download)

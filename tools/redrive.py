@@ -51,7 +51,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from platform_common import monitoring as layout
 from stacks import naming
 from stacks.config import HANDLER_NAMES, EnvironmentConfig
-from stacks.data_stack import DATASETS_PREFIX
 from tools.operator_session import OperatorError, caller, environment, run
 
 TRIGGER, GATE, DEPLOYER = "retraining-trigger", "model-gate", "deployer"
@@ -148,7 +147,7 @@ def _object_handler(detail: Any) -> str | None:
     key = obj.get("key") if isinstance(obj, dict) else None
     if not isinstance(key, str):
         return None
-    if key.startswith(DATASETS_PREFIX):
+    if key.startswith(naming.DATASETS_PREFIX):
         return TRIGGER
     if key.startswith(f"{layout.INFERENCE_PREFIX}/"):
         return BATCH_LAUNCHER

@@ -103,9 +103,7 @@ class DeliveryConfig:
             account=account,
             region=region,
             resource_prefix=registry.resource_prefix,
-            artifact_bucket_name=naming.with_pseudo_values(
-                naming.artifact_bucket_name(registry), account=account, region=region
-            ),
+            artifact_bucket_name=naming.artifact_bucket_name(registry, account=account, region=region),
             package_group_suffix=suffix,
         )
 

@@ -121,6 +121,7 @@ class _Name:
     limit: NameLimit
     keys: tuple[str, ...]
     values: tuple[str, ...]
+    counted: bool = False  # whether `value` holds the stand-in account ID and region
 
 
 def check_names(config: EnvironmentConfig, *, prefix_key: str, environment_path: str) -> None:
@@ -129,18 +130,17 @@ def check_names(config: EnvironmentConfig, *, prefix_key: str, environment_path:
     `prefix_key` is where the prefix in force was set (the environment's or the platform's).
     """
     region = config.region or longest_region(config.mlflow.kind)
-    for name in _names(config, prefix_key, environment_path):
-        deployed = naming.with_pseudo_values(name.value, account=_ACCOUNT_ID, region=region)
-        _check(name, deployed, region)
+    for name in _names(config, prefix_key, environment_path, region):
+        _check(name, region)
 
 
-def _names(config: EnvironmentConfig, prefix_key: str, environment_path: str) -> Iterator[_Name]:
-    def made_of(value: str, limit: NameLimit, *parts: tuple[str, str]) -> _Name:
-        return _Name(value, limit, tuple(key for key, _ in parts), tuple(part for _, part in parts))
+def _names(config: EnvironmentConfig, prefix_key: str, environment_path: str, region: str) -> Iterator[_Name]:
+    def made_of(value: str, limit: NameLimit, *parts: tuple[str, str], counted: bool = False) -> _Name:
+        return _Name(value, limit, tuple(key for key, _ in parts), tuple(part for _, part in parts), counted)
 
     prefix = (prefix_key, config.prefix)
     for bucket in (naming.data_bucket_name, naming.artifact_bucket_name, naming.access_log_bucket_name):
-        yield made_of(bucket(config), S3_BUCKET, prefix)
+        yield made_of(bucket(config, account=_ACCOUNT_ID, region=region), S3_BUCKET, prefix, counted=True)
     yield made_of(naming.platform_bus_name(config), EVENT_BUS, prefix)
     yield made_of(naming.mlflow_name(config), MLFLOW, prefix)
     for unit in ("data", "tracking", "automation", "access"):
@@ -162,10 +162,10 @@ def _names(config: EnvironmentConfig, prefix_key: str, environment_path: str) ->
         yield made_of(naming.package_group(model.name, suffix), PACKAGE_GROUP, name)
 
 
-def _check(name: _Name, deployed: str, region: str) -> None:
-    limit = name.limit
+def _check(name: _Name, region: str) -> None:
+    limit, deployed = name.limit, name.value
     given: object = name.values[0] if len(name.values) == 1 else name.values
-    counted = f" (account ID and region counted as 12 digits and {region})" if deployed != name.value else ""
+    counted = f" (account ID and region counted as 12 digits and {region})" if name.counted else ""
     if len(deployed) > limit.max_length:
         excess = len(deployed) - limit.max_length
         characters = "character" if excess == 1 else "characters"
