@@ -35,7 +35,7 @@ from tests.batch.world import BATCH, KEY_ARN
 from tests.cfn import Resolver
 from tests.handlers.conftest import ACCOUNT, LOCK_TABLE, REGION, FakeLambdaContext, example_settings, load_event
 from tests.handlers.test_deployer import ENDPOINT, World, arn, build_world
-from tests.infra.test_event_routing import synthesized_rules
+from tests.infra.routing import synthesized_rules
 from tests.synth import synth
 
 DATA_BUCKET = f"mlops-dev-data-{ACCOUNT}-{REGION}"
