@@ -35,7 +35,7 @@ from tests.batch.world import BATCH, KEY_ARN
 from tests.cfn import Resolver
 from tests.handlers.conftest import ACCOUNT, LOCK_TABLE, REGION, FakeLambdaContext, example_settings, load_event
 from tests.handlers.test_deployer import ENDPOINT, World, arn, build_world
-from tests.infra.test_event_routing import synthesized_rules
+from tests.infra.routing import RoutingWorld, synthesized_rules
 from tests.synth import synth
 
 DATA_BUCKET = f"mlops-dev-data-{ACCOUNT}-{REGION}"
@@ -61,11 +61,11 @@ def batch_platform() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def rules() -> dict[str, dict[str, Any]]:
-    """The synthesized rules on the default bus (where S3 and SageMaker deliver): name -> pattern."""
+    """The synthesized rules on the default bus (where S3 and SageMaker deliver): name -> {pattern, bus}."""
     _, built = synth("dev", batch_platform())
     templates = {unit: template.to_json() for unit, template in built.items()}
     found = synthesized_rules(templates, Resolver(templates))
-    return {name: rule["pattern"] for name, rule in found.items() if rule["bus"] == "default"}
+    return {name: rule for name, rule in found.items() if rule["bus"] == "default"}
 
 
 @pytest.fixture(autouse=True)
@@ -75,35 +75,11 @@ def _fresh_runtime() -> Iterator[None]:
     runtime.reset()
 
 
-class Routes:
-    """moto EventBridge with the synthesized rules, each delivering to its own SQS queue."""
-
-    def __init__(self, patterns: dict[str, dict[str, Any]]) -> None:
-        self.events = boto3.client("events", region_name=REGION)
-        self.sqs = boto3.client("sqs", region_name=REGION)
-        self.queues: dict[str, str] = {}
-        for name, pattern in patterns.items():
-            url = self.sqs.create_queue(QueueName=f"rule-{name}")["QueueUrl"]
-            queue_arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
-            self.events.put_rule(Name=name, EventPattern=json.dumps(pattern))
-            self.events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": queue_arn["QueueArn"]}])
-            self.queues[name] = url
-
-    def deliver(self, event: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-        """Put `event` on the default bus; returns what each matching rule delivered."""
-        entry = {
-            "Source": event["source"],
-            "DetailType": event["detail-type"],
-            "Detail": json.dumps(event["detail"]),
-            "Resources": event.get("resources", []),
-        }
-        assert self.events.put_events(Entries=[entry])["FailedEntryCount"] == 0
-        out = {}
-        for name, url in self.queues.items():
-            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            if messages:
-                out[name] = [json.loads(m["Body"]) for m in messages]
-        return out
+def deliver(rules: dict[str, dict[str, Any]], event: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Put `event` on the default bus of moto EventBridge holding `rules`; returns what each matching rule delivered."""
+    world = RoutingWorld(rules)
+    world.put(event)
+    return world.matched()
 
 
 def batch_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -165,7 +141,7 @@ def test_a_batch_models_approval_and_data_drop_start_exactly_one_transform_job_w
     assert endpoints() == []
     assert transform_jobs() == []
     # When a data file lands and S3's event goes through the environment's rules
-    delivered = Routes(rules).deliver(drop("inference/churn/2026-11-28.csv"))
+    delivered = deliver(rules, drop("inference/churn/2026-11-28.csv"))
     # Then only the batch rules take it, and the launcher starts exactly one job on the champion's model
     assert INPUT_RULE in delivered
     assert "mlops-dev-data-landed" not in delivered
@@ -188,7 +164,7 @@ def test_a_realtime_models_approval_and_data_drop_start_no_transform_job(
     assert endpoints() == [ENDPOINT]
     assert ChampionRecords(model_locks, LOCK_TABLE).read("churn") is None
     # When a file lands under its inference prefix
-    delivered = Routes(rules).deliver(drop("inference/churn/2026-11-28.csv"))
+    delivered = deliver(rules, drop("inference/churn/2026-11-28.csv"))
     outcome = launch(delivered[INPUT_RULE][0])
     # Then nothing starts, and the rejection names the model and why
     assert outcome["action"] == "event_rejected"
@@ -213,7 +189,7 @@ def test_a_model_with_endpoint_and_batch_keeps_its_endpoint_path_and_batch_runs_
     assert world.endpoint_tags()[PROMOTED_PACKAGE_TAG] == arn(1)
     assert ChampionRecords(model_locks, LOCK_TABLE).read("churn") is None
     # And a data drop runs one transform job on the package the endpoint's champion tag names
-    delivered = Routes(rules).deliver(drop("inference/churn/2026-11-28.csv"))
+    delivered = deliver(rules, drop("inference/churn/2026-11-28.csv"))
     outcome = launch(delivered[INPUT_RULE][0])
     (job,) = transform_jobs()
     assert outcome["action"] == "started"

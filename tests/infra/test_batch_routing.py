@@ -17,7 +17,6 @@ import pytest
 
 from tests.cfn import REGION, Resolver
 from tests.handlers.conftest import load_event
-from tests.infra.test_event_routing import routed, synthesized_rules  # noqa: F401
 from tests.synth import synth
 
 pytestmark = pytest.mark.xdist_group("routing")
@@ -65,13 +64,13 @@ def transform_end(status: str, output: str) -> dict[str, Any]:
     }
 
 
-def test_a_batch_input_reaches_the_launcher_and_not_the_retraining_trigger(routed: Any) -> None:  # noqa: F811
+def test_a_batch_input_reaches_the_launcher_and_not_the_retraining_trigger(routed: Any) -> None:
     data_bucket = load_event("s3_object_created")["detail"]["bucket"]["name"]
     routed.put(s3_put("inference/scores/2026-11-28.csv", data_bucket))
     assert set(routed.matched()) == {"mlops-dev-batch-input-landed", "mlops-dev-audit-batch"}
 
 
-def test_a_data_set_drop_does_not_reach_the_launcher(routed: Any) -> None:  # noqa: F811
+def test_a_data_set_drop_does_not_reach_the_launcher(routed: Any) -> None:
     data_bucket = load_event("s3_object_created")["detail"]["bucket"]["name"]
     routed.put(s3_put("datasets/churn/2026-11-28/train.csv", data_bucket))
     assert set(routed.matched()) == {"mlops-dev-data-landed", "mlops-dev-audit-data"}
@@ -86,13 +85,13 @@ def test_a_data_set_drop_does_not_reach_the_launcher(routed: Any) -> None:  # no
         ("InProgress", set()),
     ],
 )
-def test_the_end_of_a_transform_job_reaches_the_launcher(routed: Any, status: str, expected: set[str]) -> None:  # noqa: F811
+def test_the_end_of_a_transform_job_reaches_the_launcher(routed: Any, status: str, expected: set[str]) -> None:
     data_bucket = load_event("s3_object_created")["detail"]["bucket"]["name"]
     routed.put(transform_end(status, f"s3://{data_bucket}/predictions/scores/job/"))
     assert set(routed.matched()) == expected
 
 
-def test_another_teams_transform_job_does_not_reach_the_launcher(routed: Any) -> None:  # noqa: F811
+def test_another_teams_transform_job_does_not_reach_the_launcher(routed: Any) -> None:
     routed.put(transform_end("Completed", "s3://someone-elses-bucket/predictions/scores/job/"))
     assert routed.matched() == {}
 
@@ -112,7 +111,7 @@ def test_an_environment_without_batch_models_has_no_batch_rules() -> None:
     assert "mlops-dev-batch-launcher" not in functions
 
 
-def test_labels_of_a_batch_only_model_reach_the_monitoring_launcher_not_the_trigger(routed: Any) -> None:  # noqa: F811
+def test_labels_of_a_batch_only_model_reach_the_monitoring_launcher_not_the_trigger(routed: Any) -> None:
     data_bucket = load_event("s3_object_created")["detail"]["bucket"]["name"]
     routed.put(s3_put("monitoring/scores/ground-truth/2026/11/28/labels.jsonl", data_bucket))
     assert set(routed.matched()) == {"mlops-dev-ground-truth-landed-0"}

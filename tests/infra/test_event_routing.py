@@ -9,12 +9,10 @@ from __future__ import annotations
 import copy
 import importlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.sagemaker.models import sagemaker_backends
 
 from platform_common import domain_events, env_names
@@ -42,66 +40,6 @@ def templates() -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def resolver(templates: dict[str, dict[str, Any]]) -> Resolver:
     return Resolver(templates)
-
-
-def synthesized_rules(templates: dict[str, dict[str, Any]], resolver: Resolver) -> dict[str, dict[str, Any]]:
-    """Every pattern rule of the environment: name -> {pattern, bus}."""
-    rules = {}
-    for template in templates.values():
-        for resource in template["Resources"].values():
-            if resource["Type"] != "AWS::Events::Rule" or "EventPattern" not in resource["Properties"]:
-                continue
-            props = resolver.resolve(resource["Properties"], template)
-            rules[props["Name"]] = {"pattern": props["EventPattern"], "bus": props.get("EventBusName", "default")}
-    return rules
-
-
-@pytest.fixture
-def routed(templates: dict[str, dict[str, Any]], resolver: Resolver, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """moto EventBridge holding the synthesized rules, each delivering to its own SQS queue."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        events = boto3.client("events", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        rules = synthesized_rules(templates, resolver)
-        buses = {r["bus"] for r in rules.values()} - {"default"}
-        for bus in buses:
-            events.create_event_bus(Name=bus)
-        queues = {}
-        for name, rule in rules.items():
-            events.put_rule(Name=name, EventPattern=json.dumps(rule["pattern"]), EventBusName=rule["bus"])
-            url = sqs.create_queue(QueueName=name)["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            events.put_targets(Rule=name, EventBusName=rule["bus"], Targets=[{"Id": "capture", "Arn": arn}])
-            queues[name] = url
-
-        class Router:
-            def put(self, event: dict[str, Any], bus: str = "default") -> None:
-                entry = {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event["detail"]),
-                    "Resources": event.get("resources", []),
-                    "EventBusName": bus,
-                }
-                result = events.put_events(Entries=[entry])
-                assert result["FailedEntryCount"] == 0
-
-            def matched(self) -> dict[str, list[dict[str, Any]]]:
-                out = {}
-                for name, url in queues.items():
-                    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-                    if messages:
-                        out[name] = [json.loads(m["Body"]) for m in messages]
-                return out
-
-        yield Router()
 
 
 def _with(event: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:
