@@ -49,6 +49,10 @@ SOURCE_FILES = (
 )
 IGNORED_PARTS = ("__pycache__", ".mypy_cache")
 LIBRARIES = ("aws-cdk-lib", "constructs", "cdk-nag", "jsii", "cfn-lint")
+# The variables the CDK's App reads when it is built: context (merged into the App's), and the
+# account and Region environment-agnostic code may look up (`cdk synth` sets them). Others, such
+# as CDK_DISABLE_CLI_TELEMETRY, which the Makefile exports, leave the templates as they are.
+CDK_ENVIRONMENT = ("CDK_CONTEXT_JSON", "CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION")
 SWITCH = "PLATFORM_TEST_SYNTH_CACHE"
 FORMAT = 1
 
@@ -86,9 +90,9 @@ def sources_digest() -> str:
     for path in _source_files():
         digest.update(f"{path.relative_to(ROOT).as_posix()}\n".encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
-    # The CDK reads CDK_* variables (CDK_DEFAULT_ACCOUNT, CDK_CONTEXT_JSON, ...) from the environment.
-    for name in sorted(name for name in os.environ if name.startswith("CDK_")):
-        digest.update(f"{name}={os.environ[name]}\n".encode())
+    # What an App reads from the environment besides its own arguments.
+    for name in CDK_ENVIRONMENT:
+        digest.update(f"{name}={os.environ.get(name)}\n".encode())
     return digest.hexdigest()
 
 

@@ -50,6 +50,18 @@ def test_a_change_to_a_stack_or_a_handler_changes_every_key(sources: Path) -> No
     assert len({before, after_stack, after_handler}) == 3
 
 
+def test_the_cdks_environment_is_part_of_the_key_and_other_variables_are_not(
+    sources: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = synth_cache.key_for("platform", "dev")
+    monkeypatch.setenv("CDK_DISABLE_CLI_TELEMETRY", "true")
+    synth_cache.sources_digest.cache_clear()
+    assert synth_cache.key_for("platform", "dev") == before
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
+    synth_cache.sources_digest.cache_clear()
+    assert synth_cache.key_for("platform", "dev") != before
+
+
 def test_compiled_files_do_not_change_the_key(sources: Path) -> None:
     before = synth_cache.key_for("platform", "dev")
     (sources / "lambdas" / "__pycache__").mkdir()
