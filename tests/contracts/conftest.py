@@ -29,6 +29,8 @@ class Synthesized:
     stack_names: dict[str, str]
     # The validated configuration the stacks were built from (reading it builds no constructs).
     config: EnvironmentConfig
+    # The stacks' Region where the configuration pins one, else None (deployable to any Region).
+    region: str | None
 
     @classmethod
     def of(
@@ -42,6 +44,7 @@ class Synthesized:
             {unit: template.to_json() for unit, template in templates.items()},
             {unit: template.stack_name for unit, template in templates.items()},
             config,
+            templates["data"].region,
         )
 
     def by_stack_name(self) -> dict[str, dict[str, Any]]:

@@ -37,6 +37,7 @@ import botocore.credentials
 import pytest
 
 from platform_common.mlflow_rest import MlflowRestClient
+from stacks.constructs.managed_mlflow import model_package_group_suffix
 from stacks.naming import mlflow_name
 from tests.access.cfn_resolver import ACCOUNT, REGION, Deployment
 from tests.access.iam_eval import Policy, Request, evaluate
@@ -236,7 +237,11 @@ def test_service_role_can_do_everything_automatic_registration_needs(synthesized
         assert not _decide(deployment, _service_role(found), probe)
         return
     # A tracking server's suffix is known at synth; an App's is matched by length (any six characters).
-    suffix = found.platform.tracking.mlflow.package_group_suffix or "abc123"
+    suffix = (
+        model_package_group_suffix(mlflow_name(found.config))
+        if found.config.mlflow.kind == "tracking-server"
+        else "abc123"
+    )
     name = f"{models[0].name}-{suffix}"
     group = f"{SM}:model-package-group/{name}"
     spec = f"arn:aws:s3:::{bucket}/{root}/1/models/m-0a1b2c/artifacts/sagemaker_inference_specification.json"

@@ -22,7 +22,6 @@ from typing import Any
 
 import botocore.session
 import pytest
-from aws_cdk import Token
 from monitoring_launcher.requests import job_name
 
 from deployer.logic import version_resource_name
@@ -300,9 +299,8 @@ VERSIONS = (1, 9, 10, 99, 100, 12345, 10**6, LARGEST_VERSION)
 
 def regions_of(env: Synthesized) -> tuple[str, ...]:
     """The values ${AWS::Region} can take when this configuration is deployed."""
-    region = env.platform.data.region
-    if not Token.is_unresolved(region):
-        return (region,)
+    if env.region is not None:
+        return (env.region,)
     return supported_regions(env.config.mlflow.kind)
 
 
