@@ -42,7 +42,9 @@ prerequisites:
 # builds and about how long that takes (rough figures for 2 cores; the network decides the rest).
 stage = @echo "==> $(1) (about $(2) on a first install)"
 
-$(STAMPS)/venv: requirements.txt requirements-dev.txt | prerequisites
+# Each environment checks the prerequisites when it is (re)built, not on every make run.
+$(STAMPS)/venv: requirements.txt requirements-dev.txt
+	@$(MAKE) --no-print-directory prerequisites
 	@mkdir -p $(STAMPS)
 	$(call stage,.venv: CDK$(comma) cdk-nag$(comma) test and lint tools from requirements-dev.txt,1-2 minutes)
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +57,8 @@ $(STAMPS)/venv: requirements.txt requirements-dev.txt | prerequisites
 # is the client version stacks/mlflow_clients.py pins for the server version of the tests'
 # fixture (tests/fixtures/platform.json, dev), not of the user's cdk.json: the suite's
 # expectations stay the same whatever server version a user configures.
-$(STAMPS)/mlflow-venv: requirements-mlflow.txt stacks/mlflow_clients.py tests/fixtures/platform.json $(STAMPS)/venv | prerequisites
+$(STAMPS)/mlflow-venv: requirements-mlflow.txt stacks/mlflow_clients.py tests/fixtures/platform.json $(STAMPS)/venv
+	@$(MAKE) --no-print-directory prerequisites
 	@mkdir -p $(STAMPS)
 	$(call stage,.venv-mlflow: MLflow server$(comma) scikit-learn for the real-MLflow tests (about 850 MB),3-5 minutes)
 	$(PYTHON) -m venv --clear $(MLFLOW_VENV)
@@ -67,14 +70,16 @@ $(STAMPS)/mlflow-venv: requirements-mlflow.txt stacks/mlflow_clients.py tests/fi
 
 # Evidently for the monitoring job's tests (tests/jobs/test_monitor_model.py runs the job in it): the
 # version the monitoring lock pins, with the processing image's scientific stack.
-$(STAMPS)/monitoring-venv: requirements-monitoring.txt | prerequisites
+$(STAMPS)/monitoring-venv: requirements-monitoring.txt
+	@$(MAKE) --no-print-directory prerequisites
 	@mkdir -p $(STAMPS)
 	$(PYTHON) -m venv --clear $(MONITORING_VENV)
 	$(MONITORING_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(MONITORING_VENV)/bin/python -m pip install --quiet -r requirements-monitoring.txt
 	@touch $@
 
-$(STAMPS)/node: package.json package-lock.json | prerequisites
+$(STAMPS)/node: package.json package-lock.json
+	@$(MAKE) --no-print-directory prerequisites
 	@mkdir -p $(STAMPS)
 	$(call stage,node_modules: the pinned AWS CDK CLI (package-lock.json),30 seconds)
 	npm ci --no-audit --no-fund --loglevel=error

@@ -5,13 +5,15 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import botocore.session
 import pytest
-from aws_cdk.assertions import Template
 
 from tests import synth_cache
-from tests.synth import synth_default
+
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -41,9 +43,15 @@ def _one_botocore_loader() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def dev_templates() -> dict[str, Template]:
     """Templates of the dev environment keyed by unit (data, tracking, access, ...)."""
+    # Imported here: under xdist this module also loads in the process that only hands out tests,
+    # which would otherwise import the CDK (about a second) before starting any worker.
+    from tests.synth import synth_default
+
     return synth_default("dev")[1]
 
 
 @pytest.fixture(scope="session")
 def prod_templates() -> dict[str, Template]:
+    from tests.synth import synth_default
+
     return synth_default("prod")[1]
