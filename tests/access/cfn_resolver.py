@@ -114,6 +114,15 @@ class Resolver:
         if name == "Fn::Split":
             separator, text = arg
             return str(self._resolve(stack, text)).split(separator)
+        if name == "Fn::FindInMap":
+            # [MapName, TopLevelKey, SecondLevelKey], each key itself resolvable (AWS CloudFormation
+            # User Guide, "Fn::FindInMap",
+            # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-findinmap.html).
+            mapping, top, second = (self._resolve(stack, part) for part in arg)
+            try:
+                return stack.template["Mappings"][mapping][top][second]
+            except KeyError as missing:
+                raise ResolutionError(f"no {mapping}/{top}/{second} in the Mappings of {stack.name}") from missing
         raise ResolutionError(f"unsupported intrinsic {name} in stack {stack.name}: {arg!r}")
 
     def _sub(self, stack: _Stack, arg: Any) -> str:

@@ -131,3 +131,14 @@ def test_persona_policies_resolve_completely(dev: ResolvedPlatform, customised: 
         role = platform.role(persona)
         assert not placeholders_in(role.policies), f"extend cfn_resolver for {placeholders_in(role.policies)}"
         assert not role.external_policy_arns
+
+
+def test_find_in_map_reads_the_region_row_and_a_missing_row_fails_naming_it() -> None:
+    images = {
+        "Mappings": {"ImageAccounts": {"eu-west-1": {"account": "141502667606"}}},
+        "Resources": {},
+    }
+    lookup = {"Fn::FindInMap": ["ImageAccounts", {"Ref": "AWS::Region"}, "account"]}
+    assert Resolver({"images": images}, region="eu-west-1").resolve("images", lookup) == "141502667606"
+    with pytest.raises(ResolutionError, match="ImageAccounts/ap-south-2/account"):
+        Resolver({"images": images}, region="ap-south-2").resolve("images", lookup)

@@ -6,15 +6,18 @@ what validation accepts (tests/contracts/configs.py), for both kinds of managed 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import pytest
 
+from platform_common.catalog import ModelSettings
+from stacks import naming
 from stacks.config import EnvironmentConfig, load_environment
 from stacks.platform import Platform
-from tests.access.cfn_resolver import Deployment, deploy
+from tests.access.cfn_resolver import Deployment, Resolver, deploy
 from tests.contracts.configs import LONGEST_ENVIRONMENT, extreme_platform
 from tests.synth import StoredTemplate, cdk_context, platform_fixture, synth, synth_default
 
@@ -93,6 +96,21 @@ def synthesized(label: str) -> Synthesized:
     env_name, settings = _configuration(label)
     built = synth_default(label) if label in ("dev", "staging", "prod") else synth(env_name, settings)
     return Synthesized.of(label, built, load_environment(settings, env_name))
+
+
+@cache
+def deployed_catalog(label: str) -> dict[str, ModelSettings]:
+    """The catalog entries the model stacks write (their SSM parameters), resolved as deployed, by model name."""
+    found = synthesized(label)
+    resolver = Resolver(found.by_stack_name())
+    prefix = naming.catalog_path(found.config)
+    entries = {}
+    for unit, _, props in found.resources("AWS::SSM::Parameter"):
+        if isinstance(props.get("Name"), str) and props["Name"].startswith(prefix):
+            value = resolver.resolve(found.stack_names[unit], props["Value"])
+            settings = ModelSettings.from_mapping(json.loads(value))
+            entries[settings.name] = settings
+    return entries
 
 
 @cache

@@ -20,7 +20,7 @@ from typing import Any
 
 from platform_common import monitoring as contract
 from stacks import naming
-from tests.contracts.conftest import Synthesized
+from tests.contracts.conftest import Synthesized, deployed_catalog
 
 MAX_EVALUATION_SECONDS = 604_800
 MAX_SUB_HOUR_EVALUATION_SECONDS = 86_400
@@ -38,7 +38,7 @@ def test_quality_drift_and_silence_alarms_watch_the_metrics_the_job_publishes(sy
     config = synthesized_env.config
     alarms = _alarms(synthesized_env)
     namespace = contract.metric_namespace(config.resource_prefix)
-    catalog = {stack.model.name: stack.settings for stack in synthesized_env.platform.models}
+    catalog = deployed_catalog(synthesized_env.label)
     for model in config.models:
         if not model.monitoring.platform or model.quality.namespace:
             continue
