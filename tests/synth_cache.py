@@ -45,6 +45,7 @@ SOURCE_FILES = (
     "tests/synth_cache.py",
     "tests/lint.py",
     "tools/cfn_lint.py",
+    "tools/check_config.py",
     "tools/template_snapshot.py",
 )
 IGNORED_PARTS = ("__pycache__", ".mypy_cache")

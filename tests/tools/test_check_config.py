@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import synth_cache
+from tests.lint import findings
 from tests.synth import cdk_context
 from tools import check_config
 from tools.check_config import main
@@ -26,29 +27,22 @@ def run(cdk_json: Path, snapshots: Path, *extra: str) -> int:
 
 @pytest.fixture
 def repeats_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Synthesis and cfn-lint run once per distinct input; a repeat gets a copy of the first answer.
+    """Synthesis and cfn-lint run once per distinct input, kept as tests/synth_cache.py keeps templates.
 
     Both are deterministic, and the runs after a change synthesize and lint the same templates
     again (cfn-lint is most of each run): what those runs check is the comparison with the snapshot.
+    The tool's own synthesis and lint still produce every kept answer (tools/check_config.py is
+    part of the cache key).
     """
-    synthesized: dict[tuple[str, str], tuple[dict[str, dict[str, Any]], list[str]]] = {}
-    linted: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-    synthesize, lint_findings = check_config.synthesize, check_config.lint_findings
+    synthesize = check_config.synthesize
 
     def synthesize_once(context: dict[str, Any], env_name: str, outdir: Path) -> Any:
-        key = (json.dumps(context, sort_keys=True), env_name)
-        if key not in synthesized:
-            synthesized[key] = synthesize(context, env_name, outdir)
-        return copy.deepcopy(synthesized[key])
-
-    def lint_once(template: dict[str, Any], regions: list[str]) -> list[str]:
-        key = (json.dumps(template, sort_keys=True), tuple(regions))
-        if key not in linted:
-            linted[key] = lint_findings(template, regions)
-        return list(linted[key])
+        key = synth_cache.key_for("check-config", context, env_name)
+        templates, warnings = synth_cache.get_or_create(key, lambda: synthesize(context, env_name, outdir))
+        return templates, warnings
 
     monkeypatch.setattr(check_config, "synthesize", synthesize_once)
-    monkeypatch.setattr(check_config, "lint_findings", lint_once)
+    monkeypatch.setattr(check_config, "lint_findings", findings)
 
 
 def test_a_change_is_recorded_shown_and_accepted(
