@@ -153,13 +153,6 @@ class RecordedStatement:
     resolved: list[Any]
 
 
-def _listed(value: Any) -> list[Any]:
-    """A statement JSON element (absent, one value or a list) as a list."""
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
 def written_statements(statements: Sequence[PolicyStatement]) -> list[dict[str, Any]]:
     """The JSON of each statement (as `PolicyStatement.to_statement_json` gives it), in one round trip.
 
@@ -187,13 +180,13 @@ def record_written_acknowledgement(scope: IConstruct, json_form: Mapping[str, An
     """`record_acknowledgement` for a statement given as its JSON (see `written_statements`)."""
     # The JSON lists the same actions and resources in the same order as the statement's
     # properties (both come from the statement's ordered sets); it holds a single value as
-    # itself, which `_listed` turns back into a list.
+    # itself, which `_as_list` turns back into a list.
     if "NotAction" in json_form or "NotResource" in json_form:
         raise ValueError(f"{scope.node.path}: NotAction/NotResource grants cannot be acknowledged; list the grants")
     return record_statement_acknowledgement(
         scope,
-        _listed(json_form.get("Action")),
-        _listed(json_form.get("Resource")),
+        _as_list(json_form.get("Action")),
+        _as_list(json_form.get("Resource")),
         reason,
         label=json_form.get("Sid") or "",
     )
