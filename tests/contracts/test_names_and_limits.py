@@ -28,6 +28,7 @@ from deployer.logic import version_resource_name
 from platform_common import env_names
 from stacks import naming
 from stacks.config import ConfigError, load_environment
+from stacks.constructs.managed_mlflow import model_package_group_suffix
 from stacks.images import supported_regions
 from tests.contracts.configs import (
     LONGEST_ENVIRONMENT,
@@ -36,7 +37,7 @@ from tests.contracts.configs import (
     longest_prefix,
     prefix_of,
 )
-from tests.contracts.conftest import Synthesized
+from tests.contracts.conftest import Synthesized, deployed_catalog
 
 ACCOUNT_ID = "123456789012"  # always 12 digits
 
@@ -357,7 +358,7 @@ def test_every_named_resource_fits_its_documented_limit(synthesized_env: Synthes
         "AWS::CloudWatch::Alarm",
         "AWS::CloudWatch::Dashboard",
     } <= families
-    if synthesized_env.platform.models:
+    if synthesized_env.config.models:
         assert {"AWS::SageMaker::Pipeline", "AWS::SSM::Parameter"} <= families
     assert families & {"AWS::SageMaker::MlflowTrackingServer", "AWS::SageMaker::MlflowApp"}
 
@@ -372,7 +373,8 @@ def test_bucket_names_are_checked_at_the_longest_region(synthesized_env: Synthes
 
 def test_stack_names_fit(synthesized_env: Synthesized) -> None:
     """CloudFormation stack names (including one per model) fit CreateStack's rule."""
-    names = [stack.stack_name for stack in synthesized_env.platform.stacks]
+    names = list(synthesized_env.stack_names.values())
+    assert len(names) == len(set(names)) >= 4 + len(synthesized_env.config.models)
     assert violations(iter((STACK_NAME, "stack", name) for name in names)) == []
 
 
@@ -393,15 +395,23 @@ def monitoring_job_prefix(env: Synthesized) -> str | None:
 
 def monitored(env: Synthesized) -> list[str]:
     """The models whose monitoring jobs the platform's launcher starts."""
-    return [m.settings.name for m in env.platform.models if m.settings.monitoring_engine == "platform"]
+    return [name for name, settings in deployed_catalog(env.label).items() if settings.monitoring_engine == "platform"]
+
+
+def package_group_suffix(env: Synthesized) -> str:
+    """The suffix automatic registration gives package groups: from the tracking server's name, or the longest an App's ID makes."""
+    servers = [props["TrackingServerName"] for _, _, props in env.resources("AWS::SageMaker::MlflowTrackingServer")]
+    if servers:
+        (server,) = servers
+        return model_package_group_suffix(server)
+    return "f" * naming.PACKAGE_GROUP_SUFFIX_LENGTH
 
 
 def runtime_names(env: Synthesized) -> Iterator[tuple[NameRule, str, str]]:
     """Names the handlers create from a model's catalog entry, for every version up to a large one."""
-    suffix = env.platform.tracking.mlflow.package_group_suffix or "f" * naming.PACKAGE_GROUP_SUFFIX_LENGTH
+    suffix = package_group_suffix(env)
     job_prefix = monitoring_job_prefix(env)
-    for model_stack in env.platform.models:
-        settings = model_stack.settings
+    for settings in deployed_catalog(env.label).values():
         yield ENDPOINT_NAME, settings.name, settings.endpoint_name
         yield PACKAGE_GROUP_NAME, settings.name, naming.package_group(settings.name, suffix)
         for version in VERSIONS:
@@ -421,7 +431,8 @@ def test_names_made_at_run_time_fit(synthesized_env: Synthesized) -> None:
     """Endpoint, per-version model and endpoint config, package group and monitoring job names fit SageMaker's rules."""
     checked = list(runtime_names(synthesized_env))
     assert violations(iter(checked)) == []
-    models = synthesized_env.platform.models
+    models = synthesized_env.config.models
+    assert sorted(deployed_catalog(synthesized_env.label)) == sorted(model.name for model in models)
     expected = len(models) * (2 + 2 * len(VERSIONS)) + len(monitored(synthesized_env)) * len(WINDOW_ENDS)
     assert len(checked) == expected
 
@@ -445,8 +456,8 @@ def test_every_monitoring_job_name_starts_with_the_prefix_the_failure_rule_match
 
 def test_each_version_gets_its_own_resource_names(synthesized_env: Synthesized) -> None:
     """Shortening a long endpoint name never makes two versions share a model or endpoint config."""
-    for model_stack in synthesized_env.platform.models:
-        endpoint = model_stack.settings.endpoint_name
+    for settings in deployed_catalog(synthesized_env.label).values():
+        endpoint = settings.endpoint_name
         assert len({version_resource_name(endpoint, version) for version in VERSIONS}) == len(VERSIONS)
 
 
