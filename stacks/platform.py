@@ -160,14 +160,17 @@ def build_platform(
     for model_stack in models:
         model_stack.add_stack_dependency(automation)
     platform = Platform(data=data, tracking=tracking, automation=automation, access=access, models=models)
+    # Tagged once at `app`, which holds the environment's stacks and nothing else: the tags reach
+    # every stack and resource as they would stack by stack, without four calls into the CDK
+    # runtime per stack.
+    tags = Tags.of(app)
+    tags.add("platform", config.prefix)
+    tags.add("environment", config.name)
+    for key, value in config.tags.items():
+        tags.add(key, value)
     for stack in platform.stacks:
         # Without a pinned region, each stack refuses an unsupported one before creating anything.
         require_supported_region(stack, config.mlflow.kind)
-        tags = Tags.of(stack)
-        tags.add("platform", config.prefix)
-        tags.add("environment", config.name)
-        for key, value in config.tags.items():
-            tags.add(key, value)
         if config.permissions_boundary_arn is not None:
             boundary = iam.ManagedPolicy.from_managed_policy_arn(
                 stack, "PermissionsBoundary", config.permissions_boundary_arn
