@@ -78,6 +78,8 @@ def synth(env_name: str, platform_override: dict[str, Any] | None = None) -> tup
         nonlocal built
         built = _build(env_name, context)
         platform, templates = built
+        # Template.from_stack wrote the cloud assembly this reads.
+        metadata = assembly_metadata(Path(cdk.Stage.of(platform.data).outdir))  # type: ignore[union-attr]
         return [
             {
                 "unit": _unit(stack.stack_name, env_name),
@@ -86,6 +88,7 @@ def synth(env_name: str, platform_override: dict[str, Any] | None = None) -> tup
                 "region": None if Token.is_unresolved(stack.region) else stack.region,
                 "termination_protection": stack.termination_protection,
                 "template": templates[_unit(stack.stack_name, env_name)].to_json(),
+                "metadata": metadata[stack.artifact_id],
             }
             for stack in platform.stacks
         ]
@@ -97,6 +100,7 @@ def synth(env_name: str, platform_override: dict[str, Any] | None = None) -> tup
             entry["region"],
             entry["template"],
             termination_protection=entry["termination_protection"],
+            metadata=entry["metadata"],
         )
         for entry in entries
     }
@@ -119,22 +123,44 @@ def _build(env_name: str, context: dict[str, Any]) -> tuple[Platform, dict[str, 
     return platform, templates
 
 
+def assembly_metadata(outdir: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Each stack's metadata entries by construct path, as its cloud assembly records them, by artifact id."""
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    found = {}
+    for artifact_id, artifact in manifest["artifacts"].items():
+        if artifact["type"] != "aws:cloudformation:stack":
+            continue
+        metadata = dict(artifact.get("metadata", {}))
+        if "additionalMetadataFile" in artifact:
+            metadata.update(json.loads((outdir / artifact["additionalMetadataFile"]).read_text()))
+        found[artifact_id] = metadata
+    return found
+
+
 class StoredTemplate:
     """A synthesized template: `to_json()` from the stored JSON, every other `Template` method on a `Template`.
 
     Also holds what the stack declares outside its template: its name, its region where the
-    configuration pins one, and whether it is termination protected.
+    configuration pins one, whether it is termination protected, and the cloud assembly's
+    metadata entries of its constructs by path (logical IDs, acknowledgements).
 
     `to_json()` of a `Template` is a round trip that copies the template out of the CDK's runtime
     (about 0.1 s for the automation stack); here it parses the stored text, a fresh copy each call.
     """
 
     def __init__(
-        self, stack_name: str, region: str | None, template: dict[str, Any], *, termination_protection: bool = False
+        self,
+        stack_name: str,
+        region: str | None,
+        template: dict[str, Any],
+        *,
+        termination_protection: bool = False,
+        metadata: dict[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         self.stack_name = stack_name
         self.region = region
         self.termination_protection = termination_protection
+        self.metadata = metadata or {}
         self._text = json.dumps(template)
         self._template: Template | None = None
 

@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 from collections.abc import Mapping, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,9 @@ MODEL_FILE = "model.joblib"
 # Read by register.py from the model artifact; names the run and the logged model to register.
 RUN_INFO_FILE = "mlflow_run.json"
 MODEL_ARTIFACT_PATH = "model"
+# What loading the logged model needs besides MLflow itself: the estimator's library, the arrays
+# inside it and the serializer MLflow's scikit-learn flavor pickles it with.
+MODEL_DISTRIBUTIONS = ("scikit-learn", "numpy", "scipy", "cloudpickle")
 DEFAULT_EXPERIMENT = "churn"
 
 
@@ -170,6 +174,17 @@ def run_tags(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, 
     return {key: value for key, value in tags.items() if value}
 
 
+def model_requirements() -> list[str]:
+    """The logged model's pip requirements: MODEL_DISTRIBUTIONS at the versions this training ran with.
+
+    Named rather than inferred: to infer them MLflow loads the model again in a child process
+    (about two seconds a training) and arrives at these same pins. MLflow adds its own pin to the
+    list it is given (MLflow documentation, "Managing Dependencies in MLflow Models", section
+    "Defining All Dependencies by Yourself": https://mlflow.org/docs/latest/ml/model/dependencies).
+    """
+    return [f"{name}=={version(name)}" for name in MODEL_DISTRIBUTIONS]
+
+
 def write_run_info(model_dir: Path, run: Any, model_info: Any) -> Path:
     """Record which MLflow run and logged model produced the artifact in `model_dir`."""
     info = {
@@ -262,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             name=MODEL_ARTIFACT_PATH,
             signature=infer_signature(validation_x, model.predict(validation_x)),
             input_example=train_x.head(5),
+            pip_requirements=model_requirements(),
             registered_model_name=args.registered_model_name,
         )
         write_run_info(args.model_dir, run, model_info)

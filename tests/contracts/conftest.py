@@ -34,6 +34,8 @@ class Synthesized:
     config: EnvironmentConfig
     # The stacks' Region where the configuration pins one, else None (deployable to any Region).
     region: str | None
+    # Each stack's construct metadata from its cloud assembly, by construct path.
+    metadata: dict[str, dict[str, list[dict[str, Any]]]]
 
     @classmethod
     def of(
@@ -48,6 +50,7 @@ class Synthesized:
             {unit: template.stack_name for unit, template in templates.items()},
             config,
             templates["data"].region,
+            {unit: template.metadata for unit, template in templates.items()},
         )
 
     def by_stack_name(self) -> dict[str, dict[str, Any]]:

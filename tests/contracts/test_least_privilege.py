@@ -31,11 +31,10 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Stack, Stage
+from aws_cdk import App, Stack
 from aws_cdk import aws_iam as iam
 
 from stacks.config import load_environment
@@ -122,20 +121,6 @@ ACKNOWLEDGEMENT = "platform:wildcard-acknowledgement"
 WILDCARD = re.compile(r"[*?]")
 
 
-def _assembly_stacks(platform: Platform) -> Iterator[tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]]:
-    """(template, metadata by construct path) of every stack, read from the cloud assembly."""
-    outdir = Path(Stage.of(platform.data).outdir)  # type: ignore[union-attr]
-    manifest = json.loads((outdir / "manifest.json").read_text())
-    for artifact in manifest["artifacts"].values():
-        template_file = artifact.get("properties", {}).get("templateFile")
-        if artifact["type"] != "aws:cloudformation:stack" or not template_file:
-            continue
-        metadata = dict(artifact.get("metadata", {}))
-        if "additionalMetadataFile" in artifact:
-            metadata.update(json.loads((outdir / artifact["additionalMetadataFile"]).read_text()))
-        yield json.loads((outdir / template_file).read_text()), metadata
-
-
 def _granted_pairs(template: dict[str, Any], logical_id: str) -> Iterator[tuple[str, str, bool]]:
     """(action, resource as JSON, has a wildcard) of every Allow grant of one policy-holding resource."""
     resource = template["Resources"][logical_id]
@@ -165,7 +150,8 @@ def test_every_wildcard_is_acknowledged_by_the_statement_that_grants_it(env_name
     # Given the environment as cdk.json configures it, synthesized into a cloud assembly
     env = synthesized(env_name)
     wildcard_grants = 0
-    for template, metadata in _assembly_stacks(env.platform):
+    for unit, template in env.templates.items():
+        metadata = env.metadata[unit]
         paths = {
             e["data"]: path for path, entries in metadata.items() for e in entries if e["type"] == "aws:cdk:logicalId"
         }

@@ -74,7 +74,7 @@ def churn_trainings(
     """The example trained twice at the same time: pointed at the server by URL, and given the tracking server ARN.
 
     The two are independent runs in experiments of their own; running them side by side lets
-    one use the processor while the other waits for the server or its requirements inference.
+    one use the processor while the other waits for the server.
     """
     by_url_dir, by_arn_dir = tmp_path_factory.mktemp("churn-uri"), tmp_path_factory.mktemp("churn-arn")
     started = [

@@ -11,6 +11,8 @@ pipeline passes, which the sagemaker-mlflow plugin sends to SAGEMAKER_MLFLOW_CUS
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ import pytest
 from stacks import pipeline_definition as pd
 from stacks.config import MetricGate
 from tests.integration.churn_pipeline import (
+    MLFLOW_PYTHON,
     ROWS,
     TRACKING_SERVER_ARN,
     Prepared,
@@ -111,6 +114,25 @@ def test_training_alone_registers_nothing(trained: TrainedModel) -> None:
 
 def test_model_is_saved_where_sagemaker_packs_it(trained: TrainedModel) -> None:
     assert (trained.model_dir / "model.joblib").stat().st_size > 0
+
+
+def test_the_logged_model_pins_what_loading_it_needs(mlflow_server: MlflowServer, trained: TrainedModel) -> None:
+    """Given the example trained, its logged model's requirements.txt pins MLflow and what unpickling the model
+    needs, at the versions of the environment that trained it."""
+    model_id = json.loads((trained.model_dir / "mlflow_run.json").read_text())["model_id"]
+    (requirements,) = mlflow_server.artifact_root.glob(f"**/{model_id}/artifacts/requirements.txt")
+    names = ("mlflow", "scikit-learn", "numpy", "scipy", "cloudpickle")
+    installed = subprocess.run(
+        [
+            str(MLFLOW_PYTHON),
+            "-c",
+            f"from importlib.metadata import version\nfor n in {names!r}: print(f'{{n}}=={{version(n)}}')",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sorted(requirements.read_text().split()) == sorted(installed)
 
 
 def test_evaluation_report_has_every_metric_in_range(trained: TrainedModel) -> None:
