@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aws_cdk import Annotations, CfnOutput, Duration, Stack
@@ -30,6 +31,16 @@ from stacks.pipeline_definition import DefaultImages, build_pipeline_definition
 # Every scheduled rule keeps undelivered events for a day. A Duration is immutable, so one
 # object serves every rule of every model stack (one call into the CDK runtime, not one per rule).
 _MAX_EVENT_AGE = Duration.hours(24)
+
+
+@cache
+def _schedule(expression: str) -> events.Schedule:
+    """The rule schedule of a cron or rate expression, one object per distinct expression.
+
+    A schedule made from an expression is an immutable value, and models often share one (a
+    default schedule): one call into the CDK runtime per distinct expression, not one per rule.
+    """
+    return events.Schedule.expression(expression)
 
 
 @dataclass(frozen=True)
@@ -381,7 +392,7 @@ class ModelStack(Stack):
             construct_id,
             rule_name=rule_name,
             description=description,
-            schedule=events.Schedule.expression(expression),
+            schedule=_schedule(expression),
             targets=[
                 targets.LambdaFunction(
                     imported,
