@@ -18,22 +18,29 @@ A region is supported when both of these hold:
 Only the commercial partition (`aws`) is listed: China, GovCloud and the isolated partitions use
 other endpoints and ARNs and are not part of what the platform is tested against.
 
-Configuration validation reads the region lists, so aws_cdk is imported only by the two functions
-that add to a stack.
+Configuration validation reads the region lists, so aws_cdk is imported only inside the functions
+that add to a stack (and the lookups they share).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aws_cdk import Stack
+    from aws_cdk import ICfnConditionExpression, Stack
 
 SKLEARN_REPOSITORY = "sagemaker-scikit-learn"
 SKLEARN_IMAGE_TAG = "1.4-2-cpu-py3"
 _MAPPING_ID = "SklearnImageAccounts"
 _RULE_ID = "SupportedRegion"
+# What these functions learn about a stack is kept on its Python object: every question put to
+# the CDK runtime (the stack's region, whether it is a token, whether a child exists) is a round
+# trip, and each model stack asks them twice (for its images and for its region rule).
+_REGION_ATTRIBUTE = "_platform_pinned_region"
+_IMAGE_URI_ATTRIBUTE = "_platform_default_image_uri"
+_RULE_ATTRIBUTE = "_platform_supported_region_rule"
 
 # ECR account of the scikit-learn 1.4-2 image, per supported region.
 SKLEARN_IMAGE_ACCOUNTS: Mapping[str, str] = {
@@ -110,6 +117,29 @@ def default_image_uri_for_region(region: str) -> str:
     return f"{SKLEARN_IMAGE_ACCOUNTS[region]}.dkr.ecr.{region}.amazonaws.com/{SKLEARN_REPOSITORY}:{SKLEARN_IMAGE_TAG}"
 
 
+@cache
+def _pseudo_parameters() -> tuple[str, str]:
+    """The tokens of `AWS::Region` and `AWS::URLSuffix`.
+
+    Constants of aws-cdk-lib, the same in every stack and app; each read of `Aws.REGION` is
+    otherwise a round trip into the CDK runtime.
+    """
+    from aws_cdk import Aws
+
+    return Aws.REGION, Aws.URL_SUFFIX
+
+
+def _pinned_region(stack: Stack) -> str | None:
+    """The stack's region when known at synth time, None for an environment-agnostic stack."""
+    from aws_cdk import Token
+
+    if not hasattr(stack, _REGION_ATTRIBUTE):
+        region = stack.region
+        setattr(stack, _REGION_ATTRIBUTE, None if Token.is_unresolved(region) else region)
+    pinned: str | None = getattr(stack, _REGION_ATTRIBUTE)
+    return pinned
+
+
 def default_image_uri(stack: Stack) -> str:
     """The default image URI for jobs defined in `stack`.
 
@@ -117,19 +147,34 @@ def default_image_uri(stack: Stack) -> str:
     resolves in the region it deploys to, from a mapping added once per stack (the stack's
     region rule, `require_supported_region`, keeps it to regions the mapping holds).
     """
-    from aws_cdk import Aws, CfnMapping, Token
+    from aws_cdk import CfnMapping
 
-    if not Token.is_unresolved(stack.region):
-        return default_image_uri_for_region(stack.region)
-    mapping = stack.node.try_find_child(_MAPPING_ID)
-    if not isinstance(mapping, CfnMapping):
+    region = _pinned_region(stack)
+    if region is not None:
+        return default_image_uri_for_region(region)
+    uri: str | None = getattr(stack, _IMAGE_URI_ATTRIBUTE, None)
+    if uri is None:
         mapping = CfnMapping(
             stack,
             _MAPPING_ID,
-            mapping={region: {"account": account} for region, account in SKLEARN_IMAGE_ACCOUNTS.items()},
+            mapping={name: {"account": account} for name, account in SKLEARN_IMAGE_ACCOUNTS.items()},
         )
-    account = mapping.find_in_map(Aws.REGION, "account")
-    return f"{account}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/{SKLEARN_REPOSITORY}:{SKLEARN_IMAGE_TAG}"
+        region_token, url_suffix = _pseudo_parameters()
+        account = mapping.find_in_map(region_token, "account")
+        uri = f"{account}.dkr.ecr.{region_token}.{url_suffix}/{SKLEARN_REPOSITORY}:{SKLEARN_IMAGE_TAG}"
+        setattr(stack, _IMAGE_URI_ATTRIBUTE, uri)
+    return uri
+
+
+@cache
+def _in_supported_region(kind: str) -> ICfnConditionExpression:
+    """The condition "the deployment's region is one the platform supports with `kind`".
+
+    An intrinsic function over pseudo parameters only, so one object serves every stack.
+    """
+    from aws_cdk import Fn
+
+    return Fn.condition_contains(list(supported_regions(kind)), _pseudo_parameters()[0])
 
 
 def require_supported_region(stack: Stack, kind: str) -> None:
@@ -137,9 +182,9 @@ def require_supported_region(stack: Stack, kind: str) -> None:
 
     A stack pinned to a region needs nothing: configuration validation has already checked it.
     """
-    from aws_cdk import Aws, CfnRule, CfnRuleAssertion, Fn, Token
+    from aws_cdk import CfnRule, CfnRuleAssertion
 
-    if not Token.is_unresolved(stack.region) or stack.node.try_find_child(_RULE_ID) is not None:
+    if _pinned_region(stack) is not None or getattr(stack, _RULE_ATTRIBUTE, False):
         return
     regions = supported_regions(kind)
     CfnRule(
@@ -147,7 +192,7 @@ def require_supported_region(stack: Stack, kind: str) -> None:
         _RULE_ID,
         assertions=[
             CfnRuleAssertion(
-                assert_=Fn.condition_contains(list(regions), Aws.REGION),
+                assert_=_in_supported_region(kind),
                 assert_description=(
                     f"This platform (managed MLflow {kind}) deploys only to these regions: {', '.join(regions)}. "
                     "Deploy there, or pin platform.environments.<env>.region in cdk.json to one of them."
@@ -155,3 +200,4 @@ def require_supported_region(stack: Stack, kind: str) -> None:
             )
         ],
     )
+    setattr(stack, _RULE_ATTRIBUTE, True)

@@ -304,19 +304,37 @@ class AssemblyStack:
         return found
 
     @classmethod
-    def load(cls, template_path: str) -> AssemblyStack:
-        """Read a stack's template and, from the assembly manifest beside it, its metadata."""
-        template_file = Path(template_path)
-        manifest = json.loads((template_file.parent / "manifest.json").read_text())
-        metadata: dict[str, Sequence[Mapping[str, Any]]] = {}
-        for artifact in manifest.get("artifacts", {}).values():
-            if artifact.get("properties", {}).get("templateFile") != template_file.name:
-                continue
-            metadata.update(artifact.get("metadata", {}))
-            extra = artifact.get("additionalMetadataFile")
-            if extra:
-                metadata.update(json.loads((template_file.parent / extra).read_text()))
-        return cls(template_path, json.loads(template_file.read_text()), metadata)
+    def load_all(cls, template_paths: Iterable[str]) -> Iterator[AssemblyStack]:
+        """Read each stack's template and, from the assembly manifest beside it, its metadata.
+
+        A manifest lists every stack of its assembly, so it is read once per assembly: read once
+        per stack, the check's cost would grow with the square of the number of stacks.
+        """
+        artifacts_by_directory: dict[Path, dict[str, list[Mapping[str, Any]]]] = {}
+        for template_path in template_paths:
+            template_file = Path(template_path)
+            artifacts = artifacts_by_directory.get(template_file.parent)
+            if artifacts is None:
+                artifacts = _artifacts_by_template(template_file.parent)
+                artifacts_by_directory[template_file.parent] = artifacts
+            metadata: dict[str, Sequence[Mapping[str, Any]]] = {}
+            for artifact in artifacts.get(template_file.name, []):
+                metadata.update(artifact.get("metadata", {}))
+                extra = artifact.get("additionalMetadataFile")
+                if extra:
+                    metadata.update(json.loads((template_file.parent / extra).read_text()))
+            yield cls(template_path, json.loads(template_file.read_text()), metadata)
+
+
+def _artifacts_by_template(assembly_directory: Path) -> dict[str, list[Mapping[str, Any]]]:
+    """The artifacts of an assembly's manifest, by the name of the template file they describe."""
+    manifest = json.loads((assembly_directory / "manifest.json").read_text())
+    artifacts: dict[str, list[Mapping[str, Any]]] = {}
+    for artifact in manifest.get("artifacts", {}).values():
+        template_name = artifact.get("properties", {}).get("templateFile")
+        if template_name is not None:
+            artifacts.setdefault(template_name, []).append(artifact)
+    return artifacts
 
 
 @dataclass(frozen=True)
@@ -495,7 +513,9 @@ class LeastPrivilegeCheck:
         return [RULE_UNACKNOWLEDGED, RULE_NEGATED, RULE_STALE]
 
     def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
-        findings = check(AssemblyStack.load(s.template_path) for s in context.stack_templates)
+        # The same paths as `stack_templates` (aws-cdk-lib builds one from the other), in one round
+        # trip: each entry of `stack_templates` is a struct read back field by field, a round trip each.
+        findings = check(AssemblyStack.load_all(context.template_paths))
         return PolicyValidationPluginReport(success=not findings, violations=[_violation(f) for f in findings])
 
 

@@ -8,16 +8,16 @@ others. The shared handlers find the model through its catalog entry.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Duration, Fn, Stack
+from aws_cdk import Annotations, CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -27,6 +27,39 @@ from platform_common.catalog import BatchSettings, ModelSettings
 from stacks import images, monitoring, naming
 from stacks.config import EnvironmentConfig, ModelConfig
 from stacks.pipeline_definition import DefaultImages, build_pipeline_definition
+
+# Every scheduled rule keeps undelivered events for a day. A Duration is immutable, so one
+# object serves every rule of every model stack (one call into the CDK runtime, not one per rule).
+_MAX_EVENT_AGE = Duration.hours(24)
+
+
+@cache
+def _schedule(expression: str) -> events.Schedule:
+    """The rule schedule of a cron or rate expression, one object per distinct expression.
+
+    A schedule made from an expression is an immutable value, and models often share one (a
+    default schedule): one call into the CDK runtime per distinct expression, not one per rule.
+    """
+    return events.Schedule.expression(expression)
+
+
+@dataclass(frozen=True)
+class SharedResources:
+    """What every model stack references from the environment's shared stacks, as ARNs (tokens).
+
+    Read once for all model stacks: each read of a construct's attribute is a round trip into
+    the CDK runtime, and the value (a reference token) is the same every time.
+    """
+
+    pipeline_role_arn: str
+    data_key_arn: str
+    mlflow_arn: str
+    topic_arn: str
+    events_dlq_arn: str
+    trigger_function_arn: str
+    monitoring_launcher_arn: str | None
+    batch_launcher_arn: str | None
+    package_group_suffix: str | None
 
 
 class ModelStack(Stack):
@@ -39,15 +72,7 @@ class ModelStack(Stack):
         *,
         config: EnvironmentConfig,
         model: ModelConfig,
-        pipeline_role: iam.IRole,
-        data_key_arn: str,
-        mlflow_arn: str,
-        trigger_function: lambda_.IFunction,
-        monitoring_launcher: lambda_.IFunction | None = None,
-        batch_launcher: lambda_.IFunction | None = None,
-        topic: sns.ITopic,
-        events_dlq: sqs.IQueue,
-        package_group_suffix: str | None,
+        shared: SharedResources,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -55,8 +80,8 @@ class ModelStack(Stack):
         pipeline_name = naming.pipeline_name(config, model.name)
         endpoint = naming.endpoint_name(config, model.name)
 
-        role_arn = pipeline_role.role_arn
-        topic_arn = topic.topic_arn
+        role_arn = shared.pipeline_role_arn
+        topic_arn = shared.topic_arn
         # The definition is written with ${Name} placeholders and resolved by Fn::Sub: one
         # string for CloudFormation to fill in, instead of the whole document passing through
         # the CDK's token resolution (the costliest step of a model stack's synth).
@@ -64,8 +89,8 @@ class ModelStack(Stack):
             "PipelineRoleArn": role_arn,
             "DataBucket": naming.data_bucket_name(config),
             "ArtifactBucket": naming.artifact_bucket_name(config),
-            "TrackingServerArn": mlflow_arn,
-            "DataKeyArn": data_key_arn,
+            "TrackingServerArn": shared.mlflow_arn,
+            "DataKeyArn": shared.data_key_arn,
         }
         # The default image is looked up only when a job uses it: a model naming both of its
         # images needs no region table at all.
@@ -92,7 +117,9 @@ class ModelStack(Stack):
             pipeline_name=pipeline_name,
             role_arn=role_arn,
             pipeline_description=f"Retrains {model.name}: prepare, train, evaluate, check {model.metric.name}, evidence, register",
-            pipeline_definition={"PipelineDefinitionBody": Fn.sub(json.dumps(definition), variables)},
+            # Written as the intrinsic it resolves to: Fn.sub would be one more round trip into the
+            # CDK runtime per model, for the same {"Fn::Sub": [body, variables]} in the template.
+            pipeline_definition={"PipelineDefinitionBody": {"Fn::Sub": [json.dumps(definition), variables]}},
         )
 
         quality = monitoring.quality_metric(config, model)
@@ -173,19 +200,19 @@ class ModelStack(Stack):
         if model.schedule:
             self.schedule = self._scheduled_rule(
                 "Schedule",
-                function=(trigger_function, "RetrainingTrigger"),
-                dead_letter_queue=(events_dlq, "EventsDlq"),
+                function=(shared.trigger_function_arn, "RetrainingTrigger"),
+                dead_letter_queue=(shared.events_dlq_arn, "EventsDlq"),
                 rule_name=naming.schedule_rule_name(config, model.name),
                 description=f"Retrains {model.name} on a schedule",
                 expression=model.schedule,
             )
 
         self.monitoring_schedule: events.Rule | None = None
-        if model.monitoring.platform and monitoring_launcher is not None:
+        if model.monitoring.platform and shared.monitoring_launcher_arn is not None:
             self.monitoring_schedule = self._scheduled_rule(
                 "MonitoringSchedule",
-                function=(monitoring_launcher, "MonitoringLauncher"),
-                dead_letter_queue=(events_dlq, "MonitoringEventsDlq"),
+                function=(shared.monitoring_launcher_arn, "MonitoringLauncher"),
+                dead_letter_queue=(shared.events_dlq_arn, "MonitoringEventsDlq"),
                 rule_name=naming.monitoring_schedule_rule_name(config, model.name),
                 description=f"Monitors {model.name} on a schedule",
                 expression=model.monitoring.schedule,
@@ -193,11 +220,11 @@ class ModelStack(Stack):
 
         self.batch_schedule: events.Rule | None = None
         if model.batch is not None and model.batch.schedule is not None:
-            assert batch_launcher is not None, "a model with batch transform needs the batch launcher"
+            assert shared.batch_launcher_arn is not None, "a model with batch transform needs the batch launcher"
             self.batch_schedule = self._scheduled_rule(
                 "BatchSchedule",
-                function=(batch_launcher, "BatchLauncher"),
-                dead_letter_queue=(events_dlq, "BatchEventsDlq"),
+                function=(shared.batch_launcher_arn, "BatchLauncher"),
+                dead_letter_queue=(shared.events_dlq_arn, "BatchEventsDlq"),
                 rule_name=naming.batch_schedule_rule_name(config, model.name),
                 description=f"Runs a batch transform of {model.name}'s champion on a schedule",
                 expression=model.batch.schedule,
@@ -270,7 +297,7 @@ class ModelStack(Stack):
                 value=data_uri + shared_layout.predictions_prefix(model.name),
                 description="Predictions, one folder per transform job",
             )
-        self._package_group_output(model.name, package_group_suffix)
+        self._package_group_output(model.name, shared.package_group_suffix)
         CfnOutput(
             self,
             "CodeLocation",
@@ -348,30 +375,30 @@ class ModelStack(Stack):
         self,
         construct_id: str,
         *,
-        function: tuple[lambda_.IFunction, str],
-        dead_letter_queue: tuple[sqs.IQueue, str],
+        function: tuple[str, str],
+        dead_letter_queue: tuple[str, str],
         rule_name: str,
         description: str,
         expression: str,
     ) -> events.Rule:
-        """A scheduled rule invoking an automation-stack function (and its import id), with retries and a DLQ."""
-        target, target_id = function
-        queue, queue_id = dead_letter_queue
+        """A scheduled rule invoking an automation-stack function (ARN and import id), with retries and a DLQ."""
+        function_arn, function_id = function
+        queue_arn, queue_id = dead_letter_queue
         imported = lambda_.Function.from_function_attributes(
-            self, target_id, function_arn=target.function_arn, same_environment=True
+            self, function_id, function_arn=function_arn, same_environment=True
         )
         rule = events.Rule(
             self,
             construct_id,
             rule_name=rule_name,
             description=description,
-            schedule=events.Schedule.expression(expression),
+            schedule=_schedule(expression),
             targets=[
                 targets.LambdaFunction(
                     imported,
-                    dead_letter_queue=sqs.Queue.from_queue_arn(self, queue_id, queue.queue_arn),
+                    dead_letter_queue=sqs.Queue.from_queue_arn(self, queue_id, queue_arn),
                     retry_attempts=8,
-                    max_event_age=Duration.hours(24),
+                    max_event_age=_MAX_EVENT_AGE,
                 )
             ],
         )

@@ -17,7 +17,7 @@ from stacks.config.delivery import RegistryReader, RegistrySource
 from stacks.constructs.persona_roles import PlatformResources
 from stacks.data_stack import DataStack
 from stacks.images import require_supported_region
-from stacks.model_stack import ModelStack
+from stacks.model_stack import ModelStack, SharedResources
 from stacks.naming import (
     DATASETS_PREFIX,
     MLFLOW_ARTIFACTS_PREFIX,
@@ -93,6 +93,19 @@ def build_platform(
         env=env,
         description=f"{config.resource_prefix}: retraining and promotion loop (bus, audit, handlers)",
     )
+    shared = SharedResources(
+        pipeline_role_arn=automation.roles.pipeline_role.role_arn,
+        data_key_arn=data.key.key_arn,
+        mlflow_arn=tracking.mlflow.arn,
+        topic_arn=automation.topic.topic_arn,
+        events_dlq_arn=automation.events_dlq.queue_arn,
+        trigger_function_arn=automation.trigger.function.function_arn,
+        monitoring_launcher_arn=(
+            automation.monitoring_launcher.function.function_arn if automation.monitoring_launcher else None
+        ),
+        batch_launcher_arn=automation.batch_launcher.function.function_arn if automation.batch_launcher else None,
+        package_group_suffix=tracking.mlflow.package_group_suffix,
+    )
     models = tuple(
         ModelStack(
             app,
@@ -100,15 +113,7 @@ def build_platform(
             stack_name=model_stack_name(config, model.name),
             config=config,
             model=model,
-            pipeline_role=automation.roles.pipeline_role,
-            data_key_arn=data.key.key_arn,
-            mlflow_arn=tracking.mlflow.arn,
-            trigger_function=automation.trigger.function,
-            monitoring_launcher=automation.monitoring_launcher.function if automation.monitoring_launcher else None,
-            batch_launcher=automation.batch_launcher.function if automation.batch_launcher else None,
-            topic=automation.topic,
-            events_dlq=automation.events_dlq,
-            package_group_suffix=tracking.mlflow.package_group_suffix,
+            shared=shared,
             env=env,
             description=f"{config.resource_prefix}: model {model.name} (pipeline, alarms, catalog entry)",
         )
@@ -155,13 +160,17 @@ def build_platform(
     for model_stack in models:
         model_stack.add_stack_dependency(automation)
     platform = Platform(data=data, tracking=tracking, automation=automation, access=access, models=models)
+    # Tagged once at `app`, which holds the environment's stacks and nothing else: the tags reach
+    # every stack and resource as they would stack by stack, without four calls into the CDK
+    # runtime per stack.
+    tags = Tags.of(app)
+    tags.add("platform", config.prefix)
+    tags.add("environment", config.name)
+    for key, value in config.tags.items():
+        tags.add(key, value)
     for stack in platform.stacks:
         # Without a pinned region, each stack refuses an unsupported one before creating anything.
         require_supported_region(stack, config.mlflow.kind)
-        Tags.of(stack).add("platform", config.prefix)
-        Tags.of(stack).add("environment", config.name)
-        for key, value in config.tags.items():
-            Tags.of(stack).add(key, value)
         if config.permissions_boundary_arn is not None:
             boundary = iam.ManagedPolicy.from_managed_policy_arn(
                 stack, "PermissionsBoundary", config.permissions_boundary_arn
