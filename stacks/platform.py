@@ -56,6 +56,8 @@ def build_platform(
 ) -> Platform:
     """Create the environment's stacks in `app` (the App, or a delivery pipeline's Stage); cdk-nag checks run on synth.
 
+    `app` holds this environment and nothing else: the platform's tags are added at `app`, so a
+    stack added beside the platform's would carry them too.
     `registry_readers` are the other accounts' roles that read released versions from this
     environment (the registry of record of a delivery configuration; none otherwise), and
     `registry_source` the registry a consuming environment deploys promoted versions from.
