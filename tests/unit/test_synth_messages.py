@@ -6,10 +6,12 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from stacks.config import load_environment
-from stacks.platform import build_platform
 from stacks.synth_messages import SynthMessage, has_errors, synth_messages
-from tests.synth import new_app, platform_fixture, project_context
+from tests.synth import assembly_metadata, new_app, platform_fixture, synth
+
+# How a cloud assembly's metadata records a warning and an error annotation (the values of the
+# cloud assembly schema's ArtifactMetadataEntryType WARN and ERROR).
+ANNOTATION_TYPES = ("aws:cdk:warning", "aws:cdk:error")
 
 
 def assembly_with(
@@ -57,12 +59,31 @@ def test_a_clean_assembly_reports_nothing() -> None:
     assert not has_errors([SynthMessage("Warning", "/a", "b")])
 
 
-def test_a_pinned_environment_with_schedules_synthesizes_without_warnings(tmp_path: Path) -> None:
+def test_annotations_are_kept_in_the_assemblys_metadata(tmp_path: Path) -> None:
+    """What the next test reads: a warning and an error are in the stack's metadata of its cloud assembly."""
+    app = new_app({}, outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Annotated")
+    resource = cdk.CfnResource(stack, "Thing", type="AWS::SNS::Topic")
+    cdk.Annotations.of(resource).add_warning_v2("test:warning", "bucket names are global")
+    cdk.Annotations.of(resource).add_error("no region")
+    app.synth()
+    (metadata,) = assembly_metadata(tmp_path).values()
+    types = [entry["type"] for entry in metadata["/Annotated/Thing"]]
+    assert [t for t in types if t in ANNOTATION_TYPES] == list(ANNOTATION_TYPES)
+
+
+def test_a_pinned_environment_with_schedules_synthesizes_without_warnings() -> None:
     # Given the customised fixture: dev pinned to an account and region, models with retraining,
     # monitoring and batch schedules whose targets are the automation stack's functions
-    context = project_context()
-    context["platform"] = platform_fixture("customised")
-    app = new_app(context, outdir=str(tmp_path))
-    build_platform(app, load_environment(context["platform"], "dev"))
-    # When it is synthesized, Then CDK has nothing to warn about
-    assert [str(message) for message in synth_messages(app.synth())] == []
+    # When it is synthesized (its cloud assembly's metadata is kept with the templates)
+    _, templates = synth("dev", platform_fixture("customised"))
+    # Then CDK has nothing to warn about: no stack records a warning or an error annotation
+    annotations = [
+        f"{entry['type']} at {path}: {entry['data']}"
+        for template in templates.values()
+        for path, entries in template.metadata.items()
+        for entry in entries
+        if entry["type"] in ANNOTATION_TYPES
+    ]
+    assert [unit for unit in templates if unit.startswith("model-")] != []
+    assert annotations == []
