@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from aws_cdk.assertions import Template
 
 from stacks.config import load_environment
 from stacks.config.delivery import registry_readers_for, registry_source_for
+from stacks.least_privilege import AssemblyStack
 from stacks.platform import Platform, build_platform
 from tests import synth_cache
 
@@ -78,8 +79,6 @@ def synth(env_name: str, platform_override: dict[str, Any] | None = None) -> tup
         nonlocal built
         built = _build(env_name, context)
         platform, templates = built
-        # Template.from_stack wrote the cloud assembly this reads.
-        metadata = assembly_metadata(Path(cdk.Stage.of(platform.data).outdir))  # type: ignore[union-attr]
         return [
             {
                 "unit": _unit(stack.stack_name, env_name),
@@ -88,9 +87,10 @@ def synth(env_name: str, platform_override: dict[str, Any] | None = None) -> tup
                 "region": None if Token.is_unresolved(stack.region) else stack.region,
                 "termination_protection": stack.termination_protection,
                 "template": templates[_unit(stack.stack_name, env_name)].to_json(),
-                "metadata": metadata[stack.artifact_id],
+                "metadata": metadata,
             }
-            for stack in platform.stacks
+            # Template.from_stack wrote the cloud assembly stack_metadata reads.
+            for stack, metadata in zip(platform.stacks, stack_metadata(platform.stacks), strict=True)
         ]
 
     entries = synth_cache.get_or_create(synth_cache.key_for("platform", env_name, context), create)
@@ -123,18 +123,13 @@ def _build(env_name: str, context: dict[str, Any]) -> tuple[Platform, dict[str, 
     return platform, templates
 
 
-def assembly_metadata(outdir: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Each stack's metadata entries by construct path, as its cloud assembly records them, by artifact id."""
-    manifest = json.loads((outdir / "manifest.json").read_text())
-    found = {}
-    for artifact_id, artifact in manifest["artifacts"].items():
-        if artifact["type"] != "aws:cloudformation:stack":
-            continue
-        metadata = dict(artifact.get("metadata", {}))
-        if "additionalMetadataFile" in artifact:
-            metadata.update(json.loads((outdir / artifact["additionalMetadataFile"]).read_text()))
-        found[artifact_id] = metadata
-    return found
+def stack_metadata(stacks: Sequence[cdk.Stack]) -> list[dict[str, Any]]:
+    """Each stack's construct metadata by path, from the cloud assembly its synthesis wrote.
+
+    Read as the least-privilege check reads it (`AssemblyStack.load_all`).
+    """
+    paths = [str(Path(cdk.Stage.of(stack).outdir) / stack.template_file) for stack in stacks]  # type: ignore[union-attr]
+    return [dict(stack.metadata) for stack in AssemblyStack.load_all(paths)]
 
 
 class StoredTemplate:

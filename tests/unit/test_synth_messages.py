@@ -7,7 +7,7 @@ from pathlib import Path
 import aws_cdk as cdk
 
 from stacks.synth_messages import SynthMessage, has_errors, synth_messages
-from tests.synth import assembly_metadata, new_app, platform_fixture, synth
+from tests.synth import new_app, platform_fixture, stack_metadata, synth
 
 # How a cloud assembly's metadata records a warning and an error annotation (the values of the
 # cloud assembly schema's ArtifactMetadataEntryType WARN and ERROR).
@@ -67,7 +67,7 @@ def test_annotations_are_kept_in_the_assemblys_metadata(tmp_path: Path) -> None:
     cdk.Annotations.of(resource).add_warning_v2("test:warning", "bucket names are global")
     cdk.Annotations.of(resource).add_error("no region")
     app.synth()
-    (metadata,) = assembly_metadata(tmp_path).values()
+    (metadata,) = stack_metadata([stack])
     types = [entry["type"] for entry in metadata["/Annotated/Thing"]]
     assert [t for t in types if t in ANNOTATION_TYPES] == list(ANNOTATION_TYPES)
 
